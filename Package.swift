@@ -1,0 +1,83 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "kith",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "kith", targets: ["kith"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+    ],
+    targets: [
+        // libsodium from the system (Debian: libsodium-dev). Only KithCrypto imports it.
+        .systemLibrary(
+            name: "CSodium",
+            pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"])]
+        ),
+        // Safe wrappers over libsodium's high-level constructions.
+        .target(name: "KithCrypto", dependencies: ["CSodium"], swiftSettings: swiftSettings),
+        // Wire formats: cards, envelopes, key messages, posts, signed requests. Mirrors docs/PROTOCOL.md.
+        .target(name: "KithProtocol", dependencies: ["KithCrypto"], swiftSettings: swiftSettings),
+        // The store-and-forward relay: HTTP API and its SQLite store.
+        .target(
+            name: "KithRelay",
+            dependencies: [
+                "KithProtocol", "KithCrypto",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // One person's node: keystore, database, outbox, sync, feed.
+        .target(
+            name: "KithNode",
+            dependencies: [
+                "KithProtocol", "KithCrypto",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "kith",
+            dependencies: [
+                "KithNode", "KithRelay", "KithProtocol", "KithCrypto",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Writes the test vectors in Tests/Vectors (run by hand: swift run kith-vectors).
+        .executableTarget(name: "kith-vectors", dependencies: ["KithProtocol", "KithCrypto"], swiftSettings: swiftSettings),
+        .testTarget(name: "KithCryptoTests", dependencies: ["KithCrypto"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "KithProtocolTests",
+            dependencies: ["KithProtocol", "KithCrypto"],
+            resources: [.copy("Vectors")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KithRelayTests",
+            dependencies: [
+                "KithRelay", "KithNode", "KithProtocol", "KithCrypto",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "KithCLITests", dependencies: ["KithCrypto"], swiftSettings: swiftSettings),
+    ]
+)

@@ -1,0 +1,79 @@
+/// Appends big-endian integers and length-prefixed fields, as described under
+/// "Conventions" in docs/PROTOCOL.md.
+public struct ByteWriter: Sendable {
+    public private(set) var bytes: [UInt8] = []
+
+    public init() {}
+
+    public mutating func u8(_ v: UInt8) { bytes.append(v) }
+    public mutating func u16(_ v: UInt16) { bytes += [UInt8(v >> 8), UInt8(v & 0xff)] }
+    public mutating func u32(_ v: UInt32) { for s in stride(from: 24, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: v >> UInt32(s))) } }
+    public mutating func u64(_ v: UInt64) { for s in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: v >> UInt64(s))) } }
+    public mutating func raw(_ v: [UInt8]) { bytes += v }
+    /// A string with a one-byte length.
+    public mutating func string8(_ s: String) {
+        let b = Array(s.utf8)
+        precondition(b.count <= 255)
+        u8(UInt8(b.count)); raw(b)
+    }
+    /// A string with a two-byte length.
+    public mutating func string16(_ s: String) {
+        let b = Array(s.utf8)
+        precondition(b.count <= 65535)
+        u16(UInt16(b.count)); raw(b)
+    }
+}
+
+/// Reads what `ByteWriter` writes; every read checks bounds and throws `malformed`.
+public struct ByteReader {
+    private let bytes: [UInt8]
+    private var offset = 0
+    private let what: String
+
+    public init(_ bytes: [UInt8], what: String) {
+        self.bytes = bytes
+        self.what = what
+    }
+
+    public var remaining: Int { bytes.count - offset }
+    /// Bytes read so far (for signatures over a prefix).
+    public var consumed: [UInt8] { Array(bytes[0..<offset]) }
+
+    public mutating func raw(_ n: Int) throws -> [UInt8] {
+        guard n >= 0, remaining >= n else { throw ProtocolError.malformed("\(what): truncated") }
+        defer { offset += n }
+        return Array(bytes[offset..<offset + n])
+    }
+    public mutating func u8() throws -> UInt8 { try raw(1)[0] }
+    public mutating func u16() throws -> UInt16 { try raw(2).reduce(0) { $0 << 8 | UInt16($1) } }
+    public mutating func u32() throws -> UInt32 { try raw(4).reduce(0) { $0 << 8 | UInt32($1) } }
+    public mutating func u64() throws -> UInt64 { try raw(8).reduce(0) { $0 << 8 | UInt64($1) } }
+    public mutating func rest() -> [UInt8] { defer { offset = bytes.count }; return Array(bytes[offset...]) }
+
+    /// A UTF-8 string with a one-byte length, 1...max bytes.
+    public mutating func string8(field: String, max: Int = 255) throws -> String {
+        let n = Int(try u8())
+        return try utf8(try raw(n), field: field, max: max)
+    }
+    /// A UTF-8 string with a two-byte length, 1...max bytes.
+    public mutating func string16(field: String, max: Int) throws -> String {
+        let n = Int(try u16())
+        return try utf8(try raw(n), field: field, max: max)
+    }
+
+    private func utf8(_ b: [UInt8], field: String, max: Int) throws -> String {
+        guard !b.isEmpty, b.count <= max else { throw ProtocolError.malformed("\(what): \(field) must be 1 to \(max) bytes") }
+        guard let s = String(validating: b, as: UTF8.self) else { throw ProtocolError.malformed("\(what): \(field) is not UTF-8") }
+        return s
+    }
+
+    /// Fails unless every byte was read.
+    public func finish() throws {
+        guard remaining == 0 else { throw ProtocolError.malformed("\(what): \(remaining) trailing bytes") }
+    }
+}
+
+/// The bytes a signature covers: a context string, a zero byte, then the fields.
+func signedMessage(context: String, _ fields: [UInt8]) -> [UInt8] {
+    Array(context.utf8) + [0] + fields
+}

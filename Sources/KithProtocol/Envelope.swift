@@ -1,0 +1,43 @@
+import KithCrypto
+
+/// What a relay stores and forwards: opaque bytes with a small public header.
+/// A relay learns the type and size, nothing about author or audience.
+public struct Envelope: Equatable, Sendable {
+    public static let magic: [UInt8] = Array("KITH".utf8)
+    public static let version: UInt8 = 1
+    public static let headerLength = 6
+    public static let maxLength = 1 << 20
+
+    public enum Kind: UInt8, Sendable {
+        /// An audience key sealed to one member's encryption key.
+        case keyMessage = 1
+        /// A post encrypted once under an audience's epoch key.
+        case post = 2
+    }
+
+    public let kind: Kind
+    public let payload: [UInt8]
+
+    public init(kind: Kind, payload: [UInt8]) {
+        self.kind = kind
+        self.payload = payload
+    }
+
+    static func header(_ kind: Kind) -> [UInt8] { magic + [version, kind.rawValue] }
+
+    public var bytes: [UInt8] { Self.header(kind) + payload }
+
+    /// BLAKE2b-256 of the envelope bytes: the envelope's id everywhere.
+    public var id: [UInt8] { Self.id(of: bytes) }
+
+    public static func id(of bytes: [UInt8]) -> [UInt8] { Hash.blake2b(bytes, length: 32) }
+
+    public init(bytes: [UInt8]) throws {
+        guard bytes.count <= Self.maxLength else { throw ProtocolError.malformed("envelope: larger than \(Self.maxLength) bytes") }
+        guard bytes.count > Self.headerLength, Array(bytes[0..<4]) == Self.magic else { throw ProtocolError.malformed("envelope: bad magic or too short") }
+        guard bytes[4] == Self.version else { throw ProtocolError(.unsupportedVersion, "envelope: version \(bytes[4]) is not supported") }
+        guard let kind = Kind(rawValue: bytes[5]) else { throw ProtocolError.malformed("envelope: unknown type \(bytes[5])") }
+        self.kind = kind
+        self.payload = Array(bytes[Self.headerLength...])
+    }
+}

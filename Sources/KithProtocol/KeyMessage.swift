@@ -1,0 +1,78 @@
+import KithCrypto
+
+/// Gives one member an audience epoch key. Signed by the audience owner,
+/// naming the recipient, then sealed to the recipient's encryption key.
+public struct KeyMessage: Sendable {
+    public static let version: UInt8 = 1
+    static let context = "kith/key-message/v1"
+
+    public let audience: AudienceKey
+    /// The member's identity key: a key message cannot be re-sealed to someone else.
+    public let recipient: [UInt8]
+    public let audienceName: String
+    public let createdAt: UInt64
+
+    public init(audience: AudienceKey, recipient: [UInt8], audienceName: String, createdAt: UInt64) {
+        self.audience = audience
+        self.recipient = recipient
+        self.audienceName = audienceName
+        self.createdAt = createdAt
+    }
+
+    private func body() -> [UInt8] {
+        var w = ByteWriter()
+        w.u8(Self.version)
+        w.raw(audience.owner)
+        w.raw(recipient)
+        w.raw(audience.audienceID)
+        w.u32(audience.epoch)
+        audience.key.withBytes { w.raw($0) }
+        w.u64(createdAt)
+        w.string8(audienceName)
+        return w.bytes
+    }
+
+    /// Signs with the owner's identity and seals to the member's encryption key.
+    public func seal(owner: SigningKey, to encryptionKey: [UInt8]) throws -> Envelope {
+        precondition(owner.publicKey == audience.owner)
+        var plain = body()
+        defer { wipe(&plain) }
+        let sig = owner.sign(signedMessage(context: Self.context, plain))
+        var inner = plain + sig
+        defer { wipe(&inner) }
+        return Envelope(kind: .keyMessage, payload: try BoxKey.seal(inner, to: encryptionKey))
+    }
+
+    /// Opens with one of `keys` (current and grace-period encryption keys),
+    /// verifies the owner's signature and that it is addressed to `me`.
+    public static func open(_ envelope: Envelope, keys: [BoxKey], me: [UInt8]) throws -> KeyMessage {
+        guard envelope.kind == .keyMessage else { throw ProtocolError.malformed("key message: wrong envelope type") }
+        guard envelope.payload.count >= BoxKey.sealOverhead else { throw ProtocolError.malformed("key message: too short") }
+        var opened: [UInt8]? = nil
+        for key in keys {
+            if let plain = try? key.open(envelope.payload) { opened = plain; break }
+        }
+        guard var inner = opened else { throw ProtocolError(.noMatchingKey, "key message: sealed to none of my encryption keys") }
+        defer { wipe(&inner) }
+        var r = ByteReader(inner, what: "key message")
+        let version = try r.u8()
+        guard version == Self.version else { throw ProtocolError(.unsupportedVersion, "key message: version \(version) is not supported") }
+        let owner = try r.raw(32)
+        let recipient = try r.raw(32)
+        let audienceID = try r.raw(AudienceKey.audienceIDLength)
+        let epoch = try r.u32()
+        var key = try r.raw(32)
+        let created = try r.u64()
+        let name = try r.string8(field: "audience name", max: 64)
+        let signed = r.consumed
+        let sig = try r.raw(64)
+        try r.finish()
+        let secret = SecretBytes(consuming: &key)
+        guard SigningKey.verify(signature: sig, message: signedMessage(context: Self.context, signed), publicKey: owner) else {
+            throw ProtocolError(.badSignature, "key message: owner signature does not verify")
+        }
+        guard constantTimeEqual(recipient, me) else { throw ProtocolError(.wrongRecipient, "key message: addressed to someone else") }
+        return KeyMessage(audience: AudienceKey(owner: owner, audienceID: audienceID, epoch: epoch, key: secret),
+                          recipient: recipient, audienceName: name, createdAt: created)
+    }
+}

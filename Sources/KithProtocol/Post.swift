@@ -1,0 +1,122 @@
+import KithCrypto
+
+/// A post: signed by its author over audience and epoch, padded to a size
+/// bucket, and encrypted once under the audience's epoch key.
+public struct Post: Equatable, Sendable {
+    public static let version: UInt8 = 1
+    public static let idLength = 16
+    public static let maxTextBytes = 60_000
+    /// Padded plaintexts are a power of two, at least this many bytes.
+    public static let minBucket = 512
+    static let context = "kith/post/v1"
+
+    public enum Kind: UInt8, Sendable { case post = 1 }
+
+    public let kind: Kind
+    public let author: [UInt8]
+    public let audienceID: [UInt8]
+    public let epoch: UInt32
+    public let id: [UInt8]
+    public let createdAt: UInt64
+    public let text: String
+
+    public init(author: [UInt8], audienceID: [UInt8], epoch: UInt32, id: [UInt8], createdAt: UInt64, text: String) throws {
+        guard !text.isEmpty, text.utf8.count <= Self.maxTextBytes else { throw ProtocolError.malformed("post: text must be 1 to \(Self.maxTextBytes) bytes") }
+        precondition(id.count == Self.idLength && audienceID.count == AudienceKey.audienceIDLength)
+        self.kind = .post
+        self.author = author
+        self.audienceID = audienceID
+        self.epoch = epoch
+        self.id = id
+        self.createdAt = createdAt
+        self.text = text
+    }
+
+    private func body() -> [UInt8] {
+        var w = ByteWriter()
+        w.u8(Self.version)
+        w.u8(kind.rawValue)
+        w.raw(author)
+        w.raw(audienceID)
+        w.u32(epoch)
+        w.raw(id)
+        w.u64(createdAt)
+        let t = Array(text.utf8)
+        w.u32(UInt32(t.count))
+        w.raw(t)
+        return w.bytes
+    }
+
+    /// The padded size for an inner plaintext of `length` bytes.
+    public static func bucket(for length: Int) -> Int {
+        var b = minBucket
+        while b < length + 1 { b <<= 1 }
+        return b
+    }
+
+    /// Signs, pads and encrypts. `nonce` is random unless given (test vectors).
+    public func seal(author signer: SigningKey, audience: AudienceKey, nonce: [UInt8] = randomBytes(AEAD.nonceLength)) throws -> Envelope {
+        precondition(signer.publicKey == author && audience.audienceID == audienceID && audience.epoch == epoch)
+        var inner = body()
+        inner += signer.sign(signedMessage(context: Self.context, inner))
+        var padded = Padding.pad(inner, blockSize: Self.bucket(for: inner.count))
+        defer { wipe(&inner); wipe(&padded) }
+        let keyID = audience.keyID
+        let ad = Envelope.header(.post) + keyID
+        let ct = try AEAD.seal(padded, key: audience.postKey, nonce: nonce, associatedData: ad)
+        return Envelope(kind: .post, payload: keyID + nonce + ct)
+    }
+
+    /// The key id a post envelope names, to look up its audience key.
+    public static func keyID(of envelope: Envelope) throws -> [UInt8] {
+        guard envelope.kind == .post else { throw ProtocolError.malformed("post: wrong envelope type") }
+        guard envelope.payload.count >= AudienceKey.keyIDLength + AEAD.nonceLength + AEAD.tagLength + minBucket else {
+            throw ProtocolError.malformed("post: too short")
+        }
+        return Array(envelope.payload[0..<AudienceKey.keyIDLength])
+    }
+
+    /// Decrypts with the audience key the envelope names, checks the padding,
+    /// that the signed audience and epoch are the key's, and the author's signature.
+    /// `author` is whom the audience owner allows to post (v1: the owner).
+    public static func open(_ envelope: Envelope, audience: AudienceKey) throws -> Post {
+        let keyID = try keyID(of: envelope)
+        guard constantTimeEqual(keyID, audience.keyID) else { throw ProtocolError(.noMatchingKey, "post: encrypted under another key") }
+        let nonce = Array(envelope.payload[AudienceKey.keyIDLength..<AudienceKey.keyIDLength + AEAD.nonceLength])
+        let ct = Array(envelope.payload[(AudienceKey.keyIDLength + AEAD.nonceLength)...])
+        let ad = Envelope.header(.post) + keyID
+        var padded: [UInt8]
+        do { padded = try AEAD.open(ct, key: audience.postKey, nonce: nonce, associatedData: ad) } catch {
+            throw ProtocolError(.decryptionFailed, "post: ciphertext does not decrypt")
+        }
+        defer { wipe(&padded) }
+        guard padded.count >= minBucket, padded.count & (padded.count - 1) == 0 else { throw ProtocolError.malformed("post: padded size is not a bucket") }
+        var inner: [UInt8]
+        do { inner = try Padding.unpad(padded, blockSize: padded.count) } catch { throw ProtocolError.malformed("post: bad padding") }
+        defer { wipe(&inner) }
+        var r = ByteReader(inner, what: "post")
+        let version = try r.u8()
+        guard version == Self.version else { throw ProtocolError(.unsupportedVersion, "post: version \(version) is not supported") }
+        guard let kind = Kind(rawValue: try r.u8()) else { throw ProtocolError.malformed("post: unknown kind") }
+        let author = try r.raw(32)
+        let audienceID = try r.raw(AudienceKey.audienceIDLength)
+        let epoch = try r.u32()
+        let id = try r.raw(idLength)
+        let created = try r.u64()
+        let len = Int(try r.u32())
+        guard len >= 1, len <= maxTextBytes else { throw ProtocolError.malformed("post: text length out of range") }
+        guard let text = String(validating: try r.raw(len), as: UTF8.self) else { throw ProtocolError.malformed("post: text is not UTF-8") }
+        let signed = r.consumed
+        let sig = try r.raw(64)
+        try r.finish()
+        guard SigningKey.verify(signature: sig, message: signedMessage(context: context, signed), publicKey: author) else {
+            throw ProtocolError(.badSignature, "post: author signature does not verify")
+        }
+        guard audienceID == audience.audienceID, epoch == audience.epoch else {
+            throw ProtocolError(.wrongRecipient, "post: signed for another audience or epoch than its key")
+        }
+        guard author == audience.owner else { throw ProtocolError(.wrongRecipient, "post: author is not the audience owner") }
+        _ = kind
+        return try Post(author: author, audienceID: audienceID, epoch: epoch, id: id, createdAt: created, text: text)
+    }
+}

@@ -1,0 +1,133 @@
+import KithCrypto
+
+/// Drop tokens: 32 random bytes a mailbox owner gives one friend. The relay
+/// stores only `DropToken.hash(_:)` and compares hashes.
+public enum DropToken {
+    public static let length = 32
+    public static func hash(_ token: [UInt8]) -> [UInt8] {
+        Hash.blake2b(Array("kith/drop-token/v1".utf8) + [0] + token, length: 32)
+    }
+}
+
+/// One upload: an envelope and the mailboxes it is for, each with its drop
+/// token. The relay stores the envelope once and a reference per mailbox.
+public struct DropRequest: Sendable {
+    public static let version: UInt8 = 1
+    public static let maxTargets = 1000
+
+    public struct Target: Equatable, Sendable {
+        public let mailbox: [UInt8]
+        public let token: [UInt8]
+        public init(mailbox: [UInt8], token: [UInt8]) { self.mailbox = mailbox; self.token = token }
+    }
+
+    public let targets: [Target]
+    public let envelope: [UInt8]
+
+    public init(targets: [Target], envelope: [UInt8]) {
+        self.targets = targets
+        self.envelope = envelope
+    }
+
+    public var bytes: [UInt8] {
+        var w = ByteWriter()
+        w.u8(Self.version)
+        w.u16(UInt16(targets.count))
+        for t in targets { w.raw(t.mailbox); w.raw(t.token) }
+        w.u32(UInt32(envelope.count))
+        w.raw(envelope)
+        return w.bytes
+    }
+
+    public init(bytes: [UInt8]) throws {
+        var r = ByteReader(bytes, what: "drop")
+        let v = try r.u8()
+        guard v == Self.version else { throw ProtocolError(.unsupportedVersion, "drop: version \(v) is not supported") }
+        let n = Int(try r.u16())
+        guard (1...Self.maxTargets).contains(n) else { throw ProtocolError.malformed("drop: needs 1 to \(Self.maxTargets) targets") }
+        var targets: [Target] = []
+        targets.reserveCapacity(n)
+        for _ in 0..<n { targets.append(Target(mailbox: try r.raw(32), token: try r.raw(DropToken.length))) }
+        let len = Int(try r.u32())
+        guard len <= Envelope.maxLength else { throw ProtocolError.malformed("drop: envelope larger than \(Envelope.maxLength) bytes") }
+        let env = try r.raw(len)
+        try r.finish()
+        _ = try Envelope(bytes: env)
+        self.targets = targets
+        self.envelope = env
+    }
+}
+
+/// A relay's answer to a drop: the envelope id and which targets it refused.
+public struct DropResult: Codable, Equatable, Sendable {
+    public let id: String
+    public let accepted: Int
+    /// Indexes into the request's targets whose mailbox or token was not valid.
+    public let refused: [Int]
+    public init(id: String, accepted: Int, refused: [Int]) { self.id = id; self.accepted = accepted; self.refused = refused }
+}
+
+/// Envelopes waiting in a mailbox, oldest first, as returned by a fetch.
+public struct FetchedBatch: Sendable {
+    public struct Item: Sendable {
+        public let receivedAt: UInt64
+        public let envelope: [UInt8]
+        public init(receivedAt: UInt64, envelope: [UInt8]) { self.receivedAt = receivedAt; self.envelope = envelope }
+    }
+
+    public let items: [Item]
+    /// True when more were waiting than this batch holds.
+    public let more: Bool
+
+    public init(items: [Item], more: Bool) { self.items = items; self.more = more }
+
+    public var bytes: [UInt8] {
+        var w = ByteWriter()
+        w.u8(more ? 1 : 0)
+        w.u32(UInt32(items.count))
+        for i in items { w.u64(i.receivedAt); w.u32(UInt32(i.envelope.count)); w.raw(i.envelope) }
+        return w.bytes
+    }
+
+    public init(bytes: [UInt8]) throws {
+        var r = ByteReader(bytes, what: "fetch response")
+        let more = try r.u8()
+        guard more <= 1 else { throw ProtocolError.malformed("fetch response: bad flag") }
+        let n = Int(try r.u32())
+        var items: [Item] = []
+        for _ in 0..<n {
+            let at = try r.u64()
+            let len = Int(try r.u32())
+            guard len <= Envelope.maxLength else { throw ProtocolError.malformed("fetch response: envelope too large") }
+            items.append(Item(receivedAt: at, envelope: try r.raw(len)))
+        }
+        try r.finish()
+        self.items = items
+        self.more = more == 1
+    }
+}
+
+/// Envelope ids the owner has committed locally and the relay may drop.
+public struct AckRequest: Sendable {
+    public static let maxIDs = 10_000
+    public let ids: [[UInt8]]
+
+    public init(ids: [[UInt8]]) { self.ids = ids }
+
+    public var bytes: [UInt8] {
+        var w = ByteWriter()
+        w.u32(UInt32(ids.count))
+        for id in ids { w.raw(id) }
+        return w.bytes
+    }
+
+    public init(bytes: [UInt8]) throws {
+        var r = ByteReader(bytes, what: "ack")
+        let n = Int(try r.u32())
+        guard (1...Self.maxIDs).contains(n) else { throw ProtocolError.malformed("ack: needs 1 to \(Self.maxIDs) ids") }
+        var ids: [[UInt8]] = []
+        for _ in 0..<n { ids.append(try r.raw(32)) }
+        try r.finish()
+        self.ids = ids
+    }
+}
