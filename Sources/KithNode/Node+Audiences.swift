@@ -1,0 +1,112 @@
+import Foundation
+import GRDB
+import KithCrypto
+import KithProtocol
+
+/// An audience I own, as listed by `kith group list`.
+public struct Audience: Codable, Sendable, Equatable {
+    public let name: String
+    public let epoch: UInt32
+    public let members: [String]
+}
+
+extension Node {
+    /// Creates an audience with a fresh epoch-1 key.
+    public func createAudience(name: String) async throws {
+        let keys = try requireKeys()
+        try Validate.name(name, what: "audience name")
+        let audience = AudienceKey(owner: keys.identity.publicKey, audienceID: randomBytes(AudienceKey.audienceIDLength),
+                                   epoch: 1, key: SecretBytes(random: 32))
+        let now = clock()
+        let sealed = try sealStored(audience.key, keyID: audience.keyID)
+        try await db.writer.write { db in
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM audience WHERE name = ?", arguments: [name]) == true {
+                throw NodeError("an audience named \"\(name)\" exists already")
+            }
+            try db.execute(sql: "INSERT INTO audience (id, name, epoch, created_at) VALUES (?, ?, 1, ?)", arguments: [audience.audienceID.data, name, now])
+            try Self.storeAudienceKey(db, audience, name: name, sealed: sealed, now: now)
+        }
+    }
+
+    /// Adds a friend to an audience and queues the current epoch key for them.
+    /// Returns false if they were a member already.
+    @discardableResult
+    public func addMember(audience name: String, friend friendName: String) async throws -> Bool {
+        let keys = try requireKeys()
+        let now = clock()
+        return try await db.writer.write { db in
+            let audience = try self.currentKey(audienceNamed: name, db)
+            let card = try self.card(ofFriendNamed: friendName, db)
+            try db.execute(sql: "INSERT OR IGNORE INTO audience_member (audience, friend, added_at) VALUES (?, ?, ?)",
+                           arguments: [audience.audienceID.data, card.identity.data, now])
+            guard db.changesCount == 1 else { return false }
+            let message = KeyMessage(audience: audience, recipient: card.identity, audienceName: name, createdAt: now)
+            let envelope = try message.seal(owner: keys.identity, to: card.encryptionKey.publicKey)
+            try Self.enqueue(db, envelope: envelope, to: [card], now: now)
+            return true
+        }
+    }
+
+    public func audiences() throws -> [Audience] {
+        try db.writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, name, epoch FROM audience ORDER BY name").map { row in
+                let members = try String.fetchAll(db, sql: """
+                    SELECT f.name FROM audience_member m JOIN friend f ON f.identity = m.friend WHERE m.audience = ? ORDER BY f.name
+                    """, arguments: [row[0] as Data])
+                return Audience(name: row[1], epoch: UInt32(row[2] as Int64), members: members)
+            }
+        }
+    }
+
+    // MARK: Audience keys at rest
+
+    /// The current epoch key of one of my audiences.
+    func currentKey(audienceNamed name: String, _ db: Database) throws -> AudienceKey {
+        guard let row = try Row.fetchOne(db, sql: "SELECT id, epoch FROM audience WHERE name = ?", arguments: [name]) else {
+            throw NodeError("no audience named \"\(name)\"", hint: "create it with `kith group create \(name)`")
+        }
+        let me = try requireKeys().identity.publicKey
+        guard let stored = try Row.fetchOne(db, sql: "SELECT key_id, sealed_key FROM audience_key WHERE owner = ? AND audience = ? AND epoch = ?",
+                                            arguments: [me.data, row[0] as Data, row[1] as Int64]) else {
+            throw NodeError("the key of audience \"\(name)\" is missing from the database")
+        }
+        let key = try openStored(stored[1], keyID: [UInt8](stored[0] as Data))
+        return AudienceKey(owner: me, audienceID: [UInt8](row[0] as Data), epoch: UInt32(row[1] as Int64), key: key)
+    }
+
+    /// A known audience key (mine or a friend's) by its public key id.
+    func audienceKey(keyID: [UInt8], _ db: Database) throws -> (key: AudienceKey, name: String)? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT owner, audience, epoch, name, sealed_key FROM audience_key WHERE key_id = ?",
+                                         arguments: [keyID.data]) else { return nil }
+        let key = try openStored(row[4], keyID: keyID)
+        return (AudienceKey(owner: [UInt8](row[0] as Data), audienceID: [UInt8](row[1] as Data), epoch: UInt32(row[2] as Int64), key: key), row[3])
+    }
+
+    static func storeAudienceKey(_ db: Database, _ key: AudienceKey, name: String, sealed: Data, now: UInt64) throws {
+        try db.execute(sql: """
+            INSERT OR IGNORE INTO audience_key (key_id, owner, audience, epoch, name, sealed_key, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [key.keyID.data, key.owner.data, key.audienceID.data, Int64(key.epoch), name, sealed, now])
+    }
+
+    /// Audience keys are stored encrypted under the keystore's storage key,
+    /// bound to their key id: nonce || XChaCha20-Poly1305(key).
+    func sealStored(_ key: SecretBytes, keyID: [UInt8]) throws -> Data {
+        let nonce = randomBytes(AEAD.nonceLength)
+        var plain = key.copyBytes()
+        defer { wipe(&plain) }
+        return Data(nonce + (try AEAD.seal(plain, key: try requireKeys().storageKey, nonce: nonce, associatedData: Self.storedKeyAD(keyID))))
+    }
+
+    func openStored(_ sealed: Data, keyID: [UInt8]) throws -> SecretBytes {
+        let bytes = [UInt8](sealed)
+        guard bytes.count > AEAD.nonceLength else { throw NodeError("a stored audience key is corrupt") }
+        var plain: [UInt8]
+        do {
+            plain = try AEAD.open(Array(bytes[AEAD.nonceLength...]), key: try requireKeys().storageKey,
+                                  nonce: Array(bytes[0..<AEAD.nonceLength]), associatedData: Self.storedKeyAD(keyID))
+        } catch { throw NodeError("a stored audience key does not decrypt (database and keystore do not match?)") }
+        return SecretBytes(consuming: &plain)
+    }
+
+    private static func storedKeyAD(_ keyID: [UInt8]) -> [UInt8] { Array("kith/stored-audience-key/v1".utf8) + [0] + keyID }
+}

@@ -1,0 +1,40 @@
+import Foundation
+import GRDB
+import KithCrypto
+import KithProtocol
+
+/// A post as shown in the feed.
+public struct FeedItem: Codable, Sendable, Equatable {
+    public let id: String
+    /// The author's local name (a friend's name, or mine).
+    public let author: String
+    /// The audience's name as its owner named it.
+    public let audience: String
+    public let text: String
+    /// ISO 8601, UTC.
+    public let createdAt: String
+
+    enum CodingKeys: String, CodingKey {
+        case id, author, audience, text
+        case createdAt = "created_at"
+    }
+}
+
+extension Node {
+    /// Posts I can read, newest first.
+    public func feed(limit: Int = 100) throws -> [FeedItem] {
+        let me = try identity(), myName = try name()
+        return try db.writer.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT p.id, p.author, f.name, p.audience_name, p.text, p.created_at FROM post p
+                LEFT JOIN friend f ON f.identity = p.author ORDER BY p.created_at DESC, p.rowid DESC LIMIT ?
+                """, arguments: [limit]).map { row in
+                let author = [UInt8](row[1] as Data)
+                let name: String = author == me ? myName : (row[2] as String?) ?? "unknown (\(Fingerprint.of(identity: author).prefix(9)))"
+                let created = Date(timeIntervalSince1970: TimeInterval(row[5] as Int64))
+                return FeedItem(id: Hex.encode([UInt8](row[0] as Data)), author: name, audience: row[3], text: row[4],
+                                createdAt: created.formatted(.iso8601))
+            }
+        }
+    }
+}

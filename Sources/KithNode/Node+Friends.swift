@@ -1,0 +1,113 @@
+import Foundation
+import GRDB
+import KithCrypto
+import KithProtocol
+
+/// A friend as listed by `kith friend list`.
+public struct Friend: Codable, Sendable, Equatable {
+    public let name: String
+    public let fingerprint: String
+    /// The display name the friend gave in their card.
+    public let cardName: String
+    public let relays: [String]
+}
+
+extension Node {
+    /// My encryption key certificate, as stored at init.
+    func encryptionCertificate() throws -> EncryptionKeyCertificate {
+        guard let v = try db.profileValue("encryption_key") else { throw NodeError("node database has no encryption key") }
+        var r = ByteReader([UInt8](v), what: "stored encryption key")
+        return try EncryptionKeyCertificate.read(from: &r)
+    }
+
+    /// Issues my contact card: a fresh drop token per mailbox (its hash
+    /// registered with the relay), signed with my identity key.
+    public func issueCard() async throws -> ContactCard {
+        let keys = try requireKeys()
+        let name = try name()
+        let cert = try encryptionCertificate()
+        let mailboxes = try await db.writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT relay, mailbox FROM mailbox ORDER BY relay").map { (relay: $0[0] as String, mailbox: [UInt8]($0[1] as Data)) }
+        }
+        var inboxes: [Inbox] = []
+        for m in mailboxes {
+            guard let key = keys.mailboxKeys[m.relay] else { throw NodeError("the keystore has no key for the mailbox on \(m.relay)") }
+            let token = randomBytes(DropToken.length)
+            do { try await RelayClient(baseURL: m.relay).addToken(token, mailboxKey: key) } catch let failure as RelayClient.Failure {
+                throw NodeError("issuing a drop token failed: \(failure.description)")
+            }
+            inboxes.append(Inbox(relay: m.relay, mailbox: m.mailbox, dropToken: token))
+        }
+        let now = clock()
+        let hashes = inboxes.map { (Data(DropToken.hash($0.dropToken)), $0.relay) }
+        let sequence = try await db.writer.write { db -> UInt64 in
+            let current = try Data.fetchOne(db, sql: "SELECT value FROM profile WHERE key = 'card_sequence'").flatMap { UInt64(String(decoding: $0, as: UTF8.self)) } ?? 0
+            try NodeDatabase.setProfile(db, "card_sequence", Data(String(current + 1).utf8))
+            for (hash, relay) in hashes {
+                try db.execute(sql: "INSERT INTO issued_token (hash, relay, created_at) VALUES (?, ?, ?)", arguments: [hash, relay, now])
+            }
+            return current + 1
+        }
+        return try ContactCard(identity: keys.identity, encryptionKey: cert, sequence: sequence, createdAt: now, name: name, inboxes: inboxes)
+    }
+
+    /// Verifies a card and adds (or, for a newer card, updates) the friend.
+    /// `as` names the friend locally; by default the name in their card.
+    @discardableResult
+    public func addFriend(cardText: String, as localName: String? = nil) async throws -> Friend {
+        let card: ContactCard
+        do { card = try ContactCard(text: cardText) } catch let error as ProtocolError {
+            throw NodeError("not a valid contact card: \(error.description)")
+        }
+        let name = localName ?? card.name
+        try Validate.name(name, what: "friend name")
+        guard card.identity != (try identity()) else { throw NodeError("that is your own card") }
+        guard card.encryptionKey.isValid(at: clock()) else { throw NodeError("the card's encryption key is not valid now (expired or not yet valid)", hint: "ask your friend for a new card") }
+        let now = clock()
+        try await db.writer.write { db in
+            let existing = try Row.fetchOne(db, sql: "SELECT name, card_sequence FROM friend WHERE identity = ?", arguments: [card.identity.data])
+            if let existing {
+                let seq: Int64 = existing[1]
+                guard UInt64(seq) <= card.sequence else { throw NodeError("this card is older than the one you have for \(existing[0] as String)") }
+                if let other = try String.fetchOne(db, sql: "SELECT name FROM friend WHERE name = ? AND identity != ?", arguments: [name, card.identity.data]) {
+                    throw NodeError("another friend is already named \"\(other)\"", hint: "choose a name with --as NAME")
+                }
+                try db.execute(sql: "UPDATE friend SET name = ?, card = ?, card_sequence = ? WHERE identity = ?",
+                               arguments: [localName ?? (existing[0] as String), card.text, Int64(card.sequence), card.identity.data])
+            } else {
+                if try String.fetchOne(db, sql: "SELECT name FROM friend WHERE name = ?", arguments: [name]) != nil {
+                    throw NodeError("another friend is already named \"\(name)\"", hint: "choose a name with --as NAME")
+                }
+                try db.execute(sql: "INSERT INTO friend (identity, name, card, card_sequence, added_at) VALUES (?, ?, ?, ?, ?)",
+                               arguments: [card.identity.data, name, card.text, Int64(card.sequence), now])
+            }
+        }
+        return try friend(identity: card.identity)!
+    }
+
+    public func friends() throws -> [Friend] {
+        try db.writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT identity, name, card FROM friend ORDER BY name").map(Self.friend(row:))
+        }
+    }
+
+    func friend(identity: [UInt8]) throws -> Friend? {
+        try db.writer.read { db in
+            try Row.fetchOne(db, sql: "SELECT identity, name, card FROM friend WHERE identity = ?", arguments: [identity.data]).map(Self.friend(row:))
+        }
+    }
+
+    static func friend(row: Row) throws -> Friend {
+        let card = try ContactCard(text: row[2])
+        return Friend(name: row[1], fingerprint: Fingerprint.of(identity: [UInt8](row[0] as Data)), cardName: card.name,
+                      relays: card.inboxes.map(\.relay))
+    }
+
+    /// A friend's stored card, by local name.
+    func card(ofFriendNamed name: String, _ db: Database) throws -> ContactCard {
+        guard let text = try String.fetchOne(db, sql: "SELECT card FROM friend WHERE name = ?", arguments: [name]) else {
+            throw NodeError("no friend named \"\(name)\"", hint: "`kith friend list` shows your friends")
+        }
+        return try ContactCard(text: text)
+    }
+}

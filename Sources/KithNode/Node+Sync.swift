@@ -1,0 +1,193 @@
+import Foundation
+import GRDB
+import KithCrypto
+import KithProtocol
+
+/// What one `sync` did.
+public struct SyncReport: Codable, Sendable, Equatable {
+    /// Uploads the relays accepted.
+    public var delivered = 0
+    /// Envelopes fetched that were new to this node.
+    public var fetched = 0
+    public var newPosts = 0
+    public var newAudienceKeys = 0
+    /// Envelopes kept for later (their audience key or sender is not known yet).
+    public var waiting = 0
+    /// Envelopes refused as invalid (tampered, misaddressed, from no friend's key).
+    public var rejected = 0
+    /// Deliveries still queued after a failure that may pass later.
+    public var retrying = 0
+    /// Relays that could not be fetched from.
+    public var fetchFailures = 0
+    /// One line per problem, for the user.
+    public var problems: [String] = []
+}
+
+extension Node {
+    /// Delivers queued envelopes, fetches new ones from every relay (committing
+    /// them locally before acknowledging), then processes everything pending.
+    public func sync(fetchLimit: Int = 500) async throws -> SyncReport {
+        _ = try requireKeys()
+        var report = SyncReport()
+        try await deliver(&report)
+        try await fetch(&report, limit: fetchLimit)
+        try await processPending(&report)
+        return report
+    }
+
+    // MARK: Delivery
+
+    func deliver(_ report: inout SyncReport) async throws {
+        let jobs = try await db.writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, relay, request, attempts FROM outbox WHERE state = 'queued' ORDER BY id")
+        }
+        for job in jobs {
+            let id: Int64 = job[0], relay: String = job[1], attempts: Int64 = job[3]
+            let bytes = [UInt8](job[2] as Data)
+            do {
+                let result = try await RelayClient(baseURL: relay).drop(bytes: bytes)
+                try await db.writer.write { db in try db.execute(sql: "DELETE FROM outbox WHERE id = ?", arguments: [id]) }
+                report.delivered += 1
+                if !result.refused.isEmpty {
+                    report.problems.append("\(relay) refused \(result.refused.count) of \(result.refused.count + result.accepted) mailboxes (drop token revoked?)")
+                }
+            } catch let failure as RelayClient.Failure {
+                let now = clock()
+                let next = now + Self.backoff(attempt: Int(attempts) + 1)
+                let state = failure.permanent ? "failed" : "queued"
+                try await db.writer.write { db in
+                    try db.execute(sql: "UPDATE outbox SET state = ?, attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?",
+                                   arguments: [state, Int64(next), failure.description, id])
+                }
+                if failure.permanent {
+                    report.problems.append("delivery refused: \(failure.description)")
+                } else {
+                    report.retrying += 1
+                    report.problems.append("delivery will be retried: \(failure.description)")
+                }
+            }
+        }
+    }
+
+    /// Exponential backoff with jitter: 5 s doubling to at most an hour, then
+    /// a random factor between 0.5 and 1, so that many nodes do not retry in step.
+    static func backoff(attempt: Int) -> UInt64 {
+        let base = min(3600.0, 5.0 * pow(2.0, Double(min(attempt, 20) - 1)))
+        return UInt64(base * Double.random(in: 0.5...1.0))
+    }
+
+    // MARK: Fetching
+
+    func fetch(_ report: inout SyncReport, limit: Int) async throws {
+        let keys = try requireKeys()
+        let relays = try await db.writer.read { db in try String.fetchAll(db, sql: "SELECT relay FROM mailbox ORDER BY relay") }
+        for relay in relays {
+            guard let mailboxKey = keys.mailboxKeys[relay] else {
+                report.problems.append("no mailbox key for \(relay) in the keystore")
+                continue
+            }
+            let client = RelayClient(baseURL: relay)
+            do {
+                while true {
+                    let batch = try await client.fetch(mailboxKey: mailboxKey, limit: limit)
+                    if batch.items.isEmpty { break }
+                    let now = clock()
+                    let items = batch.items.map { (id: Envelope.id(of: $0.envelope), data: $0.envelope) }
+                    // Commit before acknowledging: a crash in between only means a second fetch,
+                    // and INSERT OR IGNORE drops the duplicates by id.
+                    let added = try await db.writer.write { db -> Int in
+                        var added = 0
+                        for item in items {
+                            try db.execute(sql: """
+                                INSERT OR IGNORE INTO inbox (envelope_id, data, relay, received_at, state) VALUES (?, ?, ?, ?, 'pending')
+                                """, arguments: [item.id.data, item.data.data, relay, Int64(now)])
+                            added += db.changesCount
+                        }
+                        return added
+                    }
+                    report.fetched += added
+                    try await client.acknowledge(ids: items.map(\.id), mailboxKey: mailboxKey)
+                    if !batch.more { break }
+                }
+            } catch let failure as RelayClient.Failure {
+                report.fetchFailures += 1
+                report.problems.append("fetch failed: \(failure.description)")
+            }
+        }
+    }
+
+    // MARK: Processing
+
+    enum Outcome {
+        /// Applied; counts what was new (a duplicate adds nothing).
+        case done(newPosts: Int, newKeys: Int)
+        case wait(String)
+        case reject(String)
+    }
+
+    /// Processes pending envelopes until a pass makes no progress, so that a
+    /// post fetched before its audience key is opened once the key is in.
+    func processPending(_ report: inout SyncReport) async throws {
+        var progress = true
+        while progress {
+            progress = false
+            let pending = try await db.writer.read { db in
+                try Row.fetchAll(db, sql: "SELECT envelope_id, data FROM inbox WHERE state = 'pending' ORDER BY received_at, rowid")
+            }
+            for row in pending {
+                let id = [UInt8](row[0] as Data), data = [UInt8](row[1] as Data)
+                let outcome = try await db.writer.write { db -> Outcome in
+                    let outcome = try self.process(envelopeID: id, bytes: data, db)
+                    switch outcome {
+                    case .done:
+                        try db.execute(sql: "UPDATE inbox SET state = 'done', detail = NULL, data = X'' WHERE envelope_id = ?", arguments: [id.data])
+                    case .reject(let detail):
+                        try db.execute(sql: "UPDATE inbox SET state = 'rejected', detail = ?, data = X'' WHERE envelope_id = ?", arguments: [detail, id.data])
+                    case .wait(let detail):
+                        try db.execute(sql: "UPDATE inbox SET detail = ? WHERE envelope_id = ?", arguments: [detail, id.data])
+                    }
+                    return outcome
+                }
+                switch outcome {
+                case .done(let posts, let keys):
+                    progress = true
+                    report.newPosts += posts
+                    report.newAudienceKeys += keys
+                case .reject(let detail): progress = true; report.rejected += 1; report.problems.append("envelope refused: \(detail)")
+                case .wait: break
+                }
+            }
+        }
+        report.waiting = try await db.writer.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM inbox WHERE state = 'pending'") ?? 0 }
+    }
+
+    /// Opens one envelope and applies it. Runs inside the write transaction
+    /// that records its outcome, so it is applied exactly once.
+    func process(envelopeID: [UInt8], bytes: [UInt8], _ db: Database) throws -> Outcome {
+        let keys = try requireKeys()
+        let envelope: Envelope
+        do { envelope = try Envelope(bytes: bytes) } catch let error as ProtocolError { return .reject(error.description) }
+        do {
+            switch envelope.kind {
+            case .keyMessage:
+                let message = try KeyMessage.open(envelope, keys: keys.encryptionKeys.map(\.key), me: keys.identity.publicKey)
+                let owner = message.audience.owner
+                guard try Bool.fetchOne(db, sql: "SELECT 1 FROM friend WHERE identity = ?", arguments: [owner.data]) == true else {
+                    return .wait("audience key from someone who is not a friend (yet)")
+                }
+                let sealed = try sealStored(message.audience.key, keyID: message.audience.keyID)
+                try Self.storeAudienceKey(db, message.audience, name: message.audienceName, sealed: sealed, now: clock())
+                return .done(newPosts: 0, newKeys: db.changesCount)
+            case .post:
+                guard let (audience, name) = try audienceKey(keyID: try Post.keyID(of: envelope), db) else {
+                    return .wait("its audience key has not arrived")
+                }
+                let post = try Post.open(envelope, audience: audience)
+                try Self.storePost(db, post, audienceOwner: audience.owner, audienceName: name, envelopeID: envelopeID, now: clock())
+                return .done(newPosts: db.changesCount, newKeys: 0)
+            }
+        } catch let error as ProtocolError {
+            return .reject(error.description)
+        }
+    }
+}

@@ -1,0 +1,143 @@
+import Foundation
+import GRDB
+import KithCrypto
+import KithProtocol
+
+/// One person's node, living in one directory (`--home`): the keystore and
+/// the database. Opening it reads only the database; operations that need
+/// secrets require `unlock(passphrase:)` first.
+public struct Node: Sendable {
+    public let home: String
+    let db: NodeDatabase
+    let keys: Keystore?
+    let clock: @Sendable () -> UInt64
+
+    public static func now() -> UInt64 { UInt64(Date().timeIntervalSince1970) }
+
+    /// Validity of a new encryption key. Rotation is not built yet, so a key
+    /// lasts a year (see SECURITY.md).
+    static let encryptionKeyLifetime: UInt64 = 365 * 24 * 3600
+
+    /// Opens an initialised node directory.
+    public static func open(home: String, clock: @escaping @Sendable () -> UInt64 = Node.now) throws -> Node {
+        let keystore = (home as NSString).appendingPathComponent(Keystore.fileName)
+        guard FileManager.default.fileExists(atPath: keystore) else {
+            throw NodeError("\(home) is not a Kith node (no keystore)", hint: "run `kith init --home \(home) --name NAME --relay URL` first")
+        }
+        let db = try NodeDatabase(path: (home as NSString).appendingPathComponent(NodeDatabase.fileName))
+        return Node(home: home, db: db, keys: nil, clock: clock)
+    }
+
+    /// The same node with its keystore decrypted.
+    public func unlock(passphrase: [UInt8]) throws -> Node {
+        let keys = try Keystore.open(path: keystorePath, passphrase: passphrase)
+        return Node(home: home, db: db, keys: keys, clock: clock)
+    }
+
+    var keystorePath: String { (home as NSString).appendingPathComponent(Keystore.fileName) }
+
+    func requireKeys() throws -> Keystore {
+        guard let keys else { throw NodeError("this operation needs the keystore unlocked") }
+        return keys
+    }
+
+    /// My identity public key.
+    public func identity() throws -> [UInt8] {
+        guard let v = try db.profileValue("identity") else { throw NodeError("node database has no identity") }
+        return [UInt8](v)
+    }
+
+    public func name() throws -> String {
+        guard let v = try db.profileValue("name") else { throw NodeError("node database has no name") }
+        return String(decoding: v, as: UTF8.self)
+    }
+
+    // MARK: Creating a node
+
+    /// Creates a node in `home`: keys, a mailbox registered on every relay,
+    /// the database and the encrypted keystore. On any failure nothing is left behind.
+    public static func create(home: String, name: String, relays: [String], passphrase: [UInt8],
+                              clock: @escaping @Sendable () -> UInt64 = Node.now) async throws -> Node {
+        try Validate.name(name, what: "name")
+        guard !passphrase.isEmpty else { throw NodeError("the passphrase must not be empty") }
+        var urls: [String] = []
+        for relay in relays {
+            let url = try Validate.relayURL(relay)
+            if !urls.contains(url) { urls.append(url) }
+        }
+        guard !urls.isEmpty else { throw NodeError("at least one --relay is needed") }
+        let fm = FileManager.default
+        let keystorePath = (home as NSString).appendingPathComponent(Keystore.fileName)
+        let dbPath = (home as NSString).appendingPathComponent(NodeDatabase.fileName)
+        guard !fm.fileExists(atPath: keystorePath), !fm.fileExists(atPath: dbPath) else {
+            throw NodeError("\(home) already holds a Kith node")
+        }
+        let createdHome = !fm.fileExists(atPath: home)
+        do { try fm.createDirectory(atPath: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700]) } catch {
+            throw NodeError("cannot create \(home): \(error.localizedDescription)")
+        }
+
+        let now = clock()
+        let identity = SigningKey()
+        let encryption = BoxKey()
+        let cert = EncryptionKeyCertificate(publicKey: encryption.publicKey, notBefore: now - 3600,
+                                            notAfter: now + encryptionKeyLifetime, signedBy: identity)
+        var mailboxKeys: [String: SigningKey] = [:]
+        for url in urls { mailboxKeys[url] = SigningKey() }
+        let keys = Keystore(identity: identity, storageKey: SecretBytes(random: 32),
+                            encryptionKeys: [.init(key: encryption, notAfter: cert.notAfter)], mailboxKeys: mailboxKeys)
+        do {
+            for url in urls {
+                try await RelayClient(baseURL: url).register(mailboxKey: mailboxKeys[url]!)
+            }
+            let db = try NodeDatabase(path: dbPath)
+            var w = ByteWriter()
+            cert.write(to: &w)
+            let certBytes = w.bytes
+            let mailboxRows = urls.map { ($0, Data(mailboxKeys[$0]!.publicKey)) }
+            try await db.writer.write { db in
+                try NodeDatabase.setProfile(db, "name", Data(name.utf8))
+                try NodeDatabase.setProfile(db, "identity", Data(identity.publicKey))
+                try NodeDatabase.setProfile(db, "encryption_key", Data(certBytes))
+                try NodeDatabase.setProfile(db, "card_sequence", Data(String(0).utf8))
+                for (url, mailbox) in mailboxRows {
+                    try db.execute(sql: "INSERT INTO mailbox (relay, mailbox) VALUES (?, ?)", arguments: [url, mailbox])
+                }
+            }
+            try keys.write(to: keystorePath, passphrase: passphrase)
+            return Node(home: home, db: db, keys: keys, clock: clock)
+        } catch {
+            for suffix in ["", "-wal", "-shm"] { try? fm.removeItem(atPath: dbPath + suffix) }
+            try? fm.removeItem(atPath: keystorePath)
+            if createdHome { try? fm.removeItem(atPath: home) }
+            if let failure = error as? RelayClient.Failure { throw NodeError("registering a mailbox failed: \(failure.description)") }
+            throw error
+        }
+    }
+}
+
+/// Checks on user input that the wire formats also enforce.
+enum Validate {
+    static func name(_ name: String, what: String) throws {
+        let n = name.utf8.count
+        guard n >= 1, n <= 64 else { throw NodeError("\(what) must be 1 to 64 bytes") }
+        guard !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw NodeError("\(what) must not contain control characters")
+        }
+        guard name.trimmingCharacters(in: .whitespaces) == name else { throw NodeError("\(what) must not start or end with spaces") }
+    }
+
+    /// An http or https URL with a host, without a trailing slash.
+    static func relayURL(_ text: String) throws -> String {
+        var s = text
+        while s.hasSuffix("/") { s.removeLast() }
+        guard let url = URL(string: s), let scheme = url.scheme, ["http", "https"].contains(scheme.lowercased()),
+              let host = url.host, !host.isEmpty, url.query == nil, url.fragment == nil, s.utf8.count <= ContactCard.maxURLBytes
+        else { throw NodeError("not a relay URL: \"\(text)\"", hint: "a relay URL looks like http://127.0.0.1:8080") }
+        return s
+    }
+}
+
+extension Array where Element == UInt8 {
+    var data: Data { Data(self) }
+}

@@ -1,0 +1,61 @@
+import Foundation
+import GRDB
+
+/// The node's SQLite database: friends, audiences, audience keys (encrypted
+/// with the keystore's storage key), the decrypted feed, the inbox of
+/// fetched envelopes and the outbox of deliveries.
+public struct NodeDatabase: Sendable {
+    public static let fileName = "node.sqlite"
+    let writer: any DatabaseWriter
+
+    public init(path: String) throws {
+        var config = Configuration()
+        config.busyMode = .timeout(10)
+        config.foreignKeysEnabled = true
+        writer = try DatabasePool(path: path, configuration: config)
+        try Self.migrator.migrate(writer)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE profile (key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL);
+                CREATE TABLE mailbox (relay TEXT PRIMARY KEY NOT NULL, mailbox BLOB NOT NULL);
+                CREATE TABLE issued_token (hash BLOB PRIMARY KEY NOT NULL, relay TEXT NOT NULL REFERENCES mailbox(relay), created_at INTEGER NOT NULL);
+                CREATE TABLE friend (identity BLOB PRIMARY KEY NOT NULL, name TEXT NOT NULL UNIQUE, card TEXT NOT NULL,
+                    card_sequence INTEGER NOT NULL, added_at INTEGER NOT NULL);
+                CREATE TABLE audience (id BLOB PRIMARY KEY NOT NULL, name TEXT NOT NULL UNIQUE, epoch INTEGER NOT NULL, created_at INTEGER NOT NULL);
+                CREATE TABLE audience_member (audience BLOB NOT NULL REFERENCES audience(id), friend BLOB NOT NULL REFERENCES friend(identity),
+                    added_at INTEGER NOT NULL, PRIMARY KEY (audience, friend));
+                CREATE TABLE audience_key (key_id BLOB PRIMARY KEY NOT NULL, owner BLOB NOT NULL, audience BLOB NOT NULL, epoch INTEGER NOT NULL,
+                    name TEXT NOT NULL, sealed_key BLOB NOT NULL, received_at INTEGER NOT NULL);
+                CREATE UNIQUE INDEX audience_key_epoch ON audience_key(owner, audience, epoch);
+                CREATE TABLE post (id BLOB PRIMARY KEY NOT NULL, author BLOB NOT NULL, audience_owner BLOB NOT NULL, audience BLOB NOT NULL,
+                    audience_name TEXT NOT NULL, epoch INTEGER NOT NULL, text TEXT NOT NULL, created_at INTEGER NOT NULL,
+                    received_at INTEGER NOT NULL, envelope_id BLOB);
+                CREATE INDEX post_created ON post(created_at);
+                CREATE TABLE inbox (envelope_id BLOB PRIMARY KEY NOT NULL, data BLOB NOT NULL, relay TEXT NOT NULL,
+                    received_at INTEGER NOT NULL, state TEXT NOT NULL, detail TEXT);
+                CREATE INDEX inbox_state ON inbox(state, received_at);
+                CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, envelope_id BLOB NOT NULL, relay TEXT NOT NULL, part INTEGER NOT NULL, request BLOB NOT NULL,
+                    state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL, last_error TEXT,
+                    created_at INTEGER NOT NULL, UNIQUE (envelope_id, relay, part));
+                CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
+                """)
+        }
+        return m
+    }
+}
+
+// MARK: Profile
+
+extension NodeDatabase {
+    func profileValue(_ key: String) throws -> Data? {
+        try writer.read { db in try Data.fetchOne(db, sql: "SELECT value FROM profile WHERE key = ?", arguments: [key]) }
+    }
+
+    static func setProfile(_ db: Database, _ key: String, _ value: Data) throws {
+        try db.execute(sql: "INSERT OR REPLACE INTO profile (key, value) VALUES (?, ?)", arguments: [key, value])
+    }
+}

@@ -1,0 +1,169 @@
+import Foundation
+import GRDB
+import KithProtocol
+
+/// The relay's SQLite database. It holds mailbox public keys, hashes of drop
+/// tokens, envelope bodies stored once, and one small reference per
+/// (mailbox, envelope). Nothing in it names a person.
+public struct RelayStore: Sendable {
+    let writer: any DatabaseWriter
+
+    /// Opens (creating if needed) the database at `path`, in WAL mode.
+    public init(path: String) throws {
+        var config = Configuration()
+        config.busyMode = .timeout(10)
+        writer = try DatabasePool(path: path, configuration: config)
+        try Self.migrator.migrate(writer)
+    }
+
+    /// An in-memory store, for tests.
+    public init() throws {
+        writer = try DatabaseQueue()
+        try Self.migrator.migrate(writer)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE mailbox (id BLOB PRIMARY KEY NOT NULL, created_at INTEGER NOT NULL) WITHOUT ROWID;
+                CREATE TABLE drop_token (hash BLOB PRIMARY KEY NOT NULL, mailbox BLOB NOT NULL REFERENCES mailbox(id) ON DELETE CASCADE, created_at INTEGER NOT NULL) WITHOUT ROWID;
+                CREATE INDEX drop_token_mailbox ON drop_token(mailbox);
+                CREATE TABLE body (id BLOB PRIMARY KEY NOT NULL, data BLOB NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;
+                CREATE INDEX body_expiry ON body(expires_at);
+                CREATE TABLE delivery (seq INTEGER PRIMARY KEY AUTOINCREMENT, mailbox BLOB NOT NULL REFERENCES mailbox(id) ON DELETE CASCADE,
+                    body_id BLOB NOT NULL REFERENCES body(id) ON DELETE CASCADE, received_at INTEGER NOT NULL);
+                CREATE UNIQUE INDEX delivery_mailbox_body ON delivery(mailbox, body_id);
+                CREATE INDEX delivery_body ON delivery(body_id);
+                CREATE TABLE request_nonce (mailbox BLOB NOT NULL, nonce BLOB NOT NULL, expires_at INTEGER NOT NULL, PRIMARY KEY (mailbox, nonce)) WITHOUT ROWID;
+                CREATE INDEX request_nonce_expiry ON request_nonce(expires_at);
+                """)
+        }
+        return m
+    }
+
+    /// Registers a mailbox. Returns false if it existed already.
+    public func register(mailbox: [UInt8], now: UInt64) throws -> Bool {
+        try writer.write { db in
+            try db.execute(sql: "INSERT OR IGNORE INTO mailbox (id, created_at) VALUES (?, ?)", arguments: [Data(mailbox), now])
+            return db.changesCount == 1
+        }
+    }
+
+    public func mailboxExists(_ mailbox: [UInt8]) throws -> Bool {
+        try writer.read { db in
+            try Bool.fetchOne(db, sql: "SELECT 1 FROM mailbox WHERE id = ?", arguments: [Data(mailbox)]) ?? false
+        }
+    }
+
+    /// Records a nonce of a signed request. Returns false if it was used already (a replay).
+    public func useNonce(mailbox: [UInt8], nonce: [UInt8], expiresAt: UInt64) throws -> Bool {
+        try writer.write { db in
+            try db.execute(sql: "INSERT OR IGNORE INTO request_nonce (mailbox, nonce, expires_at) VALUES (?, ?, ?)",
+                           arguments: [Data(mailbox), Data(nonce), expiresAt])
+            return db.changesCount == 1
+        }
+    }
+
+    /// Allows drops into `mailbox` with the token whose hash this is.
+    public func addToken(hash: [UInt8], mailbox: [UInt8], now: UInt64) throws {
+        try writer.write { db in
+            try db.execute(sql: "INSERT OR IGNORE INTO drop_token (hash, mailbox, created_at) VALUES (?, ?, ?)",
+                           arguments: [Data(hash), Data(mailbox), now])
+        }
+    }
+
+    /// Revokes a token. Returns false if the mailbox had no such token.
+    public func removeToken(hash: [UInt8], mailbox: [UInt8]) throws -> Bool {
+        try writer.write { db in
+            try db.execute(sql: "DELETE FROM drop_token WHERE hash = ? AND mailbox = ?", arguments: [Data(hash), Data(mailbox)])
+            return db.changesCount == 1
+        }
+    }
+
+    /// Stores the envelope once and references it from every target whose
+    /// token is valid for its mailbox, in one transaction. Idempotent.
+    public func drop(_ request: DropRequest, now: UInt64, ttl: UInt64) throws -> DropResult {
+        let id = Envelope.id(of: request.envelope)
+        return try writer.write { db in
+            var refused: [Int] = []
+            var accepted: [Data] = []
+            let check = try db.cachedStatement(sql: "SELECT 1 FROM drop_token WHERE hash = ? AND mailbox = ?")
+            for (i, target) in request.targets.enumerated() {
+                let mailbox = Data(target.mailbox)
+                if try Bool.fetchOne(check, arguments: [Data(DropToken.hash(target.token)), mailbox]) == true {
+                    accepted.append(mailbox)
+                } else {
+                    refused.append(i)
+                }
+            }
+            if !accepted.isEmpty {
+                try db.execute(sql: "INSERT OR IGNORE INTO body (id, data, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                               arguments: [Data(id), Data(request.envelope), now, now + ttl])
+                let insert = try db.cachedStatement(sql: "INSERT OR IGNORE INTO delivery (mailbox, body_id, received_at) VALUES (?, ?, ?)")
+                for mailbox in accepted { try insert.execute(arguments: [mailbox, Data(id), now]) }
+            }
+            return DropResult(id: Data(id).hexString, accepted: accepted.count, refused: refused)
+        }
+    }
+
+    /// Up to `limit` envelopes waiting in `mailbox`, oldest first.
+    public func fetch(mailbox: [UInt8], limit: Int) throws -> FetchedBatch {
+        try writer.read { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT d.received_at, b.data FROM delivery d JOIN body b ON b.id = d.body_id
+                WHERE d.mailbox = ? ORDER BY d.seq LIMIT ?
+                """, arguments: [Data(mailbox), limit + 1])
+            let items = rows.prefix(limit).map { row in
+                FetchedBatch.Item(receivedAt: row[0], envelope: [UInt8](row[1] as Data))
+            }
+            return FetchedBatch(items: Array(items), more: rows.count > limit)
+        }
+    }
+
+    /// Removes the mailbox's references to these envelopes and every body no
+    /// mailbox references any more. Returns how many references were removed.
+    public func acknowledge(mailbox: [UInt8], ids: [[UInt8]]) throws -> Int {
+        try writer.write { db in
+            var removed = 0
+            let delete = try db.cachedStatement(sql: "DELETE FROM delivery WHERE mailbox = ? AND body_id = ?")
+            let orphan = try db.cachedStatement(sql: "DELETE FROM body WHERE id = ? AND NOT EXISTS (SELECT 1 FROM delivery WHERE body_id = ?)")
+            for id in ids {
+                try delete.execute(arguments: [Data(mailbox), Data(id)])
+                removed += db.changesCount
+                try orphan.execute(arguments: [Data(id), Data(id)])
+            }
+            return removed
+        }
+    }
+
+    /// Deletes expired envelopes (with their references) and expired nonces.
+    @discardableResult
+    public func collectGarbage(now: UInt64) throws -> Int {
+        try writer.write { db in
+            try db.execute(sql: "DELETE FROM delivery WHERE body_id IN (SELECT id FROM body WHERE expires_at <= ?)", arguments: [now])
+            try db.execute(sql: "DELETE FROM body WHERE expires_at <= ?", arguments: [now])
+            let bodies = db.changesCount
+            try db.execute(sql: "DELETE FROM request_nonce WHERE expires_at <= ?", arguments: [now])
+            return bodies
+        }
+    }
+
+    /// Counts for status output and tests.
+    public struct Counts: Sendable, Equatable {
+        public let mailboxes: Int, bodies: Int, deliveries: Int, bodyBytes: Int
+    }
+
+    public func counts() throws -> Counts {
+        try writer.read { db in
+            Counts(mailboxes: try Int.fetchOne(db, sql: "SELECT count(*) FROM mailbox")!,
+                   bodies: try Int.fetchOne(db, sql: "SELECT count(*) FROM body")!,
+                   deliveries: try Int.fetchOne(db, sql: "SELECT count(*) FROM delivery")!,
+                   bodyBytes: try Int.fetchOne(db, sql: "SELECT coalesce(sum(length(data)), 0) FROM body")!)
+        }
+    }
+}
+
+extension Data {
+    var hexString: String { map { String(format: "%02x", $0) }.joined() }
+}

@@ -1,0 +1,75 @@
+import ArgumentParser
+import Foundation
+import KithNode
+
+struct PostCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "post",
+        abstract: "Post to an audience. Prints the post's id.",
+        discussion: "The post is signed, padded and encrypted once for the audience, and queued; `kith sync` uploads it once per relay for all members."
+    )
+
+    @OptionGroup var home: HomeOptions
+
+    @Option(help: "The audience to post to.")
+    var to: String
+
+    @Argument(help: "The text of the post, or - to read it from standard input.")
+    var text: String
+
+    func run() async throws {
+        var body = text
+        if text == "-" { body = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) }
+        let posted = try await home.unlock().post(to: to, text: body)
+        if posted.recipients == 0 { Console.note("\"\(to)\" has no members yet: only you will see this post") }
+        Console.out(posted.id)
+    }
+}
+
+struct SyncCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sync",
+        abstract: "Deliver what is queued and fetch what is new from every relay.",
+        discussion: "Exits with status 1 if a relay could not be reached; what could not be delivered stays queued."
+    )
+
+    @OptionGroup var home: HomeOptions
+
+    @Flag(help: "Print the report as JSON.") var json = false
+
+    func run() async throws {
+        let report = try await home.unlock().sync()
+        for problem in report.problems { Console.warning(problem) }
+        if json {
+            try Console.json(report)
+        } else {
+            Console.out("delivered \(report.delivered), fetched \(report.fetched), new posts \(report.newPosts), "
+                + "new audience keys \(report.newAudienceKeys), waiting \(report.waiting), refused \(report.rejected)")
+        }
+        if report.retrying > 0 || report.fetchFailures > 0 { throw ExitCode(1) }
+    }
+}
+
+struct FeedCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "feed", abstract: "Show the posts you can read, newest first.")
+
+    @OptionGroup var home: HomeOptions
+
+    @Flag(help: "Print a JSON array of {id, author, audience, text, created_at}.") var json = false
+
+    @Option(help: "Show at most this many posts.") var limit = 100
+
+    func validate() throws {
+        guard limit > 0 else { throw ValidationError("--limit must be positive") }
+    }
+
+    func run() throws {
+        let items = try home.open().feed(limit: limit)
+        if json { return try Console.json(items) }
+        if items.isEmpty { Console.note("no posts yet") }
+        for item in items {
+            Console.out("\(item.author) → \(item.audience)  \(item.createdAt)")
+            for line in item.text.split(separator: "\n", omittingEmptySubsequences: false) { Console.out("    \(line)") }
+        }
+    }
+}
