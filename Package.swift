@@ -78,6 +78,15 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .testTarget(
+            name: "KithNodeTests",
+            dependencies: [
+                "KithNode", "KithRelay", "KithProtocol", "KithCrypto",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "KithCLITests", dependencies: ["KithCrypto"], swiftSettings: swiftSettings),
     ]
 )

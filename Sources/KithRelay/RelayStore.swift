@@ -152,6 +152,10 @@ public struct RelayStore: Sendable {
     /// Counts for status output and tests.
     public struct Counts: Sendable, Equatable {
         public let mailboxes: Int, bodies: Int, deliveries: Int, bodyBytes: Int
+
+        public init(mailboxes: Int, bodies: Int, deliveries: Int, bodyBytes: Int) {
+            self.mailboxes = mailboxes; self.bodies = bodies; self.deliveries = deliveries; self.bodyBytes = bodyBytes
+        }
     }
 
     public func counts() throws -> Counts {

@@ -1,0 +1,171 @@
+import Foundation
+import GRDB
+import Hummingbird
+import HummingbirdTesting
+import KithCrypto
+@testable import KithNode
+import KithProtocol
+import KithRelay
+import Logging
+import Testing
+
+let passphrase = Array("test passphrase".utf8)
+
+func temporaryDirectory() -> String {
+    let path = NSTemporaryDirectory() + "kith-test-" + Hex.encode(randomBytes(6))
+    try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+/// alice and bob, friends both ways, each with a mailbox on one live relay.
+func withFriends(_ body: @escaping @Sendable (_ alice: Node, _ bob: Node, _ relay: String) async throws -> Void) async throws {
+    var logger = Logger(label: "test.relay")
+    logger.logLevel = .warning
+    let app = buildRelayApplication(store: try RelayStore(), configuration: RelayConfiguration(), host: "127.0.0.1", port: 0, logger: logger)
+    let dir = temporaryDirectory()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    try await app.test(.live) { client in
+        let url = "http://127.0.0.1:\(client.port!)"
+        let alice = try await Node.create(home: dir + "/alice", name: "alice", relays: [url], passphrase: passphrase)
+        let bob = try await Node.create(home: dir + "/bob", name: "bob", relays: [url], passphrase: passphrase)
+        try await bob.addFriend(cardText: try await alice.issueCard().text)
+        try await alice.addFriend(cardText: try await bob.issueCard().text)
+        try await body(alice, bob, url)
+    }
+}
+
+@Suite struct NodeTests {
+    @Test func aPostWaitsForItsAudienceKey() async throws {
+        try await withFriends { alice, bob, _ in
+            try await alice.createAudience(name: "family")
+            try await alice.addMember(audience: "family", friend: "bob")
+            _ = try await alice.post(to: "family", text: "first")
+            #expect(try await alice.sync().delivered == 2)
+
+            // bob fetches both, but processes the post before the key has come in.
+            var report = SyncReport()
+            try await bob.fetch(&report, limit: 100)
+            #expect(report.fetched == 2)
+            let (keyID, keyData) = try await bob.db.writer.write { db -> (Data, Data) in
+                let row = try Row.fetchOne(db, sql: "SELECT envelope_id, data FROM inbox ORDER BY rowid LIMIT 1")!
+                try db.execute(sql: "DELETE FROM inbox WHERE envelope_id = ?", arguments: [row[0] as Data])
+                return (row[0], row[1])
+            }
+            try await bob.processPending(&report)
+            #expect(report.waiting == 1 && report.newPosts == 0)
+            #expect(try bob.feed().isEmpty)
+
+            // The key arrives; the waiting post is opened.
+            try await bob.db.writer.write { db in
+                try db.execute(sql: "INSERT INTO inbox (envelope_id, data, relay, received_at, state) VALUES (?, ?, ?, ?, 'pending')",
+                               arguments: [keyID, keyData, "test", 0])
+            }
+            report = SyncReport()
+            try await bob.processPending(&report)
+            #expect(report.newAudienceKeys == 1 && report.newPosts == 1 && report.waiting == 0)
+            #expect(try bob.feed().map(\.text) == ["first"])
+        }
+    }
+
+    @Test func aRedeliveredEnvelopeIsShownOnce() async throws {
+        try await withFriends { alice, bob, _ in
+            try await alice.createAudience(name: "family")
+            try await alice.addMember(audience: "family", friend: "bob")
+            _ = try await alice.post(to: "family", text: "only once")
+            let queued = try await alice.db.writer.read { db in
+                try Row.fetchAll(db, sql: "SELECT relay, request FROM outbox").map { ($0[0] as String, $0[1] as Data) }
+            }
+            _ = try await alice.sync()
+            #expect(try await bob.sync().newPosts == 1)
+            // The relay gets the same uploads again (say alice's node crashed before it
+            // recorded the relay's answer): bob fetches them again and drops them by id.
+            for (relay, request) in queued { _ = try await RelayClient(baseURL: relay).drop(bytes: [UInt8](request)) }
+            let again = try await bob.sync()
+            #expect(again.fetched == 0 && again.newPosts == 0)
+            #expect(try bob.feed().count == 1)
+        }
+    }
+
+    @Test func membersOfOtherAudiencesReadNothing() async throws {
+        try await withFriends { alice, bob, _ in
+            try await alice.createAudience(name: "family")
+            try await alice.createAudience(name: "work")
+            try await alice.addMember(audience: "work", friend: "bob")
+            _ = try await alice.post(to: "family", text: "family only")
+            _ = try await alice.post(to: "work", text: "for work")
+            _ = try await alice.sync()
+            _ = try await bob.sync()
+            #expect(try bob.feed().map(\.text) == ["for work"])
+            #expect(try alice.feed().count == 2)
+            #expect(try alice.audiences().map(\.members) == [[], ["bob"]])
+        }
+    }
+
+    @Test func unknownNamesAreClearErrors() async throws {
+        try await withFriends { alice, _, _ in
+            let noGroup = await #expect(throws: NodeError.self) { try await alice.post(to: "nobody", text: "x") }
+            #expect(noGroup?.description == "no audience named \"nobody\"")
+            try await alice.createAudience(name: "family")
+            let noFriend = await #expect(throws: NodeError.self) { try await alice.addMember(audience: "family", friend: "zed") }
+            #expect(noFriend?.description == "no friend named \"zed\"")
+            await #expect(throws: NodeError.self) { try await alice.createAudience(name: "family") }
+            #expect(try alice.audiences().count == 1)
+        }
+    }
+}
+
+@Suite struct KeystoreTests {
+    @Test func encryptedAtRestAndRefusesAWrongPassphrase() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let identity = SigningKey()
+        let keys = Keystore(identity: identity, storageKey: SecretBytes(random: 32), encryptionKeys: [.init(key: BoxKey(), notAfter: 99)],
+                            mailboxKeys: ["http://r": SigningKey()])
+        let path = dir + "/keystore"
+        try keys.write(to: path, passphrase: passphrase)
+        let file = [UInt8](FileManager.default.contents(atPath: path)!)
+        var seed = identity.exportSeed()
+        defer { wipe(&seed) }
+        #expect(!file.contains(seed))
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        #expect((attributes[.posixPermissions] as! Int) == 0o600)
+
+        let opened = try Keystore.open(path: path, passphrase: passphrase)
+        #expect(opened.identity.publicKey == identity.publicKey)
+        #expect(opened.mailboxKeys["http://r"]?.publicKey == keys.mailboxKeys["http://r"]?.publicKey)
+        let wrong = #expect(throws: NodeError.self) { try Keystore.open(path: path, passphrase: Array("nope".utf8)) }
+        #expect(wrong?.description.hasPrefix("wrong passphrase") == true)
+    }
+
+    @Test func refusesAKeystoreOthersCanRead() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/keystore"
+        try Keystore(identity: SigningKey(), storageKey: SecretBytes(random: 32), encryptionKeys: [], mailboxKeys: [:])
+            .write(to: path, passphrase: passphrase)
+        chmod(path, 0o644)
+        let error = #expect(throws: NodeError.self) { try Keystore.open(path: path, passphrase: passphrase) }
+        #expect(error?.description.contains("accessible by other users") == true)
+        #expect(error?.hint == "run: chmod 600 \(path)")
+    }
+
+    @Test func refusesATamperedKeystore() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/keystore"
+        try Keystore(identity: SigningKey(), storageKey: SecretBytes(random: 32), encryptionKeys: [], mailboxKeys: [:])
+            .write(to: path, passphrase: passphrase)
+        var bytes = [UInt8](FileManager.default.contents(atPath: path)!)
+        bytes[bytes.count - 3] ^= 1
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        chmod(path, 0o600)
+        #expect(throws: NodeError.self) { try Keystore.open(path: path, passphrase: passphrase) }
+    }
+}
+
+extension Array where Element == UInt8 {
+    func contains(_ s: [UInt8]) -> Bool {
+        guard s.count <= count else { return false }
+        return (0...(count - s.count)).contains { Array(self[$0..<$0 + s.count]) == s }
+    }
+}
