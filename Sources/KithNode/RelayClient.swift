@@ -19,7 +19,16 @@ public struct RelayClient: Sendable {
         public let permanent: Bool
     }
 
-    public init(baseURL: String, http: HTTPClient = .shared, timeout: TimeAmount = .seconds(30)) {
+    /// The process's client for relays: a relay that does not answer a
+    /// connection within 5 seconds counts as unreachable for this attempt
+    /// (the outbox retries later), instead of AsyncHTTPClient's 30 s default.
+    public static let defaultHTTPClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = .init(connect: .seconds(5), read: .seconds(60))
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
+
+    public init(baseURL: String, http: HTTPClient = RelayClient.defaultHTTPClient, timeout: TimeAmount = .seconds(60)) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.http = http
         self.timeout = timeout

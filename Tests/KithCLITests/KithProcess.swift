@@ -1,0 +1,139 @@
+import Foundation
+import Testing
+
+/// The `kith` binary built beside the test bundle (`swift build --build-tests`).
+let kithBinary: String = {
+    if let path = ProcessInfo.processInfo.environment["KITH_BINARY"] { return path }
+    let candidates = [
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("kith").path,
+        Bundle.main.bundleURL.appendingPathComponent("kith").path,
+        Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("kith").path,
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent(".build/debug/kith").path,
+    ]
+    return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates.last!
+}()
+
+struct Output {
+    let status: Int32
+    let stdout: String
+    let stderr: String
+}
+
+/// Runs `kith` to completion.
+@discardableResult
+func kith(_ args: [String], passphrase: String? = "test passphrase", stdin: String? = nil, env: [String: String] = [:]) throws -> Output {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: kithBinary)
+    process.arguments = args
+    var environment = ProcessInfo.processInfo.environment
+    environment.removeValue(forKey: "KITH_HOME")
+    environment.removeValue(forKey: "KITH_PASSPHRASE")
+    environment.removeValue(forKey: "KITH_PASSPHRASE_FILE")
+    if let passphrase { environment["KITH_PASSPHRASE"] = passphrase }
+    environment.merge(env) { $1 }
+    process.environment = environment
+    let out = Pipe(), err = Pipe(), input = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = input
+    try process.run()
+    if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+    try input.fileHandleForWriting.close()
+    // Read both pipes to the end before waiting, so a full pipe cannot block the child.
+    // (On a GCD thread: blocking Swift concurrency's small pool could deadlock.)
+    let errBox = ResultBox()
+    let group = DispatchGroup()
+    group.enter()
+    DispatchQueue.global().async {
+        errBox.data = err.fileHandleForReading.readDataToEndOfFile()
+        group.leave()
+    }
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    group.wait()
+    process.waitUntilExit()
+    let stderr = String(decoding: errBox.data, as: UTF8.self)
+    return Output(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: stderr)
+}
+
+private final class ResultBox: @unchecked Sendable { var data = Data() }
+
+/// Runs `kith` and requires success; returns stdout without the final newline.
+@discardableResult
+func kithOK(_ args: [String], passphrase: String? = "test passphrase", sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
+    let r = try kith(args, passphrase: passphrase)
+    #expect(r.status == 0, "kith \(args.first ?? "") failed: \(r.stderr)", sourceLocation: sourceLocation)
+    return r.stdout.trimmingCharacters(in: .newlines)
+}
+
+/// A `kith relay` process on 127.0.0.1, stopped with SIGTERM by `stop()`.
+final class RelayProcess: @unchecked Sendable {
+    let process = Process()
+    let home: String
+    private(set) var url = ""
+
+    init(home: String, port: Int = 0) throws {
+        self.home = home
+        process.executableURL = URL(fileURLWithPath: kithBinary)
+        process.arguments = ["relay", "--home", home, "--listen", "127.0.0.1:\(port)", "--log-level", "warning"]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var text = ""
+        let deadline = Date().addingTimeInterval(30)
+        while !text.contains("\n"), Date() < deadline {
+            let data = out.fileHandleForReading.availableData
+            if data.isEmpty { break }
+            text += String(decoding: data, as: UTF8.self)
+        }
+        guard let line = text.split(separator: "\n").first, line.hasPrefix("listening on ") else {
+            process.terminate()
+            throw RelayError(message: "relay did not start: \(text)")
+        }
+        url = String(line.dropFirst("listening on ".count))
+    }
+
+    var port: Int { Int(url.split(separator: ":").last!)! }
+
+    /// Sends SIGTERM and returns the exit status.
+    @discardableResult
+    func stop() -> Int32 {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        return process.terminationStatus
+    }
+
+    deinit { if process.isRunning { process.terminate(); process.waitUntilExit() } }
+
+    struct RelayError: Error { let message: String }
+}
+
+func temporaryDirectory() -> String {
+    let path = NSTemporaryDirectory() + "kith-cli-" + UUID().uuidString.prefix(8)
+    try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+struct FeedItem: Decodable, Equatable {
+    let id: String
+    let author: String
+    let audience: String
+    let text: String
+    let created_at: String
+}
+
+func feed(_ home: String) throws -> [FeedItem] {
+    try JSONDecoder().decode([FeedItem].self, from: Data(try kithOK(["feed", "--home", home, "--json"]).utf8))
+}
+
+/// Whether any of the relay's database files contains `text`.
+func relayFiles(in home: String, contain text: String) throws -> Bool {
+    let needle = Data(text.utf8)
+    return try FileManager.default.contentsOfDirectory(atPath: home).contains { name in
+        guard let data = FileManager.default.contents(atPath: home + "/" + name) else { return false }
+        return data.range(of: needle) != nil
+    }
+}
