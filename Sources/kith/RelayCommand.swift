@@ -16,61 +16,85 @@ struct RelayCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(name: .long, help: ArgumentHelp("The relay's directory (default: $KITH_HOME).", valueName: "dir"))
+    @Option(name: .long, help: ArgumentHelp("The relay's directory (default: relay.home in the config file, or $KITH_HOME).", valueName: "dir"))
     var home: String?
 
-    @Option(help: ArgumentHelp("Address and port to listen on; port 0 picks a free one.", valueName: "host:port"))
-    var listen = "127.0.0.1:8080"
+    @Option(help: ArgumentHelp("A JSON config file with a \"relay\" section (see config/README.md).", valueName: "file"))
+    var config: String?
 
-    @Option(help: "Days an unacknowledged envelope is kept.")
-    var ttlDays = 14
+    @Option(help: ArgumentHelp("Address and port to listen on; port 0 picks a free one (default: 127.0.0.1:8080).", valueName: "host:port"))
+    var listen: String?
 
-    @Option(help: "Largest envelope accepted, in bytes.")
-    var maxEnvelopeBytes = 1 << 20
+    @Option(help: "Days an unacknowledged envelope is kept (default: 14).")
+    var ttlDays: Int?
 
-    @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")
-    var logLevel = "info"
+    @Option(help: "Largest envelope accepted, in bytes (default: 1048576).")
+    var maxEnvelopeBytes: Int?
 
-    func validate() throws {
-        guard ttlDays > 0 else { throw ValidationError("--ttl-days must be positive") }
-        guard (1024...(1 << 20)).contains(maxEnvelopeBytes) else { throw ValidationError("--max-envelope-bytes must be 1024 to 1048576") }
-        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \"\(logLevel)\"") }
-        _ = try parseListen()
+    @Option(help: "Log level: trace, debug, info, notice, warning, error or critical (default: info).")
+    var logLevel: String?
+
+    /// Flags over the config file over the defaults, checked.
+    struct Settings {
+        var home: String
+        var host: String
+        var port: Int
+        var configuration: RelayConfiguration
+        var logLevel: Logger.Level
     }
 
-    func parseListen() throws -> (String, Int) {
+    func settings() throws -> Settings {
+        var file = RelayFileConfiguration()
+        if let config {
+            do { file = try RelayFileConfiguration.load(path: config) } catch let error as RelayFileConfiguration.ConfigError {
+                throw NodeError(error.description)
+            }
+        }
+        guard let home = home ?? file.home ?? ProcessInfo.processInfo.environment["KITH_HOME"], !home.isEmpty else {
+            throw NodeError("no relay directory given", hint: "pass --home DIR, set relay.home in the config file, or set KITH_HOME")
+        }
+        let (host, port) = try Self.parseListen(listen ?? file.listen ?? "127.0.0.1:8080")
+        var configuration = RelayConfiguration()
+        let ttl = ttlDays ?? file.ttlDays ?? 14
+        guard (1...3650).contains(ttl) else { throw NodeError("ttl_days must be 1 to 3650") }
+        configuration.ttlSeconds = UInt64(ttl) * 24 * 3600
+        configuration.maxEnvelopeBytes = maxEnvelopeBytes ?? file.maxEnvelopeBytes ?? configuration.maxEnvelopeBytes
+        guard (1024...(1 << 20)).contains(configuration.maxEnvelopeBytes) else { throw NodeError("max_envelope_bytes must be 1024 to 1048576") }
+        configuration.fetchLimit = file.fetchLimit ?? configuration.fetchLimit
+        guard (1...10_000).contains(configuration.fetchLimit) else { throw NodeError("fetch_limit must be 1 to 10000") }
+        let levelName = logLevel ?? file.logLevel ?? "info"
+        guard let level = Logger.Level(rawValue: levelName) else { throw NodeError("unknown log level \"\(levelName)\"") }
+        return Settings(home: home, host: host, port: port, configuration: configuration, logLevel: level)
+    }
+
+    static func parseListen(_ listen: String) throws -> (String, Int) {
         guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
-            throw ValidationError("--listen must be host:port, e.g. 127.0.0.1:8080")
+            throw NodeError("listen address must be host:port, e.g. 127.0.0.1:8080, not \"\(listen)\"")
         }
         var host = String(listen[..<colon])
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        guard !host.isEmpty else { throw ValidationError("--listen must be host:port, e.g. 127.0.0.1:8080") }
+        guard !host.isEmpty else { throw NodeError("listen address must be host:port, e.g. 127.0.0.1:8080, not \"\(listen)\"") }
         return (host, port)
     }
 
     func run() async throws {
-        let level = Logger.Level(rawValue: logLevel)!
+        let settings = try settings()
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
+            handler.logLevel = settings.logLevel
             return handler
         }
         let logger = Logger(label: "kith.relay")
-        guard let dir = home ?? ProcessInfo.processInfo.environment["KITH_HOME"], !dir.isEmpty else {
-            throw NodeError("no relay directory given", hint: "pass --home DIR or set KITH_HOME")
-        }
+        let dir = settings.home
         do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700]) } catch {
             throw NodeError("cannot create \(dir): \(error.localizedDescription)")
         }
         let store = try RelayStore(path: (dir as NSString).appendingPathComponent("relay.sqlite"))
-        var configuration = RelayConfiguration()
-        configuration.ttlSeconds = UInt64(ttlDays) * 24 * 3600
-        configuration.maxEnvelopeBytes = maxEnvelopeBytes
-        let clock = configuration.clock
+        let clock = settings.configuration.clock
         try store.collectGarbage(now: clock())
 
-        let (host, port) = try parseListen()
-        let app = buildRelayApplication(store: store, configuration: configuration, host: host, port: port, logger: logger) { bound in
+        let host = settings.host
+        let app = buildRelayApplication(store: store, configuration: settings.configuration, host: host, port: settings.port, logger: logger) { bound in
             let shown = host.contains(":") ? "[\(host)]" : host
             Console.out("listening on http://\(shown):\(bound)")
         }

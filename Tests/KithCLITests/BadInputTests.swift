@@ -99,4 +99,28 @@ import Testing
         #expect(try kith(["friend", "list"], env: ["KITH_HOME": home]).status == 0)
         relay.stop()
     }
+
+    @Test func relayReadsItsConfigFileStrictly() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = dir + "/relay.json"
+        try #"{"relay": {"home": "\#(dir)/relay", "listen": "127.0.0.1:0", "ttl_days": 2, "log_level": "warning"}}"#
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        let relay = try RelayProcess(configFile: file, home: dir + "/relay")
+        try kithOK(["init", "--home", dir + "/alice", "--name", "alice", "--relay", relay.url])
+        #expect(FileManager.default.fileExists(atPath: dir + "/relay/relay.sqlite"))
+        #expect(relay.stop() == 0)
+
+        for (content, message) in [
+            (#"{"relay": {"home": "x", "listne": "127.0.0.1:0"}}"#, "unknown key relay.listne"),
+            (#"{"relay": {"home": "x", "ttl_days": "two"}}"#, "ttl_days has the wrong type"),
+            (#"{"relay": {"home": "x", "ttl_days": 0}}"#, "ttl_days must be 1 to 3650"),
+            (#"{"relay": {"home": "x", "listen": "8080"}}"#, "listen address must be host:port"),
+            (#"{"relay": "#, "is not valid JSON"),
+        ] {
+            try content.write(toFile: file, atomically: true, encoding: .utf8)
+            expectError(try kith(["relay", "--config", file]), message)
+        }
+        expectError(try kith(["relay", "--config", dir + "/missing.json"]), "cannot read config file")
+    }
 }

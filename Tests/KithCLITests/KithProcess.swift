@@ -74,8 +74,18 @@ final class RelayProcess: @unchecked Sendable {
 
     init(home: String, port: Int = 0) throws {
         self.home = home
+        try start(["relay", "--home", home, "--listen", "127.0.0.1:\(port)", "--log-level", "warning"])
+    }
+
+    /// A relay whose settings all come from a config file.
+    init(configFile: String, home: String) throws {
+        self.home = home
+        try start(["relay", "--config", configFile])
+    }
+
+    private func start(_ arguments: [String]) throws {
         process.executableURL = URL(fileURLWithPath: kithBinary)
-        process.arguments = ["relay", "--home", home, "--listen", "127.0.0.1:\(port)", "--log-level", "warning"]
+        process.arguments = arguments
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice

@@ -1,0 +1,60 @@
+import Foundation
+
+/// The `relay` section of a Kith config file (see config/relay.example.json).
+/// Decoding is strict: an unknown key or a value of the wrong type is an
+/// error naming it, never silently replaced by a default.
+public struct RelayFileConfiguration: Decodable, Equatable, Sendable {
+    /// The relay's directory (its database is `relay.sqlite` there).
+    public var home: String?
+    /// `host:port` to listen on.
+    public var listen: String?
+    /// Days an unacknowledged envelope is kept.
+    public var ttlDays: Int?
+    /// Largest envelope accepted, in bytes.
+    public var maxEnvelopeBytes: Int?
+    /// Most envelopes one fetch returns.
+    public var fetchLimit: Int?
+    /// trace, debug, info, notice, warning, error or critical.
+    public var logLevel: String?
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case home, listen
+        case ttlDays = "ttl_days"
+        case maxEnvelopeBytes = "max_envelope_bytes"
+        case fetchLimit = "fetch_limit"
+        case logLevel = "log_level"
+    }
+
+    public init() {}
+
+    /// Reads the `relay` section of the JSON file at `path`.
+    public static func load(path: String) throws -> RelayFileConfiguration {
+        guard let data = FileManager.default.contents(atPath: path) else { throw ConfigError("cannot read config file \(path)") }
+        let root: [String: Any]
+        do {
+            guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else { throw ConfigError("\(path): the top level must be a JSON object") }
+            root = object
+        } catch let error as ConfigError { throw error } catch {
+            throw ConfigError("\(path) is not valid JSON")
+        }
+        guard let relay = root["relay"] else { return RelayFileConfiguration() }
+        guard let section = relay as? [String: Any] else { throw ConfigError("\(path): \"relay\" must be an object") }
+        let known = Set(CodingKeys.allCases.map(\.rawValue))
+        if let unknown = section.keys.sorted().first(where: { !known.contains($0) }) {
+            throw ConfigError("\(path): unknown key relay.\(unknown)")
+        }
+        do {
+            return try JSONDecoder().decode([String: RelayFileConfiguration].self, from: data)["relay"] ?? RelayFileConfiguration()
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
+            let key = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw ConfigError("\(path): \(key) has the wrong type")
+        } catch {
+            throw ConfigError("\(path): cannot read the relay section")
+        }
+    }
+
+    public struct ConfigError: Error, CustomStringConvertible {
+        public let description: String
+        init(_ description: String) { self.description = description }
+    }
+}
