@@ -37,6 +37,9 @@ extension Node {
         return try await db.writer.write { db in
             let audience = try self.currentKey(audienceNamed: name, db)
             let card = try self.card(ofFriendNamed: friendName, db)
+            guard card.encryptionKey.isValid(at: now) else {
+                throw NodeError("\(friendName)'s encryption key is not valid now", hint: "ask \(friendName) for a new card")
+            }
             try db.execute(sql: "INSERT OR IGNORE INTO audience_member (audience, friend, added_at) VALUES (?, ?, ?)",
                            arguments: [audience.audienceID.data, card.identity.data, now])
             guard db.changesCount == 1 else { return false }
