@@ -88,7 +88,7 @@ public struct RelayClient: Sendable {
             throw Failure(description: "\(baseURL): relay unreachable (\(Self.describe(error)))", permanent: false)
         }
         let buffer: ByteBuffer
-        do { buffer = try await response.body.collect(upTo: Envelope.maxLength * 600) } catch {
+        do { buffer = try await response.body.collect(upTo: FetchedBatch.maxEncodedBytes) } catch {
             throw Failure(description: "\(baseURL): reading the answer failed (\(Self.describe(error)))", permanent: false)
         }
         let bytes = Array(buffer.readableBytesView)

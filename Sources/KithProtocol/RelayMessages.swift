@@ -75,6 +75,11 @@ public struct FetchedBatch: Sendable {
         public init(receivedAt: UInt64, envelope: [UInt8]) { self.receivedAt = receivedAt; self.envelope = envelope }
     }
 
+    /// A relay fills a batch up to this many bytes of envelopes (or one envelope, if larger).
+    public static let maxBytes = 16 << 20
+    /// The most bytes a client needs to accept for one batch.
+    public static let maxEncodedBytes = maxBytes + Envelope.maxLength + 5 + 12 * 10_001
+
     public let items: [Item]
     /// True when more were waiting than this batch holds.
     public let more: Bool

@@ -107,17 +107,25 @@ public struct RelayStore: Sendable {
         }
     }
 
-    /// Up to `limit` envelopes waiting in `mailbox`, oldest first.
-    public func fetch(mailbox: [UInt8], limit: Int) throws -> FetchedBatch {
+    /// Up to `limit` envelopes waiting in `mailbox`, oldest first, and no more
+    /// than `maxBytes` of them (but always at least one, if any is waiting).
+    public func fetch(mailbox: [UInt8], limit: Int, maxBytes: Int = FetchedBatch.maxBytes) throws -> FetchedBatch {
         try writer.read { db in
-            let rows = try Row.fetchAll(db, sql: """
+            let rows = try Row.fetchCursor(db, sql: """
                 SELECT d.received_at, b.data FROM delivery d JOIN body b ON b.id = d.body_id
                 WHERE d.mailbox = ? ORDER BY d.seq LIMIT ?
                 """, arguments: [Data(mailbox), limit + 1])
-            let items = rows.prefix(limit).map { row in
-                FetchedBatch.Item(receivedAt: row[0], envelope: [UInt8](row[1] as Data))
+            var items: [FetchedBatch.Item] = []
+            var bytes = 0
+            while let row = try rows.next() {
+                let data: Data = row[1]
+                if items.count == limit || (!items.isEmpty && bytes + data.count > maxBytes) {
+                    return FetchedBatch(items: items, more: true)
+                }
+                bytes += data.count
+                items.append(FetchedBatch.Item(receivedAt: row[0], envelope: [UInt8](data)))
             }
-            return FetchedBatch(items: Array(items), more: rows.count > limit)
+            return FetchedBatch(items: items, more: false)
         }
     }
 

@@ -165,4 +165,18 @@ struct TestMailbox {
         #expect(try store.counts().deliveries == 1)
         #expect(try store.fetch(mailbox: bob.key.publicKey, limit: 10).items.count == 1)
     }
+
+    @Test func batchesAreBoundedInBytes() throws {
+        let store = try RelayStore()
+        let bob = TestMailbox()
+        _ = try store.register(mailbox: bob.key.publicKey, now: 1)
+        try store.addToken(hash: DropToken.hash(bob.token), mailbox: bob.key.publicKey, now: 1)
+        for _ in 0..<5 { _ = try store.drop(DropRequest(targets: [bob.target], envelope: envelopeBytes(994)), now: 1, ttl: 99) }
+        let batch = try store.fetch(mailbox: bob.key.publicKey, limit: 10, maxBytes: 2500)
+        #expect(batch.items.count == 2 && batch.more)
+        // One envelope larger than the byte bound still comes, alone.
+        let single = try store.fetch(mailbox: bob.key.publicKey, limit: 10, maxBytes: 10)
+        #expect(single.items.count == 1 && single.more)
+        #expect(try store.fetch(mailbox: bob.key.publicKey, limit: 5).more == false)
+    }
 }
