@@ -125,37 +125,55 @@ extension Node {
         case reject(String)
     }
 
+    /// Envelopes processed per write transaction.
+    static let processingBatch = 256
+
     /// Processes pending envelopes until a pass makes no progress, so that a
     /// post fetched before its audience key is opened once the key is in.
     func processPending(_ report: inout SyncReport) async throws {
         var progress = true
         while progress {
             progress = false
-            let pending = try await db.writer.read { db in
-                try Row.fetchAll(db, sql: "SELECT envelope_id, data FROM inbox WHERE state = 'pending' ORDER BY received_at, rowid")
-            }
-            for row in pending {
-                let id = [UInt8](row[0] as Data), data = [UInt8](row[1] as Data)
-                let outcome = try await db.writer.write { db -> Outcome in
-                    let outcome = try self.process(envelopeID: id, bytes: data, db)
-                    switch outcome {
-                    case .done:
-                        try db.execute(sql: "UPDATE inbox SET state = 'done', detail = NULL, data = X'' WHERE envelope_id = ?", arguments: [id.data])
-                    case .reject(let detail):
-                        try db.execute(sql: "UPDATE inbox SET state = 'rejected', detail = ?, data = X'' WHERE envelope_id = ?", arguments: [detail, id.data])
-                    case .wait(let detail):
-                        try db.execute(sql: "UPDATE inbox SET detail = ? WHERE envelope_id = ?", arguments: [detail, id.data])
+            var cursor: Int64 = 0
+            while true {
+                // Each envelope's outcome is recorded in the transaction that applies it.
+                let after = cursor
+                let (outcomes, last) = try await db.writer.write { db -> ([Outcome], Int64?) in
+                    let rows = try Row.fetchAll(db, sql: """
+                        SELECT rowid, envelope_id, data FROM inbox WHERE state = 'pending' AND rowid > ? ORDER BY rowid LIMIT ?
+                        """, arguments: [after, Self.processingBatch])
+                    var keys: [[UInt8]: (key: AudienceKey, name: String)] = [:]
+                    var outcomes: [Outcome] = []
+                    for row in rows {
+                        let id: Data = row[1]
+                        let outcome = try self.process(envelopeID: [UInt8](id), bytes: [UInt8](row[2] as Data), db, keys: &keys)
+                        switch outcome {
+                        case .done:
+                            try db.execute(sql: "UPDATE inbox SET state = 'done', detail = NULL, data = X'' WHERE envelope_id = ?", arguments: [id])
+                        case .reject(let detail):
+                            try db.execute(sql: "UPDATE inbox SET state = 'rejected', detail = ?, data = X'' WHERE envelope_id = ?", arguments: [detail, id])
+                        case .wait(let detail):
+                            try db.execute(sql: "UPDATE inbox SET detail = ? WHERE envelope_id = ?", arguments: [detail, id])
+                        }
+                        outcomes.append(outcome)
                     }
-                    return outcome
+                    return (outcomes, rows.last?[0])
                 }
-                switch outcome {
-                case .done(let posts, let keys):
-                    progress = true
-                    report.newPosts += posts
-                    report.newAudienceKeys += keys
-                case .reject(let detail): progress = true; report.rejected += 1; report.problems.append("envelope refused: \(detail)")
-                case .wait: break
+                for outcome in outcomes {
+                    switch outcome {
+                    case .done(let posts, let keys):
+                        progress = true
+                        report.newPosts += posts
+                        report.newAudienceKeys += keys
+                    case .reject(let detail):
+                        progress = true
+                        report.rejected += 1
+                        report.problems.append("envelope refused: \(detail)")
+                    case .wait: break
+                    }
                 }
+                guard let last else { break }
+                cursor = last
             }
         }
         report.waiting = try await db.writer.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM inbox WHERE state = 'pending'") ?? 0 }
@@ -163,7 +181,7 @@ extension Node {
 
     /// Opens one envelope and applies it. Runs inside the write transaction
     /// that records its outcome, so it is applied exactly once.
-    func process(envelopeID: [UInt8], bytes: [UInt8], _ db: Database) throws -> Outcome {
+    func process(envelopeID: [UInt8], bytes: [UInt8], _ db: Database, keys cache: inout [[UInt8]: (key: AudienceKey, name: String)]) throws -> Outcome {
         let keys = try requireKeys()
         let envelope: Envelope
         do { envelope = try Envelope(bytes: bytes) } catch let error as ProtocolError { return .reject(error.description) }
@@ -179,9 +197,9 @@ extension Node {
                 try Self.storeAudienceKey(db, message.audience, name: message.audienceName, sealed: sealed, now: clock())
                 return .done(newPosts: 0, newKeys: db.changesCount)
             case .post:
-                guard let (audience, name) = try audienceKey(keyID: try Post.keyID(of: envelope), db) else {
-                    return .wait("its audience key has not arrived")
-                }
+                let keyID = try Post.keyID(of: envelope)
+                if cache[keyID] == nil { cache[keyID] = try audienceKey(keyID: keyID, db) }
+                guard let (audience, name) = cache[keyID] else { return .wait("its audience key has not arrived") }
                 let post = try Post.open(envelope, audience: audience)
                 try Self.storePost(db, post, audienceOwner: audience.owner, audienceName: name, envelopeID: envelopeID, now: clock())
                 return .done(newPosts: db.changesCount, newKeys: 0)

@@ -37,7 +37,7 @@ public struct NodeDatabase: Sendable {
                 CREATE INDEX post_created ON post(created_at);
                 CREATE TABLE inbox (envelope_id BLOB PRIMARY KEY NOT NULL, data BLOB NOT NULL, relay TEXT NOT NULL,
                     received_at INTEGER NOT NULL, state TEXT NOT NULL, detail TEXT);
-                CREATE INDEX inbox_state ON inbox(state, received_at);
+                CREATE INDEX inbox_state ON inbox(state);
                 CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, envelope_id BLOB NOT NULL, relay TEXT NOT NULL, part INTEGER NOT NULL, request BLOB NOT NULL,
                     state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL, last_error TEXT,
                     created_at INTEGER NOT NULL, UNIQUE (envelope_id, relay, part));
