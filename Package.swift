@@ -52,10 +52,24 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // `kith bench`: Kith's speed beside floors measured straight through
+        // libsodium and the SQLite C API in the same run.
+        .target(
+            name: "KithBench",
+            dependencies: [
+                "KithNode", "KithRelay", "KithProtocol", "KithCrypto", "CSodium",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "kith",
             dependencies: [
-                "KithNode", "KithRelay", "KithProtocol", "KithCrypto",
+                "KithNode", "KithRelay", "KithProtocol", "KithCrypto", "KithBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -21,6 +21,8 @@ public struct SyncReport: Codable, Sendable, Equatable {
     public var fetchFailures = 0
     /// One line per problem, for the user.
     public var problems: [String] = []
+
+    public init() {}
 }
 
 extension Node {

@@ -84,27 +84,34 @@ public struct RelayStore: Sendable {
     /// Stores the envelope once and references it from every target whose
     /// token is valid for its mailbox, in one transaction. Idempotent.
     public func drop(_ request: DropRequest, now: UInt64, ttl: UInt64) throws -> DropResult {
-        let id = Envelope.id(of: request.envelope)
-        return try writer.write { db in
-            var refused: [Int] = []
-            var accepted: [Data] = []
-            let check = try db.cachedStatement(sql: "SELECT 1 FROM drop_token WHERE hash = ? AND mailbox = ?")
-            for (i, target) in request.targets.enumerated() {
-                let mailbox = Data(target.mailbox)
-                if try Bool.fetchOne(check, arguments: [Data(DropToken.hash(target.token)), mailbox]) == true {
-                    accepted.append(mailbox)
-                } else {
-                    refused.append(i)
-                }
+        try drop([request], now: now, ttl: ttl)[0]
+    }
+
+    /// Several drops in one transaction (one commit, one sync to disk).
+    public func drop(_ requests: [DropRequest], now: UInt64, ttl: UInt64) throws -> [DropResult] {
+        try writer.write { db in try requests.map { try Self.drop($0, db, now: now, ttl: ttl) } }
+    }
+
+    static func drop(_ request: DropRequest, _ db: Database, now: UInt64, ttl: UInt64) throws -> DropResult {
+        let id = Data(Envelope.id(of: request.envelope))
+        var refused: [Int] = []
+        var accepted: [Data] = []
+        let check = try db.cachedStatement(sql: "SELECT 1 FROM drop_token WHERE hash = ? AND mailbox = ?")
+        for (i, target) in request.targets.enumerated() {
+            let mailbox = Data(target.mailbox)
+            if try Bool.fetchOne(check, arguments: [Data(DropToken.hash(target.token)), mailbox]) == true {
+                accepted.append(mailbox)
+            } else {
+                refused.append(i)
             }
-            if !accepted.isEmpty {
-                try db.execute(sql: "INSERT OR IGNORE INTO body (id, data, created_at, expires_at) VALUES (?, ?, ?, ?)",
-                               arguments: [Data(id), Data(request.envelope), now, now + ttl])
-                let insert = try db.cachedStatement(sql: "INSERT OR IGNORE INTO delivery (mailbox, body_id, received_at) VALUES (?, ?, ?)")
-                for mailbox in accepted { try insert.execute(arguments: [mailbox, Data(id), now]) }
-            }
-            return DropResult(id: Data(id).hexString, accepted: accepted.count, refused: refused)
         }
+        if !accepted.isEmpty {
+            try db.cachedStatement(sql: "INSERT OR IGNORE INTO body (id, data, created_at, expires_at) VALUES (?, ?, ?, ?)")
+                .execute(arguments: [id, Data(request.envelope), now, now + ttl])
+            let insert = try db.cachedStatement(sql: "INSERT OR IGNORE INTO delivery (mailbox, body_id, received_at) VALUES (?, ?, ?)")
+            for mailbox in accepted { try insert.execute(arguments: [mailbox, id, now]) }
+        }
+        return DropResult(id: id.hexString, accepted: accepted.count, refused: refused)
     }
 
     /// Up to `limit` envelopes waiting in `mailbox`, oldest first, and no more

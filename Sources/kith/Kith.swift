@@ -15,7 +15,7 @@ struct Kith: AsyncParsableCommand {
             """,
         subcommands: [
             InitCommand.self, CardCommand.self, FriendCommand.self, GroupCommand.self,
-            PostCommand.self, SyncCommand.self, FeedCommand.self, RelayCommand.self,
+            PostCommand.self, SyncCommand.self, FeedCommand.self, RelayCommand.self, BenchCommand.self,
         ]
     )
 

@@ -1,0 +1,36 @@
+import ArgumentParser
+import Foundation
+import KithBench
+import KithNode
+
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure Kith's speed beside floors measured in the same run.",
+        discussion: """
+            Each case prints Kith's figure, a floor measured in the same process on the same \
+            machine (libsodium or the SQLite C API doing the same work directly), and their \
+            ratio. Relay cases use real HTTP on 127.0.0.1. Build with `swift build -c release` \
+            for figures worth comparing; --quick runs every case small, to check that it works.
+            """
+    )
+
+    @Flag(help: "Run every case small (seconds, not minutes).")
+    var quick = false
+
+    @Option(help: ArgumentHelp("Also write the report as JSON to this file.", valueName: "file"))
+    var json: String?
+
+    func run() async throws {
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        let report = try await Bench.run(quick: quick, executable: executable) { Console.note("bench: \($0)") }
+        Console.out(report.table)
+        if let json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            do { try encoder.encode(report).write(to: URL(fileURLWithPath: json)) } catch {
+                throw NodeError("cannot write \(json): \(error.localizedDescription)")
+            }
+        }
+    }
+}
