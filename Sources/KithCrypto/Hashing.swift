@@ -63,9 +63,23 @@ public enum PasswordKDF {
 
 /// ISO/IEC 7816-4 padding to a multiple of a block size (`sodium_pad`).
 public enum Padding {
+    /// Pads to exactly `length` bytes (a multiple of `block`, and more than
+    /// `data.count`): `sodium_pad` to the next multiple of `block`, then zeros.
+    /// The bytes are those of `pad(data, blockSize: length)`, but libsodium's
+    /// constant-time loop runs over one `block` instead of the whole length.
+    public static func pad(_ data: [UInt8], toLength length: Int, block: Int) -> [UInt8] {
+        precondition(length > data.count && length % block == 0)
+        var padded = pad(data, blockSize: block)
+        padded.append(contentsOf: repeatElement(0, count: length - padded.count))
+        return padded
+    }
+
     public static func pad(_ data: [UInt8], blockSize: Int) -> [UInt8] {
         Sodium.ready()
-        var buf = data + [UInt8](repeating: 0, count: blockSize)
+        var buf = [UInt8]()
+        buf.reserveCapacity(data.count + blockSize)
+        buf.append(contentsOf: data)
+        buf.append(contentsOf: repeatElement(0, count: blockSize))
         var padded = 0
         _ = sodium_pad(&padded, &buf, data.count, blockSize, buf.count)
         return Array(buf[0..<padded])

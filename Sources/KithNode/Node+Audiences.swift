@@ -45,7 +45,7 @@ extension Node {
             guard db.changesCount == 1 else { return false }
             let message = KeyMessage(audience: audience, recipient: card.identity, audienceName: name, createdAt: now)
             let envelope = try message.seal(owner: keys.identity, to: card.encryptionKey.publicKey)
-            try Self.enqueue(db, envelope: envelope, to: [card], now: now)
+            try Self.enqueue(db, envelope: envelope, to: [card.identity.data], now: now)
             return true
         }
     }

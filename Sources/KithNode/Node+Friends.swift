@@ -81,6 +81,12 @@ extension Node {
                 try db.execute(sql: "INSERT INTO friend (identity, name, card, card_sequence, added_at) VALUES (?, ?, ?, ?, ?)",
                                arguments: [card.identity.data, name, card.text, Int64(card.sequence), now])
             }
+            // The card's inboxes, where envelopes for this friend go, replace any older card's.
+            try db.execute(sql: "DELETE FROM friend_inbox WHERE friend = ?", arguments: [card.identity.data])
+            for inbox in card.inboxes {
+                try db.execute(sql: "INSERT OR REPLACE INTO friend_inbox (friend, relay, mailbox, drop_token) VALUES (?, ?, ?, ?)",
+                               arguments: [card.identity.data, inbox.relay, inbox.mailbox.data, inbox.dropToken.data])
+            }
         }
         return try friend(identity: card.identity)!
     }

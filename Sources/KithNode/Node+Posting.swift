@@ -23,11 +23,9 @@ extension Node {
                                 id: randomBytes(Post.idLength), createdAt: now, text: text)
             let envelope = try post.seal(author: keys.identity, audience: audience)
             try Self.storePost(db, post, audienceOwner: audience.owner, audienceName: audienceName, envelopeID: envelope.id, now: now)
-            let cards = try String.fetchAll(db, sql: """
-                SELECT f.card FROM audience_member m JOIN friend f ON f.identity = m.friend WHERE m.audience = ?
-                """, arguments: [audience.audienceID.data]).map { try ContactCard(text: $0) }
-            try Self.enqueue(db, envelope: envelope, to: cards, now: now)
-            return Posted(id: Hex.encode(post.id), recipients: cards.count)
+            let members = try Data.fetchAll(db, sql: "SELECT friend FROM audience_member WHERE audience = ?", arguments: [audience.audienceID.data])
+            try Self.enqueue(db, envelope: envelope, to: members, now: now)
+            return Posted(id: Hex.encode(post.id), recipients: members.count)
         }
     }
 
@@ -39,23 +37,24 @@ extension Node {
                              Int64(post.epoch), post.text, Int64(post.createdAt), Int64(now), envelopeID.data])
     }
 
-    /// Queues one delivery job per relay, naming every recipient mailbox on
-    /// that relay with the drop token its owner gave me.
-    static func enqueue(_ db: Database, envelope: Envelope, to cards: [ContactCard], now: UInt64) throws {
+    /// Queues one delivery job per relay, naming every mailbox of these
+    /// friends on that relay with the drop token its owner gave me.
+    static func enqueue(_ db: Database, envelope: Envelope, to friends: [Data], now: UInt64) throws {
         var byRelay: [String: [DropRequest.Target]] = [:]
-        for card in cards {
-            for inbox in card.inboxes {
-                byRelay[inbox.relay, default: []].append(.init(mailbox: inbox.mailbox, token: inbox.dropToken))
+        let inboxes = try db.cachedStatement(sql: "SELECT relay, mailbox, drop_token FROM friend_inbox WHERE friend = ?")
+        for friend in friends {
+            for row in try Row.fetchAll(inboxes, arguments: [friend]) {
+                byRelay[row[0], default: []].append(.init(mailbox: [UInt8](row[1] as Data), token: [UInt8](row[2] as Data)))
             }
         }
         let bytes = envelope.bytes
         for (relay, targets) in byRelay {
-            for chunk in stride(from: 0, to: targets.count, by: DropRequest.maxTargets) {
-                let request = DropRequest(targets: Array(targets[chunk..<min(chunk + DropRequest.maxTargets, targets.count)]), envelope: bytes)
+            for (part, start) in stride(from: 0, to: targets.count, by: DropRequest.maxTargets).enumerated() {
+                let request = DropRequest(targets: Array(targets[start..<min(start + DropRequest.maxTargets, targets.count)]), envelope: bytes)
                 try db.execute(sql: """
                     INSERT OR IGNORE INTO outbox (envelope_id, relay, part, request, state, next_attempt_at, created_at)
                     VALUES (?, ?, ?, ?, 'queued', ?, ?)
-                    """, arguments: [envelope.id.data, relay, chunk / DropRequest.maxTargets, request.bytes.data, Int64(now), Int64(now)])
+                    """, arguments: [envelope.id.data, relay, part, request.bytes.data, Int64(now), Int64(now)])
             }
         }
     }

@@ -23,6 +23,19 @@ public struct SyncReport: Codable, Sendable, Equatable {
     public var problems: [String] = []
 
     public init() {}
+
+    mutating func count(_ outcome: Node.Outcome) {
+        switch outcome {
+        case .done(let posts, let keys):
+            newPosts += posts
+            newAudienceKeys += keys
+        case .reject(let detail):
+            rejected += 1
+            problems.append("envelope refused: \(detail)")
+        case .wait:
+            break
+        }
+    }
 }
 
 extension Node {
@@ -80,6 +93,9 @@ extension Node {
 
     // MARK: Fetching
 
+    /// Fetches from every relay. The next batch is requested (by sequence
+    /// number) while the current one is committed, and each batch is
+    /// acknowledged only after its commit.
     func fetch(_ report: inout SyncReport, limit: Int) async throws {
         let keys = try requireKeys()
         let relays = try await db.writer.read { db in try String.fetchAll(db, sql: "SELECT relay FROM mailbox ORDER BY relay") }
@@ -89,33 +105,58 @@ extension Node {
                 continue
             }
             let client = RelayClient(baseURL: relay)
+            var next: Task<FetchedBatch, any Error>? = Task { try await client.fetch(mailboxKey: mailboxKey, limit: limit) }
+            var acknowledgements: [Task<Void, any Error>] = []
             do {
-                while true {
-                    let batch = try await client.fetch(mailboxKey: mailboxKey, limit: limit)
-                    if batch.items.isEmpty { break }
-                    let now = clock()
-                    let items = batch.items.map { (id: Envelope.id(of: $0.envelope), data: $0.envelope) }
-                    // Commit before acknowledging: a crash in between only means a second fetch,
-                    // and INSERT OR IGNORE drops the duplicates by id.
-                    let added = try await db.writer.write { db -> Int in
-                        var added = 0
-                        for item in items {
-                            try db.execute(sql: """
-                                INSERT OR IGNORE INTO inbox (envelope_id, data, relay, received_at, state) VALUES (?, ?, ?, ?, 'pending')
-                                """, arguments: [item.id.data, item.data.data, relay, Int64(now)])
-                            added += db.changesCount
-                        }
-                        return added
+                while let pending = next {
+                    let batch = try await pending.value
+                    next = nil
+                    guard let last = batch.items.last else { break }
+                    if batch.more {
+                        next = Task { try await client.fetch(mailboxKey: mailboxKey, after: last.sequence, limit: limit) }
                     }
-                    report.fetched += added
-                    try await client.acknowledge(ids: items.map(\.id), mailboxKey: mailboxKey)
-                    if !batch.more { break }
+                    let ids = try await commit(batch, from: relay, &report)
+                    acknowledgements.append(Task { try await client.acknowledge(ids: ids, mailboxKey: mailboxKey) })
                 }
+                for task in acknowledgements { try await task.value }
             } catch let failure as RelayClient.Failure {
+                next?.cancel()
+                for task in acknowledgements { task.cancel() }
                 report.fetchFailures += 1
                 report.problems.append("fetch failed: \(failure.description)")
             }
         }
+    }
+
+    /// Commits a fetched batch: each new envelope is applied and recorded by
+    /// id in one transaction (one that cannot be applied yet is kept, pending).
+    /// A crash before the acknowledgement only means the relay sends the batch
+    /// again, and the ids already recorded are skipped. Returns the batch's ids.
+    func commit(_ batch: FetchedBatch, from relay: String, _ report: inout SyncReport) async throws -> [[UInt8]] {
+        let now = clock()
+        let items = batch.items.map { (id: Envelope.id(of: $0.envelope), data: $0.envelope) }
+        let outcomes = try await db.writer.write { db -> [Outcome] in
+            var keys: AudienceKeyCache = [:]
+            var outcomes: [Outcome] = []
+            let known = try db.cachedStatement(sql: "SELECT 1 FROM inbox WHERE envelope_id = ?")
+            let record = try db.cachedStatement(sql: """
+                INSERT INTO inbox (envelope_id, data, relay, received_at, state, detail) VALUES (?, ?, ?, ?, ?, ?)
+                """)
+            for item in items where try Bool.fetchOne(known, arguments: [item.id.data]) != true {
+                let outcome = try self.process(envelopeID: item.id, bytes: item.data, db, keys: &keys)
+                let (state, detail, data): (String, String?, Data) = switch outcome {
+                case .done: ("done", nil, Data())
+                case .reject(let detail): ("rejected", detail, Data())
+                case .wait(let detail): ("pending", detail, item.data.data)
+                }
+                try record.execute(arguments: [item.id.data, data, relay, Int64(now), state, detail])
+                outcomes.append(outcome)
+            }
+            return outcomes
+        }
+        report.fetched += outcomes.count
+        for outcome in outcomes { report.count(outcome) }
+        return items.map(\.id)
     }
 
     // MARK: Processing
@@ -126,6 +167,9 @@ extension Node {
         case wait(String)
         case reject(String)
     }
+
+    /// Audience keys opened during one transaction, by key id.
+    typealias AudienceKeyCache = [[UInt8]: (key: AudienceKey, name: String)]
 
     /// Envelopes processed per write transaction.
     static let processingBatch = 256
@@ -144,7 +188,7 @@ extension Node {
                     let rows = try Row.fetchAll(db, sql: """
                         SELECT rowid, envelope_id, data FROM inbox WHERE state = 'pending' AND rowid > ? ORDER BY rowid LIMIT ?
                         """, arguments: [after, Self.processingBatch])
-                    var keys: [[UInt8]: (key: AudienceKey, name: String)] = [:]
+                    var keys: AudienceKeyCache = [:]
                     var outcomes: [Outcome] = []
                     for row in rows {
                         let id: Data = row[1]
@@ -162,17 +206,8 @@ extension Node {
                     return (outcomes, rows.last?[0])
                 }
                 for outcome in outcomes {
-                    switch outcome {
-                    case .done(let posts, let keys):
-                        progress = true
-                        report.newPosts += posts
-                        report.newAudienceKeys += keys
-                    case .reject(let detail):
-                        progress = true
-                        report.rejected += 1
-                        report.problems.append("envelope refused: \(detail)")
-                    case .wait: break
-                    }
+                    report.count(outcome)
+                    if case .wait = outcome {} else { progress = true }
                 }
                 guard let last else { break }
                 cursor = last
@@ -183,7 +218,7 @@ extension Node {
 
     /// Opens one envelope and applies it. Runs inside the write transaction
     /// that records its outcome, so it is applied exactly once.
-    func process(envelopeID: [UInt8], bytes: [UInt8], _ db: Database, keys cache: inout [[UInt8]: (key: AudienceKey, name: String)]) throws -> Outcome {
+    func process(envelopeID: [UInt8], bytes: [UInt8], _ db: Database, keys cache: inout AudienceKeyCache) throws -> Outcome {
         let keys = try requireKeys()
         let envelope: Envelope
         do { envelope = try Envelope(bytes: bytes) } catch let error as ProtocolError { return .reject(error.description) }

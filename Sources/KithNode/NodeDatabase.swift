@@ -25,6 +25,8 @@ public struct NodeDatabase: Sendable {
                 CREATE TABLE issued_token (hash BLOB PRIMARY KEY NOT NULL, relay TEXT NOT NULL REFERENCES mailbox(relay), created_at INTEGER NOT NULL);
                 CREATE TABLE friend (identity BLOB PRIMARY KEY NOT NULL, name TEXT NOT NULL UNIQUE, card TEXT NOT NULL,
                     card_sequence INTEGER NOT NULL, added_at INTEGER NOT NULL);
+                CREATE TABLE friend_inbox (friend BLOB NOT NULL REFERENCES friend(identity) ON DELETE CASCADE, relay TEXT NOT NULL,
+                    mailbox BLOB NOT NULL, drop_token BLOB NOT NULL, PRIMARY KEY (friend, relay, mailbox));
                 CREATE TABLE audience (id BLOB PRIMARY KEY NOT NULL, name TEXT NOT NULL UNIQUE, epoch INTEGER NOT NULL, created_at INTEGER NOT NULL);
                 CREATE TABLE audience_member (audience BLOB NOT NULL REFERENCES audience(id), friend BLOB NOT NULL REFERENCES friend(identity),
                     added_at INTEGER NOT NULL, PRIMARY KEY (audience, friend));

@@ -56,8 +56,10 @@ public struct RelayClient: Sendable {
         }
     }
 
-    public func fetch(mailboxKey: SigningKey, limit: Int) async throws -> FetchedBatch {
-        let body = try await signed(.GET, "/v1/mailboxes/\(Base64URL.encode(mailboxKey.publicKey))/envelopes?limit=\(limit)", body: [], key: mailboxKey)
+    /// Envelopes waiting in the mailbox after sequence number `after`, oldest first.
+    public func fetch(mailboxKey: SigningKey, after: UInt64 = 0, limit: Int) async throws -> FetchedBatch {
+        let body = try await signed(.GET, "/v1/mailboxes/\(Base64URL.encode(mailboxKey.publicKey))/envelopes?limit=\(limit)&after=\(after)",
+                                    body: [], key: mailboxKey)
         do { return try FetchedBatch(bytes: body) } catch {
             throw Failure(description: "\(baseURL): malformed fetch response", permanent: false)
         }

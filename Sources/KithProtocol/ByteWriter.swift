@@ -3,13 +3,17 @@
 public struct ByteWriter: Sendable {
     public private(set) var bytes: [UInt8] = []
 
-    public init() {}
+    public init(capacity: Int = 256) { bytes.reserveCapacity(capacity) }
 
     public mutating func u8(_ v: UInt8) { bytes.append(v) }
-    public mutating func u16(_ v: UInt16) { bytes += [UInt8(v >> 8), UInt8(v & 0xff)] }
-    public mutating func u32(_ v: UInt32) { for s in stride(from: 24, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: v >> UInt32(s))) } }
-    public mutating func u64(_ v: UInt64) { for s in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: v >> UInt64(s))) } }
-    public mutating func raw(_ v: [UInt8]) { bytes += v }
+    public mutating func u16(_ v: UInt16) { integer(v) }
+    public mutating func u32(_ v: UInt32) { integer(v) }
+    public mutating func u64(_ v: UInt64) { integer(v) }
+    public mutating func raw(_ v: [UInt8]) { bytes.append(contentsOf: v) }
+
+    private mutating func integer(_ v: some FixedWidthInteger) {
+        withUnsafeBytes(of: v.bigEndian) { bytes.append(contentsOf: $0) }
+    }
     /// A string with a one-byte length.
     public mutating func string8(_ s: String) {
         let b = Array(s.utf8)
@@ -44,10 +48,19 @@ public struct ByteReader {
         defer { offset += n }
         return Array(bytes[offset..<offset + n])
     }
-    public mutating func u8() throws -> UInt8 { try raw(1)[0] }
-    public mutating func u16() throws -> UInt16 { try raw(2).reduce(0) { $0 << 8 | UInt16($1) } }
-    public mutating func u32() throws -> UInt32 { try raw(4).reduce(0) { $0 << 8 | UInt32($1) } }
-    public mutating func u64() throws -> UInt64 { try raw(8).reduce(0) { $0 << 8 | UInt64($1) } }
+    public mutating func u8() throws -> UInt8 { try integer() }
+    public mutating func u16() throws -> UInt16 { try integer() }
+    public mutating func u32() throws -> UInt32 { try integer() }
+    public mutating func u64() throws -> UInt64 { try integer() }
+
+    private mutating func integer<T: FixedWidthInteger>() throws -> T {
+        let n = MemoryLayout<T>.size
+        guard remaining >= n else { throw ProtocolError.malformed("\(what): truncated") }
+        var v: T = 0
+        for i in offset..<offset + n { v = v << 8 | T(bytes[i]) }
+        offset += n
+        return v
+    }
     public mutating func rest() -> [UInt8] { defer { offset = bytes.count }; return Array(bytes[offset...]) }
 
     /// A UTF-8 string with a one-byte length, 1...max bytes.
@@ -75,5 +88,10 @@ public struct ByteReader {
 
 /// The bytes a signature covers: a context string, a zero byte, then the fields.
 func signedMessage(context: String, _ fields: [UInt8]) -> [UInt8] {
-    Array(context.utf8) + [0] + fields
+    var m: [UInt8] = []
+    m.reserveCapacity(context.utf8.count + 1 + fields.count)
+    m.append(contentsOf: context.utf8)
+    m.append(0)
+    m.append(contentsOf: fields)
+    return m
 }

@@ -33,7 +33,7 @@ public struct Post: Equatable, Sendable {
     }
 
     private func body() -> [UInt8] {
-        var w = ByteWriter()
+        var w = ByteWriter(capacity: 128 + text.utf8.count)
         w.u8(Self.version)
         w.u8(kind.rawValue)
         w.raw(author)
@@ -59,12 +59,17 @@ public struct Post: Equatable, Sendable {
         precondition(signer.publicKey == author && audience.audienceID == audienceID && audience.epoch == epoch)
         var inner = body()
         inner += signer.sign(signedMessage(context: Self.context, inner))
-        var padded = Padding.pad(inner, blockSize: Self.bucket(for: inner.count))
+        var padded = Padding.pad(inner, toLength: Self.bucket(for: inner.count), block: Self.minBucket)
         defer { wipe(&inner); wipe(&padded) }
         let keyID = audience.keyID
         let ad = Envelope.header(.post) + keyID
         let ct = try AEAD.seal(padded, key: audience.postKey, nonce: nonce, associatedData: ad)
-        return Envelope(kind: .post, payload: keyID + nonce + ct)
+        var payload = [UInt8]()
+        payload.reserveCapacity(keyID.count + nonce.count + ct.count)
+        payload.append(contentsOf: keyID)
+        payload.append(contentsOf: nonce)
+        payload.append(contentsOf: ct)
+        return Envelope(kind: .post, payload: payload)
     }
 
     /// The key id a post envelope names, to look up its audience key.

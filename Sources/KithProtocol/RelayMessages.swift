@@ -21,19 +21,52 @@ public struct DropRequest: Sendable {
         public init(mailbox: [UInt8], token: [UInt8]) { self.mailbox = mailbox; self.token = token }
     }
 
-    public let targets: [Target]
+    /// Targets in their wire form (mailbox || token, 64 bytes each): an
+    /// audience's list is encoded once and reused for every upload to it.
+    public struct Targets: Equatable, Sendable {
+        public let count: Int
+        let bytes: [UInt8]
+
+        public init(_ targets: [Target]) {
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(64 * targets.count)
+            for t in targets {
+                bytes.append(contentsOf: t.mailbox)
+                bytes.append(contentsOf: t.token)
+            }
+            self.count = targets.count
+            self.bytes = bytes
+        }
+
+        init(encoded: [UInt8]) {
+            self.count = encoded.count / 64
+            self.bytes = encoded
+        }
+
+        public var list: [Target] {
+            (0..<count).map { i in
+                Target(mailbox: Array(bytes[64 * i..<64 * i + 32]), token: Array(bytes[64 * i + 32..<64 * i + 64]))
+            }
+        }
+    }
+
+    public let targets: Targets
     public let envelope: [UInt8]
 
-    public init(targets: [Target], envelope: [UInt8]) {
+    public init(targets: Targets, envelope: [UInt8]) {
         self.targets = targets
         self.envelope = envelope
     }
 
+    public init(targets: [Target], envelope: [UInt8]) {
+        self.init(targets: Targets(targets), envelope: envelope)
+    }
+
     public var bytes: [UInt8] {
-        var w = ByteWriter()
+        var w = ByteWriter(capacity: 7 + targets.bytes.count + envelope.count)
         w.u8(Self.version)
         w.u16(UInt16(targets.count))
-        for t in targets { w.raw(t.mailbox); w.raw(t.token) }
+        w.raw(targets.bytes)
         w.u32(UInt32(envelope.count))
         w.raw(envelope)
         return w.bytes
@@ -45,9 +78,7 @@ public struct DropRequest: Sendable {
         guard v == Self.version else { throw ProtocolError(.unsupportedVersion, "drop: version \(v) is not supported") }
         let n = Int(try r.u16())
         guard (1...Self.maxTargets).contains(n) else { throw ProtocolError.malformed("drop: needs 1 to \(Self.maxTargets) targets") }
-        var targets: [Target] = []
-        targets.reserveCapacity(n)
-        for _ in 0..<n { targets.append(Target(mailbox: try r.raw(32), token: try r.raw(DropToken.length))) }
+        let targets = Targets(encoded: try r.raw(64 * n))
         let len = Int(try r.u32())
         guard len <= Envelope.maxLength else { throw ProtocolError.malformed("drop: envelope larger than \(Envelope.maxLength) bytes") }
         let env = try r.raw(len)
@@ -70,15 +101,22 @@ public struct DropResult: Codable, Equatable, Sendable {
 /// Envelopes waiting in a mailbox, oldest first, as returned by a fetch.
 public struct FetchedBatch: Sendable {
     public struct Item: Sendable {
+        /// The relay's sequence number for this delivery: a fetch `after` it
+        /// continues from here, before this batch is acknowledged.
+        public let sequence: UInt64
         public let receivedAt: UInt64
         public let envelope: [UInt8]
-        public init(receivedAt: UInt64, envelope: [UInt8]) { self.receivedAt = receivedAt; self.envelope = envelope }
+        public init(sequence: UInt64, receivedAt: UInt64, envelope: [UInt8]) {
+            self.sequence = sequence
+            self.receivedAt = receivedAt
+            self.envelope = envelope
+        }
     }
 
     /// A relay fills a batch up to this many bytes of envelopes (or one envelope, if larger).
     public static let maxBytes = 16 << 20
     /// The most bytes a client needs to accept for one batch.
-    public static let maxEncodedBytes = maxBytes + Envelope.maxLength + 5 + 12 * 10_001
+    public static let maxEncodedBytes = maxBytes + Envelope.maxLength + 5 + 20 * 10_001
 
     public let items: [Item]
     /// True when more were waiting than this batch holds.
@@ -87,10 +125,10 @@ public struct FetchedBatch: Sendable {
     public init(items: [Item], more: Bool) { self.items = items; self.more = more }
 
     public var bytes: [UInt8] {
-        var w = ByteWriter()
+        var w = ByteWriter(capacity: 5 + items.reduce(0) { $0 + 20 + $1.envelope.count })
         w.u8(more ? 1 : 0)
         w.u32(UInt32(items.count))
-        for i in items { w.u64(i.receivedAt); w.u32(UInt32(i.envelope.count)); w.raw(i.envelope) }
+        for i in items { w.u64(i.sequence); w.u64(i.receivedAt); w.u32(UInt32(i.envelope.count)); w.raw(i.envelope) }
         return w.bytes
     }
 
@@ -101,10 +139,11 @@ public struct FetchedBatch: Sendable {
         let n = Int(try r.u32())
         var items: [Item] = []
         for _ in 0..<n {
+            let sequence = try r.u64()
             let at = try r.u64()
             let len = Int(try r.u32())
             guard len <= Envelope.maxLength else { throw ProtocolError.malformed("fetch response: envelope too large") }
-            items.append(Item(receivedAt: at, envelope: try r.raw(len)))
+            items.append(Item(sequence: sequence, receivedAt: at, envelope: try r.raw(len)))
         }
         try r.finish()
         self.items = items

@@ -72,7 +72,12 @@ public struct RelayController: Sendable {
             guard let n = Int(text), n > 0 else { throw HTTPError(.badRequest, message: "limit must be a positive integer") }
             limit = min(n, limit)
         }
-        let batch = try store.fetch(mailbox: mailbox, limit: limit)
+        var after: UInt64 = 0
+        if let text = request.uri.queryParameters.get("after") {
+            guard let n = UInt64(text) else { throw HTTPError(.badRequest, message: "after must be a sequence number") }
+            after = n
+        }
+        let batch = try store.fetch(mailbox: mailbox, after: after, limit: limit)
         return Response(status: .ok, headers: [.contentType: "application/octet-stream"],
                         body: .init(byteBuffer: ByteBuffer(bytes: batch.bytes)))
     }

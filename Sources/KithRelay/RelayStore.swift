@@ -35,6 +35,7 @@ public struct RelayStore: Sendable {
                     body_id BLOB NOT NULL REFERENCES body(id) ON DELETE CASCADE, received_at INTEGER NOT NULL);
                 CREATE UNIQUE INDEX delivery_mailbox_body ON delivery(mailbox, body_id);
                 CREATE INDEX delivery_body ON delivery(body_id);
+                CREATE INDEX delivery_mailbox_seq ON delivery(mailbox, seq);
                 CREATE TABLE request_nonce (mailbox BLOB NOT NULL, nonce BLOB NOT NULL, expires_at INTEGER NOT NULL, PRIMARY KEY (mailbox, nonce)) WITHOUT ROWID;
                 CREATE INDEX request_nonce_expiry ON request_nonce(expires_at);
                 """)
@@ -97,7 +98,7 @@ public struct RelayStore: Sendable {
         var refused: [Int] = []
         var accepted: [Data] = []
         let check = try db.cachedStatement(sql: "SELECT 1 FROM drop_token WHERE hash = ? AND mailbox = ?")
-        for (i, target) in request.targets.enumerated() {
+        for (i, target) in request.targets.list.enumerated() {
             let mailbox = Data(target.mailbox)
             if try Bool.fetchOne(check, arguments: [Data(DropToken.hash(target.token)), mailbox]) == true {
                 accepted.append(mailbox)
@@ -114,23 +115,24 @@ public struct RelayStore: Sendable {
         return DropResult(id: id.hexString, accepted: accepted.count, refused: refused)
     }
 
-    /// Up to `limit` envelopes waiting in `mailbox`, oldest first, and no more
-    /// than `maxBytes` of them (but always at least one, if any is waiting).
-    public func fetch(mailbox: [UInt8], limit: Int, maxBytes: Int = FetchedBatch.maxBytes) throws -> FetchedBatch {
+    /// Up to `limit` envelopes waiting in `mailbox` after sequence number
+    /// `after`, oldest first, and no more than `maxBytes` of them (but always
+    /// at least one, if any is waiting).
+    public func fetch(mailbox: [UInt8], after: UInt64 = 0, limit: Int, maxBytes: Int = FetchedBatch.maxBytes) throws -> FetchedBatch {
         try writer.read { db in
             let rows = try Row.fetchCursor(db, sql: """
-                SELECT d.received_at, b.data FROM delivery d JOIN body b ON b.id = d.body_id
-                WHERE d.mailbox = ? ORDER BY d.seq LIMIT ?
-                """, arguments: [Data(mailbox), limit + 1])
+                SELECT d.seq, d.received_at, b.data FROM delivery d JOIN body b ON b.id = d.body_id
+                WHERE d.mailbox = ? AND d.seq > ? ORDER BY d.seq LIMIT ?
+                """, arguments: [Data(mailbox), Int64(clamping: after), limit + 1])
             var items: [FetchedBatch.Item] = []
             var bytes = 0
             while let row = try rows.next() {
-                let data: Data = row[1]
+                let data: Data = row[2]
                 if items.count == limit || (!items.isEmpty && bytes + data.count > maxBytes) {
                     return FetchedBatch(items: items, more: true)
                 }
                 bytes += data.count
-                items.append(FetchedBatch.Item(receivedAt: row[0], envelope: [UInt8](data)))
+                items.append(FetchedBatch.Item(sequence: row[0], receivedAt: row[1], envelope: [UInt8](data)))
             }
             return FetchedBatch(items: items, more: false)
         }
@@ -141,12 +143,15 @@ public struct RelayStore: Sendable {
     public func acknowledge(mailbox: [UInt8], ids: [[UInt8]]) throws -> Int {
         try writer.write { db in
             var removed = 0
-            let delete = try db.cachedStatement(sql: "DELETE FROM delivery WHERE mailbox = ? AND body_id = ?")
-            let orphan = try db.cachedStatement(sql: "DELETE FROM body WHERE id = ? AND NOT EXISTS (SELECT 1 FROM delivery WHERE body_id = ?)")
-            for id in ids {
-                try delete.execute(arguments: [Data(mailbox), Data(id)])
+            for start in stride(from: 0, to: ids.count, by: 500) {
+                let chunk = ids[start..<min(start + 500, ids.count)].map { Data($0) }
+                let list = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                try db.execute(sql: "DELETE FROM delivery WHERE mailbox = ? AND body_id IN (\(list))",
+                               arguments: StatementArguments([Data(mailbox)] + chunk))
                 removed += db.changesCount
-                try orphan.execute(arguments: [Data(id), Data(id)])
+                try db.execute(sql: """
+                    DELETE FROM body WHERE id IN (\(list)) AND NOT EXISTS (SELECT 1 FROM delivery WHERE delivery.body_id = body.id)
+                    """, arguments: StatementArguments(chunk))
             }
             return removed
         }

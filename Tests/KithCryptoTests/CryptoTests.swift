@@ -63,6 +63,12 @@ import Testing
             #expect(try Padding.unpad(padded, blockSize: 512) == data)
         }
         #expect(throws: CryptoError.badPadding) { try Padding.unpad([UInt8](repeating: 0, count: 512), blockSize: 512) }
+        // Padding to a bucket over one block gives the same bytes as padding over the whole bucket.
+        for n in [0, 100, 511, 512, 1500, 3000] {
+            let data = randomBytes(n)
+            let bucket = max(512, 1 << (Int.bitWidth - n.leadingZeroBitCount))
+            #expect(Padding.pad(data, toLength: bucket, block: 512) == Padding.pad(data, blockSize: bucket))
+        }
     }
 
     @Test func encodingsAreStrict() {

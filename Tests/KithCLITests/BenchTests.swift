@@ -1,0 +1,36 @@
+import Foundation
+import Testing
+
+/// `kith bench --quick` runs every case and writes a complete report. This
+/// proves the bench works; it judges no speed (figures vary by machine).
+@Suite struct BenchTests {
+    @Test func quickBenchReportsEveryCaseBesideItsFloor() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = dir + "/bench.json"
+        let r = try kith(["bench", "--quick", "--json", file])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("kith: bench: sync"), "progress is shown")
+
+        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: file))) as! [String: Any]
+        let cases = report["cases"] as! [[String: Any]]
+        #expect(cases.count == 5)
+        for c in cases {
+            let ours = c["ours"] as! Double, floor = c["floor"] as! Double, ratio = c["ratio"] as! Double
+            #expect(ours > 0 && floor > 0, "\(c["name"]!)")
+            #expect(abs(ratio - ours / floor) < 1e-9)
+            #expect(r.stdout.contains(c["name"] as! String))
+        }
+        let bytes = report["bytes"] as! [[String: Any]]
+        #expect(bytes.map { $0["recipients"] as! Int } == [10, 150, 1000])
+        for b in bytes {
+            let n = b["recipients"] as! Int, upload = b["kithUpload"] as! Int, envelope = b["envelope"] as! Int
+            // Uploaded once per relay: the envelope, a 7-byte frame and 64 bytes per recipient.
+            #expect(upload == envelope + 7 + 64 * n)
+            #expect((b["nip17"] as! Int) > upload)
+        }
+        let memory = report["memory"] as! [[String: Any]]
+        #expect(memory.count == 2)
+        for m in memory { #expect((m["peak_mib"] as! Double) >= (m["resident_mib"] as! Double)) }
+    }
+}
