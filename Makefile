@@ -1,7 +1,7 @@
 # Kith: `make demo` runs a local relay and three nodes; `make test` runs the tests.
 SWIFT ?= swift
 
-.PHONY: demo test build deps vectors clean
+.PHONY: demo test bench build deps vectors clean
 
 deps:
 	@scripts/install-deps.sh
@@ -16,6 +16,11 @@ demo: build
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+
+# Speed beside floors measured in the same run (release build).
+bench: deps
+	$(SWIFT) build -c release --product kith
+	.build/release/kith bench
 
 # Regenerates Tests/KithProtocolTests/Vectors (only when the protocol changes).
 vectors: deps
