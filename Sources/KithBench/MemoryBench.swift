@@ -18,13 +18,13 @@ enum MemoryBench {
         _ = try await SyncFixture.make(bobHome: dir + "/bob", relayURL: relay.url, store: store, posts: posts)
 
         let filler = RelayBench.Mailbox()
-        _ = try store.register(mailbox: filler.key.publicKey, now: Node.now())
-        try store.addToken(hash: DropToken.hash(filler.token), mailbox: filler.key.publicKey, now: Node.now())
+        _ = try await store.register(mailbox: filler.key.publicKey, now: Node.now())
+        try await store.addToken(hash: DropToken.hash(filler.token), mailbox: filler.key.publicKey, now: Node.now())
         var remaining = relayEnvelopes - posts - 1
         while remaining > 0 {
             let n = min(remaining, 5000)
             let drops = (0..<n).map { _ in DropRequest(targets: [filler.target], envelope: Envelope(kind: .post, payload: randomBytes(506)).bytes) }
-            _ = try store.drop(drops, now: Node.now(), ttl: 86_400)
+            _ = try await store.drop(drops, now: Node.now(), ttl: 86_400)
             remaining -= n
         }
 

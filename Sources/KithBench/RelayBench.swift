@@ -52,7 +52,7 @@ enum RelayBench {
         }
         let seconds = try await send(drops, to: client, concurrency: concurrency)
         await relay.stop()
-        let floor = try SQLiteFloor.relayIngest(directory: dir, drops: count, targets: 1, envelopeBytes: 512)
+        let floor = try await SQLiteFloor.relayIngest(directory: dir, drops: count, targets: 1, envelopeBytes: 512)
         return BenchCase(name: "relay ingest: 1-mailbox drops", unit: "drops/s", ours: Double(count) / seconds, floor: floor.rate, target: 0.5,
                          note: "\(concurrency) concurrent HTTP clients; floor: one C-API transaction per drop (body + reference), synchronous=\(floor.synchronous)")
     }
@@ -74,7 +74,7 @@ enum RelayBench {
         let seconds = try await send(drops, to: client, concurrency: concurrency)
         await relay.stop()
         let envelopeBytes = try Envelope(bytes: Array(drops[0].suffix(from: 3 + 64 * boxes.count + 4))).bytes.count
-        let floor = try SQLiteFloor.relayIngest(directory: dir, drops: uploads, targets: boxes.count, envelopeBytes: envelopeBytes)
+        let floor = try await SQLiteFloor.relayIngest(directory: dir, drops: uploads, targets: boxes.count, envelopeBytes: envelopeBytes)
         let refs = Double(boxes.count)
         return BenchCase(name: "relay ingest: 1 post to 150", unit: "refs/s", ours: Double(uploads) * refs / seconds, floor: floor.rate * refs,
                          target: 0.5, note: "\(concurrency) concurrent HTTP clients; floor: one C-API transaction per upload (body + 150 references)")

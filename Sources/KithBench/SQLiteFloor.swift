@@ -56,7 +56,7 @@ final class SQLiteFloor {
     /// Relay ingest floor: `drops` bodies, each with `targets` references,
     /// into a database with the relay's own schema; one transaction per drop,
     /// as the relay commits each upload. Returns drops per second.
-    static func relayIngest(directory: String, drops: Int, targets: Int, envelopeBytes: Int) throws -> (rate: Double, synchronous: Int) {
+    static func relayIngest(directory: String, drops: Int, targets: Int, envelopeBytes: Int) async throws -> (rate: Double, synchronous: Int) {
         let path = directory + "/floor-relay.sqlite"
         // The relay's migrations make the schema; the floor then writes with the C API.
         var mailboxes: [[UInt8]] = []
@@ -64,7 +64,7 @@ final class SQLiteFloor {
             let store = try RelayStore(path: path)
             for _ in 0..<targets {
                 let m = randomBytes(32)
-                _ = try store.register(mailbox: m, now: 1)
+                _ = try await store.register(mailbox: m, now: 1)
                 mailboxes.append(m)
             }
         }

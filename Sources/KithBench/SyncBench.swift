@@ -38,7 +38,7 @@ struct SyncFixture {
         }
         let drops = ([keyMessage.bytes] + posts).map { DropRequest(targets: [target], envelope: $0) }
         for chunk in stride(from: 0, to: drops.count, by: 1000) {
-            _ = try store.drop(Array(drops[chunk..<min(chunk + 1000, drops.count)]), now: now, ttl: 86_400)
+            _ = try await store.drop(Array(drops[chunk..<min(chunk + 1000, drops.count)]), now: now, ttl: 86_400)
         }
         return SyncFixture(bob: bob, audience: audience, posts: posts)
     }

@@ -37,7 +37,7 @@ public struct RelayController: Sendable {
         guard drop.envelope.count <= configuration.maxEnvelopeBytes else {
             throw HTTPError(.contentTooLarge, message: "envelope is larger than this relay's limit of \(configuration.maxEnvelopeBytes) bytes")
         }
-        let result = try store.drop(drop, now: configuration.clock(), ttl: configuration.ttlSeconds)
+        let result = try await store.drop(drop, now: configuration.clock(), ttl: configuration.ttlSeconds)
         guard result.accepted > 0 else { throw HTTPError(.forbidden, message: "no valid drop token for any target mailbox") }
         context.logger.debug("drop stored", metadata: ["targets": "\(drop.targets.count)", "bytes": "\(drop.envelope.count)"])
         return try json(result)
@@ -45,14 +45,14 @@ public struct RelayController: Sendable {
 
     func register(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let (mailbox, _) = try await authenticate(request, context, requireRegistered: false)
-        let created = try store.register(mailbox: mailbox, now: configuration.clock())
+        let created = try await store.register(mailbox: mailbox, now: configuration.clock())
         return Response(status: created ? .created : .ok)
     }
 
     func addToken(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let (mailbox, body) = try await authenticate(request, context)
         guard body.count == 32 else { throw HTTPError(.badRequest, message: "token hash must be 32 bytes") }
-        try store.addToken(hash: body, mailbox: mailbox, now: configuration.clock())
+        try await store.addToken(hash: body, mailbox: mailbox, now: configuration.clock())
         return Response(status: .created)
     }
 
@@ -61,7 +61,7 @@ public struct RelayController: Sendable {
         guard let hash = context.parameters.get("hash").flatMap({ Base64URL.decode($0) }), hash.count == 32 else {
             throw HTTPError(.badRequest, message: "token hash must be 32 bytes of base64url")
         }
-        guard try store.removeToken(hash: hash, mailbox: mailbox) else { throw HTTPError(.notFound, message: "no such token") }
+        guard try await store.removeToken(hash: hash, mailbox: mailbox) else { throw HTTPError(.notFound, message: "no such token") }
         return Response(status: .noContent)
     }
 
@@ -77,7 +77,7 @@ public struct RelayController: Sendable {
             guard let n = UInt64(text) else { throw HTTPError(.badRequest, message: "after must be a sequence number") }
             after = n
         }
-        let batch = try store.fetch(mailbox: mailbox, after: after, limit: limit)
+        let batch = try await store.fetch(mailbox: mailbox, after: after, limit: limit)
         return Response(status: .ok, headers: [.contentType: "application/octet-stream"],
                         body: .init(byteBuffer: ByteBuffer(bytes: batch.bytes)))
     }
@@ -88,7 +88,7 @@ public struct RelayController: Sendable {
         do { ack = try AckRequest(bytes: body) } catch let error as ProtocolError {
             throw HTTPError(.badRequest, message: error.description)
         }
-        let removed = try store.acknowledge(mailbox: mailbox, ids: ack.ids)
+        let removed = try await store.acknowledge(mailbox: mailbox, ids: ack.ids)
         return try json(["removed": removed])
     }
 
@@ -119,11 +119,11 @@ public struct RelayController: Sendable {
         } catch let error as ProtocolError {
             throw HTTPError(.unauthorized, message: error.description)
         }
-        if requireRegistered, try !store.mailboxExists(mailbox) {
+        if requireRegistered, try await !store.mailboxExists(mailbox) {
             throw HTTPError(.notFound, message: "no such mailbox on this relay")
         }
         let expires = signed.timestamp + SignedRequest.maxClockSkew + 1
-        guard try store.useNonce(mailbox: mailbox, nonce: signed.nonce, expiresAt: expires) else {
+        guard try await store.useNonce(mailbox: mailbox, nonce: signed.nonce, expiresAt: expires) else {
             throw HTTPError(.conflict, message: "replayed request refused (nonce already used)")
         }
         return (mailbox, body)

@@ -4,7 +4,8 @@ import KithProtocol
 
 /// The relay's SQLite database. It holds mailbox public keys, hashes of drop
 /// tokens, envelope bodies stored once, and one small reference per
-/// (mailbox, envelope). Nothing in it names a person.
+/// (mailbox, envelope). Nothing in it names a person. Every method runs on
+/// GRDB's own queue, never blocking the server's event loops on disk writes.
 public struct RelayStore: Sendable {
     let writer: any DatabaseWriter
 
@@ -44,22 +45,22 @@ public struct RelayStore: Sendable {
     }
 
     /// Registers a mailbox. Returns false if it existed already.
-    public func register(mailbox: [UInt8], now: UInt64) throws -> Bool {
-        try writer.write { db in
+    public func register(mailbox: [UInt8], now: UInt64) async throws -> Bool {
+        try await writer.write { db in
             try db.execute(sql: "INSERT OR IGNORE INTO mailbox (id, created_at) VALUES (?, ?)", arguments: [Data(mailbox), now])
             return db.changesCount == 1
         }
     }
 
-    public func mailboxExists(_ mailbox: [UInt8]) throws -> Bool {
-        try writer.read { db in
+    public func mailboxExists(_ mailbox: [UInt8]) async throws -> Bool {
+        try await writer.read { db in
             try Bool.fetchOne(db, sql: "SELECT 1 FROM mailbox WHERE id = ?", arguments: [Data(mailbox)]) ?? false
         }
     }
 
     /// Records a nonce of a signed request. Returns false if it was used already (a replay).
-    public func useNonce(mailbox: [UInt8], nonce: [UInt8], expiresAt: UInt64) throws -> Bool {
-        try writer.write { db in
+    public func useNonce(mailbox: [UInt8], nonce: [UInt8], expiresAt: UInt64) async throws -> Bool {
+        try await writer.write { db in
             try db.execute(sql: "INSERT OR IGNORE INTO request_nonce (mailbox, nonce, expires_at) VALUES (?, ?, ?)",
                            arguments: [Data(mailbox), Data(nonce), expiresAt])
             return db.changesCount == 1
@@ -67,16 +68,16 @@ public struct RelayStore: Sendable {
     }
 
     /// Allows drops into `mailbox` with the token whose hash this is.
-    public func addToken(hash: [UInt8], mailbox: [UInt8], now: UInt64) throws {
-        try writer.write { db in
+    public func addToken(hash: [UInt8], mailbox: [UInt8], now: UInt64) async throws {
+        try await writer.write { db in
             try db.execute(sql: "INSERT OR IGNORE INTO drop_token (hash, mailbox, created_at) VALUES (?, ?, ?)",
                            arguments: [Data(hash), Data(mailbox), now])
         }
     }
 
     /// Revokes a token. Returns false if the mailbox had no such token.
-    public func removeToken(hash: [UInt8], mailbox: [UInt8]) throws -> Bool {
-        try writer.write { db in
+    public func removeToken(hash: [UInt8], mailbox: [UInt8]) async throws -> Bool {
+        try await writer.write { db in
             try db.execute(sql: "DELETE FROM drop_token WHERE hash = ? AND mailbox = ?", arguments: [Data(hash), Data(mailbox)])
             return db.changesCount == 1
         }
@@ -84,13 +85,13 @@ public struct RelayStore: Sendable {
 
     /// Stores the envelope once and references it from every target whose
     /// token is valid for its mailbox, in one transaction. Idempotent.
-    public func drop(_ request: DropRequest, now: UInt64, ttl: UInt64) throws -> DropResult {
-        try drop([request], now: now, ttl: ttl)[0]
+    public func drop(_ request: DropRequest, now: UInt64, ttl: UInt64) async throws -> DropResult {
+        try await drop([request], now: now, ttl: ttl)[0]
     }
 
     /// Several drops in one transaction (one commit, one sync to disk).
-    public func drop(_ requests: [DropRequest], now: UInt64, ttl: UInt64) throws -> [DropResult] {
-        try writer.write { db in try requests.map { try Self.drop($0, db, now: now, ttl: ttl) } }
+    public func drop(_ requests: [DropRequest], now: UInt64, ttl: UInt64) async throws -> [DropResult] {
+        try await writer.write { db in try requests.map { try Self.drop($0, db, now: now, ttl: ttl) } }
     }
 
     static func drop(_ request: DropRequest, _ db: Database, now: UInt64, ttl: UInt64) throws -> DropResult {
@@ -118,8 +119,8 @@ public struct RelayStore: Sendable {
     /// Up to `limit` envelopes waiting in `mailbox` after sequence number
     /// `after`, oldest first, and no more than `maxBytes` of them (but always
     /// at least one, if any is waiting).
-    public func fetch(mailbox: [UInt8], after: UInt64 = 0, limit: Int, maxBytes: Int = FetchedBatch.maxBytes) throws -> FetchedBatch {
-        try writer.read { db in
+    public func fetch(mailbox: [UInt8], after: UInt64 = 0, limit: Int, maxBytes: Int = FetchedBatch.maxBytes) async throws -> FetchedBatch {
+        try await writer.read { db in
             let rows = try Row.fetchCursor(db, sql: """
                 SELECT d.seq, d.received_at, b.data FROM delivery d JOIN body b ON b.id = d.body_id
                 WHERE d.mailbox = ? AND d.seq > ? ORDER BY d.seq LIMIT ?
@@ -140,8 +141,8 @@ public struct RelayStore: Sendable {
 
     /// Removes the mailbox's references to these envelopes and every body no
     /// mailbox references any more. Returns how many references were removed.
-    public func acknowledge(mailbox: [UInt8], ids: [[UInt8]]) throws -> Int {
-        try writer.write { db in
+    public func acknowledge(mailbox: [UInt8], ids: [[UInt8]]) async throws -> Int {
+        try await writer.write { db in
             var removed = 0
             for start in stride(from: 0, to: ids.count, by: 500) {
                 let chunk = ids[start..<min(start + 500, ids.count)].map { Data($0) }
@@ -159,8 +160,8 @@ public struct RelayStore: Sendable {
 
     /// Deletes expired envelopes (with their references) and expired nonces.
     @discardableResult
-    public func collectGarbage(now: UInt64) throws -> Int {
-        try writer.write { db in
+    public func collectGarbage(now: UInt64) async throws -> Int {
+        try await writer.write { db in
             try db.execute(sql: "DELETE FROM delivery WHERE body_id IN (SELECT id FROM body WHERE expires_at <= ?)", arguments: [now])
             try db.execute(sql: "DELETE FROM body WHERE expires_at <= ?", arguments: [now])
             let bodies = db.changesCount
@@ -178,8 +179,8 @@ public struct RelayStore: Sendable {
         }
     }
 
-    public func counts() throws -> Counts {
-        try writer.read { db in
+    public func counts() async throws -> Counts {
+        try await writer.read { db in
             Counts(mailboxes: try Int.fetchOne(db, sql: "SELECT count(*) FROM mailbox")!,
                    bodies: try Int.fetchOne(db, sql: "SELECT count(*) FROM body")!,
                    deliveries: try Int.fetchOne(db, sql: "SELECT count(*) FROM delivery")!,

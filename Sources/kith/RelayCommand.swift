@@ -91,7 +91,7 @@ struct RelayCommand: AsyncParsableCommand {
         }
         let store = try RelayStore(path: (dir as NSString).appendingPathComponent("relay.sqlite"))
         let clock = settings.configuration.clock
-        try store.collectGarbage(now: clock())
+        try await store.collectGarbage(now: clock())
 
         let host = settings.host
         let app = buildRelayApplication(store: store, configuration: settings.configuration, host: host, port: settings.port, logger: logger) { bound in
@@ -104,7 +104,7 @@ struct RelayCommand: AsyncParsableCommand {
                 // Sweep expired envelopes and nonces once a minute.
                 while !Task.isCancelled {
                     try await Task.sleep(for: .seconds(60))
-                    do { try store.collectGarbage(now: clock()) } catch { logger.error("garbage collection failed", metadata: ["error": "\(error)"]) }
+                    do { try await store.collectGarbage(now: clock()) } catch { logger.error("garbage collection failed", metadata: ["error": "\(error)"]) }
                 }
             }
             try await group.next()

@@ -45,7 +45,7 @@ struct TestMailbox {
             let key = SigningKey()
             try await relay.register(mailboxKey: key)
             try await relay.register(mailboxKey: key)
-            #expect(try store.counts().mailboxes == 1)
+            #expect(try await store.counts().mailboxes == 1)
             // Owner requests for a mailbox that was never registered are refused.
             let failure = await #expect(throws: RelayClient.Failure.self) { try await relay.fetch(mailboxKey: SigningKey(), limit: 10) }
             #expect(failure?.description.contains("HTTP 404") == true)
@@ -62,7 +62,7 @@ struct TestMailbox {
             // A stranger's token is refused outright, and nothing is stored.
             let failure = await #expect(throws: RelayClient.Failure.self) { try await relay.drop(DropRequest(targets: [bad], envelope: env)) }
             #expect(failure?.permanent == true)
-            #expect(try store.counts().bodies == 0)
+            #expect(try await store.counts().bodies == 0)
             // bob's token does not open carol's mailbox.
             let crossed = DropRequest.Target(mailbox: carol.key.publicKey, token: bob.token)
             let result = try await relay.drop(DropRequest(targets: [bob.target, crossed], envelope: env))
@@ -88,7 +88,7 @@ struct TestMailbox {
             #expect(rest.items.map(\.envelope) == Array(envs[3...]) && !rest.more)
             try await relay.acknowledge(ids: rest.items.map { Envelope.id(of: $0.envelope) }, mailboxKey: bob.key)
             #expect(try await relay.fetch(mailboxKey: bob.key, limit: 10).items.isEmpty)
-            #expect(try store.counts() == .init(mailboxes: 1, bodies: 0, deliveries: 0, bodyBytes: 0))
+            #expect(try await store.counts() == .init(mailboxes: 1, bodies: 0, deliveries: 0, bodyBytes: 0))
         }
     }
 
@@ -101,13 +101,13 @@ struct TestMailbox {
             let env = envelopeBytes(1100)
             let result = try await relay.drop(DropRequest(targets: boxes.map(\.target), envelope: env))
             #expect(result.accepted == 150)
-            let counts = try store.counts()
+            let counts = try await store.counts()
             #expect(counts.bodies == 1 && counts.deliveries == 150 && counts.bodyBytes == env.count)
             // The body stays until the last mailbox has acknowledged it.
             for box in boxes.dropLast() { try await relay.acknowledge(ids: [Envelope.id(of: env)], mailboxKey: box.key) }
-            #expect(try store.counts().bodies == 1)
+            #expect(try await store.counts().bodies == 1)
             try await relay.acknowledge(ids: [Envelope.id(of: env)], mailboxKey: boxes.last!.key)
-            #expect(try store.counts().bodies == 0)
+            #expect(try await store.counts().bodies == 0)
         }
     }
 
@@ -154,29 +154,29 @@ struct TestMailbox {
         }
     }
 
-    @Test func expiredEnvelopesAreCollected() throws {
+    @Test func expiredEnvelopesAreCollected() async throws {
         let store = try RelayStore()
         let bob = TestMailbox()
-        _ = try store.register(mailbox: bob.key.publicKey, now: 100)
-        try store.addToken(hash: DropToken.hash(bob.token), mailbox: bob.key.publicKey, now: 100)
-        _ = try store.drop(DropRequest(targets: [bob.target], envelope: envelopeBytes()), now: 100, ttl: 50)
-        _ = try store.drop(DropRequest(targets: [bob.target], envelope: envelopeBytes()), now: 120, ttl: 50)
-        #expect(try store.collectGarbage(now: 160) == 1)
-        #expect(try store.counts().deliveries == 1)
-        #expect(try store.fetch(mailbox: bob.key.publicKey, limit: 10).items.count == 1)
+        _ = try await store.register(mailbox: bob.key.publicKey, now: 100)
+        try await store.addToken(hash: DropToken.hash(bob.token), mailbox: bob.key.publicKey, now: 100)
+        _ = try await store.drop(DropRequest(targets: [bob.target], envelope: envelopeBytes()), now: 100, ttl: 50)
+        _ = try await store.drop(DropRequest(targets: [bob.target], envelope: envelopeBytes()), now: 120, ttl: 50)
+        #expect(try await store.collectGarbage(now: 160) == 1)
+        #expect(try await store.counts().deliveries == 1)
+        #expect(try await store.fetch(mailbox: bob.key.publicKey, limit: 10).items.count == 1)
     }
 
-    @Test func batchesAreBoundedInBytes() throws {
+    @Test func batchesAreBoundedInBytes() async throws {
         let store = try RelayStore()
         let bob = TestMailbox()
-        _ = try store.register(mailbox: bob.key.publicKey, now: 1)
-        try store.addToken(hash: DropToken.hash(bob.token), mailbox: bob.key.publicKey, now: 1)
-        for _ in 0..<5 { _ = try store.drop(DropRequest(targets: [bob.target], envelope: envelopeBytes(994)), now: 1, ttl: 99) }
-        let batch = try store.fetch(mailbox: bob.key.publicKey, limit: 10, maxBytes: 2500)
+        _ = try await store.register(mailbox: bob.key.publicKey, now: 1)
+        try await store.addToken(hash: DropToken.hash(bob.token), mailbox: bob.key.publicKey, now: 1)
+        for _ in 0..<5 { _ = try await store.drop(DropRequest(targets: [bob.target], envelope: envelopeBytes(994)), now: 1, ttl: 99) }
+        let batch = try await store.fetch(mailbox: bob.key.publicKey, limit: 10, maxBytes: 2500)
         #expect(batch.items.count == 2 && batch.more)
         // One envelope larger than the byte bound still comes, alone.
-        let single = try store.fetch(mailbox: bob.key.publicKey, limit: 10, maxBytes: 10)
+        let single = try await store.fetch(mailbox: bob.key.publicKey, limit: 10, maxBytes: 10)
         #expect(single.items.count == 1 && single.more)
-        #expect(try store.fetch(mailbox: bob.key.publicKey, limit: 5).more == false)
+        #expect(try await store.fetch(mailbox: bob.key.publicKey, limit: 5).more == false)
     }
 }
