@@ -6,7 +6,6 @@ public struct CryptoError: Error, CustomStringConvertible, Equatable, Sendable {
         case decryptionFailed
         case keyDerivationFailed
         case badPadding
-        case tooLarge
     }
 
     let kind: Kind
@@ -15,7 +14,6 @@ public struct CryptoError: Error, CustomStringConvertible, Equatable, Sendable {
     public static let decryptionFailed = CryptoError(kind: .decryptionFailed)
     public static let keyDerivationFailed = CryptoError(kind: .keyDerivationFailed)
     public static let badPadding = CryptoError(kind: .badPadding)
-    public static let tooLarge = CryptoError(kind: .tooLarge)
 
     public var description: String {
         switch kind {
@@ -23,7 +21,6 @@ public struct CryptoError: Error, CustomStringConvertible, Equatable, Sendable {
         case .decryptionFailed: "decryption failed (wrong key or tampered ciphertext)"
         case .keyDerivationFailed: "key derivation failed (out of memory?)"
         case .badPadding: "invalid padding"
-        case .tooLarge: "input too large"
         }
     }
 }

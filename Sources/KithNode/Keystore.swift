@@ -113,7 +113,7 @@ public struct Keystore: Sendable {
         }
         var secrets: [UInt8]
         do { secrets = try AEAD.open(ct, key: key, nonce: nonce, associatedData: header) } catch {
-            throw NodeError("wrong passphrase: the keystore could not be decrypted",
+            throw NodeError("wrong passphrase (or a damaged keystore): the keystore could not be decrypted",
                             hint: "the passphrase comes from KITH_PASSPHRASE, KITH_PASSPHRASE_FILE or the prompt")
         }
         defer { wipe(&secrets) }

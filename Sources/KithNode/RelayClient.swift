@@ -44,6 +44,12 @@ public struct RelayClient: Sendable {
         _ = try await signed(.POST, "/v1/mailboxes/\(Base64URL.encode(mailboxKey.publicKey))/tokens", body: DropToken.hash(token), key: mailboxKey)
     }
 
+    /// Revokes a token: drops with it are refused from now on; other tokens still work.
+    public func removeToken(_ token: [UInt8], mailboxKey: SigningKey) async throws {
+        let path = "/v1/mailboxes/\(Base64URL.encode(mailboxKey.publicKey))/tokens/\(Base64URL.encode(DropToken.hash(token)))"
+        _ = try await signed(.DELETE, path, body: [], key: mailboxKey)
+    }
+
     public func drop(_ request: DropRequest) async throws -> DropResult {
         try await drop(bytes: request.bytes)
     }

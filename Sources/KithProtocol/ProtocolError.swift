@@ -13,7 +13,6 @@ public struct ProtocolError: Error, CustomStringConvertible, Equatable, Sendable
         case noMatchingKey = "no matching key"
         /// Validly signed, but for someone or something else.
         case wrongRecipient = "wrong recipient"
-        case expiredKey = "expired key"
     }
 
     public let kind: Kind

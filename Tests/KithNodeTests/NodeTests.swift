@@ -133,29 +133,34 @@ func withFriends(_ body: @escaping @Sendable (_ alice: Node, _ bob: Node, _ rela
         #expect(wrong?.description.hasPrefix("wrong passphrase") == true)
     }
 
-    @Test func refusesAKeystoreOthersCanRead() throws {
+    /// A keystore file with no keys in a fresh directory, removed afterwards.
+    func withKeystoreFile(_ body: (String) throws -> Void) throws {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/keystore"
         try Keystore(identity: SigningKey(), storageKey: SecretBytes(random: 32), encryptionKeys: [], mailboxKeys: [:])
             .write(to: path, passphrase: passphrase)
-        chmod(path, 0o644)
-        let error = #expect(throws: NodeError.self) { try Keystore.open(path: path, passphrase: passphrase) }
-        #expect(error?.description.contains("accessible by other users") == true)
-        #expect(error?.hint == "run: chmod 600 \(path)")
+        try body(path)
+    }
+
+    @Test func refusesAKeystoreOthersCanRead() throws {
+        try withKeystoreFile { path in
+            chmod(path, 0o644)
+            let error = #expect(throws: NodeError.self) { try Keystore.open(path: path, passphrase: passphrase) }
+            #expect(error?.description.contains("accessible by other users") == true)
+            #expect(error?.hint == "run: chmod 600 \(path)")
+        }
     }
 
     @Test func refusesATamperedKeystore() throws {
-        let dir = temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let path = dir + "/keystore"
-        try Keystore(identity: SigningKey(), storageKey: SecretBytes(random: 32), encryptionKeys: [], mailboxKeys: [:])
-            .write(to: path, passphrase: passphrase)
-        var bytes = [UInt8](FileManager.default.contents(atPath: path)!)
-        bytes[bytes.count - 3] ^= 1
-        try Data(bytes).write(to: URL(fileURLWithPath: path))
-        chmod(path, 0o600)
-        #expect(throws: NodeError.self) { try Keystore.open(path: path, passphrase: passphrase) }
+        try withKeystoreFile { path in
+            var bytes = [UInt8](FileManager.default.contents(atPath: path)!)
+            bytes[bytes.count - 3] ^= 1
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            chmod(path, 0o600)
+            let error = #expect(throws: NodeError.self) { try Keystore.open(path: path, passphrase: passphrase) }
+            #expect(error?.description.contains("damaged keystore") == true)
+        }
     }
 }
 

@@ -72,6 +72,27 @@ struct TestMailbox {
         }
     }
 
+    @Test func revokingOneTokenLeavesTheOthersWorking() async throws {
+        try await withLiveRelay { url, _ in
+            let relay = RelayClient(baseURL: url)
+            let bob = try await TestMailbox.make(relay)
+            let carolsToken = randomBytes(32)
+            try await relay.addToken(carolsToken, mailboxKey: bob.key)
+            let carol = DropRequest.Target(mailbox: bob.key.publicKey, token: carolsToken)
+            #expect(try await relay.drop(DropRequest(targets: [carol], envelope: envelopeBytes())).accepted == 1)
+
+            try await relay.removeToken(carolsToken, mailboxKey: bob.key)
+            let refused = await #expect(throws: RelayClient.Failure.self) {
+                try await relay.drop(DropRequest(targets: [carol], envelope: envelopeBytes()))
+            }
+            #expect(refused?.description.contains("HTTP 403") == true)
+            #expect(try await relay.drop(DropRequest(targets: [bob.target], envelope: envelopeBytes())).accepted == 1)
+            // Revoking a token the mailbox does not have is an error.
+            let unknown = await #expect(throws: RelayClient.Failure.self) { try await relay.removeToken(carolsToken, mailboxKey: bob.key) }
+            #expect(unknown?.description.contains("HTTP 404") == true)
+        }
+    }
+
     @Test func fetchAndAcknowledge() async throws {
         let store = try RelayStore()
         try await withLiveRelay(store: store) { url, _ in
