@@ -15,8 +15,12 @@ public struct SyncReport: Codable, Sendable, Equatable {
     public var waiting = 0
     /// Envelopes refused as invalid (tampered, misaddressed, from no friend's key).
     public var rejected = 0
-    /// Deliveries still queued after a failure that may pass later.
+    /// Deliveries that failed in this sync and stay queued for a retry.
     public var retrying = 0
+    /// Queued deliveries whose retry time has not come yet (not attempted).
+    public var deferred = 0
+    /// When the earliest deferred or retrying delivery is due, Unix seconds.
+    public var nextRetryAt: UInt64?
     /// Relays that could not be fetched from.
     public var fetchFailures = 0
     /// One line per problem, for the user.
@@ -39,12 +43,13 @@ public struct SyncReport: Codable, Sendable, Equatable {
 }
 
 extension Node {
-    /// Delivers queued envelopes, fetches new ones from every relay (committing
-    /// them locally before acknowledging), then processes everything pending.
-    public func sync(fetchLimit: Int = 500) async throws -> SyncReport {
+    /// Delivers queued envelopes that are due (all of them with `retryNow`),
+    /// fetches new ones from every relay (committing them locally before
+    /// acknowledging), then processes everything pending.
+    public func sync(retryNow: Bool = false, fetchLimit: Int = 500) async throws -> SyncReport {
         _ = try requireKeys()
         var report = SyncReport()
-        try await deliver(&report)
+        try await deliver(&report, retryNow: retryNow)
         try await fetch(&report, limit: fetchLimit)
         try await processPending(&report)
         return report
@@ -52,9 +57,13 @@ extension Node {
 
     // MARK: Delivery
 
-    func deliver(_ report: inout SyncReport) async throws {
+    /// Uploads queued jobs whose retry time has come (or all, with `retryNow`).
+    /// A failed job is retried after `backoff(attempt:)`.
+    func deliver(_ report: inout SyncReport, retryNow: Bool = false) async throws {
+        let due = retryNow ? Int64.max : Int64(clock())
         let jobs = try await db.writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT id, relay, request, attempts FROM outbox WHERE state = 'queued' ORDER BY id")
+            try Row.fetchAll(db, sql: "SELECT id, relay, request, attempts FROM outbox WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY id",
+                             arguments: [due])
         }
         for job in jobs {
             let id: Int64 = job[0], relay: String = job[1], attempts: Int64 = job[3]
@@ -82,6 +91,11 @@ extension Node {
                 }
             }
         }
+        let waiting = try await db.writer.read { db in
+            try Row.fetchOne(db, sql: "SELECT count(*), min(next_attempt_at) FROM outbox WHERE state = 'queued'")!
+        }
+        report.deferred = (waiting[0] as Int) - report.retrying
+        report.nextRetryAt = (waiting[1] as Int64?).map { UInt64($0) }
     }
 
     /// Exponential backoff with jitter: 5 s doubling to at most an hour, then

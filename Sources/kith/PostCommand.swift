@@ -30,16 +30,26 @@ struct SyncCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sync",
         abstract: "Deliver what is queued and fetch what is new from every relay.",
-        discussion: "Exits with status 1 if a relay could not be reached; what could not be delivered stays queued."
+        discussion: """
+            Exits with status 1 if a relay could not be reached. What could not be delivered stays \
+            queued and is retried by a later sync after a growing delay (5 s doubling to an hour, \
+            with jitter); --retry-now tries it at once.
+            """
     )
 
     @OptionGroup var home: HomeOptions
 
     @Flag(help: "Print the report as JSON.") var json = false
 
+    @Flag(help: "Retry queued deliveries now, even those whose retry time has not come.") var retryNow = false
+
     func run() async throws {
-        let report = try await home.unlock().sync()
+        let report = try await home.unlock().sync(retryNow: retryNow)
         for problem in report.problems { Console.warning(problem) }
+        if report.deferred > 0, let next = report.nextRetryAt {
+            let when = Date(timeIntervalSince1970: TimeInterval(next)).formatted(.iso8601)
+            Console.note("\(report.deferred) queued \(report.deferred == 1 ? "delivery waits" : "deliveries wait") to retry at \(when); --retry-now tries at once")
+        }
         if json {
             try Console.json(report)
         } else {

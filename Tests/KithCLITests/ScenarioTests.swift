@@ -87,7 +87,7 @@ import Testing
 
         // The relay comes back on the same port with the same database; the outbox was kept.
         relay = try RelayProcess(home: dir + "/relay", port: port)
-        #expect(try kithOK(["sync", "--home", "\(dir)/alice"]).hasPrefix("delivered 2,"))
+        #expect(try kithOK(["sync", "--home", "\(dir)/alice", "--retry-now"]).hasPrefix("delivered 2,"))
         try kithOK(["sync", "--home", "\(dir)/bob"])
         #expect(try feed(dir + "/bob").map(\.text) == ["sent while the relay was down"])
         relay.stop()

@@ -82,6 +82,40 @@ func withFriends(_ body: @escaping @Sendable (_ alice: Node, _ bob: Node, _ rela
         }
     }
 
+    @Test func queuedDeliveriesWaitForTheirRetryTime() async throws {
+        try await withFriends { alice, bob, _ in
+            try await alice.createAudience(name: "family")
+            try await alice.addMember(audience: "family", friend: "bob")
+            // As after a failed attempt: the job is not due for another 100 s.
+            let later = Int64(Node.now() + 100)
+            try await alice.db.writer.write { db in try db.execute(sql: "UPDATE outbox SET attempts = 1, next_attempt_at = ?", arguments: [later]) }
+            let early = try await alice.sync()
+            #expect(early.delivered == 0 && early.deferred == 1 && early.nextRetryAt == UInt64(later))
+            // Once the time has come (the node's clock moved on), it goes.
+            let tomorrow = try Node.open(home: alice.home) { Node.now() + 86_400 }.unlock(passphrase: passphrase)
+            let due = try await tomorrow.sync()
+            #expect(due.delivered == 1 && due.deferred == 0 && due.nextRetryAt == nil)
+            #expect(try await bob.sync().newAudienceKeys == 1)
+        }
+    }
+
+    @Test func retryNowIgnoresTheSchedule() async throws {
+        try await withFriends { alice, _, _ in
+            try await alice.createAudience(name: "family")
+            try await alice.addMember(audience: "family", friend: "bob")
+            try await alice.db.writer.write { db in try db.execute(sql: "UPDATE outbox SET next_attempt_at = ?", arguments: [Int64(Node.now() + 3600)]) }
+            #expect(try await alice.sync(retryNow: true).delivered == 1)
+        }
+    }
+
+    @Test func backoffGrowsWithJitterToAnHour() {
+        for _ in 0..<50 {
+            #expect((2...5).contains(Node.backoff(attempt: 1)))
+            #expect((20...40).contains(Node.backoff(attempt: 4)))
+            #expect((1800...3600).contains(Node.backoff(attempt: 30)))
+        }
+    }
+
     @Test func membersOfOtherAudiencesReadNothing() async throws {
         try await withFriends { alice, bob, _ in
             try await alice.createAudience(name: "family")
