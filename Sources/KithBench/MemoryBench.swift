@@ -23,7 +23,7 @@ enum MemoryBench {
         var remaining = relayEnvelopes - posts - 1
         while remaining > 0 {
             let n = min(remaining, 5000)
-            let drops = (0..<n).map { _ in DropRequest(targets: [filler.target], envelope: Envelope(kind: .post, payload: randomBytes(506)).bytes) }
+            let drops = (0..<n).map { _ in DropRequest(targets: [filler.target], envelope: Envelope(kind: .post, payload: randomBytes(Post.payloadOverhead + Post.minBucket)).bytes) }
             _ = try await store.drop(drops, now: Node.now(), ttl: 86_400)
             remaining -= n
         }

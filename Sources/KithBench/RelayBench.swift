@@ -48,11 +48,11 @@ enum RelayBench {
         let client = RelayClient(baseURL: relay.url)
         let boxes = try await mailboxes(16, on: client)
         let drops = (0..<count).map { i in
-            DropRequest(targets: [boxes[i % boxes.count].target], envelope: Envelope(kind: .post, payload: randomBytes(506)).bytes).bytes
+            DropRequest(targets: [boxes[i % boxes.count].target], envelope: Envelope(kind: .post, payload: randomBytes(Post.payloadOverhead + Post.minBucket)).bytes).bytes
         }
         let seconds = try await send(drops, to: client, concurrency: concurrency)
         await relay.stop()
-        let floor = try await SQLiteFloor.relayIngest(directory: dir, drops: count, targets: 1, envelopeBytes: 512)
+        let floor = try await SQLiteFloor.relayIngest(directory: dir, drops: count, targets: 1, envelopeBytes: 6 + Post.payloadOverhead + Post.minBucket)
         return BenchCase(name: "relay ingest: 1-mailbox drops", unit: "drops/s", ours: Double(count) / seconds, floor: floor.rate, target: 0.5,
                          note: "\(concurrency) concurrent HTTP clients; floor: one C-API transaction per drop (body + reference), synchronous=\(floor.synchronous)")
     }

@@ -1,6 +1,7 @@
 import Foundation
 import GRDBSQLite
 import KithCrypto
+import KithNode
 import KithProtocol
 import KithRelay
 
@@ -94,11 +95,12 @@ final class SQLiteFloor {
             """)
         let insert = try floor.prepare("INSERT INTO post (id, author, audience, epoch, text, created_at) VALUES (?, ?, ?, ?, ?, ?)")
         defer { sqlite3_finalize(insert) }
+        let now = Node.now()
         let seconds = try Measure.seconds {
             for chunk in stride(from: 0, to: envelopes.count, by: 256) {
                 try floor.exec("BEGIN IMMEDIATE")
                 for bytes in envelopes[chunk..<min(chunk + 256, envelopes.count)] {
-                    let post = try Post.open(try Envelope(bytes: bytes), audience: audience)
+                    let post = try Post.open(try Envelope(bytes: bytes), audience: audience, now: now)
                     try floor.run(insert, [post.id, post.author, post.audienceID, Int(post.epoch), post.text, Int(post.createdAt)])
                 }
                 try floor.exec("COMMIT")

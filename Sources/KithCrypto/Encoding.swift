@@ -31,7 +31,10 @@ public enum Base64URL {
             p.withMemoryRebound(to: CChar.self) { cp in end.map { cp.baseAddress!.distance(to: $0) } ?? -1 }
         }
         guard consumed == input.count else { return nil }
-        return Array(out[0..<outLen])
+        let decoded = Array(out[0..<outLen])
+        // Only the canonical encoding: leftover bits of the last character must be zero.
+        guard encode(decoded).utf8.elementsEqual(input) else { return nil }
+        return decoded
     }
 }
 

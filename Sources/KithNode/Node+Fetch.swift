@@ -53,16 +53,17 @@ extension Node {
             var outcomes: [Outcome] = []
             let known = try db.cachedStatement(sql: "SELECT 1 FROM inbox WHERE envelope_id = ?")
             let record = try db.cachedStatement(sql: """
-                INSERT INTO inbox (envelope_id, data, relay, received_at, state, detail) VALUES (?, ?, ?, ?, ?, ?)
+                INSERT INTO inbox (envelope_id, data, relay, received_at, state, detail, wait_key) VALUES (?, ?, ?, ?, ?, ?, ?)
                 """)
             for item in items where try Bool.fetchOne(known, arguments: [item.id.data]) != true {
-                let outcome = try self.process(envelopeID: item.id, bytes: item.data, db, keys: &keys)
-                let (state, detail, data): (String, String?, Data) = switch outcome {
-                case .done: ("done", nil, Data())
-                case .reject(let detail): ("rejected", detail, Data())
-                case .wait(let detail): ("pending", detail, item.data.data)
+                var outcome = try self.process(envelopeID: item.id, bytes: item.data, db, keys: &keys)
+                if case .wait(let waiting) = outcome, let refusal = try Self.pendingRefusal(db, waiting) { outcome = .reject(refusal) }
+                let (state, detail, data, waitKey): (String, String?, Data, Data?) = switch outcome {
+                case .done: ("done", nil, Data(), nil)
+                case .reject(let detail): ("rejected", detail, Data(), nil)
+                case .wait(let waiting): ("pending", waiting.reason, item.data.data, waiting.key.data)
                 }
-                try record.execute(arguments: [item.id.data, data, relay, Int64(now), state, detail])
+                try record.execute(arguments: [item.id.data, data, relay, Int64(now), state, detail, waitKey])
                 outcomes.append(outcome)
             }
             return outcomes

@@ -53,8 +53,12 @@ extension Node {
 
     /// Verifies a card and adds (or, for a newer card, updates) the friend.
     /// `as` names the friend locally; by default the name in their card.
+    /// A card whose relay is on a local network (loopback, private or
+    /// link-local addresses, `localhost`) is refused unless that relay is one
+    /// of mine or `allowLocalRelays` is set: a stranger's card must not point
+    /// my node at machines of my own network.
     @discardableResult
-    public func addFriend(cardText: String, as localName: String? = nil) async throws -> Friend {
+    public func addFriend(cardText: String, as localName: String? = nil, allowLocalRelays: Bool = false) async throws -> Friend {
         let card: ContactCard
         do { card = try ContactCard(text: cardText) } catch let error as ProtocolError {
             throw NodeError("not a valid contact card: \(error.description)")
@@ -62,24 +66,37 @@ extension Node {
         let name = localName ?? card.name
         try Validate.name(name, what: "friend name")
         guard card.identity != (try identity()) else { throw NodeError("that is your own card") }
-        guard card.encryptionKey.isValid(at: clock()) else { throw NodeError("the card's encryption key is not valid now (expired or not yet valid)", hint: "ask your friend for a new card") }
         let now = clock()
+        do { try card.checkValid(at: now) } catch {
+            throw NodeError("the card's encryption key is not valid now (expired or not yet valid)", hint: "ask your friend for a new card")
+        }
+        if !allowLocalRelays {
+            let mine = Set(try await db.writer.read { db in try String.fetchAll(db, sql: "SELECT relay FROM mailbox") })
+            if let local = card.inboxes.first(where: { !mine.contains($0.relay) && Validate.isLocalNetwork(relay: $0.relay) }) {
+                throw NodeError("the card names a relay on a local network that is not yours: \(local.relay)",
+                                hint: "if you trust this card, set KITH_ALLOW_LOCAL_RELAYS=1 and add it again")
+            }
+        }
         try await db.writer.write { db in
-            let existing = try Row.fetchOne(db, sql: "SELECT name, card_sequence FROM friend WHERE identity = ?", arguments: [card.identity.data])
+            let existing = try Row.fetchOne(db, sql: "SELECT name, card_sequence, card FROM friend WHERE identity = ?", arguments: [card.identity.data])
             if let existing {
-                let seq: Int64 = existing[1]
-                guard UInt64(seq) <= card.sequence else { throw NodeError("this card is older than the one you have for \(existing[0] as String)") }
+                let known: String = existing[0], seq: Int64 = existing[1], stored: String = existing[2]
+                // Only a higher sequence replaces a card; the same card again may only rename the friend.
+                guard UInt64(clamping: seq) <= card.sequence else { throw NodeError("this card is older than the one you have for \(known)") }
+                guard UInt64(clamping: seq) < card.sequence || stored == card.text else {
+                    throw NodeError("this card differs from the one you have for \(known) but has the same sequence number")
+                }
                 if let other = try String.fetchOne(db, sql: "SELECT name FROM friend WHERE name = ? AND identity != ?", arguments: [name, card.identity.data]) {
                     throw NodeError("another friend is already named \"\(other)\"", hint: "choose a name with --as NAME")
                 }
                 try db.execute(sql: "UPDATE friend SET name = ?, card = ?, card_sequence = ? WHERE identity = ?",
-                               arguments: [localName ?? (existing[0] as String), card.text, Int64(card.sequence), card.identity.data])
+                               arguments: [localName ?? known, card.text, Int64(card.sequence), card.identity.data])
             } else {
                 if try String.fetchOne(db, sql: "SELECT name FROM friend WHERE name = ?", arguments: [name]) != nil {
                     throw NodeError("another friend is already named \"\(name)\"", hint: "choose a name with --as NAME")
                 }
                 try db.execute(sql: "INSERT INTO friend (identity, name, card, card_sequence, added_at) VALUES (?, ?, ?, ?, ?)",
-                               arguments: [card.identity.data, name, card.text, Int64(card.sequence), now])
+                               arguments: [card.identity.data, name, card.text, Int64(card.sequence), Int64(now)])
             }
             // The card's inboxes, where envelopes for this friend go, replace any older card's.
             try db.execute(sql: "DELETE FROM friend_inbox WHERE friend = ?", arguments: [card.identity.data])
@@ -88,7 +105,8 @@ extension Node {
                                arguments: [card.identity.data, inbox.relay, inbox.mailbox.data, inbox.dropToken.data])
             }
         }
-        return try friend(identity: card.identity)!
+        guard let friend = try friend(identity: card.identity) else { throw NodeError("the friend was not stored") }
+        return friend
     }
 
     public func friends() throws -> [Friend] {

@@ -9,9 +9,26 @@ extension Node {
     enum Outcome {
         /// Applied; counts what was new (a duplicate adds nothing).
         case done(newPosts: Int, newKeys: Int)
-        case wait(String)
+        case wait(Waiting)
         case reject(String)
     }
+
+    /// Why an envelope cannot be applied yet, and what it waits for: the key
+    /// id of its audience key (a post) or its owner's identity (a key message
+    /// from someone who is not a friend yet). It is only tried again once
+    /// that key or friend is known, so junk that waits costs nothing per sync.
+    struct Waiting {
+        let reason: String
+        let key: [UInt8]
+    }
+
+    /// Envelopes that may wait at once, in all and for one key or sender.
+    /// A post envelope is at most 65,598 bytes, so waiting envelopes take at
+    /// most about 64 MiB of disk whatever friends send.
+    static let maxPending = 1000
+    static let maxPendingPerKey = 100
+    /// An envelope that has waited this long (30 days) is dropped.
+    static let pendingLifetime: UInt64 = 30 * 24 * 3600
 
     /// Audience keys opened during one transaction, by key id.
     typealias AudienceKeyCache = [[UInt8]: (key: AudienceKey, name: String)]
@@ -19,9 +36,27 @@ extension Node {
     /// Envelopes processed per write transaction.
     static let processingBatch = 256
 
-    /// Processes pending envelopes until a pass makes no progress, so that a
-    /// post fetched before its audience key is opened once the key is in.
+    /// Why a newly fetched envelope may not wait, if the limits are reached.
+    static func pendingRefusal(_ db: Database, _ waiting: Waiting) throws -> String? {
+        let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM inbox WHERE state = 'pending'") ?? 0
+        if total >= maxPending { return "dropped: \(maxPending) envelopes are waiting already (\(waiting.reason))" }
+        let same = try Int.fetchOne(db, sql: "SELECT count(*) FROM inbox WHERE state = 'pending' AND wait_key = ?", arguments: [waiting.key.data]) ?? 0
+        if same >= maxPendingPerKey { return "dropped: \(maxPendingPerKey) envelopes wait for the same key or sender already" }
+        return nil
+    }
+
+    /// Drops envelopes that have waited longer than `pendingLifetime`, then
+    /// processes those whose key or sender has become known, until a pass
+    /// makes no progress (a key that arrives can open posts that waited for it).
     func processPending(_ report: inout SyncReport) async throws {
+        let cutoff = Int64(clamping: clock()) - Int64(Self.pendingLifetime)
+        report.expired += try await db.writer.write { db in
+            try db.execute(sql: """
+                UPDATE inbox SET state = 'expired', data = X'', detail = 'waited 30 days: ' || coalesce(detail, '')
+                WHERE state = 'pending' AND received_at < ?
+                """, arguments: [cutoff])
+            return db.changesCount
+        }
         var progress = true
         while progress {
             progress = false
@@ -31,7 +66,9 @@ extension Node {
                 let after = cursor
                 let (outcomes, last) = try await db.writer.write { db -> ([Outcome], Int64?) in
                     let rows = try Row.fetchAll(db, sql: """
-                        SELECT rowid, envelope_id, data FROM inbox WHERE state = 'pending' AND rowid > ? ORDER BY rowid LIMIT ?
+                        SELECT rowid, envelope_id, data FROM inbox WHERE state = 'pending' AND rowid > ?
+                        AND (wait_key IS NULL OR wait_key IN (SELECT key_id FROM audience_key) OR wait_key IN (SELECT identity FROM friend))
+                        ORDER BY rowid LIMIT ?
                         """, arguments: [after, Self.processingBatch])
                     var keys: AudienceKeyCache = [:]
                     var outcomes: [Outcome] = []
@@ -40,11 +77,11 @@ extension Node {
                         let outcome = try self.process(envelopeID: [UInt8](id), bytes: [UInt8](row[2] as Data), db, keys: &keys)
                         switch outcome {
                         case .done:
-                            try db.execute(sql: "UPDATE inbox SET state = 'done', detail = NULL, data = X'' WHERE envelope_id = ?", arguments: [id])
+                            try db.execute(sql: "UPDATE inbox SET state = 'done', detail = NULL, data = X'', wait_key = NULL WHERE envelope_id = ?", arguments: [id])
                         case .reject(let detail):
-                            try db.execute(sql: "UPDATE inbox SET state = 'rejected', detail = ?, data = X'' WHERE envelope_id = ?", arguments: [detail, id])
-                        case .wait(let detail):
-                            try db.execute(sql: "UPDATE inbox SET detail = ? WHERE envelope_id = ?", arguments: [detail, id])
+                            try db.execute(sql: "UPDATE inbox SET state = 'rejected', detail = ?, data = X'', wait_key = NULL WHERE envelope_id = ?", arguments: [detail, id])
+                        case .wait(let waiting):
+                            try db.execute(sql: "UPDATE inbox SET detail = ?, wait_key = ? WHERE envelope_id = ?", arguments: [waiting.reason, waiting.key.data, id])
                         }
                         outcomes.append(outcome)
                     }
@@ -58,7 +95,12 @@ extension Node {
                 cursor = last
             }
         }
-        report.waiting = try await db.writer.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM inbox WHERE state = 'pending'") ?? 0 }
+        let waiting = try await db.writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT detail, count(*) FROM inbox WHERE state = 'pending' GROUP BY detail ORDER BY detail")
+                .map { (reason: ($0[0] as String?) ?? "not processed yet", count: $0[1] as Int) }
+        }
+        report.waiting = waiting.reduce(0) { $0 + $1.count }
+        report.waitingReasons = waiting.map { "\($0.count) waiting: \($0.reason)" }
     }
 
     /// Opens one envelope and applies it. Runs inside the write transaction
@@ -70,10 +112,12 @@ extension Node {
         do {
             switch envelope.kind {
             case .keyMessage:
-                let message = try KeyMessage.open(envelope, keys: keys.encryptionKeys.map(\.key), me: keys.identity.publicKey)
+                let now = clock()
+                let usable = keys.encryptionKeys.filter { now < $0.notAfter + Self.encryptionKeyGrace }.map(\.key)
+                let message = try KeyMessage.open(envelope, keys: usable, me: keys.identity.publicKey)
                 let owner = message.audience.owner
                 guard try Bool.fetchOne(db, sql: "SELECT 1 FROM friend WHERE identity = ?", arguments: [owner.data]) == true else {
-                    return .wait("audience key from someone who is not a friend (yet)")
+                    return .wait(Waiting(reason: "an audience key from someone who is not a friend (yet)", key: owner))
                 }
                 let sealed = try sealStored(message.audience.key, keyID: message.audience.keyID)
                 try Self.storeAudienceKey(db, message.audience, name: message.audienceName, sealed: sealed, now: clock())
@@ -81,8 +125,8 @@ extension Node {
             case .post:
                 let keyID = try Post.keyID(of: envelope)
                 if cache[keyID] == nil { cache[keyID] = try audienceKey(keyID: keyID, db) }
-                guard let (audience, name) = cache[keyID] else { return .wait("its audience key has not arrived") }
-                let post = try Post.open(envelope, audience: audience)
+                guard let (audience, name) = cache[keyID] else { return .wait(Waiting(reason: "a post whose audience key has not arrived", key: keyID)) }
+                let post = try Post.open(envelope, audience: audience, now: clock())
                 try Self.storePost(db, post, audienceOwner: audience.owner, audienceName: name, envelopeID: envelopeID, now: clock())
                 return .done(newPosts: db.changesCount, newKeys: 0)
             }

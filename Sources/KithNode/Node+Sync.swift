@@ -13,6 +13,10 @@ public struct SyncReport: Codable, Sendable, Equatable {
     public var newAudienceKeys = 0
     /// Envelopes kept for later (their audience key or sender is not known yet).
     public var waiting = 0
+    /// Envelopes dropped after waiting too long for their key or sender.
+    public var expired = 0
+    /// Why envelopes wait, one line per reason with its count.
+    public var waitingReasons: [String] = []
     /// Envelopes refused as invalid (tampered, misaddressed, from no friend's key).
     public var rejected = 0
     /// Deliveries that failed in this sync and stay queued for a retry.

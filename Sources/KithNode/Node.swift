@@ -17,6 +17,9 @@ public struct Node: Sendable {
     /// Validity of a new encryption key. Rotation is not built yet, so a key
     /// lasts a year (see SECURITY.md).
     static let encryptionKeyLifetime: UInt64 = 365 * 24 * 3600
+    /// How long an expired encryption secret still opens key messages, for
+    /// those sealed just before it expired: 7 days.
+    static let encryptionKeyGrace: UInt64 = 7 * 24 * 3600
 
     /// Opens an initialised node directory.
     public static func open(home: String, clock: @escaping @Sendable () -> UInt64 = Node.now) throws -> Node {

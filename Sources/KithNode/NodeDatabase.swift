@@ -46,6 +46,22 @@ public struct NodeDatabase: Sendable {
                 CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
                 """)
         }
+        m.registerMigration("v2") { db in
+            // Posts are keyed by (author, post id): one author cannot shadow another's post by reusing its id.
+            // Pending envelopes record what they wait for, so they are tried again only once it is known.
+            try db.execute(sql: """
+                CREATE TABLE post_new (author BLOB NOT NULL, id BLOB NOT NULL, audience_owner BLOB NOT NULL, audience BLOB NOT NULL,
+                    audience_name TEXT NOT NULL, epoch INTEGER NOT NULL, text TEXT NOT NULL, created_at INTEGER NOT NULL,
+                    received_at INTEGER NOT NULL, envelope_id BLOB, PRIMARY KEY (author, id));
+                INSERT INTO post_new (author, id, audience_owner, audience, audience_name, epoch, text, created_at, received_at, envelope_id)
+                    SELECT author, id, audience_owner, audience, audience_name, epoch, text, created_at, received_at, envelope_id FROM post;
+                DROP TABLE post;
+                ALTER TABLE post_new RENAME TO post;
+                CREATE INDEX post_created ON post(created_at);
+                ALTER TABLE inbox ADD COLUMN wait_key BLOB;
+                CREATE INDEX inbox_wait ON inbox(wait_key) WHERE state = 'pending';
+                """)
+        }
         return m
     }
 }

@@ -4,21 +4,51 @@ import KithProtocol
 /// Checks on user input that the wire formats also enforce.
 enum Validate {
     static func name(_ name: String, what: String) throws {
-        let n = name.utf8.count
-        guard n >= 1, n <= 64 else { throw NodeError("\(what) must be 1 to 64 bytes") }
-        guard !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-            throw NodeError("\(what) must not contain control characters")
-        }
+        do { try Name.check(name, field: what) } catch let error as ProtocolError { throw NodeError(error.detail) }
         guard name.trimmingCharacters(in: .whitespaces) == name else { throw NodeError("\(what) must not start or end with spaces") }
     }
 
-    /// An http or https URL with a host, without a trailing slash.
+    /// A relay URL as typed: the scheme is lower-cased and trailing slashes
+    /// dropped, then it must follow the protocol's rule for relay URLs.
     static func relayURL(_ text: String) throws -> String {
         var s = text
         while s.hasSuffix("/") { s.removeLast() }
-        guard let url = URL(string: s), let scheme = url.scheme, ["http", "https"].contains(scheme.lowercased()),
-              let host = url.host, !host.isEmpty, url.query == nil, url.fragment == nil, s.utf8.count <= ContactCard.maxURLBytes
-        else { throw NodeError("not a relay URL: \"\(text)\"", hint: "a relay URL looks like http://127.0.0.1:8080") }
+        if let colon = s.range(of: "://") { s = s[..<colon.lowerBound].lowercased() + s[colon.lowerBound...] }
+        do { try RelayURL.check(s) } catch {
+            throw NodeError("not a relay URL: \"\(text)\"", hint: "a relay URL looks like http://127.0.0.1:8080 or https://relay.example")
+        }
         return s
+    }
+
+    /// Whether a relay URL points into the machine or its local network: a
+    /// loopback, private, link-local, shared (CGNAT) or unspecified IP
+    /// literal, or a `localhost` name. Host names are not resolved here.
+    static func isLocalNetwork(relay url: String) -> Bool {
+        guard let parts = try? RelayURL.check(url) else { return false }
+        var host = parts.host.lowercased()
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        if host == "localhost" || host.hasSuffix(".localhost") || host.hasSuffix(".localhost.") { return true }
+        var v4 = in_addr()
+        if inet_pton(AF_INET, host, &v4) == 1 { return isLocal(ipv4: UInt32(bigEndian: v4.s_addr)) }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, host, &v6) == 1 {
+            let b = withUnsafeBytes(of: v6) { Array($0) }
+            if b[0..<15].allSatisfy({ $0 == 0 }) { return b[15] <= 1 }                 // :: and ::1
+            if b[0..<10].allSatisfy({ $0 == 0 }), b[10] == 0xff, b[11] == 0xff {      // ::ffff:a.b.c.d
+                return isLocal(ipv4: UInt32(b[12]) << 24 | UInt32(b[13]) << 16 | UInt32(b[14]) << 8 | UInt32(b[15]))
+            }
+            return b[0] & 0xfe == 0xfc || (b[0] == 0xfe && b[1] & 0xc0 == 0x80)         // fc00::/7, fe80::/10
+        }
+        // Shorthand such as 127.1 or 0x7f.1, which inet_pton refuses but resolvers accept: no top-level
+        // domain starts with a digit, so a host whose last label does is an odd IP literal, treated as local.
+        return host.split(separator: ".").last?.first?.isNumber ?? false
+    }
+
+    private static func isLocal(ipv4 a: UInt32) -> Bool {
+        let ranges: [(UInt32, UInt32)] = [
+            (0x0000_0000, 8), (0x0A00_0000, 8), (0x6440_0000, 10), (0x7F00_0000, 8),
+            (0xA9FE_0000, 16), (0xAC10_0000, 12), (0xC0A8_0000, 16),
+        ]
+        return ranges.contains { base, bits in a >> (32 - bits) == base >> (32 - bits) }
     }
 }

@@ -51,7 +51,13 @@ public struct ByteReader {
     public mutating func u8() throws -> UInt8 { try integer() }
     public mutating func u16() throws -> UInt16 { try integer() }
     public mutating func u32() throws -> UInt32 { try integer() }
-    public mutating func u64() throws -> UInt64 { try integer() }
+    /// A u64 field. Every u64 in Kith's formats is at most 2^63 - 1, so that
+    /// it fits a signed 64-bit integer (SQLite's) everywhere; larger is malformed.
+    public mutating func u64() throws -> UInt64 {
+        let v: UInt64 = try integer()
+        guard v <= UInt64(Int64.max) else { throw ProtocolError.malformed("\(what): a 64-bit field is above 2^63 - 1") }
+        return v
+    }
 
     private mutating func integer<T: FixedWidthInteger>() throws -> T {
         let n = MemoryLayout<T>.size

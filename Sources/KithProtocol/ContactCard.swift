@@ -57,16 +57,19 @@ public struct ContactCard: Equatable, Sendable {
     }
 
     static func checkName(_ name: String) throws {
-        let n = name.utf8.count
-        guard n >= 1, n <= maxNameBytes, !name.contains(where: { $0.isNewline || $0.asciiValue.map { $0 < 0x20 } == true }) else {
-            throw ProtocolError.malformed("card: name must be 1 to \(maxNameBytes) bytes without control characters")
-        }
+        try Name.check(name, field: "card: name")
     }
 
     static func checkInbox(_ inbox: Inbox) throws {
         guard inbox.mailbox.count == 32, inbox.dropToken.count == 32 else { throw ProtocolError.malformed("card: inbox keys must be 32 bytes") }
-        guard inbox.relay.utf8.count <= maxURLBytes, inbox.relay.hasPrefix("http://") || inbox.relay.hasPrefix("https://") else {
-            throw ProtocolError.malformed("card: relay must be an http or https URL")
+        do { try RelayURL.check(inbox.relay) } catch let error as ProtocolError { throw ProtocolError.malformed("card: \(error.detail)") }
+    }
+
+    /// Throws `not valid now` unless the card's encryption key may be used at
+    /// `time` (see `EncryptionKeyCertificate.isValid(at:)`).
+    public func checkValid(at time: UInt64) throws {
+        guard encryptionKey.isValid(at: time) else {
+            throw ProtocolError(.notValidNow, "card: its encryption key is not valid now (expired or not yet valid)")
         }
     }
 

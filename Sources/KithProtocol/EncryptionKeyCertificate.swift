@@ -4,6 +4,11 @@ import KithCrypto
 /// validity window. Key messages are sealed to it.
 public struct EncryptionKeyCertificate: Equatable, Sendable {
     public static let length = 32 + 8 + 8 + 64
+    /// The longest window a certificate may have: 400 days.
+    public static let maxLifetime: UInt64 = 400 * 24 * 3600
+    /// How far a receiver's clock may be behind the signer's: a key whose
+    /// window starts up to this many seconds from now is already usable.
+    public static let clockSkew: UInt64 = 300
     static let context = "kith/encryption-key/v1"
 
     public let publicKey: [UInt8]
@@ -45,10 +50,12 @@ public struct EncryptionKeyCertificate: Equatable, Sendable {
     /// Checks the signature by `identity` and that the window is well formed.
     public func verify(identity: [UInt8]) throws {
         guard notBefore < notAfter else { throw ProtocolError.malformed("encryption key: empty validity window") }
+        guard notAfter - notBefore <= Self.maxLifetime else { throw ProtocolError.malformed("encryption key: validity window longer than 400 days") }
         guard SigningKey.verify(signature: signature, message: Self.message(identity: identity, publicKey: publicKey, notBefore: notBefore, notAfter: notAfter), publicKey: identity) else {
             throw ProtocolError(.badSignature, "encryption key: signature does not verify")
         }
     }
 
-    public func isValid(at time: UInt64) -> Bool { notBefore <= time && time < notAfter }
+    /// Whether the key may be used at `time`: `not_before - 300 <= time < not_after`.
+    public func isValid(at time: UInt64) -> Bool { notBefore <= time + Self.clockSkew && time < notAfter }
 }

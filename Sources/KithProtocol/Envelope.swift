@@ -13,10 +13,29 @@ public struct Envelope: Equatable, Sendable {
         case keyMessage = 1
         /// A post encrypted once under an audience's epoch key.
         case post = 2
+
+        var name: String {
+            switch self {
+            case .keyMessage: "key message"
+            case .post: "post"
+            }
+        }
     }
 
     public let kind: Kind
     public let payload: [UInt8]
+
+    /// Sizes are fixed by type, so that relays and nodes refuse an oversized
+    /// envelope before storing it: a key message is always 304 bytes of
+    /// payload, a post `56 + B` for a bucket `B` from 512 to 65,536.
+    public static func isValid(payloadLength n: Int, for kind: Kind) -> Bool {
+        switch kind {
+        case .keyMessage: return n == KeyMessage.payloadLength
+        case .post:
+            let bucket = n - Post.payloadOverhead
+            return bucket >= Post.minBucket && bucket <= Post.maxBucket && bucket & (bucket - 1) == 0
+        }
+    }
 
     public init(kind: Kind, payload: [UInt8]) {
         self.kind = kind
@@ -37,6 +56,10 @@ public struct Envelope: Equatable, Sendable {
         guard bytes.count > Self.headerLength, Array(bytes[0..<4]) == Self.magic else { throw ProtocolError.malformed("envelope: bad magic or too short") }
         guard bytes[4] == Self.version else { throw ProtocolError(.unsupportedVersion, "envelope: version \(bytes[4]) is not supported") }
         guard let kind = Kind(rawValue: bytes[5]) else { throw ProtocolError.malformed("envelope: unknown type \(bytes[5])") }
+        let payloadLength = bytes.count - Self.headerLength
+        guard Self.isValid(payloadLength: payloadLength, for: kind) else {
+            throw ProtocolError.malformed("envelope: \(bytes.count) bytes is not a size a \(kind.name) can have")
+        }
         self.kind = kind
         self.payload = Array(bytes[Self.headerLength...])
     }

@@ -5,6 +5,11 @@ import KithCrypto
 public struct KeyMessage: Sendable {
     public static let version: UInt8 = 1
     static let context = "kith/key-message/v1"
+    /// The signed inner message is padded to this many bytes before sealing,
+    /// so that a key message's size reveals nothing (not the name's length).
+    public static let paddedLength = 256
+    /// The sealed box: the padded message plus `crypto_box_seal`'s 48 bytes.
+    public static let payloadLength = paddedLength + BoxKey.sealOverhead
 
     public let audience: AudienceKey
     /// The member's identity key: a key message cannot be re-sealed to someone else.
@@ -35,10 +40,11 @@ public struct KeyMessage: Sendable {
     /// Signs with the owner's identity and seals to the member's encryption key.
     public func seal(owner: SigningKey, to encryptionKey: [UInt8]) throws -> Envelope {
         precondition(owner.publicKey == audience.owner)
+        try Name.check(audienceName, field: "key message: audience name")
         var plain = body()
         defer { wipe(&plain) }
         let sig = owner.sign(signedMessage(context: Self.context, plain))
-        var inner = plain + sig
+        var inner = Padding.pad(plain + sig, blockSize: Self.paddedLength)
         defer { wipe(&inner) }
         return Envelope(kind: .keyMessage, payload: try BoxKey.seal(inner, to: encryptionKey))
     }
@@ -47,12 +53,15 @@ public struct KeyMessage: Sendable {
     /// verifies the owner's signature and that it is addressed to `me`.
     public static func open(_ envelope: Envelope, keys: [BoxKey], me: [UInt8]) throws -> KeyMessage {
         guard envelope.kind == .keyMessage else { throw ProtocolError.malformed("key message: wrong envelope type") }
-        guard envelope.payload.count >= BoxKey.sealOverhead else { throw ProtocolError.malformed("key message: too short") }
+        guard envelope.payload.count == payloadLength else { throw ProtocolError.malformed("key message: not \(payloadLength) bytes") }
         var opened: [UInt8]? = nil
         for key in keys {
             if let plain = try? key.open(envelope.payload) { opened = plain; break }
         }
-        guard var inner = opened else { throw ProtocolError(.noMatchingKey, "key message: sealed to none of my encryption keys") }
+        guard var padded = opened else { throw ProtocolError(.noMatchingKey, "key message: sealed to none of my encryption keys") }
+        defer { wipe(&padded) }
+        var inner: [UInt8]
+        do { inner = try Padding.unpad(padded, blockSize: paddedLength) } catch { throw ProtocolError.malformed("key message: bad padding") }
         defer { wipe(&inner) }
         var r = ByteReader(inner, what: "key message")
         let version = try r.u8()
@@ -61,14 +70,17 @@ public struct KeyMessage: Sendable {
         let recipient = try r.raw(32)
         let audienceID = try r.raw(AudienceKey.audienceIDLength)
         let epoch = try r.u32()
-        var key = try r.raw(32)
+        guard epoch >= AudienceKey.firstEpoch else { throw ProtocolError.malformed("key message: epoch 0") }
+        var keyBytes = try r.raw(32)
+        let secret = SecretBytes(consuming: &keyBytes)
         let created = try r.u64()
-        let name = try r.string8(field: "audience name", max: 64)
-        let signed = r.consumed
+        let name = try r.string8(field: "audience name", max: Name.maxBytes)
+        try Name.check(name, field: "key message: audience name")
+        var signed = signedMessage(context: Self.context, r.consumed)
+        defer { wipe(&signed) }
         let sig = try r.raw(64)
         try r.finish()
-        let secret = SecretBytes(consuming: &key)
-        guard SigningKey.verify(signature: sig, message: signedMessage(context: Self.context, signed), publicKey: owner) else {
+        guard SigningKey.verify(signature: sig, message: signed, publicKey: owner) else {
             throw ProtocolError(.badSignature, "key message: owner signature does not verify")
         }
         guard constantTimeEqual(recipient, me) else { throw ProtocolError(.wrongRecipient, "key message: addressed to someone else") }

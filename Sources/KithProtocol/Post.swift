@@ -8,6 +8,12 @@ public struct Post: Equatable, Sendable {
     public static let maxTextBytes = 60_000
     /// Padded plaintexts are a power of two, at least this many bytes.
     public static let minBucket = 512
+    /// The bucket of the longest post (60,000 bytes of text).
+    public static let maxBucket = 65_536
+    /// key id, nonce and tag around the padded plaintext.
+    public static let payloadOverhead = AudienceKey.keyIDLength + AEAD.nonceLength + AEAD.tagLength
+    /// A post dated more than this many seconds after the receiver's clock is refused.
+    public static let maxFutureSkew: UInt64 = 24 * 3600
     static let context = "kith/post/v1"
 
     public enum Kind: UInt8, Sendable { case post = 1 }
@@ -82,9 +88,10 @@ public struct Post: Equatable, Sendable {
     }
 
     /// Decrypts with the audience key the envelope names, checks the padding,
-    /// that the signed audience and epoch are the key's, and the author's signature.
-    /// `author` is whom the audience owner allows to post (v1: the owner).
-    public static func open(_ envelope: Envelope, audience: AudienceKey) throws -> Post {
+    /// that the signed audience and epoch are the key's, the author's
+    /// signature (v1: only the owner posts), and that the post is not dated
+    /// more than a day after `now`.
+    public static func open(_ envelope: Envelope, audience: AudienceKey, now: UInt64) throws -> Post {
         let keyID = try keyID(of: envelope)
         guard constantTimeEqual(keyID, audience.keyID) else { throw ProtocolError(.noMatchingKey, "post: encrypted under another key") }
         let nonce = Array(envelope.payload[AudienceKey.keyIDLength..<AudienceKey.keyIDLength + AEAD.nonceLength])
@@ -95,7 +102,7 @@ public struct Post: Equatable, Sendable {
             throw ProtocolError(.decryptionFailed, "post: ciphertext does not decrypt")
         }
         defer { wipe(&padded) }
-        guard padded.count >= minBucket, padded.count & (padded.count - 1) == 0 else { throw ProtocolError.malformed("post: padded size is not a bucket") }
+        guard padded.count >= minBucket, padded.count <= maxBucket, padded.count & (padded.count - 1) == 0 else { throw ProtocolError.malformed("post: padded size is not a bucket") }
         var inner: [UInt8]
         do { inner = try Padding.unpad(padded, blockSize: padded.count) } catch { throw ProtocolError.malformed("post: bad padding") }
         defer { wipe(&inner) }
@@ -106,6 +113,7 @@ public struct Post: Equatable, Sendable {
         let author = try r.raw(32)
         let audienceID = try r.raw(AudienceKey.audienceIDLength)
         let epoch = try r.u32()
+        guard epoch >= AudienceKey.firstEpoch else { throw ProtocolError.malformed("post: epoch 0") }
         let id = try r.raw(idLength)
         let created = try r.u64()
         let len = Int(try r.u32())
@@ -121,6 +129,7 @@ public struct Post: Equatable, Sendable {
             throw ProtocolError(.wrongRecipient, "post: signed for another audience or epoch than its key")
         }
         guard author == audience.owner else { throw ProtocolError(.wrongRecipient, "post: author is not the audience owner") }
+        guard created <= now + maxFutureSkew else { throw ProtocolError(.notValidNow, "post: dated more than a day in the future") }
         _ = kind
         return try Post(author: author, audienceID: audienceID, epoch: epoch, id: id, createdAt: created, text: text)
     }

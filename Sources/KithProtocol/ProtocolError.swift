@@ -13,6 +13,9 @@ public struct ProtocolError: Error, CustomStringConvertible, Equatable, Sendable
         case noMatchingKey = "no matching key"
         /// Validly signed, but for someone or something else.
         case wrongRecipient = "wrong recipient"
+        /// Well formed and validly signed, but outside its time: an
+        /// encryption key outside its window, a post dated in the future.
+        case notValidNow = "not valid now"
     }
 
     public let kind: Kind

@@ -15,8 +15,9 @@ func hex(_ b: [UInt8]) -> String { Hex.encode(b) }
 func sigMessage(_ context: String, _ fields: [UInt8]) -> [UInt8] { Array(context.utf8) + [0] + fields }
 
 var written = 0
+/// Writes one vector. Every vector is evaluated at the time `now`.
 @MainActor func write(_ name: String, _ header: [(String, String)], _ body: String) throws {
-    var text = header.map { "\($0.0): \($0.1)" }.joined(separator: "\n")
+    var text = (header.prefix(1) + [("now", String(now))] + header.dropFirst()).map { "\($0.0): \($0.1)" }.joined(separator: "\n")
     text += "\n\n" + body + "\n"
     try text.write(toFile: (dir as NSString).appendingPathComponent(name), atomically: true, encoding: .utf8)
     written += 1
@@ -99,15 +100,30 @@ let kmToCarol = KeyMessage(audience: audience, recipient: mallory.publicKey, aud
 try write("key-message-wrong-recipient.txt", keyMessageHeader("wrong recipient", "signed for someone else, re-sealed to bob"),
           hex(try kmToCarol.seal(owner: alice, to: bobBox.publicKey).bytes))
 
-func keyMessageInner(owner: [UInt8], signer: SigningKey, version: UInt8 = 1) -> [UInt8] {
+/// A key message's padded inner plaintext, built field by field as the spec says.
+func keyMessageInner(owner: [UInt8], signer: SigningKey, version: UInt8 = 1, epoch: UInt32 = 3, name: String = "family") -> [UInt8] {
     var w = ByteWriter()
-    w.u8(version); w.raw(owner); w.raw(bob.publicKey); w.raw(audienceID); w.u32(3); w.raw(seed(0xe1)); w.u64(now); w.string8("family")
-    return w.bytes + signer.sign(sigMessage("kith/key-message/v1", w.bytes))
+    w.u8(version); w.raw(owner); w.raw(bob.publicKey); w.raw(audienceID); w.u32(epoch); w.raw(seed(0xe1)); w.u64(now)
+    w.u8(UInt8(name.utf8.count)); w.raw(Array(name.utf8))
+    return Padding.pad(w.bytes + signer.sign(sigMessage("kith/key-message/v1", w.bytes)), blockSize: 256)
+}
+func sealedKeyMessage(_ padded: [UInt8]) throws -> String {
+    hex(Envelope(kind: .keyMessage, payload: try BoxKey.seal(padded, to: bobBox.publicKey)).bytes)
 }
 try write("key-message-bad-signature.txt", keyMessageHeader("bad signature", "claims alice as owner, signed by another key"),
-          hex(Envelope(kind: .keyMessage, payload: try BoxKey.seal(keyMessageInner(owner: alice.publicKey, signer: mallory), to: bobBox.publicKey)).bytes))
+          try sealedKeyMessage(keyMessageInner(owner: alice.publicKey, signer: mallory)))
 try write("key-message-unsupported-version.txt", keyMessageHeader("unsupported version", "inner version 9"),
-          hex(Envelope(kind: .keyMessage, payload: try BoxKey.seal(keyMessageInner(owner: alice.publicKey, signer: alice, version: 9), to: bobBox.publicKey)).bytes))
+          try sealedKeyMessage(keyMessageInner(owner: alice.publicKey, signer: alice, version: 9)))
+try write("key-message-epoch-zero.txt", keyMessageHeader("malformed", "validly signed, epoch 0"),
+          try sealedKeyMessage(keyMessageInner(owner: alice.publicKey, signer: alice, epoch: 0)))
+try write("key-message-name-bidi.txt", keyMessageHeader("malformed", "validly signed, audience name with U+202E RIGHT-TO-LEFT OVERRIDE"),
+          try sealedKeyMessage(keyMessageInner(owner: alice.publicKey, signer: alice, name: "fam\u{202E}ylimaf")))
+try write("key-message-bad-padding.txt", keyMessageHeader("malformed", "validly signed, padded with zeros instead of 0x80 00 ..."),
+          try sealedKeyMessage({ let p = keyMessageInner(owner: alice.publicKey, signer: alice); let n = try! Padding.unpad(p, blockSize: 256).count
+                                 return Array(p[0..<n]) + [UInt8](repeating: 0, count: 256 - n) }()))
+try write("key-message-wrong-size.txt", keyMessageHeader("malformed", "sealed without padding: the payload is not 304 bytes"),
+          hex(Envelope(kind: .keyMessage, payload: try BoxKey.seal(try! Padding.unpad(keyMessageInner(owner: alice.publicKey, signer: alice), blockSize: 256),
+                                                                    to: bobBox.publicKey)).bytes))
 
 var tampered = try km.seal(owner: alice, to: bobBox.publicKey).bytes
 tampered[tampered.count - 5] ^= 0x80
@@ -146,14 +162,16 @@ try write("post-truncated.txt", postHeader("malformed", "cut below the smallest 
 
 /// Encrypts an already padded inner plaintext under the audience key, as the spec says.
 func sealPadded(_ padded: [UInt8]) throws -> [UInt8] {
-    let keyID = Hash.blake2b(Array("kith/epoch-key-id/v1".utf8), length: 16, key: audience.key)
-    let postKey = Hash.deriveKey(from: audience.key, id: 1, context: "kithpost")
+    let binding = alice.publicKey + audienceID + [0, 0, 0, 3]
+    let keyID = Hash.blake2b(Array("kith/epoch-key-id/v2".utf8) + [0] + binding, length: 16, key: audience.key)
+    var postKeyBytes = Hash.blake2b(Array("kith/post-key/v2".utf8) + [0] + binding, length: 32, key: audience.key)
+    let postKey = SecretBytes(consuming: &postKeyBytes)
     let header = Array("KITH".utf8) + [1, 2] + keyID
     return header + postNonce + (try AEAD.seal(padded, key: postKey, nonce: postNonce, associatedData: header))
 }
-func postInner(author: [UInt8], audienceID aid: [UInt8], epoch: UInt32, signer: SigningKey) -> [UInt8] {
+func postInner(author: [UInt8], audienceID aid: [UInt8], epoch: UInt32, signer: SigningKey, createdAt: UInt64 = now) -> [UInt8] {
     var w = ByteWriter()
-    w.u8(1); w.u8(1); w.raw(author); w.raw(aid); w.u32(epoch); w.raw([UInt8](repeating: 0x11, count: 16)); w.u64(now)
+    w.u8(1); w.u8(1); w.raw(author); w.raw(aid); w.u32(epoch); w.raw([UInt8](repeating: 0x11, count: 16)); w.u64(createdAt)
     let t = Array("The baby is here!".utf8); w.u32(UInt32(t.count)); w.raw(t)
     return w.bytes + signer.sign(sigMessage("kith/post/v1", w.bytes))
 }
@@ -168,6 +186,12 @@ try write("post-not-owner.txt", postHeader("wrong recipient", "validly signed by
 let goodInner = postInner(author: alice.publicKey, audienceID: audienceID, epoch: 3, signer: alice)
 try write("post-bad-padding.txt", postHeader("malformed", "inner plaintext padded with zeros instead of 0x80 00 ..."),
           hex(try sealPadded(goodInner + [UInt8](repeating: 0, count: 512 - goodInner.count))))
+try write("post-epoch-zero.txt", postHeader("malformed", "validly signed for epoch 0 (and encrypted under epoch 3's key)"),
+          hex(try sealPadded(Padding.pad(postInner(author: alice.publicKey, audienceID: audienceID, epoch: 0, signer: alice), blockSize: 512))))
+try write("post-time-overflow.txt", postHeader("malformed", "validly signed, created_at 2^64 - 1 (above 2^63 - 1)"),
+          hex(try sealPadded(Padding.pad(postInner(author: alice.publicKey, audienceID: audienceID, epoch: 3, signer: alice, createdAt: .max), blockSize: 512))))
+try write("post-from-the-future.txt", postHeader("not valid now", "validly signed, dated 2 days after the evaluation time"),
+          hex(try sealPadded(Padding.pad(postInner(author: alice.publicKey, audienceID: audienceID, epoch: 3, signer: alice, createdAt: now + 2 * 86_400), blockSize: 512))))
 try write("post-bad-bucket.txt", postHeader("malformed", "padded to 640 bytes, not a power of two"),
           hex(try sealPadded(Padding.pad(goodInner, blockSize: 640))))
 
@@ -185,5 +209,9 @@ try write("request-valid.txt", requestHeader + [("expect", "success"), ("comment
 var badSig = request.signature
 badSig[0] ^= 0x01
 try write("request-bad-signature.txt", requestHeader + [("expect", "bad signature"), ("comment", "first signature byte flipped")], hex(badSig))
+
+try writeCardRuleVectors()
+try writeAudienceKeyVectors()
+try writeRelayMessageVectors()
 
 print("wrote \(written) vectors to \(dir)")

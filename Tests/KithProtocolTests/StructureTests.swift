@@ -67,7 +67,7 @@ func makeAudience(owner: SigningKey, epoch: UInt32 = 1) -> AudienceKey {
         let post = try Post(author: alice.publicKey, audienceID: audience.audienceID, epoch: 4, id: randomBytes(16), createdAt: now, text: "hello")
         let envelope = try post.seal(author: alice, audience: audience)
         let parsed = try Envelope(bytes: envelope.bytes)
-        #expect(try Post.open(parsed, audience: audience) == post)
+        #expect(try Post.open(parsed, audience: audience, now: now) == post)
     }
 
     @Test func sizeDependsOnlyOnTheBucket() throws {
@@ -87,7 +87,7 @@ func makeAudience(owner: SigningKey, epoch: UInt32 = 1) -> AudienceKey {
         let audience = makeAudience(owner: alice)
         let envelope = try Post(author: alice.publicKey, audienceID: audience.audienceID, epoch: 1, id: randomBytes(16), createdAt: now, text: "x")
             .seal(author: alice, audience: audience)
-        let error = #expect(throws: ProtocolError.self) { try Post.open(envelope, audience: makeAudience(owner: alice)) }
+        let error = #expect(throws: ProtocolError.self) { try Post.open(envelope, audience: makeAudience(owner: alice), now: now) }
         #expect(error?.kind == .noMatchingKey)
     }
 
@@ -97,7 +97,7 @@ func makeAudience(owner: SigningKey, epoch: UInt32 = 1) -> AudienceKey {
         var bytes = try Post(author: alice.publicKey, audienceID: audience.audienceID, epoch: 1, id: randomBytes(16), createdAt: now, text: "x")
             .seal(author: alice, audience: audience).bytes
         bytes[5] = Envelope.Kind.keyMessage.rawValue
-        let error = #expect(throws: ProtocolError.self) { try Post.open(try Envelope(bytes: bytes), audience: audience) }
+        let error = #expect(throws: ProtocolError.self) { try Post.open(try Envelope(bytes: bytes), audience: audience, now: now) }
         #expect(error?.kind == .malformed)
     }
 }
@@ -128,6 +128,76 @@ func makeAudience(owner: SigningKey, epoch: UInt32 = 1) -> AudienceKey {
             #expect(!bytes.contains(subsequence: secretish))
         }
     }
+
+    /// Padding: the size does not tell the audience name's length.
+    @Test func sizeIsFixed() throws {
+        let alice = SigningKey(), bob = SigningKey(), bobBox = BoxKey()
+        let audience = makeAudience(owner: alice)
+        let sizes = try ["x", "family", String(repeating: "n", count: 64)].map {
+            try KeyMessage(audience: audience, recipient: bob.publicKey, audienceName: $0, createdAt: now).seal(owner: alice, to: bobBox.publicKey).bytes.count
+        }
+        #expect(sizes == [310, 310, 310])
+        #expect(throws: ProtocolError.self) {
+            try KeyMessage(audience: audience, recipient: bob.publicKey, audienceName: String(repeating: "n", count: 65), createdAt: now)
+                .seal(owner: alice, to: bobBox.publicKey)
+        }
+    }
+}
+
+@Suite struct RuleTests {
+    /// One owner's audience key can never stand for another's, even with the same K.
+    @Test func keyDerivationsBindOwnerAudienceAndEpoch() {
+        let k = SecretBytes(random: 32), a = SigningKey().publicKey, b = SigningKey().publicKey, id = randomBytes(16)
+        let base = AudienceKey(owner: a, audienceID: id, epoch: 1, key: k)
+        for other in [AudienceKey(owner: b, audienceID: id, epoch: 1, key: k), AudienceKey(owner: a, audienceID: randomBytes(16), epoch: 1, key: k),
+                      AudienceKey(owner: a, audienceID: id, epoch: 2, key: k)] {
+            #expect(other.keyID != base.keyID)
+            #expect(other.postKey.copyBytes() != base.postKey.copyBytes())
+        }
+    }
+
+    @Test func namesRefuseControlFormatAndSeparatorCharacters() throws {
+        for bad in ["", String(repeating: "x", count: 65), "a\u{0}", "a\r", "a\u{7F}", "a\u{9B}", "a\u{202E}", "a\u{2066}", "a\u{200E}",
+                    "a\u{2028}", "a\u{2029}", "a\u{FEFF}", "a\u{061C}"] {
+            #expect(throws: ProtocolError.self, "\(Array(bad.unicodeScalars.map(\.value)))") { try Name.check(bad, field: "name") }
+        }
+        for good in ["alice", "Zoë 🌻", "Grand-mère", "李小龍", "a b"] { try Name.check(good, field: "name") }
+    }
+
+    @Test func relayURLs() throws {
+        for good in ["http://127.0.0.1:8080", "https://relay.example", "https://relay.example/kith", "http://[::1]:9000", "http://h:1"] {
+            try RelayURL.check(good)
+        }
+        for bad in ["", "ftp://x", "HTTP://x", "http://", "http://:80", "http://x/", "http://x?y", "http://x#y", "http://u@x",
+                    "http://x:0", "http://x:65536", "http://x:8a", "http://x y", "http://x\u{1B}", "http://é.example", "http://[::1"] {
+            #expect(throws: ProtocolError.self, "\(bad)") { try RelayURL.check(bad) }
+        }
+        #expect(try RelayURL.check("http://[::1]:9000").host == "[::1]")
+        #expect(try RelayURL.check("http://[::1]:9000").port == 9000)
+    }
+
+    @Test func u64FieldsAboveTwoToTheSixtyThreeAreMalformed() throws {
+        var w = ByteWriter(); w.u64(UInt64(Int64.max)); w.u64(UInt64(Int64.max) + 1)
+        var r = ByteReader(w.bytes, what: "test")
+        #expect(try r.u64() == UInt64(Int64.max))
+        #expect(throws: ProtocolError.self) { try r.u64() }
+    }
+
+    @Test func base64urlIsCanonical() {
+        #expect(Base64URL.decode("AA") == [0])
+        #expect(Base64URL.decode("AB") == nil, "leftover bits must be zero")
+        #expect(Base64URL.decode("AAA") == [0, 0])
+        #expect(Base64URL.decode("AAB") == nil)
+    }
+
+    @Test func envelopeSizesAreFixedByType() {
+        #expect(throws: ProtocolError.self) { try Envelope(bytes: Array("KITH".utf8) + [1, 2, 0]) }
+        #expect(throws: ProtocolError.self) { try Envelope(bytes: Envelope(kind: .post, payload: randomBytes(Post.payloadOverhead + 640)).bytes) }
+        #expect(throws: ProtocolError.self) { try Envelope(bytes: Envelope(kind: .post, payload: randomBytes(Post.payloadOverhead + 131_072)).bytes) }
+        #expect(throws: ProtocolError.self) { try Envelope(bytes: Envelope(kind: .keyMessage, payload: randomBytes(303)).bytes) }
+        #expect((try? Envelope(bytes: Envelope(kind: .post, payload: randomBytes(Post.payloadOverhead + 65_536)).bytes)) != nil)
+        #expect((try? Envelope(bytes: Envelope(kind: .keyMessage, payload: randomBytes(304)).bytes)) != nil)
+    }
 }
 
 @Suite struct SignedRequestTests {
@@ -145,7 +215,7 @@ func makeAudience(owner: SigningKey, epoch: UInt32 = 1) -> AudienceKey {
     }
 
     @Test func dropRequestRoundTripsAndRefusesGarbage() throws {
-        let env = Envelope(kind: .post, payload: randomBytes(600)).bytes
+        let env = Envelope(kind: .post, payload: randomBytes(Post.payloadOverhead + 1024)).bytes
         let req = DropRequest(targets: [.init(mailbox: randomBytes(32), token: randomBytes(32))], envelope: env)
         let parsed = try DropRequest(bytes: req.bytes)
         #expect(parsed.targets == req.targets && parsed.envelope == env)

@@ -1,6 +1,6 @@
 import Foundation
 import KithCrypto
-import KithProtocol
+@testable import KithProtocol
 import Testing
 
 /// One vector file: `key: value` lines, a blank line, the structure.
@@ -24,7 +24,10 @@ struct Vector: CustomStringConvertible {
         body = parts.dropFirst().joined(separator: "\n\n").trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    func hex(_ key: String) -> [UInt8] { Hex.decode(fields[key]!)! }
+    func hex(_ key: String) -> [UInt8] {
+        guard let value = fields[key].flatMap({ Hex.decode($0) }) else { Issue.record("\(file): no hex field \(key)"); return [] }
+        return value
+    }
 
     static func all() throws -> [Vector] {
         let dir = Bundle.module.resourceURL!.appendingPathComponent("Vectors").path
@@ -36,10 +39,12 @@ struct Vector: CustomStringConvertible {
 /// Runs a vector's decoder; returns the failure kind, or "success" after
 /// checking every expected field.
 func outcome(of v: Vector) throws -> String {
+    let now = UInt64(v.fields["now"]!)!
     do {
         switch v.fields["kind"] {
         case "card":
             let card = try ContactCard(text: v.body)
+            try card.checkValid(at: now)
             #expect(card.identity == v.hex("identity"))
             #expect(card.name == v.fields["name"])
             #expect(Fingerprint.of(identity: card.identity) == v.fields["fingerprint"])
@@ -58,7 +63,7 @@ func outcome(of v: Vector) throws -> String {
             var key = v.hex("epoch-key")
             let audience = AudienceKey(owner: v.hex("owner"), audienceID: v.hex("audience-id"),
                                        epoch: UInt32(v.fields["epoch"]!)!, key: SecretBytes(consuming: &key))
-            let post = try Post.open(envelope, audience: audience)
+            let post = try Post.open(envelope, audience: audience, now: now)
             #expect(post.author == v.hex("author"))
             #expect(post.id == v.hex("post-id"))
             #expect(post.createdAt == UInt64(v.fields["created-at"]!))
@@ -70,6 +75,23 @@ func outcome(of v: Vector) throws -> String {
             guard SigningKey.verify(signature: Hex.decode(v.body)!, message: message, publicKey: v.hex("mailbox")) else {
                 throw ProtocolError(.badSignature, "request signature")
             }
+        case "audience-key":
+            var key = v.hex("epoch-key")
+            let audience = AudienceKey(owner: v.hex("owner"), audienceID: v.hex("audience-id"), epoch: UInt32(v.fields["epoch"]!)!,
+                                       key: SecretBytes(consuming: &key))
+            #expect(audience.keyID == Hex.decode(v.body)!)
+            #expect(audience.postKey.copyBytes() == v.hex("post-key"))
+        case "drop":
+            let drop = try DropRequest(bytes: Hex.decode(v.body)!)
+            #expect(drop.targets.count == v.fields["targets"].flatMap { Int($0) })
+            #expect(Envelope.id(of: drop.envelope) == v.hex("envelope-id"))
+        case "batch":
+            let batch = try FetchedBatch(bytes: Hex.decode(v.body)!)
+            #expect(batch.items.count == v.fields["items"].flatMap { Int($0) })
+            #expect(batch.more == (v.fields["more"] == "1"))
+            #expect(batch.items.map { String($0.sequence) }.joined(separator: ",") == v.fields["sequences"])
+        case "ack":
+            #expect(try AckRequest(bytes: Hex.decode(v.body)!).ids.count == v.fields["ids"].flatMap { Int($0) })
         default:
             Issue.record("unknown vector kind in \(v.file)")
         }
@@ -82,9 +104,10 @@ func outcome(of v: Vector) throws -> String {
 @Suite struct VectorTests {
     @Test func vectorsCoverEveryStructureAndFailureKind() throws {
         let vectors = try Vector.all()
-        #expect(vectors.count >= 29)
+        #expect(vectors.count >= 63)
+        #expect(vectors.allSatisfy { $0.fields["now"] != nil }, "every vector names its evaluation time")
         let kinds = Set(vectors.compactMap { $0.fields["kind"] })
-        #expect(kinds == ["card", "key-message", "post", "request"])
+        #expect(kinds == ["card", "key-message", "post", "request", "audience-key", "drop", "batch", "ack"])
         let expects = Set(vectors.compactMap { $0.fields["expect"] })
         for kind in ProtocolError.Kind.allCases {
             #expect(expects.contains(kind.rawValue), "no vector expects \(kind.rawValue)")

@@ -1,0 +1,105 @@
+import KithCrypto
+import KithProtocol
+
+// Vectors for the rules on names, URLs, integers and certificate windows, the
+// audience key derivations, and the relay's wire messages.
+
+/// A card built field by field and signed by alice, as an attacker (or a
+/// careless implementation) could build it, bypassing the library's checks.
+@MainActor func rawCard(name: String = "alice", sequence: UInt64 = 7, notBefore: UInt64 = now, notAfter: UInt64 = now + 604_800,
+                        relay: String = "https://relay.example:8443") -> [UInt8] {
+    var w = ByteWriter()
+    w.u8(1); w.raw(alice.publicKey)
+    EncryptionKeyCertificate(publicKey: aliceBox.publicKey, notBefore: notBefore, notAfter: notAfter, signedBy: alice).write(to: &w)
+    w.u64(sequence); w.u64(now)
+    w.u8(UInt8(name.utf8.count)); w.raw(Array(name.utf8))
+    w.u8(1); w.u16(UInt16(relay.utf8.count)); w.raw(Array(relay.utf8)); w.raw(inbox.mailbox); w.raw(inbox.dropToken)
+    return w.bytes + alice.sign(sigMessage("kith/card/v1", w.bytes))
+}
+
+@MainActor func writeCardRuleVectors() throws {
+    func cardVector(_ file: String, _ expect: String, _ comment: String, _ bytes: [UInt8]) throws {
+        try write(file, cardHeader + [("expect", expect), ("comment", comment)], ContactCard.prefix + Base64URL.encode(bytes))
+    }
+    try cardVector("card-name-bidi.txt", "malformed", "name with U+202E RIGHT-TO-LEFT OVERRIDE (general category Cf)", rawCard(name: "ecila\u{202E}"))
+    try cardVector("card-name-control.txt", "malformed", "name with a carriage return (Cc)", rawCard(name: "alice\rbob"))
+    try cardVector("card-name-line-separator.txt", "malformed", "name with U+2028 LINE SEPARATOR (Zl)", rawCard(name: "alice\u{2028}bob"))
+    try cardVector("card-sequence-overflow.txt", "malformed", "sequence 2^63 (above 2^63 - 1)", rawCard(sequence: 1 << 63))
+    try cardVector("card-relay-uppercase-scheme.txt", "malformed", "relay URL HTTPS://... (the scheme must be lower case)", rawCard(relay: "HTTPS://relay.example"))
+    try cardVector("card-relay-query.txt", "malformed", "relay URL with a query", rawCard(relay: "https://relay.example/?x=1"))
+    try cardVector("card-relay-control.txt", "malformed", "relay URL with an escape character", rawCard(relay: "https://relay.example/\u{1B}[31m"))
+    try cardVector("card-key-expired.txt", "not valid now", "well formed and signed, but the encryption key expired a day before the evaluation time",
+             rawCard(notBefore: now - 8 * 86_400, notAfter: now - 86_400))
+    try cardVector("card-key-not-yet-valid.txt", "not valid now", "the encryption key's window starts an hour after the evaluation time",
+             rawCard(notBefore: now + 3600, notAfter: now + 8 * 86_400))
+    try write("card-key-skew.txt", cardHeader + [("expect", "success"),
+              ("comment", "the window starts 299 s after the evaluation time: within the allowed clock skew"),
+              ("identity", hex(alice.publicKey)), ("name", "alice"), ("fingerprint", Fingerprint.of(identity: alice.publicKey))],
+              ContactCard.prefix + Base64URL.encode(rawCard(notBefore: now + 299, notAfter: now + 8 * 86_400)))
+    try cardVector("card-key-lifetime.txt", "malformed", "encryption key window of 401 days (at most 400)",
+             rawCard(notBefore: now - 86_400, notAfter: now + 400 * 86_400))
+    // The last character of base64url carries leftover bits; a canonical encoding has them zero.
+    // A 325-byte card: its last character carries four leftover bits.
+    var text = Base64URL.encode(rawCard(name: "alice!"))
+    let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+    if let last = text.last, let i = alphabet.firstIndex(of: last) { text = String(text.dropLast()) + String(alphabet[i ^ 1]) }
+    try write("card-base64-noncanonical.txt", cardHeader + [("expect", "malformed"), ("comment", "last base64url character with a non-zero leftover bit")],
+              ContactCard.prefix + text)
+}
+
+/// Keyed BLAKE2b of a label and `owner || audience_id || u32 epoch`, straight from the spec.
+@MainActor func derive(_ label: String, owner: [UInt8], length: Int) -> [UInt8] {
+    Hash.blake2b(Array(label.utf8) + [0] + owner + audienceID + [0, 0, 0, 3], length: length, key: audience.key)
+}
+
+@MainActor func writeAudienceKeyVectors() throws {
+    // Two owners with the same K: different key ids and post keys.
+    for (file, owner, comment) in [("audience-key-derivation.txt", alice.publicKey, "alice's audience, epoch 3"),
+                                   ("audience-key-other-owner.txt", mallory.publicKey, "the same K, audience id and epoch under another owner")] {
+        try write(file, [("kind", "audience-key"), ("expect", "success"), ("comment", comment), ("owner", hex(owner)),
+                         ("audience-id", hex(audienceID)), ("epoch", "3"), ("epoch-key", hex(audience.key.copyBytes())),
+                         ("post-key", hex(derive("kith/post-key/v2", owner: owner, length: 32)))],
+                  hex(derive("kith/epoch-key-id/v2", owner: owner, length: 16)))
+    }
+}
+
+@MainActor func writeRelayMessageVectors() throws {
+    let post = Array(postEnvelope)
+    let target1 = inbox.mailbox + inbox.dropToken
+    let target2 = try SigningKey(seed: seed(0xc1)).publicKey + seed(0xc2)
+    func drop(_ count: UInt16, _ targets: [UInt8], _ envelope: [UInt8], version: UInt8 = 1) -> String {
+        var w = ByteWriter(); w.u8(version); w.u16(count); w.raw(targets); w.u32(UInt32(envelope.count)); w.raw(envelope)
+        return hex(w.bytes)
+    }
+    let dropHeader: [(String, String)] = [("kind", "drop")]
+    try write("drop-valid.txt", dropHeader + [("expect", "success"), ("comment", "alice's post for two mailboxes"), ("targets", "2"),
+              ("envelope-id", hex(Envelope.id(of: post)))], drop(2, target1 + target2, post))
+    try write("drop-no-targets.txt", dropHeader + [("expect", "malformed"), ("comment", "count 0")], drop(0, [], post))
+    try write("drop-duplicate-target.txt", dropHeader + [("expect", "malformed"), ("comment", "the same mailbox twice")], drop(2, target1 + target1, post))
+    try write("drop-unsupported-version.txt", dropHeader + [("expect", "unsupported version"), ("comment", "version 2")], drop(1, target1, post, version: 2))
+    try write("drop-length-mismatch.txt", dropHeader + [("expect", "malformed"), ("comment", "envelope length one more than the bytes")],
+              String(drop(1, target1, post).dropLast(2)))
+    try write("drop-post-bad-size.txt", dropHeader + [("expect", "malformed"), ("comment", "a 7-byte \"post\" envelope: sizes are fixed by type")],
+              drop(1, target1, Array("KITH".utf8) + [1, 2, 0]))
+
+    func batch(more: UInt8, _ items: [(UInt64, UInt64, [UInt8])], count: UInt32? = nil) -> String {
+        var w = ByteWriter(); w.u8(more); w.u32(count ?? UInt32(items.count))
+        for (seq, at, env) in items { w.u64(seq); w.u64(at); w.u32(UInt32(env.count)); w.raw(env) }
+        return hex(w.bytes)
+    }
+    let batchHeader: [(String, String)] = [("kind", "batch")]
+    try write("batch-valid.txt", batchHeader + [("expect", "success"), ("comment", "two envelopes, more waiting"), ("items", "2"), ("more", "1"),
+              ("sequences", "41,42")], batch(more: 1, [(41, now, post), (42, now, post)]))
+    try write("batch-bad-flag.txt", batchHeader + [("expect", "malformed"), ("comment", "more = 2")], batch(more: 2, []))
+    try write("batch-count-mismatch.txt", batchHeader + [("expect", "malformed"), ("comment", "count 3, two items")], batch(more: 0, [(1, now, post), (2, now, post)], count: 3))
+    try write("batch-sequence-overflow.txt", batchHeader + [("expect", "malformed"), ("comment", "sequence 2^63")], batch(more: 0, [(1 << 63, now, post)]))
+
+    func ack(_ count: UInt32, _ ids: [[UInt8]], extra: [UInt8] = []) -> String {
+        var w = ByteWriter(); w.u32(count); for id in ids { w.raw(id) }
+        return hex(w.bytes + extra)
+    }
+    let ackHeader: [(String, String)] = [("kind", "ack")]
+    try write("ack-valid.txt", ackHeader + [("expect", "success"), ("comment", "one envelope id"), ("ids", "1")], ack(1, [Envelope.id(of: post)]))
+    try write("ack-empty.txt", ackHeader + [("expect", "malformed"), ("comment", "count 0")], ack(0, []))
+    try write("ack-trailing.txt", ackHeader + [("expect", "malformed"), ("comment", "a byte after the ids")], ack(1, [Envelope.id(of: post)], extra: [0]))
+}
