@@ -29,6 +29,11 @@ extension Node {
     static let maxPendingPerKey = 100
     /// An envelope that has waited this long (30 days) is dropped.
     static let pendingLifetime: UInt64 = 30 * 24 * 3600
+    /// The ids of processed envelopes are kept this long (60 days, well past
+    /// any relay's TTL) to drop redeliveries, then forgotten, so that the
+    /// record of what others sent does not grow without end. A later copy of
+    /// a post is still dropped by (author, post id), of a key by its key id.
+    static let seenLifetime: UInt64 = 60 * 24 * 3600
 
     /// Audience keys opened during one transaction, by key id.
     typealias AudienceKeyCache = [[UInt8]: (key: AudienceKey, name: String)]
@@ -49,13 +54,15 @@ extension Node {
     /// processes those whose key or sender has become known, until a pass
     /// makes no progress (a key that arrives can open posts that waited for it).
     func processPending(_ report: inout SyncReport) async throws {
-        let cutoff = Int64(clamping: clock()) - Int64(Self.pendingLifetime)
+        let now = Int64(clamping: clock())
         report.expired += try await db.writer.write { db in
             try db.execute(sql: """
                 UPDATE inbox SET state = 'expired', data = X'', detail = 'waited 30 days: ' || coalesce(detail, '')
                 WHERE state = 'pending' AND received_at < ?
-                """, arguments: [cutoff])
-            return db.changesCount
+                """, arguments: [now - Int64(Self.pendingLifetime)])
+            let expired = db.changesCount
+            try db.execute(sql: "DELETE FROM inbox WHERE state != 'pending' AND received_at < ?", arguments: [now - Int64(Self.seenLifetime)])
+            return expired
         }
         var progress = true
         while progress {

@@ -171,6 +171,12 @@ extension Node {
             clock.advance(Node.pendingLifetime + 1)
             let later = try await bob.sync()
             #expect(later.expired == Node.maxPendingPerKey && later.waiting == 0)
+            // And 60 days after they arrived, even the record of their ids is gone.
+            let rows = { try await bob.db.writer.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM inbox") ?? -1 } }
+            #expect(try await rows() == Node.maxPendingPerKey + 20)
+            clock.advance(Node.seenLifetime - Node.pendingLifetime)
+            _ = try await bob.sync()
+            #expect(try await rows() == 0)
         }
     }
 
