@@ -12,7 +12,11 @@ struct FriendCommand: AsyncParsableCommand {
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Add a friend from their contact card (checks its signature).",
-            discussion: "Prints the friend's name and fingerprint: compare the fingerprint with your friend by another channel."
+            discussion: """
+                Prints the friend's name and fingerprint: compare the fingerprint with your friend by another channel. \
+                A card naming a relay on a loopback, private or link-local address (or localhost) is refused unless \
+                that relay is one of yours; set KITH_ALLOW_LOCAL_RELAYS=1 to accept it anyway.
+                """
         )
 
         @OptionGroup var home: HomeOptions
@@ -28,7 +32,8 @@ struct FriendCommand: AsyncParsableCommand {
             if card == "-" {
                 text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
             }
-            let friend = try await home.open().addFriend(cardText: text, as: localName)
+            let allowLocal = ProcessInfo.processInfo.environment["KITH_ALLOW_LOCAL_RELAYS"] == "1"
+            let friend = try await home.open().addFriend(cardText: text, as: localName, allowLocalRelays: allowLocal)
             Console.out("\(friend.name)  \(friend.fingerprint)")
         }
     }
