@@ -86,10 +86,21 @@ struct RelayCommand: AsyncParsableCommand {
         }
         let logger = Logger(label: "kith.relay")
         let dir = settings.home
-        do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700]) } catch {
-            throw NodeError("cannot create \(dir): \(error.localizedDescription)")
+        // A new relay directory is 0700 and a new database 0600 (its WAL and
+        // shared-memory files take the database's mode), whatever the umask.
+        if !FileManager.default.fileExists(atPath: dir) {
+            do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700]) } catch {
+                throw NodeError("cannot create \(dir): \(error.localizedDescription)")
+            }
+            guard chmod(dir, 0o700) == 0 else { throw NodeError("cannot make \(dir) private: \(String(cString: strerror(errno)))") }
         }
-        let store = try RelayStore(path: (dir as NSString).appendingPathComponent("relay.sqlite"))
+        let databasePath = (dir as NSString).appendingPathComponent("relay.sqlite")
+        if !FileManager.default.fileExists(atPath: databasePath) {
+            let fd = open(databasePath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { throw NodeError("cannot create \(databasePath): \(String(cString: strerror(errno)))") }
+            close(fd)
+        }
+        let store = try RelayStore(path: databasePath)
         let clock = settings.configuration.clock
         try await store.collectGarbage(now: clock())
 
