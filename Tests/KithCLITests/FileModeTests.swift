@@ -51,6 +51,37 @@ import Testing
         relay.stop()
     }
 
+    /// Runs kith from a shell whose umask is 000, so any file or directory
+    /// kith does not make private on purpose would be world-writable.
+    func kithWithOpenUmask(_ args: [String]) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", "umask 000 && exec \"$0\" \"$@\"", kithBinary] + args
+        var environment = ProcessInfo.processInfo.environment
+        environment["KITH_PASSPHRASE"] = "test passphrase"
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    @Test func whatKithCreatesIsPrivateWhateverTheUmask() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let relay = try RelayProcess(home: dir + "/relay")
+        // Intermediate directories are made by kith too.
+        let home = dir + "/people/alice"
+        #expect(try kithWithOpenUmask(["init", "--home", home, "--name", "alice", "--relay", relay.url]) == 0)
+        #expect(try kithWithOpenUmask(["group", "create", "--home", home, "family"]) == 0)
+        #expect(try kithWithOpenUmask(["post", "--home", home, "--to", "family", "hello"]) == 0)
+        #expect(mode(dir + "/people") & 0o077 == 0)
+        #expect(try exposed(in: home).isEmpty)
+        #expect(try feed(home).map(\.text) == ["hello"])
+        relay.stop()
+    }
+
     @Test func aNodeDatabaseOthersCanReachIsRefused() throws {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
