@@ -51,6 +51,19 @@ import Testing
         relay.stop()
     }
 
+    @Test func initRefusesALinkWhereTheDatabaseGoes() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let home = dir + "/alice", elsewhere = dir + "/elsewhere.sqlite"
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: false)
+        #expect(symlink(elsewhere, home + "/node.sqlite") == 0)
+        let r = try kith(["init", "--home", home, "--name", "alice", "--relay", "http://127.0.0.1:9"])
+        #expect(r.status != 0)
+        #expect(r.stderr.hasPrefix("kith: error: \(home)/node.sqlite is in the way\n"))
+        #expect(!FileManager.default.fileExists(atPath: elsewhere))
+        #expect(!FileManager.default.fileExists(atPath: home + "/keystore"))
+    }
+
     /// Runs kith from a shell whose umask is 000, so any file or directory
     /// kith does not make private on purpose would be world-writable.
     func kithWithOpenUmask(_ args: [String]) throws -> Int32 {
