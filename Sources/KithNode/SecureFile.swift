@@ -45,6 +45,7 @@ public enum SecureFile {
         guard fstat(fd, &st) == 0 else { throw NodeError("cannot read \(what) \(path): \(String(cString: strerror(errno)))") }
         try requirePrivate(st, path: path)
         var bytes: [UInt8] = []
+        bytes.reserveCapacity(min(max(0, Int(st.st_size)), 1 << 20) + 1)  // one buffer: no stray copies of the secret when growing
         var chunk = [UInt8](repeating: 0, count: 16384)
         defer { wipe(&chunk) }
         while true {
@@ -64,7 +65,7 @@ public enum SecureFile {
                                problem: String = "is accessible by other users") throws {
         guard st.st_uid == geteuid() else {
             throw NodeError("\(path) is owned by another user (uid \(st.st_uid))",
-                            hint: "run kith as that user, or give the file to uid \(geteuid()): chown \(geteuid()) \(path)")
+                            hint: "run kith as its owner, or have root run: chown \(geteuid()) \(path)")
         }
         let mode = st.st_mode & 0o777
         guard mode & forbidden == 0 else {
@@ -87,7 +88,7 @@ public enum SecureFile {
     /// Creates an empty file with mode 0600 unless it exists already, so that
     /// a database created next by SQLite (which gives its WAL and shared-memory
     /// files the database's own mode) is private whatever the umask.
-    static func createPrivateIfMissing(_ path: String) throws {
+    public static func createPrivateIfMissing(_ path: String) throws {
         let fd = Foundation.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         if fd >= 0 { close(fd); return }
         guard errno == EEXIST else { throw NodeError("cannot create \(path): \(String(cString: strerror(errno)))") }

@@ -95,11 +95,7 @@ struct RelayCommand: AsyncParsableCommand {
             guard chmod(dir, 0o700) == 0 else { throw NodeError("cannot make \(dir) private: \(String(cString: strerror(errno)))") }
         }
         let databasePath = (dir as NSString).appendingPathComponent("relay.sqlite")
-        if !FileManager.default.fileExists(atPath: databasePath) {
-            let fd = open(databasePath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-            guard fd >= 0 else { throw NodeError("cannot create \(databasePath): \(String(cString: strerror(errno)))") }
-            close(fd)
-        }
+        try SecureFile.createPrivateIfMissing(databasePath)
         let store = try RelayStore(path: databasePath)
         let clock = settings.configuration.clock
         try await store.collectGarbage(now: clock())
