@@ -79,6 +79,10 @@ public struct Node: Sendable {
         do { try fm.createDirectory(atPath: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700]) } catch {
             throw NodeError("cannot create \(home): \(error.localizedDescription)")
         }
+        do { try makePrivate(home: home, databasePath: dbPath) } catch {
+            if createdHome { try? fm.removeItem(atPath: home) }
+            throw error
+        }
 
         let now = clock()
         let identity = SigningKey()
@@ -115,6 +119,33 @@ public struct Node: Sendable {
             if createdHome { try? fm.removeItem(atPath: home) }
             if let failure = error as? RelayClient.Failure { throw NodeError("registering a mailbox failed: \(failure.description)") }
             throw error
+        }
+    }
+}
+
+extension Node {
+    /// Makes an existing or new node directory private before anything is
+    /// written in it: mode 0700 (it must be mine), nothing where the database
+    /// or keystore will go, and no stale WAL or shared-memory file beside the
+    /// database about to be created, since SQLite would take a leftover WAL's
+    /// pages into the new database. The database and keystore are then
+    /// created 0600 by `NodeDatabase` and `SecureFile`.
+    static func makePrivate(home: String, databasePath: String) throws {
+        var st = stat()
+        guard stat(home, &st) == 0, st.st_mode & S_IFMT == S_IFDIR else { throw NodeError("\(home) is not a directory") }
+        guard st.st_uid == geteuid() else {
+            throw NodeError("\(home) is owned by another user (uid \(st.st_uid))", hint: "choose a directory of your own with --home")
+        }
+        guard chmod(home, 0o700) == 0 else { throw NodeError("cannot make \(home) private: \(String(cString: strerror(errno)))") }
+        // Anything already named like the node's files, even a dangling symbolic link
+        // (through which SQLite would create the database somewhere else), is refused.
+        for path in [databasePath, (home as NSString).appendingPathComponent(Keystore.fileName)] {
+            guard lstat(path, &st) != 0 else { throw NodeError("\(path) is in the way", hint: "remove it, or choose another --home") }
+        }
+        for suffix in ["-wal", "-shm"] {
+            guard unlink(databasePath + suffix) == 0 || errno == ENOENT else {
+                throw NodeError("cannot remove the stale \(databasePath + suffix): \(String(cString: strerror(errno)))")
+            }
         }
     }
 }

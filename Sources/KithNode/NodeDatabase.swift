@@ -8,12 +8,29 @@ public struct NodeDatabase: Sendable {
     public static let fileName = "node.sqlite"
     let writer: any DatabaseWriter
 
+    /// Opens the database at `path`, creating it private (0600) if it is
+    /// missing. Refuses, before SQLite touches anything, a database that
+    /// other users could read or change: its directory must not be writable
+    /// by group or others, and the database, WAL and shared-memory files must
+    /// belong to the current user with no access for group or others.
     public init(path: String) throws {
+        try Self.requirePrivate(path: path)
+        try SecureFile.createPrivateIfMissing(path)
         var config = Configuration()
         config.busyMode = .timeout(10)
         config.foreignKeysEnabled = true
         writer = try DatabasePool(path: path, configuration: config)
         try Self.migrator.migrate(writer)
+    }
+
+    /// See `init(path:)`.
+    static func requirePrivate(path: String) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        try SecureFile.requirePrivateIfPresent(directory.isEmpty ? "." : directory, forbidden: 0o022, fix: "700",
+                                               problem: "is writable by other users")
+        for suffix in ["", "-wal", "-shm"] {
+            try SecureFile.requirePrivateIfPresent(path + suffix)
+        }
     }
 
     static var migrator: DatabaseMigrator {

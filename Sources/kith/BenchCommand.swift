@@ -24,7 +24,7 @@ struct BenchCommand: AsyncParsableCommand {
     func run() async throws {
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         let report = try await Bench.run(quick: quick, executable: executable) { Console.note("bench: \($0)") }
-        Console.out(report.table)
+        Console.out(lines: report.table)
         if let json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

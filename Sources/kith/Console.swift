@@ -1,27 +1,90 @@
 import Foundation
 
 /// Output conventions: results for scripts on stdout, everything else on stderr.
+///
+/// Much of what kith prints came from someone else: a friend's post text,
+/// names and relay URLs from cards, a relay's error text. A terminal obeys
+/// control characters, so every line printed here goes through `visible(_:)`
+/// first: one call prints exactly one line, and nothing in it can move the
+/// cursor, recolour or retitle the terminal, or reorder what is shown. Only
+/// `json(_:)` prints text exactly, for scripts.
 enum Console {
     static func out(_ line: String) {
-        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+        write(visible(line) + "\n", to: .standardOutput)
+    }
+
+    /// Multi-line text kith wrote itself (a report), one escaped line at a time.
+    static func out(lines text: String) {
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        if text.hasSuffix("\n") { lines.removeLast() }
+        for line in lines { out(String(line)) }
     }
 
     static func error(_ message: String, hint: String? = nil) {
-        FileHandle.standardError.write(Data("kith: error: \(message)\n".utf8))
-        if let hint { FileHandle.standardError.write(Data("kith: hint: \(hint)\n".utf8)) }
+        var text = "kith: error: \(visible(message))\n"
+        if let hint { text += "kith: hint: \(visible(hint))\n" }
+        write(text, to: .standardError)
     }
 
     static func warning(_ message: String) {
-        FileHandle.standardError.write(Data("kith: warning: \(message)\n".utf8))
+        write("kith: warning: \(visible(message))\n", to: .standardError)
     }
 
     static func note(_ message: String) {
-        FileHandle.standardError.write(Data("kith: \(message)\n".utf8))
+        write("kith: \(visible(message))\n", to: .standardError)
     }
 
+    /// Pretty-printed JSON on stdout, with strings exactly as stored:
+    /// JSONEncoder already escapes C0 controls inside strings, and scripts
+    /// need the exact text.
     static func json(_ value: some Encodable) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        out(String(decoding: try encoder.encode(value), as: UTF8.self))
+        write(String(decoding: try encoder.encode(value), as: UTF8.self) + "\n", to: .standardOutput)
+    }
+
+    private static func write(_ text: String, to handle: FileHandle) {
+        handle.write(Data(text.utf8))
+    }
+
+    /// `text` with every character that a terminal would act on, or that
+    /// would change how the line reads, replaced by Swift's escape
+    /// `\u{HEX}` (upper-case hex, at least two digits): C0 controls including
+    /// line feed and carriage return (tab alone is kept), DEL, C1 controls,
+    /// the line and paragraph separators U+2028 and U+2029, and every format
+    /// character (general category Cf: bidirectional overrides, isolates and
+    /// marks, zero-width characters, tags). A zero width joiner between two
+    /// emoji is kept, so emoji sequences such as families and flags still
+    /// show; it cannot hide anything there.
+    static func visible(_ text: String) -> String {
+        let scalars = Array(text.unicodeScalars)
+        guard scalars.contains(where: needsEscape) else { return text }
+        var result = String.UnicodeScalarView()
+        for (i, scalar) in scalars.enumerated() {
+            if needsEscape(scalar), !(scalar.value == 0x200D && joinsEmoji(scalars, at: i)) {
+                let hex = String(scalar.value, radix: 16, uppercase: true)
+                result.append(contentsOf: "\\u{\(hex.count < 2 ? "0" + hex : hex)}".unicodeScalars)
+            } else {
+                result.append(scalar)
+            }
+        }
+        return String(result)
+    }
+
+    private static func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x09: return false
+        case 0x00...0x1F, 0x7F...0x9F, 0x2028, 0x2029: return true
+        default: return scalar.properties.generalCategory == .format
+        }
+    }
+
+    /// Whether the zero width joiner at `i` sits between two emoji (the one
+    /// before may carry a variation selector or a skin-tone modifier).
+    private static func joinsEmoji(_ scalars: [Unicode.Scalar], at i: Int) -> Bool {
+        func isEmoji(_ s: Unicode.Scalar) -> Bool { s.value > 0x7F && s.properties.isEmoji }
+        guard i > 0, i + 1 < scalars.count, isEmoji(scalars[i + 1]) else { return false }
+        let before = scalars[i - 1]
+        return isEmoji(before) || before.value == 0xFE0F
     }
 }

@@ -12,6 +12,13 @@ struct Kith: AsyncParsableCommand {
             friends' mailboxes on relays, which see only ciphertext. A node lives in one \
             directory, chosen with --home or KITH_HOME. Commands that use your keys ask for \
             the passphrase, or read it from KITH_PASSPHRASE or KITH_PASSPHRASE_FILE.
+
+            What friends and relays wrote (posts, names, relay URLs and errors) is shown with \
+            control, line-separator and bidirectional or other format characters written as \
+            \\u{HEX}, e.g. \\u{1B} for escape and \\u{202E} for a right-to-left override, so they \
+            cannot act on the terminal; --json gives the exact text. Files kith creates are \
+            private to you: the node directory 0700, its files 0600. kith refuses a node database, \
+            keystore or KITH_PASSPHRASE_FILE that other users can read or write.
             """,
         subcommands: [
             InitCommand.self, CardCommand.self, FriendCommand.self, GroupCommand.self,
@@ -21,7 +28,12 @@ struct Kith: AsyncParsableCommand {
 
     /// Runs the command line, printing failures as `kith: error: ...` with an
     /// optional `kith: hint: ...`, on stderr, and exiting non-zero.
+    ///
+    /// The umask comes first: every file kith creates (node database and its
+    /// WAL and shared-memory files, keystore, relay database) is then private
+    /// to its user, whatever the umask it was started with.
     static func main() async {
+        umask(0o077)
         do {
             var command = try parseAsRoot()
             if var command = command as? any AsyncParsableCommand {

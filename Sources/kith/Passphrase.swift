@@ -3,8 +3,9 @@ import KithCrypto
 import KithNode
 
 /// Where the keystore passphrase comes from, in order: `KITH_PASSPHRASE`,
-/// the first line of the file named by `KITH_PASSPHRASE_FILE`, or a prompt
-/// on the terminal with echo turned off.
+/// the first line of the file named by `KITH_PASSPHRASE_FILE` (which must be
+/// the user's own and private to them), or a prompt on the terminal with echo
+/// turned off.
 enum Passphrase {
     static func obtain(confirm: Bool) throws -> [UInt8] {
         let env = ProcessInfo.processInfo.environment
@@ -13,8 +14,9 @@ enum Passphrase {
             return Array(value.utf8)
         }
         if let path = env["KITH_PASSPHRASE_FILE"] {
-            guard let data = FileManager.default.contents(atPath: path) else { throw NodeError("cannot read KITH_PASSPHRASE_FILE \(path)") }
-            var bytes = [UInt8](data)
+            // Like the keystore: a passphrase file other users could read, or that
+            // another user could have written, is refused before it is read.
+            var bytes = try SecureFile.readPrivate(path, what: "KITH_PASSPHRASE_FILE", missingHint: "check KITH_PASSPHRASE_FILE")
             defer { KithCrypto.wipe(&bytes) }
             let line = Array(bytes.prefix { $0 != 0x0a && $0 != 0x0d })
             guard !line.isEmpty else { throw NodeError("KITH_PASSPHRASE_FILE \(path) has an empty first line") }

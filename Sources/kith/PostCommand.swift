@@ -79,7 +79,11 @@ struct FeedCommand: ParsableCommand {
         if items.isEmpty { Console.note("no posts yet") }
         for item in items {
             Console.out("\(item.author) → \(item.audience)  \(item.createdAt)")
-            for line in item.text.split(separator: "\n", omittingEmptySubsequences: false) { Console.out("    \(line)") }
+            // One indented line per line of text; Console escapes everything else (CR included),
+            // so no part of a post can print as a line of its own that looks like a feed entry.
+            for line in item.text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false) {
+                Console.out("    \(String(String.UnicodeScalarView(line)))")
+            }
         }
     }
 }

@@ -86,10 +86,17 @@ struct RelayCommand: AsyncParsableCommand {
         }
         let logger = Logger(label: "kith.relay")
         let dir = settings.home
-        do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700]) } catch {
-            throw NodeError("cannot create \(dir): \(error.localizedDescription)")
+        // A new relay directory is 0700 and a new database 0600 (its WAL and
+        // shared-memory files take the database's mode), whatever the umask.
+        if !FileManager.default.fileExists(atPath: dir) {
+            do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700]) } catch {
+                throw NodeError("cannot create \(dir): \(error.localizedDescription)")
+            }
+            guard chmod(dir, 0o700) == 0 else { throw NodeError("cannot make \(dir) private: \(String(cString: strerror(errno)))") }
         }
-        let store = try RelayStore(path: (dir as NSString).appendingPathComponent("relay.sqlite"))
+        let databasePath = (dir as NSString).appendingPathComponent("relay.sqlite")
+        try SecureFile.createPrivateIfMissing(databasePath)
+        let store = try RelayStore(path: databasePath)
         let clock = settings.configuration.clock
         try await store.collectGarbage(now: clock())
 

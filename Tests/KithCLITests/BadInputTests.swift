@@ -90,6 +90,7 @@ import Testing
         let relay = try RelayProcess(home: dir + "/relay")
         let file = dir + "/pass"
         try "from a file\n".write(toFile: file, atomically: true, encoding: .utf8)
+        chmod(file, 0o600)
         let home = dir + "/alice"
         let r = try kith(["init", "--home", home, "--name", "alice", "--relay", relay.url], passphrase: nil, env: ["KITH_PASSPHRASE_FILE": file])
         #expect(r.status == 0)
