@@ -63,7 +63,8 @@ extension Node {
 
     /// Fetches from every relay at once, each in its own task within its own
     /// budget, so that a slow, dead or hostile relay never delays the others.
-    func fetch(_ report: inout SyncReport, limit: Int, budget: RelayBudget = .standard) async throws {
+    /// Relays in `down` (their deliveries failed a moment ago) are not asked.
+    func fetch(_ report: inout SyncReport, limit: Int, budget: RelayBudget = .standard, skipping down: Set<String> = []) async throws {
         let keys = try requireKeys()
         let relays = try await db.writer.read { db in try String.fetchAll(db, sql: "SELECT relay FROM mailbox ORDER BY relay") }
         var mailboxes: [(relay: String, key: SigningKey)] = []
@@ -76,6 +77,14 @@ extension Node {
         }
         let results = try await withThrowingTaskGroup(of: (RelayFetch, SyncReport).self) { group in
             for (relay, key) in mailboxes {
+                guard !down.contains(relay) else {
+                    var status = RelayFetch(relay: relay)
+                    status.state = .failed
+                    status.detail = "not tried: its deliveries failed in this sync"
+                    let skipped = status
+                    group.addTask { (skipped, SyncReport()) }
+                    continue
+                }
                 group.addTask { try await self.fetch(from: relay, mailboxKey: key, limit: limit, budget: budget) }
             }
             var results: [(RelayFetch, SyncReport)] = []

@@ -65,7 +65,9 @@ extension Node {
         _ = try requireKeys()
         var report = SyncReport()
         try await deliver(&report, retryNow: retryNow, budget: budget)
-        try await fetch(&report, limit: max(1, fetchLimit), budget: budget)
+        // A relay whose deliveries just failed is not tried again in this sync.
+        let down = Set(report.deliveries.filter { $0.error != nil }.map(\.relay))
+        try await fetch(&report, limit: max(1, fetchLimit), budget: budget, skipping: down)
         try await processPending(&report)
         return report
     }

@@ -119,11 +119,15 @@ func aliceAndBob(in dir: String, aliceRelays: [String], bobRelays: [String]) asy
 
     @Test(.timeLimit(.minutes(1))) func relayErrorTextsAreCleanedAndShort() async throws {
         let hostile = "\u{1B}[2J\u{1B}[31mfine\r\u{202E}exe.txt\u{2028}\u{9B}" + String(repeating: "x", count: 5000)
-        try await FakeRelay(drop: .fail(hostile)).run { relay, _ in
+        try await FakeRelay(drop: .fail(hostile)).run { relay, log in
             let dir = temporaryDirectory()
             defer { try? FileManager.default.removeItem(atPath: dir) }
             let (_, bob) = try await aliceAndBob(in: dir, aliceRelays: [relay], bobRelays: [relay])
+            let fetches = log.count("fetch")
             let report = try await bob.sync(retryNow: true)
+            // The relay failed bob's deliveries: it is not asked again in this sync, not even to fetch.
+            #expect(log.count("fetch") == fetches && log.count("drop") == 2)
+            #expect(report.fetches.map(\.state) == [.failed] && report.fetchFailures == 1)
             let line = try #require(report.problems.first { $0.hasPrefix("delivery to \(relay) failed (") })
             let stored = try await bob.db.writer.read { db in try String.fetchAll(db, sql: "SELECT last_error FROM outbox") }
             #expect(!stored.isEmpty)
