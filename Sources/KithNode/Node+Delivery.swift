@@ -40,15 +40,15 @@ extension Node {
     /// next attempt, after `backoff(attempt:)`.
     func deliver(_ report: inout SyncReport, retryNow: Bool = false, budget: RelayBudget = .standard) async throws {
         let due = retryNow ? Int64.max : Int64(clamping: clock())
-        let rows = try await db.writer.read { db in
+        let rows = try await db.writer.read { db -> [(relay: String, job: DeliveryJob)] in
             try Row.fetchAll(db, sql: "SELECT id, relay, request, attempts FROM outbox WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY id",
-                             arguments: [due])
+                             arguments: [due]).compactMap { row in
+                guard let id = row[0] as Int64?, let relay = row[1] as String?, let request = row[2] as Data? else { return nil }
+                return (relay, DeliveryJob(id: id, request: [UInt8](request), attempts: row[3] as Int64? ?? 0))
+            }
         }
         var byRelay: [String: [DeliveryJob]] = [:]
-        for row in rows {
-            guard let id = row[0] as Int64?, let relay = row[1] as String?, let request = row[2] as Data? else { continue }
-            byRelay[relay, default: []].append(DeliveryJob(id: id, request: [UInt8](request), attempts: row[3] as Int64? ?? 0))
-        }
+        for (relay, job) in rows { byRelay[relay, default: []].append(job) }
         let results = try await withThrowingTaskGroup(of: (RelayDelivery, [String]).self) { group in
             for (relay, jobs) in byRelay {
                 group.addTask { try await self.deliver(jobs, to: relay, budget: budget) }
@@ -63,11 +63,12 @@ extension Node {
             report.deliveries.append(status)
             report.problems += problems
         }
-        let waiting = try await db.writer.read { db in
-            try Row.fetchOne(db, sql: "SELECT count(*), min(next_attempt_at) FROM outbox WHERE state = 'queued'")
+        let (count, earliest) = try await db.writer.read { db -> (Int, Int64?) in
+            let row = try Row.fetchOne(db, sql: "SELECT count(*), min(next_attempt_at) FROM outbox WHERE state = 'queued'")
+            return (row?[0] as Int? ?? 0, row?[1] as Int64?)
         }
-        report.deferred = max(0, (waiting?[0] as Int? ?? 0) - report.retrying)
-        report.nextRetryAt = (waiting?[1] as Int64?).map { UInt64(clamping: $0) }
+        report.deferred = max(0, count - report.retrying)
+        report.nextRetryAt = earliest.map { UInt64(clamping: $0) }
     }
 
     /// Delivers one relay's jobs in order; stops at the first network or
@@ -87,7 +88,7 @@ extension Node {
                     problems.append("\(shown) refused \(min(result.refused.count, targets)) of \(targets) mailboxes (drop token revoked?)")
                 }
             } catch let failure as RelayClient.Failure where failure.permanent {
-                let next = Int64(clamping: clock()) &+ Int64(clamping: Self.backoff(attempt: Int(clamping: job.attempts) &+ 1))
+                let next = Self.retryTime(after: clock(), attempt: job.attempts)
                 try await db.writer.write { db in
                     try db.execute(sql: "UPDATE outbox SET state = 'failed', attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?",
                                    arguments: [next, failure.description, job.id])
@@ -97,7 +98,7 @@ extension Node {
             } catch let failure as RelayClient.Failure {
                 // The relay is down or broken: the rest of its jobs wait too, untried.
                 let rest = Array(jobs[index...])
-                let next = Int64(clamping: clock()) &+ Int64(clamping: Self.backoff(attempt: Int(clamping: job.attempts) &+ 1))
+                let next = Self.retryTime(after: clock(), attempt: job.attempts)
                 let ids = rest.map(\.id)
                 try await db.writer.write { db in
                     let update = try db.cachedStatement(sql: """
@@ -148,6 +149,13 @@ extension Node {
             return names
         }
         return names.map { RelayClient.clean($0, limit: 64) }.sorted()
+    }
+
+    /// When a job that failed `attempts` times before is tried again, as a
+    /// database value (saturating rather than trapping on any input).
+    static func retryTime(after now: UInt64, attempt attempts: Int64) -> Int64 {
+        let (sum, overflow) = now.addingReportingOverflow(backoff(attempt: Int(clamping: attempts) &+ 1))
+        return Int64(clamping: overflow ? UInt64.max : sum)
     }
 
     /// Exponential backoff with jitter: 5 s doubling to at most an hour, then

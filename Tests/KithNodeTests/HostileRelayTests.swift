@@ -140,6 +140,14 @@ func aliceAndBob(in dir: String, aliceRelays: [String], bobRelays: [String]) asy
         }
     }
 
+    @Test func extremeValuesDoNotTrap() {
+        #expect(Node.retryTime(after: .max, attempt: .max) == .max)
+        #expect(Node.retryTime(after: 0, attempt: .min) >= 2)
+        let top = FetchedBatch.Item(sequence: .max, receivedAt: .max, envelope: [])
+        #expect(Node.check(FetchedBatch(items: [top], more: true), after: .max, limit: 10).fault != nil)
+        #expect(Node.check(FetchedBatch(items: [top], more: true), after: 0, limit: 10).fault == nil)
+    }
+
     @Test func cleaningKeepsOrdinaryText() {
         #expect(RelayClient.clean("no valid drop token for any target mailbox") == "no valid drop token for any target mailbox")
         #expect(RelayClient.clean("a\tb\u{200F}c\u{2029}") == "a\u{FFFD}b\u{FFFD}c\u{FFFD}")
