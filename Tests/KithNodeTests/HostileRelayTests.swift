@@ -67,6 +67,10 @@ func aliceAndBob(in dir: String, aliceRelays: [String], bobRelays: [String]) asy
                 #expect(log.count("fetch") == 5)
                 #expect(report.problems.contains { $0.hasPrefix("fetch from \(hostile) stopped at this sync's budget") })
                 #expect(try alice.feed().map(\.text) == ["hello"])
+                // The byte budget: envelopes of 100 bytes, 250 bytes allowed, so three batches.
+                let bytes = try await alice.sync(budget: RelayBudget(batches: 1000, bytes: 250, time: .seconds(60)))
+                #expect(bytes.fetches.first { $0.relay == hostile }?.state == .partial)
+                #expect(log.count("fetch") == 5 + 3)
             }
         }
     }
