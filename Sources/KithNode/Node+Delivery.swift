@@ -2,55 +2,166 @@ import Foundation
 import GRDB
 import KithCrypto
 import KithProtocol
+import NIOCore
+
+/// How the deliveries to one relay went in one sync.
+public struct RelayDelivery: Codable, Sendable, Equatable {
+    public let relay: String
+    /// Uploads the relay accepted.
+    public var delivered = 0
+    /// Uploads the relay refused (4xx): marked failed, not retried.
+    public var refused = 0
+    /// Deliveries left queued after a network or server fault.
+    public var waiting = 0
+    /// Local names of the friends those waiting deliveries are for.
+    public var friends: [String] = []
+    /// When they are tried again, Unix seconds.
+    public var nextRetryAt: UInt64?
+    /// Why the relay failed.
+    public var error: String?
+
+    public init(relay: String) { self.relay = relay }
+}
 
 extension Node {
     // MARK: Delivery
 
-    /// Uploads queued jobs whose retry time has come (or all, with `retryNow`).
-    /// A failed job is retried after `backoff(attempt:)`.
-    func deliver(_ report: inout SyncReport, retryNow: Bool = false) async throws {
-        let due = retryNow ? Int64.max : Int64(clock())
-        let jobs = try await db.writer.read { db in
+    /// One queued upload.
+    struct DeliveryJob: Sendable {
+        let id: Int64
+        let request: [UInt8]
+        let attempts: Int64
+    }
+
+    /// Uploads queued jobs whose retry time has come (or all, with
+    /// `retryNow`). Relays are served at once, one task each, each relay's
+    /// jobs in order; a relay that fails with a network or server fault is
+    /// not tried again in this sync: its remaining jobs wait for the same
+    /// next attempt, after `backoff(attempt:)`.
+    func deliver(_ report: inout SyncReport, retryNow: Bool = false, budget: RelayBudget = .standard) async throws {
+        let due = retryNow ? Int64.max : Int64(clamping: clock())
+        let rows = try await db.writer.read { db -> [(relay: String, job: DeliveryJob)] in
             try Row.fetchAll(db, sql: "SELECT id, relay, request, attempts FROM outbox WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY id",
-                             arguments: [due])
-        }
-        for job in jobs {
-            let id: Int64 = job[0], relay: String = job[1], attempts: Int64 = job[3]
-            let bytes = [UInt8](job[2] as Data)
-            do {
-                let result = try await RelayClient(baseURL: relay).drop(bytes: bytes)
-                try await db.writer.write { db in try db.execute(sql: "DELETE FROM outbox WHERE id = ?", arguments: [id]) }
-                report.delivered += 1
-                if !result.refused.isEmpty {
-                    report.problems.append("\(relay) refused \(result.refused.count) of \(result.refused.count + result.accepted) mailboxes (drop token revoked?)")
-                }
-            } catch let failure as RelayClient.Failure {
-                let now = clock()
-                let next = now + Self.backoff(attempt: Int(attempts) + 1)
-                let state = failure.permanent ? "failed" : "queued"
-                try await db.writer.write { db in
-                    try db.execute(sql: "UPDATE outbox SET state = ?, attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?",
-                                   arguments: [state, Int64(next), failure.description, id])
-                }
-                if failure.permanent {
-                    report.problems.append("delivery refused: \(failure.description)")
-                } else {
-                    report.retrying += 1
-                    report.problems.append("delivery will be retried: \(failure.description)")
-                }
+                             arguments: [due]).compactMap { row in
+                guard let id = row[0] as Int64?, let relay = row[1] as String?, let request = row[2] as Data? else { return nil }
+                return (relay, DeliveryJob(id: id, request: [UInt8](request), attempts: row[3] as Int64? ?? 0))
             }
         }
-        let waiting = try await db.writer.read { db in
-            try Row.fetchOne(db, sql: "SELECT count(*), min(next_attempt_at) FROM outbox WHERE state = 'queued'")!
+        var byRelay: [String: [DeliveryJob]] = [:]
+        for (relay, job) in rows { byRelay[relay, default: []].append(job) }
+        let results = try await withThrowingTaskGroup(of: (RelayDelivery, [String]).self) { group in
+            for (relay, jobs) in byRelay {
+                group.addTask { try await self.deliver(jobs, to: relay, budget: budget) }
+            }
+            var results: [(RelayDelivery, [String])] = []
+            for try await result in group { results.append(result) }
+            return results.sorted { $0.0.relay < $1.0.relay }
         }
-        report.deferred = (waiting[0] as Int) - report.retrying
-        report.nextRetryAt = (waiting[1] as Int64?).map { UInt64($0) }
+        for (status, problems) in results {
+            report.delivered += status.delivered
+            report.retrying += status.waiting
+            report.deliveries.append(status)
+            report.problems += problems
+        }
+        let (count, earliest) = try await db.writer.read { db -> (Int, Int64?) in
+            let row = try Row.fetchOne(db, sql: "SELECT count(*), min(next_attempt_at) FROM outbox WHERE state = 'queued'")
+            return (row?[0] as Int? ?? 0, row?[1] as Int64?)
+        }
+        report.deferred = max(0, count - report.retrying)
+        report.nextRetryAt = earliest.map { UInt64(clamping: $0) }
+    }
+
+    /// Delivers one relay's jobs in order; stops at the first network or
+    /// server fault. Returns the relay's status and one line per problem.
+    func deliver(_ jobs: [DeliveryJob], to relay: String, budget: RelayBudget) async throws -> (RelayDelivery, [String]) {
+        var status = RelayDelivery(relay: relay)
+        var problems: [String] = []
+        let client = RelayClient(baseURL: relay, deadline: .now() + budget.time)
+        let shown = RelayClient.clean(relay)
+        for (index, job) in jobs.enumerated() {
+            do {
+                let result = try await client.drop(bytes: job.request)
+                try await db.writer.write { db in try db.execute(sql: "DELETE FROM outbox WHERE id = ?", arguments: [job.id]) }
+                status.delivered += 1
+                if !result.refused.isEmpty {
+                    let targets = (try? DropRequest(bytes: job.request))?.targets.count ?? 0
+                    problems.append("\(shown) refused \(min(result.refused.count, targets)) of \(targets) mailboxes (drop token revoked?)")
+                }
+            } catch let failure as RelayClient.Failure where failure.permanent {
+                let next = Self.retryTime(after: clock(), attempt: job.attempts)
+                try await db.writer.write { db in
+                    try db.execute(sql: "UPDATE outbox SET state = 'failed', attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?",
+                                   arguments: [next, failure.description, job.id])
+                }
+                status.refused += 1
+                problems.append("delivery to \(shown) refused (\(failure.reason)\(failure.detail.map { ", \($0)" } ?? "")): it will not be retried")
+            } catch let failure as RelayClient.Failure {
+                // The relay is down or broken: the rest of its jobs wait too, untried.
+                let rest = Array(jobs[index...])
+                let next = Self.retryTime(after: clock(), attempt: job.attempts)
+                let ids = rest.map(\.id)
+                try await db.writer.write { db in
+                    let update = try db.cachedStatement(sql: """
+                        UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ? AND state = 'queued'
+                        """)
+                    for id in ids { try update.execute(arguments: [next, failure.description, id]) }
+                }
+                status.waiting = rest.count
+                status.nextRetryAt = UInt64(clamping: next)
+                status.error = failure.reason
+                status.friends = try await friendNames(for: rest, on: relay)
+                problems.append(Self.waitingLine(status, shown: shown))
+                break
+            }
+        }
+        return (status, problems)
+    }
+
+    /// One line for a relay whose deliveries wait, e.g. `delivery to
+    /// http://x:1 failed (relay unreachable): 4 deliveries for bob, carol
+    /// wait; next retry at 2026-11-25T21:00:00Z`.
+    static func waitingLine(_ status: RelayDelivery, shown: String) -> String {
+        let count = status.waiting == 1 ? "1 delivery" : "\(status.waiting) deliveries"
+        let whom = status.friends.isEmpty ? "" : " for " + status.friends.joined(separator: ", ")
+        let verb = status.waiting == 1 ? "waits" : "wait"
+        let when = Date(timeIntervalSince1970: TimeInterval(status.nextRetryAt ?? 0)).formatted(.iso8601)
+        return "delivery to \(shown) failed (\(status.error ?? "unknown error")): \(count)\(whom) \(verb); next retry at \(when)"
+    }
+
+    /// The local names of the friends these jobs are for: each target
+    /// mailbox on `relay` mapped through `friend_inbox`.
+    func friendNames(for jobs: [DeliveryJob], on relay: String) async throws -> [String] {
+        var mailboxes = Set<[UInt8]>()
+        for job in jobs {
+            guard let request = try? DropRequest(bytes: job.request) else { continue }
+            for target in request.targets.list { mailboxes.insert(target.mailbox) }
+        }
+        let list = Array(mailboxes)
+        let names = try await db.writer.read { db -> Set<String> in
+            let lookup = try db.cachedStatement(sql: """
+                SELECT friend.name FROM friend_inbox JOIN friend ON friend.identity = friend_inbox.friend
+                WHERE friend_inbox.relay = ? AND friend_inbox.mailbox = ?
+                """)
+            var names = Set<String>()
+            for mailbox in list {
+                for name in try String.fetchAll(lookup, arguments: [relay, mailbox.data]) { names.insert(name) }
+            }
+            return names
+        }
+        return names.map { RelayClient.clean($0, limit: 64) }.sorted()
+    }
+
+    /// When a job that failed `attempts` times before is tried again, as a
+    /// database value (saturating rather than trapping on any input).
+    static func retryTime(after now: UInt64, attempt attempts: Int64) -> Int64 {
+        let (sum, overflow) = now.addingReportingOverflow(backoff(attempt: Int(clamping: attempts) &+ 1))
+        return Int64(clamping: overflow ? UInt64.max : sum)
     }
 
     /// Exponential backoff with jitter: 5 s doubling to at most an hour, then
     /// a random factor between 0.5 and 1, so that many nodes do not retry in step.
     static func backoff(attempt: Int) -> UInt64 {
-        let base = min(3600.0, 5.0 * pow(2.0, Double(min(attempt, 20) - 1)))
+        let base = min(3600.0, 5.0 * pow(2.0, Double(min(max(attempt, 1), 20) - 1)))
         return UInt64(base * Double.random(in: 0.5...1.0))
     }
 }

@@ -2,43 +2,176 @@ import Foundation
 import GRDB
 import KithCrypto
 import KithProtocol
+import NIOCore
+
+/// How much one sync may take from one relay. A relay is not trusted to end
+/// its answers: without a bound, one that always says more is waiting would
+/// keep a sync busy forever.
+///
+/// The standard budget is 200 batches, 256 MiB of envelopes and 60 seconds
+/// per relay: far above what a person's mailbox collects between syncs (200
+/// batches of 500 envelopes), and short enough that a stuck relay costs a
+/// minute at most. What is left is fetched by the next sync. The time also
+/// bounds each relay's deliveries in the same sync.
+public struct RelayBudget: Sendable {
+    /// Fetch requests per relay.
+    public var batches: Int
+    /// Envelope bytes fetched per relay.
+    public var bytes: Int
+    /// Time for each relay's deliveries, and again for its fetch.
+    public var time: TimeAmount
+
+    public init(batches: Int = 200, bytes: Int = 256 << 20, time: TimeAmount = .seconds(60)) {
+        self.batches = batches
+        self.bytes = bytes
+        self.time = time
+    }
+
+    public static let standard = RelayBudget()
+}
+
+/// How fetching from one relay went in one sync.
+public struct RelayFetch: Codable, Sendable, Equatable {
+    public enum State: String, Codable, Sendable {
+        /// Everything waiting was fetched.
+        case done
+        /// Stopped at the budget; the rest comes with the next sync.
+        case partial
+        /// The relay could not be reached, failed or did not answer in time.
+        case failed
+        /// The relay broke the protocol: fetching from it stopped for this
+        /// sync (what it sent correctly before is kept).
+        case misbehaving
+    }
+
+    public let relay: String
+    public var state: State = .done
+    /// Fetch answers received.
+    public var batches = 0
+    /// Envelopes received (new or not).
+    public var envelopes = 0
+    /// Bytes of those envelopes.
+    public var bytes = 0
+    /// Why it did not end as `done`.
+    public var detail: String?
+
+    public init(relay: String) { self.relay = relay }
+}
 
 extension Node {
     // MARK: Fetching
 
-    /// Fetches from every relay. The next batch is requested (by sequence
-    /// number) while the current one is committed, and each batch is
-    /// acknowledged only after its commit.
-    func fetch(_ report: inout SyncReport, limit: Int) async throws {
+    /// Fetches from every relay at once, each in its own task within its own
+    /// budget, so that a slow, dead or hostile relay never delays the others.
+    /// Relays in `down` (their deliveries failed a moment ago) are not asked.
+    func fetch(_ report: inout SyncReport, limit: Int, budget: RelayBudget = .standard, skipping down: Set<String> = []) async throws {
         let keys = try requireKeys()
         let relays = try await db.writer.read { db in try String.fetchAll(db, sql: "SELECT relay FROM mailbox ORDER BY relay") }
+        var mailboxes: [(relay: String, key: SigningKey)] = []
         for relay in relays {
-            guard let mailboxKey = keys.mailboxKeys[relay] else {
+            guard let key = keys.mailboxKeys[relay] else {
                 report.problems.append("no mailbox key for \(relay) in the keystore")
                 continue
             }
-            let client = RelayClient(baseURL: relay)
-            var next: Task<FetchedBatch, any Error>? = Task { try await client.fetch(mailboxKey: mailboxKey, limit: limit) }
-            var acknowledgements: [Task<Void, any Error>] = []
-            do {
-                while let pending = next {
-                    let batch = try await pending.value
-                    next = nil
-                    guard let last = batch.items.last else { break }
-                    if batch.more {
-                        next = Task { try await client.fetch(mailboxKey: mailboxKey, after: last.sequence, limit: limit) }
-                    }
-                    let ids = try await commit(batch, from: relay, &report)
-                    acknowledgements.append(Task { try await client.acknowledge(ids: ids, mailboxKey: mailboxKey) })
+            mailboxes.append((relay, key))
+        }
+        let results = try await withThrowingTaskGroup(of: (RelayFetch, SyncReport).self) { group in
+            for (relay, key) in mailboxes {
+                guard !down.contains(relay) else {
+                    var status = RelayFetch(relay: relay)
+                    status.state = .failed
+                    status.detail = "not tried: its deliveries failed in this sync"
+                    let skipped = status
+                    group.addTask { (skipped, SyncReport()) }
+                    continue
                 }
-                for task in acknowledgements { try await task.value }
-            } catch let failure as RelayClient.Failure {
-                next?.cancel()
-                for task in acknowledgements { task.cancel() }
+                group.addTask { try await self.fetch(from: relay, mailboxKey: key, limit: limit, budget: budget) }
+            }
+            var results: [(RelayFetch, SyncReport)] = []
+            for try await result in group { results.append(result) }
+            return results.sorted { $0.0.relay < $1.0.relay }
+        }
+        for (status, part) in results {
+            report.merge(part)
+            report.fetches.append(status)
+            switch status.state {
+            case .done: break
+            case .partial:
+                report.problems.append("fetch from \(status.relay) stopped at this sync's budget (\(status.detail ?? "")): the rest comes with the next sync")
+            case .failed:
                 report.fetchFailures += 1
-                report.problems.append("fetch failed: \(failure.description)")
+                report.problems.append("fetch from \(status.relay) failed (\(status.detail ?? "unknown error"))")
+            case .misbehaving:
+                report.fetchFailures += 1
+                report.problems.append("relay \(status.relay) misbehaves (\(status.detail ?? "")): fetching from it stopped for this sync")
             }
         }
+    }
+
+    /// Fetches one mailbox. The next batch is requested (by sequence number)
+    /// while the current one is committed, and each batch is acknowledged
+    /// only after its commit. Sequence numbers must increase: a relay that
+    /// repeats or goes back is cut off for this sync.
+    func fetch(from relay: String, mailboxKey: SigningKey, limit: Int, budget: RelayBudget) async throws -> (RelayFetch, SyncReport) {
+        var report = SyncReport()
+        var status = RelayFetch(relay: relay)
+        let client = RelayClient(baseURL: relay, deadline: .now() + budget.time)
+        var after: UInt64 = 0
+        var next: Task<FetchedBatch, any Error>? = Task { try await client.fetch(mailboxKey: mailboxKey, limit: limit) }
+        var acknowledgements: [Task<Void, any Error>] = []
+        do {
+            while let pending = next {
+                let batch = try await pending.value
+                next = nil
+                status.batches += 1
+                let (valid, fault) = Self.check(batch, after: after, limit: limit)
+                status.envelopes += valid.count
+                status.bytes += valid.reduce(0) { $0 + $1.envelope.count }
+                if fault == nil, batch.more, let last = valid.last {
+                    if status.batches >= budget.batches || status.bytes >= budget.bytes {
+                        status.state = .partial
+                        status.detail = "\(status.batches) batches, \(status.bytes) bytes"
+                    } else {
+                        next = Task { try await client.fetch(mailboxKey: mailboxKey, after: last.sequence, limit: limit) }
+                    }
+                }
+                if let last = valid.last {
+                    let ids = try await commit(FetchedBatch(items: valid, more: batch.more), from: relay, &report)
+                    acknowledgements.append(Task { try await client.acknowledge(ids: ids, mailboxKey: mailboxKey) })
+                    after = last.sequence
+                }
+                if let fault {
+                    status.state = .misbehaving
+                    status.detail = fault
+                }
+            }
+            for task in acknowledgements { try await task.value }
+        } catch let failure as RelayClient.Failure {
+            next?.cancel()
+            for task in acknowledgements { task.cancel() }
+            status.state = .failed
+            status.detail = failure.reason + (failure.detail.map { ", \($0)" } ?? "")
+        }
+        return (status, report)
+    }
+
+    /// The items of a batch that keep the protocol, and what is wrong with
+    /// the rest: a relay sends at most `limit` envelopes, each with a
+    /// sequence number above `after` and above the one before it, and at
+    /// least one when it says more are waiting.
+    static func check(_ batch: FetchedBatch, after: UInt64, limit: Int) -> (valid: [FetchedBatch.Item], fault: String?) {
+        if batch.more && batch.items.isEmpty { return ([], "said more envelopes were waiting but sent none") }
+        var previous = after
+        var valid: [FetchedBatch.Item] = []
+        for item in batch.items {
+            guard valid.count < limit else { return (valid, "sent more than the \(limit) envelopes asked for") }
+            guard item.sequence > previous else {
+                return (valid, "sequence number \(item.sequence) does not follow \(previous)")
+            }
+            valid.append(item)
+            previous = item.sequence
+        }
+        return (valid, nil)
     }
 
     /// Commits a fetched batch: each new envelope is applied and recorded by

@@ -25,12 +25,25 @@ public struct SyncReport: Codable, Sendable, Equatable {
     public var deferred = 0
     /// When the earliest deferred or retrying delivery is due, Unix seconds.
     public var nextRetryAt: UInt64?
-    /// Relays that could not be fetched from.
+    /// Relays that could not be fetched from, or that broke the protocol.
     public var fetchFailures = 0
+    /// Per relay with due deliveries, how they went.
+    public var deliveries: [RelayDelivery] = []
+    /// Per relay fetched from, how it went.
+    public var fetches: [RelayFetch] = []
     /// One line per problem, for the user.
     public var problems: [String] = []
 
     public init() {}
+
+    /// Adds what a part of the sync (one relay's fetch) counted.
+    mutating func merge(_ part: SyncReport) {
+        fetched += part.fetched
+        newPosts += part.newPosts
+        newAudienceKeys += part.newAudienceKeys
+        rejected += part.rejected
+        problems += part.problems
+    }
 
     mutating func count(_ outcome: Node.Outcome) {
         switch outcome {
@@ -49,12 +62,16 @@ public struct SyncReport: Codable, Sendable, Equatable {
 extension Node {
     /// Delivers queued envelopes that are due (all of them with `retryNow`),
     /// fetches new ones from every relay (committing them locally before
-    /// acknowledging), then processes everything pending.
-    public func sync(retryNow: Bool = false, fetchLimit: Int = 500) async throws -> SyncReport {
+    /// acknowledging), then processes everything pending. Each relay is
+    /// served in a task of its own within `budget`, so a dead, slow or
+    /// hostile relay costs at most its budget and never holds up the others.
+    public func sync(retryNow: Bool = false, fetchLimit: Int = 500, budget: RelayBudget = .standard) async throws -> SyncReport {
         _ = try requireKeys()
         var report = SyncReport()
-        try await deliver(&report, retryNow: retryNow)
-        try await fetch(&report, limit: fetchLimit)
+        try await deliver(&report, retryNow: retryNow, budget: budget)
+        // A relay whose deliveries just failed is not tried again in this sync.
+        let down = Set(report.deliveries.filter { $0.error != nil }.map(\.relay))
+        try await fetch(&report, limit: max(1, fetchLimit), budget: budget, skipping: down)
         try await processPending(&report)
         return report
     }

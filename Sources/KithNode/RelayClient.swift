@@ -6,32 +6,73 @@ import NIOCore
 import NIOHTTP1
 
 /// Talks to one relay over HTTP: anonymous drops, and owner requests signed
-/// with a mailbox key.
+/// with a mailbox key. The two kinds go through different connection pools,
+/// so a relay never sees a sender's uploads on the connection it uses to
+/// fetch the sender's own mailbox.
 public struct RelayClient: Sendable {
     public let baseURL: String
-    let http: HTTPClient
+    /// The pool for anonymous drops.
+    let dropHTTP: HTTPClient
+    /// The pool for requests signed with a mailbox key.
+    let ownerHTTP: HTTPClient
+    /// The longest one request may take, from sending it to its whole answer.
     let timeout: TimeAmount
+    /// No request runs past this point (a sync's time budget for the relay).
+    let deadline: NIODeadline
 
     /// A failed relay request. `permanent` is true when retrying cannot help
     /// (the relay refused the request itself, not a network or server fault).
     public struct Failure: Error, CustomStringConvertible {
-        public let description: String
+        /// The relay's URL.
+        public let relay: String
+        /// What went wrong, short and printable, without the relay's URL.
+        public let reason: String
+        /// More about it (an error or HTTP status), or nil.
+        public let detail: String?
         public let permanent: Bool
+
+        public init(relay: String, reason: String, detail: String? = nil, permanent: Bool = false) {
+            self.relay = relay
+            self.reason = reason
+            self.detail = detail
+            self.permanent = permanent
+        }
+
+        public var description: String { "\(RelayClient.clean(relay)): \(reason)" + (detail.map { " (\($0))" } ?? "") }
     }
 
-    /// The process's client for relays: a relay that does not answer a
-    /// connection within 5 seconds counts as unreachable for this attempt
-    /// (the outbox retries later), instead of AsyncHTTPClient's 30 s default.
-    public static let defaultHTTPClient: HTTPClient = {
-        var configuration = HTTPClient.Configuration()
-        configuration.timeout = .init(connect: .seconds(5), read: .seconds(60))
-        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
-    }()
+    /// The largest error answer read; what a relay sends beyond it is not read.
+    static let maxErrorBytes = 64 << 10
+    /// The largest answer to a drop, register or token request read.
+    static let maxSmallAnswerBytes = 64 << 10
+    /// Characters of a relay's error message kept for errors and warnings.
+    public static let maxMessageCharacters = 200
 
-    public init(baseURL: String, http: HTTPClient = RelayClient.defaultHTTPClient, timeout: TimeAmount = .seconds(60)) {
+    /// A client configuration for relays: a relay that does not accept a
+    /// connection within 5 seconds counts as unreachable for this attempt
+    /// (the outbox retries later), instead of AsyncHTTPClient's 30 s default;
+    /// a refused connection fails at once rather than being retried until
+    /// the deadline; and an answer that stalls for 30 s fails.
+    static func makeHTTPClient() -> HTTPClient {
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = .init(connect: .seconds(5), read: .seconds(30))
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.redirectConfiguration = .disallow
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }
+
+    /// The process's pool for drops.
+    public static let dropHTTPClient: HTTPClient = makeHTTPClient()
+    /// The process's pool for owner requests (kept apart from drops).
+    public static let ownerHTTPClient: HTTPClient = makeHTTPClient()
+
+    public init(baseURL: String, dropHTTP: HTTPClient = RelayClient.dropHTTPClient, ownerHTTP: HTTPClient = RelayClient.ownerHTTPClient,
+                timeout: TimeAmount = .seconds(60), deadline: NIODeadline = .distantFuture) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
-        self.http = http
+        self.dropHTTP = dropHTTP
+        self.ownerHTTP = ownerHTTP
         self.timeout = timeout
+        self.deadline = deadline
     }
 
     /// Registers the mailbox whose key this is (idempotent).
@@ -54,20 +95,20 @@ public struct RelayClient: Sendable {
         try await drop(bytes: request.bytes)
     }
 
-    /// Uploads an encoded `DropRequest`.
+    /// Uploads an encoded `DropRequest`, on the drop pool.
     public func drop(bytes: [UInt8]) async throws -> DropResult {
-        let body = try await send(.POST, "/v1/envelopes", body: bytes, headers: [])
+        let body = try await send(.POST, "/v1/envelopes", body: bytes, headers: [], via: dropHTTP, limit: Self.maxSmallAnswerBytes)
         do { return try JSONDecoder().decode(DropResult.self, from: Data(body)) } catch {
-            throw Failure(description: "\(baseURL): unreadable answer to a drop", permanent: false)
+            throw Failure(relay: baseURL, reason: "unreadable answer to a drop")
         }
     }
 
     /// Envelopes waiting in the mailbox after sequence number `after`, oldest first.
     public func fetch(mailboxKey: SigningKey, after: UInt64 = 0, limit: Int) async throws -> FetchedBatch {
         let body = try await signed(.GET, "/v1/mailboxes/\(Base64URL.encode(mailboxKey.publicKey))/envelopes?limit=\(limit)&after=\(after)",
-                                    body: [], key: mailboxKey)
+                                    body: [], key: mailboxKey, limit: FetchedBatch.maxEncodedBytes)
         do { return try FetchedBatch(bytes: body) } catch {
-            throw Failure(description: "\(baseURL): malformed fetch response", permanent: false)
+            throw Failure(relay: baseURL, reason: "malformed fetch response")
         }
     }
 
@@ -77,13 +118,18 @@ public struct RelayClient: Sendable {
 
     // MARK: Transport
 
-    private func signed(_ method: HTTPMethod, _ path: String, body: [UInt8], key: SigningKey) async throws -> [UInt8] {
+    private func signed(_ method: HTTPMethod, _ path: String, body: [UInt8], key: SigningKey,
+                        limit: Int = RelayClient.maxSmallAnswerBytes) async throws -> [UInt8] {
         let sig = SignedRequest(method: method.rawValue, path: path, body: body, mailboxKey: key,
-                                timestamp: UInt64(Date().timeIntervalSince1970))
-        return try await send(method, path, body: body, headers: sig.headers)
+                                timestamp: UInt64(max(0, Date().timeIntervalSince1970)))
+        return try await send(method, path, body: body, headers: sig.headers, via: ownerHTTP, limit: limit)
     }
 
-    private func send(_ method: HTTPMethod, _ path: String, body: [UInt8], headers: [(String, String)]) async throws -> [UInt8] {
+    /// Sends one request and reads its answer (at most `limit` bytes of a
+    /// success, `maxErrorBytes` of an error), all before the request's deadline.
+    private func send(_ method: HTTPMethod, _ path: String, body: [UInt8], headers: [(String, String)],
+                      via http: HTTPClient, limit: Int) async throws -> [UInt8] {
+        let deadline = min(NIODeadline.now() + timeout, self.deadline)
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
         request.headers.add(contentsOf: headers)
@@ -91,31 +137,76 @@ public struct RelayClient: Sendable {
             request.headers.add(name: "Content-Type", value: "application/octet-stream")
             request.body = .bytes(body)
         }
-        let response: HTTPClientResponse
-        do { response = try await http.execute(request, timeout: timeout) } catch {
-            throw Failure(description: "\(baseURL): relay unreachable (\(Self.describe(error)))", permanent: false)
+        let baseURL = self.baseURL, prepared = request
+        let outcome = try await Self.before(deadline) { () async throws -> (UInt, [UInt8]?, String) in
+            let response: HTTPClientResponse
+            do { response = try await http.execute(prepared, deadline: deadline) } catch let error as HTTPClientError
+                where error == .deadlineExceeded || error == .readTimeout {
+                throw Failure(relay: baseURL, reason: "no answer in time", detail: Self.describe(error))
+            } catch {
+                throw Failure(relay: baseURL, reason: "relay unreachable", detail: Self.describe(error))
+            }
+            let code = response.status.code
+            let success = (200..<300).contains(code)
+            do {
+                let buffer = try await response.body.collect(upTo: success ? limit : Self.maxErrorBytes)
+                return (code, Array(buffer.readableBytesView), response.status.reasonPhrase)
+            } catch {
+                // An error answer too long to read is still an error; a success is not usable.
+                guard success else { return (code, nil, response.status.reasonPhrase) }
+                throw Failure(relay: baseURL, reason: "reading the answer failed", detail: Self.describe(error))
+            }
         }
-        let buffer: ByteBuffer
-        do { buffer = try await response.body.collect(upTo: FetchedBatch.maxEncodedBytes) } catch {
-            throw Failure(description: "\(baseURL): reading the answer failed (\(Self.describe(error)))", permanent: false)
+        guard let outcome else {
+            throw Failure(relay: baseURL, reason: "no answer in time", detail: "timed out")
         }
-        let bytes = Array(buffer.readableBytesView)
-        guard (200..<300).contains(response.status.code) else {
-            let message = Self.errorMessage(bytes) ?? response.status.reasonPhrase
-            throw Failure(description: "\(baseURL): \(message) (HTTP \(response.status.code))",
-                          permanent: (400..<500).contains(response.status.code) && response.status.code != 429)
+        let (code, bytes, phrase) = outcome
+        guard (200..<300).contains(code), let bytes else {
+            let message = bytes.flatMap(Self.errorMessage) ?? Self.clean(phrase)
+            throw Failure(relay: baseURL, reason: message, detail: "HTTP \(code)", permanent: (400..<500).contains(code) && code != 429)
         }
         return bytes
     }
 
-    /// Hummingbird's error body is {"error":{"message":"..."}}.
+    /// Runs `operation`, or gives up (returning nil) when `deadline` passes,
+    /// cancelling it: AsyncHTTPClient's own deadline covers a request only
+    /// until the answer's head arrives, not while its body trickles in.
+    static func before<T: Sendable>(_ deadline: NIODeadline, _ operation: @escaping @Sendable () async throws -> T) async throws -> T? {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await operation() }
+            group.addTask {
+                let left = (deadline - .now()).nanoseconds
+                if left > 0 { try await Task.sleep(nanoseconds: UInt64(left)) }
+                return nil
+            }
+            defer { group.cancelAll() }
+            return try await group.next() ?? nil
+        }
+    }
+
+    /// The message of a relay's error body, made safe to print. Hummingbird's
+    /// error body is {"error":{"message":"..."}}.
     static func errorMessage(_ body: [UInt8]) -> String? {
         struct Wrapper: Decodable { struct Inner: Decodable { let message: String }; let error: Inner }
-        return (try? JSONDecoder().decode(Wrapper.self, from: Data(body)))?.error.message
+        return (try? JSONDecoder().decode(Wrapper.self, from: Data(body))).map { clean($0.error.message) }
+    }
+
+    /// Text from a relay, fit for a terminal line and the outbox: at most
+    /// `maxMessageCharacters` characters, with control, format (bidi) and
+    /// line or paragraph separator characters replaced by U+FFFD, so a relay
+    /// cannot move the cursor, rewrite the line or reorder what is shown.
+    public static func clean(_ text: String, limit: Int = RelayClient.maxMessageCharacters) -> String {
+        var scalars = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars.prefix(limit) {
+            switch scalar.properties.generalCategory {
+            case .control, .format, .lineSeparator, .paragraphSeparator: scalars.append("\u{FFFD}")
+            default: scalars.append(scalar)
+            }
+        }
+        return text.unicodeScalars.count > limit ? String(scalars) + "…" : String(scalars)
     }
 
     static func describe(_ error: any Error) -> String {
-        let text = String(describing: error)
-        return text.count > 120 ? String(text.prefix(120)) + "…" : text
+        clean(String(describing: error), limit: 120)
     }
 }

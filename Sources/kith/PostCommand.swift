@@ -26,14 +26,22 @@ struct PostCommand: AsyncParsableCommand {
     }
 }
 
+/// `kith sync`: delivers what is queued and fetches what is new, serving
+/// every relay at once within a budget per relay (see `RelayBudget`), so a
+/// dead or hostile relay delays nothing else. Problems go to stderr, one line
+/// each: one per relay whose deliveries wait (naming the friends and the next
+/// retry), one per relay that failed, misbehaved or hit its budget.
 struct SyncCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sync",
         abstract: "Deliver what is queued and fetch what is new from every relay.",
         discussion: """
-            Exits with status 1 if a relay could not be reached. What could not be delivered stays \
+            Relays are served at the same time, each within a budget (60 s, and for fetching \
+            200 batches and 256 MiB); what is left is fetched by the next sync. Exits with status 1 \
+            if a relay could not be reached or broke the protocol. What could not be delivered stays \
             queued and is retried by a later sync after a growing delay (5 s doubling to an hour, \
-            with jitter); --retry-now tries it at once.
+            with jitter); --retry-now tries it at once. A relay that fails is not tried again in the \
+            same sync. --json adds per-relay results ("deliveries", "fetches").
             """
     )
 
