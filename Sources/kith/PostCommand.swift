@@ -53,7 +53,14 @@ struct SyncCommand: AsyncParsableCommand {
 
     func run() async throws {
         let report = try await home.unlock().sync(retryNow: retryNow)
-        for problem in report.problems { Console.warning(problem) }
+        // The same problem (say, a flood of refused envelopes) is one line with its count.
+        var counts: [String: Int] = [:]
+        let distinct = report.problems.filter { counts[$0, default: 0] += 1; return counts[$0] == 1 }
+        for problem in distinct { Console.warning(counts[problem, default: 1] > 1 ? "\(problem) (\(counts[problem, default: 1]) times)" : problem) }
+        for reason in report.waitingReasons { Console.note(reason) }
+        if report.expired > 0 {
+            Console.note("dropped \(report.expired) \(report.expired == 1 ? "envelope" : "envelopes") that waited 30 days for a key or sender that never came")
+        }
         if report.deferred > 0, let next = report.nextRetryAt {
             let when = Date(timeIntervalSince1970: TimeInterval(next)).formatted(.iso8601)
             Console.note("\(report.deferred) queued \(report.deferred == 1 ? "delivery waits" : "deliveries wait") to retry at \(when); --retry-now tries at once")
@@ -62,7 +69,7 @@ struct SyncCommand: AsyncParsableCommand {
             try Console.json(report)
         } else {
             Console.out("delivered \(report.delivered), fetched \(report.fetched), new posts \(report.newPosts), "
-                + "new audience keys \(report.newAudienceKeys), waiting \(report.waiting), refused \(report.rejected)")
+                + "new audience keys \(report.newAudienceKeys), waiting \(report.waiting), refused \(report.rejected), expired \(report.expired)")
         }
         if report.retrying > 0 || report.fetchFailures > 0 { throw ExitCode(1) }
     }

@@ -60,8 +60,9 @@ private final class ResultBox: @unchecked Sendable { var data = Data() }
 
 /// Runs `kith` and requires success; returns stdout without the final newline.
 @discardableResult
-func kithOK(_ args: [String], passphrase: String? = "test passphrase", sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
-    let r = try kith(args, passphrase: passphrase)
+func kithOK(_ args: [String], passphrase: String? = "test passphrase", env: [String: String] = [:],
+            sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
+    let r = try kith(args, passphrase: passphrase, env: env)
     #expect(r.status == 0, "kith \(args.first ?? "") failed: \(r.stderr)", sourceLocation: sourceLocation)
     return r.stdout.trimmingCharacters(in: .newlines)
 }
