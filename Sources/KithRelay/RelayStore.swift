@@ -17,6 +17,12 @@ public struct RelayStore: Sendable {
         try Self.migrator.migrate(writer)
     }
 
+    /// A store at `path` migrated only up to `migration`, for tests of later migrations.
+    init(path: String, migratingUpTo migration: String) throws {
+        writer = try DatabasePool(path: path)
+        try Self.migrator.migrate(writer, upTo: migration)
+    }
+
     /// An in-memory store, for tests.
     public init() throws {
         writer = try DatabaseQueue()
