@@ -3,7 +3,8 @@ import NIOConcurrencyHelpers
 /// Counts fetches in progress (from the request until the last byte of the
 /// answer is written or the connection fails) per mailbox, per client
 /// address and in total, so stalled or greedy clients cannot pile up
-/// handlers. Over a limit, a fetch is refused at once, never queued.
+/// handlers. Over a limit, a fetch is refused at once, never queued; the
+/// limits are checked in this order: mailbox, client, total.
 final class FetchLimiter: Sendable {
     struct Limits: Sendable {
         var perMailbox: Int
@@ -43,9 +44,9 @@ final class FetchLimiter: Sendable {
 
     func acquire(mailbox: [UInt8], client: String) throws(Refusal) -> Permit {
         let refusal: Refusal? = state.withLockedValue { s in
-            guard s.total < limits.total else { return .relayBusy }
-            guard s.clients[client, default: 0] < limits.perClient else { return .clientBusy }
             guard s.mailboxes[mailbox, default: 0] < limits.perMailbox else { return .mailboxBusy }
+            guard s.clients[client, default: 0] < limits.perClient else { return .clientBusy }
+            guard s.total < limits.total else { return .relayBusy }
             s.total += 1
             s.clients[client, default: 0] += 1
             s.mailboxes[mailbox, default: 0] += 1

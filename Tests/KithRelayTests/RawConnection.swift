@@ -54,20 +54,38 @@ final class RawConnection: @unchecked Sendable {
     }
 
     /// Reads until the end of the answer's head and returns its status code.
-    func readStatus() async throws -> Int {
-        try await offPool { try self.readStatusBlocking() }
+    func readStatus() async throws -> Int { try await readHead().status }
+
+    /// Reads the answer's head only (the body stays unread): its status and Content-Length.
+    func readHead() async throws -> (status: Int, contentLength: Int?) {
+        try await offPool {
+            var head: [UInt8] = []
+            var byte: UInt8 = 0
+            while !head.suffix(4).elementsEqual([13, 10, 13, 10]), head.count < 65536 {
+                guard recv(self.fd, &byte, 1, 0) == 1 else { throw Failure("connection closed before an answer") }
+                head.append(byte)
+            }
+            let lines = String(decoding: head, as: UTF8.self).lowercased().split(separator: "\r\n")
+            let statusLine = lines.first?.split(separator: " ") ?? []
+            guard statusLine.count > 1, let status = Int(statusLine[1]) else { throw Failure("no status line") }
+            let length = lines.first { $0.hasPrefix("content-length:") }
+                .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) }
+            return (status, length)
+        }
     }
 
-    private func readStatusBlocking() throws -> Int {
-        var head: [UInt8] = []
-        var byte: UInt8 = 0
-        while !head.suffix(4).elementsEqual([13, 10, 13, 10]), head.count < 65536 {
-            guard recv(fd, &byte, 1, 0) == 1 else { throw Failure("connection closed before an answer") }
-            head.append(byte)
+    /// Reads until the connection ends; returns how many bytes came.
+    func readToEnd() async throws -> Int {
+        try await offPool {
+            var count = 0
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let n = recv(self.fd, &chunk, chunk.count, 0)
+                if n <= 0 { break }
+                count += n
+            }
+            return count
         }
-        let line = String(decoding: head, as: UTF8.self).split(separator: " ")
-        guard line.count > 1, let status = Int(line[1]) else { throw Failure("no status line") }
-        return status
     }
 
     struct Failure: Error, CustomStringConvertible {
