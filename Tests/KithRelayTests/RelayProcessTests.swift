@@ -4,14 +4,31 @@ import KithNode
 import KithProtocol
 import Testing
 
-/// Clients that send fetches and never read the answers, against a real
-/// `kith relay` process. Before batches were streamed, 150 such fetches took
-/// a relay from 295 MB to 2.75 GB of memory.
-@Suite struct StalledFetchTests {
+/// Attacks on a real `kith relay` process: what must not kill it or exhaust
+/// its memory.
+@Suite struct RelayProcessTests {
     /// The bound docs/PROTOCOL.md states for a relay under this attack.
     static let memoryBound = 256 << 20
     static let connections = 150
 
+    /// A 65,536-byte request target with well-formed Kith-* headers once
+    /// trapped in the signed message's str16 path and killed the relay.
+    @Test func anOverlongTargetDoesNotKillTheRelay() async throws {
+        let process = try RelayProcess()
+        defer { process.stop() }
+        let mailbox = Base64URL.encode(SigningKey().publicKey)
+        let path = "/v1/mailboxes/\(mailbox)/envelopes"
+        let connection = try RawConnection(port: process.port)
+        try await connection.send("GET", path + "?pad=" + String(repeating: "a", count: 65_536), headers: HostileRequestTests.forgedHeaders(mailbox))
+        #expect(try await connection.readStatus() == 414)
+        let relay = RelayClient(baseURL: process.url)
+        try await relay.register(mailboxKey: SigningKey())
+        #expect(process.process.isRunning)
+    }
+
+    /// Clients that send fetches and never read the answers. Before batches
+    /// were streamed, 150 such fetches took a relay from 295 MB to 2.75 GB
+    /// (this test measured 1.1 GB on that code, 81 MiB after).
     @Test func stalledFetchesDoNotExhaustMemory() async throws {
         let process = try RelayProcess()
         defer { process.stop() }
