@@ -61,7 +61,7 @@ public struct RelayController: Sendable {
 
     func removeToken(_ request: Request, _ context: RelayRequestContext) async throws -> Response {
         let (mailbox, _) = try await authenticate(request, context)
-        guard let hash = context.parameters.get("hash").flatMap({ Base64URL.decode($0) }), hash.count == 32 else {
+        guard let hash = Self.decode32(context.parameters.get("hash")) else {
             throw HTTPError(.badRequest, message: "token hash must be 32 bytes of base64url")
         }
         guard try await store.removeToken(hash: hash, mailbox: mailbox) else { throw HTTPError(.notFound, message: "no such token") }
@@ -76,7 +76,7 @@ public struct RelayController: Sendable {
         let (mailbox, _) = try await authenticate(request, context)
         var limit = configuration.fetchLimit
         if let text = request.uri.queryParameters.get("limit") {
-            guard text.utf8.count <= 10, let n = Int(text), n > 0 else { throw HTTPError(.badRequest, message: "limit must be a positive integer") }
+            guard let n = Int(text), n > 0 else { throw HTTPError(.badRequest, message: "limit must be a positive integer") }
             limit = min(n, limit)
         }
         var after: UInt64 = 0
@@ -140,7 +140,7 @@ public struct RelayController: Sendable {
     /// Verifies an owner request: the path's mailbox, the signature over
     /// method, path, timestamp, nonce and body, and that the nonce is fresh.
     private func authenticate(_ request: Request, _ context: RelayRequestContext, requireRegistered: Bool = true) async throws -> ([UInt8], [UInt8]) {
-        guard let mailbox = context.parameters.get("mailbox").flatMap({ Base64URL.decode($0) }), mailbox.count == 32 else {
+        guard let mailbox = Self.decode32(context.parameters.get("mailbox")) else {
             throw HTTPError(.badRequest, message: "mailbox id must be 32 bytes of base64url")
         }
         let body = try await collect(request)
@@ -155,11 +155,19 @@ public struct RelayController: Sendable {
         if requireRegistered, try await !store.mailboxExists(mailbox) {
             throw HTTPError(.notFound, message: "no such mailbox on this relay")
         }
-        let expires = signed.timestamp + SignedRequest.maxClockSkew + 1
-        guard try await store.useNonce(mailbox: mailbox, nonce: signed.nonce, expiresAt: expires) else {
+        // The timestamp is within 300 s of the clock; saturate anyway, so no value can overflow.
+        let expires = signed.timestamp.addingReportingOverflow(SignedRequest.maxClockSkew + 1)
+        guard !expires.overflow else { throw HTTPError(.unauthorized, message: "request: timestamp out of range") }
+        guard try await store.useNonce(mailbox: mailbox, nonce: signed.nonce, expiresAt: expires.partialValue) else {
             throw HTTPError(.conflict, message: "replayed request refused (nonce already used)")
         }
         return (mailbox, body)
+    }
+
+    /// 32 bytes in base64url (43 characters), checked for length before decoding.
+    static func decode32(_ text: String?) -> [UInt8]? {
+        guard let text, text.utf8.count == 43, let bytes = Base64URL.decode(text), bytes.count == 32 else { return nil }
+        return bytes
     }
 
     private func json(_ value: some Encodable) throws -> Response {

@@ -79,7 +79,7 @@ public struct RelayStore: Sendable {
     public func useNonce(mailbox: [UInt8], nonce: [UInt8], expiresAt: UInt64) async throws -> Bool {
         try await writer.write { db in
             try db.execute(sql: "INSERT OR IGNORE INTO request_nonce (mailbox, nonce, expires_at) VALUES (?, ?, ?)",
-                           arguments: [Data(mailbox), Data(nonce), expiresAt])
+                           arguments: [Data(mailbox), Data(nonce), Int64(clamping: expiresAt)])
             return db.changesCount == 1
         }
     }
@@ -232,10 +232,10 @@ public struct RelayStore: Sendable {
 
     public func counts() async throws -> Counts {
         try await writer.read { db in
-            Counts(mailboxes: try Int.fetchOne(db, sql: "SELECT count(*) FROM mailbox")!,
-                   bodies: try Int.fetchOne(db, sql: "SELECT count(*) FROM body")!,
-                   deliveries: try Int.fetchOne(db, sql: "SELECT count(*) FROM delivery")!,
-                   bodyBytes: try Int.fetchOne(db, sql: "SELECT coalesce(sum(length(data)), 0) FROM body")!)
+            Counts(mailboxes: try Int.fetchOne(db, sql: "SELECT count(*) FROM mailbox") ?? 0,
+                   bodies: try Int.fetchOne(db, sql: "SELECT count(*) FROM body") ?? 0,
+                   deliveries: try Int.fetchOne(db, sql: "SELECT count(*) FROM delivery") ?? 0,
+                   bodyBytes: try Int.fetchOne(db, sql: "SELECT coalesce(sum(length(data)), 0) FROM body") ?? 0)
         }
     }
 }
