@@ -27,8 +27,10 @@ public struct RelayConfiguration: Sendable {
     /// A connection whose peer reads nothing of a waiting answer for this
     /// long is closed.
     public var writeTimeoutSeconds: Int64 = 30
-    /// A connection with no request in progress is closed after this long.
-    public var idleTimeoutSeconds: Int64 = 60
+    /// A connection with no request in progress (or whose request head is
+    /// still incomplete) is closed after this long: longer than
+    /// AsyncHTTPClient's 60-second pool idle time, so clients close first.
+    public var idleTimeoutSeconds: Int64 = 90
     /// The relay's clock, in Unix seconds.
     public var clock: @Sendable () -> UInt64 = { UInt64(Date().timeIntervalSince1970) }
 
