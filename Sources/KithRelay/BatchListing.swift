@@ -45,14 +45,4 @@ public struct BatchListing: Sendable {
         if start < entries.count { pages.append(entries[start...]) }
         return pages
     }
-
-    /// One item's encoding: `sequence u64 || received_at u64 || length u32 || envelope`.
-    static func item(_ entry: Entry, body: [UInt8]) -> [UInt8] {
-        var w = ByteWriter(capacity: 20 + body.count)
-        w.u64(entry.sequence)
-        w.u64(entry.receivedAt)
-        w.u32(UInt32(body.count))
-        w.raw(body)
-        return w.bytes
-    }
 }

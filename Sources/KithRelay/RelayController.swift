@@ -94,12 +94,16 @@ public struct RelayController: Sendable {
         }
         let listing = try await store.listBatch(mailbox: mailbox, after: after, limit: limit, maxBytes: configuration.fetchMaxBytes)
         let pages = listing.pages(maxBytes: configuration.fetchPageBytes)
-        let store = self.store
+        let store = self.store, logger = context.logger
         let body = ResponseBody(contentLength: listing.encodedLength) { writer in
             _ = permit  // held until the answer is written or abandoned
             try await writer.write(ByteBuffer(bytes: listing.header))
             for page in pages {
-                let bodies = try await store.readPage(mailbox: mailbox, page)
+                let bodies: [[UInt8]]
+                do { bodies = try await store.readPage(mailbox: mailbox, page) } catch let error as BatchListing.Vanished {
+                    logger.debug("fetch cut short: a listed envelope was acknowledged or expired meanwhile")
+                    throw error
+                }
                 var buffer = ByteBuffer()
                 buffer.reserveCapacity(page.reduce(0) { $0 + 20 + $1.length })
                 for (entry, data) in zip(page, bodies) {

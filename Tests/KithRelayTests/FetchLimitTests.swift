@@ -89,6 +89,23 @@ import Testing
         }
     }
 
+    /// Envelopes acknowledged while their fetch is still being streamed: the
+    /// relay cuts the answer short instead of sending other bytes.
+    @Test func aFetchWhoseEnvelopesVanishIsCutShort() async throws {
+        var configuration = RelayConfiguration()
+        configuration.fetchMaxBytes = 16 << 20
+        try await withLiveRelay(configuration: configuration) { url, client in
+            let relay = RelayClient(baseURL: url)
+            let bob = try await Self.fullMailbox(relay)
+            let (stalled, announced) = try await Self.stalledFetch(bob, port: client.port!)
+            let all = try await relay.fetch(mailboxKey: bob.key, limit: 500)
+            #expect(all.items.count == 200)
+            try await relay.acknowledge(ids: all.items.map { Envelope.id(of: $0.envelope) }, mailboxKey: bob.key)
+            let received = try await stalled.readToEnd()
+            #expect(received < announced, "got \(received) of \(announced) bytes")
+        }
+    }
+
     /// Batches streamed in pages of one envelope decode exactly as before.
     @Test func streamedBatchesKeepTheWireFormat() async throws {
         var configuration = RelayConfiguration()
