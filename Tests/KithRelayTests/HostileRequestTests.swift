@@ -97,7 +97,7 @@ import Testing
             let relay = RelayClient(baseURL: url)
             let bob = try await TestMailbox.make(relay)
             let base = "/v1/mailboxes/\(Base64URL.encode(bob.key.publicKey))/envelopes"
-            for query in ["?limit=0", "?limit=-1", "?limit=99999999999999999999", "?after=-1", "?after=18446744073709551615", "?after=x"] {
+            for query in ["?limit=0", "?limit=-1", "?limit=99999999999999999999", "?after=-1", "?after=18446744073709551615", "?after=x", "?limit=%zz", "?after=%"] {
                 let connection = try RawConnection(port: client.port!)
                 try await connection.send("GET", base + query, headers: signedHeaders("GET", base + query, key: bob.key))
                 #expect(try await connection.readStatus() == 400, "\(query)")
