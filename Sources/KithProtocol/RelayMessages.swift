@@ -79,6 +79,11 @@ public struct DropRequest: Sendable {
         let n = Int(try r.u16())
         guard (1...Self.maxTargets).contains(n) else { throw ProtocolError.malformed("drop: needs 1 to \(Self.maxTargets) targets") }
         let targets = Targets(encoded: try r.raw(64 * n))
+        // One mailbox named twice would be counted twice in `accepted`.
+        var seen = Set<ArraySlice<UInt8>>()
+        for i in 0..<n where !seen.insert(targets.bytes[64 * i..<64 * i + 32]).inserted {
+            throw ProtocolError.malformed("drop: target \(i) names a mailbox named before")
+        }
         let len = Int(try r.u32())
         guard len <= Envelope.maxLength else { throw ProtocolError.malformed("drop: envelope larger than \(Envelope.maxLength) bytes") }
         let env = try r.raw(len)
@@ -113,10 +118,12 @@ public struct FetchedBatch: Sendable {
         }
     }
 
-    /// A relay fills a batch up to this many bytes of envelopes (or one envelope, if larger).
-    public static let maxBytes = 16 << 20
-    /// The most bytes a client needs to accept for one batch.
-    public static let maxEncodedBytes = maxBytes + Envelope.maxLength + 5 + 20 * 10_001
+    /// A relay fills a batch up to this many bytes of envelopes (or one
+    /// envelope, if larger). Relays before this limit used 16 MiB.
+    public static let maxBytes = 4 << 20
+    /// The most bytes a client needs to accept for one batch: sized for the
+    /// older 16 MiB fill, so clients still read batches from such relays.
+    public static let maxEncodedBytes = (16 << 20) + Envelope.maxLength + 5 + 20 * 10_001
 
     public let items: [Item]
     /// True when more were waiting than this batch holds.

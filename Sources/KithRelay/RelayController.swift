@@ -10,13 +10,16 @@ import NIOCore
 public struct RelayController: Sendable {
     let store: RelayStore
     let configuration: RelayConfiguration
+    let fetches: FetchLimiter
 
     public init(store: RelayStore, configuration: RelayConfiguration) {
         self.store = store
         self.configuration = configuration
+        self.fetches = FetchLimiter(.init(perMailbox: configuration.maxFetchesPerMailbox, perClient: configuration.maxFetchesPerClient,
+                                          total: configuration.maxFetches))
     }
 
-    public func addRoutes(to router: Router<BasicRequestContext>) {
+    public func addRoutes(to router: Router<RelayRequestContext>) {
         router.get("/v1/health") { _, _ in "ok\n" }
         router.post("/v1/envelopes") { request, context in try await drop(request, context) }
         router.put("/v1/mailboxes/:mailbox") { request, context in try await register(request, context) }
@@ -28,7 +31,7 @@ public struct RelayController: Sendable {
 
     // MARK: Handlers
 
-    func drop(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func drop(_ request: Request, _ context: RelayRequestContext) async throws -> Response {
         let body = try await collect(request)
         let drop: DropRequest
         do { drop = try DropRequest(bytes: body) } catch let error as ProtocolError {
@@ -43,29 +46,33 @@ public struct RelayController: Sendable {
         return try json(result)
     }
 
-    func register(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func register(_ request: Request, _ context: RelayRequestContext) async throws -> Response {
         let (mailbox, _) = try await authenticate(request, context, requireRegistered: false)
         let created = try await store.register(mailbox: mailbox, now: configuration.clock())
         return Response(status: created ? .created : .ok)
     }
 
-    func addToken(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func addToken(_ request: Request, _ context: RelayRequestContext) async throws -> Response {
         let (mailbox, body) = try await authenticate(request, context)
         guard body.count == 32 else { throw HTTPError(.badRequest, message: "token hash must be 32 bytes") }
         try await store.addToken(hash: body, mailbox: mailbox, now: configuration.clock())
         return Response(status: .created)
     }
 
-    func removeToken(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func removeToken(_ request: Request, _ context: RelayRequestContext) async throws -> Response {
         let (mailbox, _) = try await authenticate(request, context)
-        guard let hash = context.parameters.get("hash").flatMap({ Base64URL.decode($0) }), hash.count == 32 else {
+        guard let hash = Self.decode32(context.parameters.get("hash")) else {
             throw HTTPError(.badRequest, message: "token hash must be 32 bytes of base64url")
         }
         guard try await store.removeToken(hash: hash, mailbox: mailbox) else { throw HTTPError(.notFound, message: "no such token") }
         return Response(status: .noContent)
     }
 
-    func fetch(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    /// Streams the batch: one read lists it, then bodies are read and written
+    /// a page at a time, so a client that stops reading holds at most about
+    /// one page of memory. The answer's length is announced up front; if a
+    /// listed body vanished meanwhile the connection is cut short.
+    func fetch(_ request: Request, _ context: RelayRequestContext) async throws -> Response {
         let (mailbox, _) = try await authenticate(request, context)
         var limit = configuration.fetchLimit
         if let text = request.uri.queryParameters.get("limit") {
@@ -74,15 +81,45 @@ public struct RelayController: Sendable {
         }
         var after: UInt64 = 0
         if let text = request.uri.queryParameters.get("after") {
-            guard let n = UInt64(text) else { throw HTTPError(.badRequest, message: "after must be a sequence number") }
+            guard let n = UInt64(text), n <= UInt64(Int64.max) else { throw HTTPError(.badRequest, message: "after must be a sequence number") }
             after = n
         }
-        let batch = try await store.fetch(mailbox: mailbox, after: after, limit: limit)
-        return Response(status: .ok, headers: [.contentType: "application/octet-stream"],
-                        body: .init(byteBuffer: ByteBuffer(bytes: batch.bytes)))
+        let permit: FetchLimiter.Permit
+        do { permit = try fetches.acquire(mailbox: mailbox, client: context.clientAddress) } catch {
+            switch error {
+            case .mailboxBusy: throw HTTPError(.tooManyRequests, message: "too many fetches in progress for this mailbox")
+            case .clientBusy: throw HTTPError(.tooManyRequests, message: "too many fetches in progress from this address")
+            case .relayBusy: throw HTTPError(.serviceUnavailable, message: "relay busy, try again later")
+            }
+        }
+        let listing = try await store.listBatch(mailbox: mailbox, after: after, limit: limit, maxBytes: configuration.fetchMaxBytes)
+        let pages = listing.pages(maxBytes: configuration.fetchPageBytes)
+        let store = self.store, logger = context.logger
+        let body = ResponseBody(contentLength: listing.encodedLength) { writer in
+            _ = permit  // held until the answer is written or abandoned
+            try await writer.write(ByteBuffer(bytes: listing.header))
+            for page in pages {
+                let bodies: [[UInt8]]
+                do { bodies = try await store.readPage(mailbox: mailbox, page) } catch let error as BatchListing.Vanished {
+                    logger.debug("fetch cut short: a listed envelope was acknowledged or expired meanwhile")
+                    throw error
+                }
+                var buffer = ByteBuffer()
+                buffer.reserveCapacity(page.reduce(0) { $0 + 20 + $1.length })
+                for (entry, data) in zip(page, bodies) {
+                    buffer.writeInteger(entry.sequence)
+                    buffer.writeInteger(entry.receivedAt)
+                    buffer.writeInteger(UInt32(data.count))
+                    buffer.writeBytes(data)
+                }
+                try await writer.write(buffer)
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: [.contentType: "application/octet-stream"], body: body)
     }
 
-    func acknowledge(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func acknowledge(_ request: Request, _ context: RelayRequestContext) async throws -> Response {
         let (mailbox, body) = try await authenticate(request, context)
         let ack: AckRequest
         do { ack = try AckRequest(bytes: body) } catch let error as ProtocolError {
@@ -106,8 +143,8 @@ public struct RelayController: Sendable {
 
     /// Verifies an owner request: the path's mailbox, the signature over
     /// method, path, timestamp, nonce and body, and that the nonce is fresh.
-    private func authenticate(_ request: Request, _ context: BasicRequestContext, requireRegistered: Bool = true) async throws -> ([UInt8], [UInt8]) {
-        guard let mailbox = context.parameters.get("mailbox").flatMap({ Base64URL.decode($0) }), mailbox.count == 32 else {
+    private func authenticate(_ request: Request, _ context: RelayRequestContext, requireRegistered: Bool = true) async throws -> ([UInt8], [UInt8]) {
+        guard let mailbox = Self.decode32(context.parameters.get("mailbox")) else {
             throw HTTPError(.badRequest, message: "mailbox id must be 32 bytes of base64url")
         }
         let body = try await collect(request)
@@ -122,11 +159,19 @@ public struct RelayController: Sendable {
         if requireRegistered, try await !store.mailboxExists(mailbox) {
             throw HTTPError(.notFound, message: "no such mailbox on this relay")
         }
-        let expires = signed.timestamp + SignedRequest.maxClockSkew + 1
-        guard try await store.useNonce(mailbox: mailbox, nonce: signed.nonce, expiresAt: expires) else {
+        // The timestamp is within 300 s of the clock; saturate anyway, so no value can overflow.
+        let expires = signed.timestamp.addingReportingOverflow(SignedRequest.maxClockSkew + 1)
+        guard !expires.overflow else { throw HTTPError(.unauthorized, message: "request: timestamp out of range") }
+        guard try await store.useNonce(mailbox: mailbox, nonce: signed.nonce, expiresAt: expires.partialValue) else {
             throw HTTPError(.conflict, message: "replayed request refused (nonce already used)")
         }
         return (mailbox, body)
+    }
+
+    /// 32 bytes in base64url (43 characters), checked for length before decoding.
+    static func decode32(_ text: String?) -> [UInt8]? {
+        guard let text, text.utf8.count == 43, let bytes = Base64URL.decode(text), bytes.count == 32 else { return nil }
+        return bytes
     }
 
     private func json(_ value: some Encodable) throws -> Response {
@@ -135,21 +180,3 @@ public struct RelayController: Sendable {
     }
 }
 
-/// The relay application: routes plus a periodic sweep of expired envelopes.
-public func buildRelayApplication(
-    store: RelayStore,
-    configuration: RelayConfiguration,
-    host: String,
-    port: Int,
-    logger: Logger,
-    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
-) -> some ApplicationProtocol {
-    let router = Router(context: BasicRequestContext.self)
-    RelayController(store: store, configuration: configuration).addRoutes(to: router)
-    return Application(
-        router: router,
-        configuration: .init(address: .hostname(host, port: port), serverName: "kith-relay"),
-        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
-        logger: logger
-    )
-}

@@ -17,6 +17,12 @@ public struct RelayStore: Sendable {
         try Self.migrator.migrate(writer)
     }
 
+    /// A store at `path` migrated only up to `migration`, for tests of later migrations.
+    init(path: String, migratingUpTo migration: String) throws {
+        writer = try DatabasePool(path: path)
+        try Self.migrator.migrate(writer, upTo: migration)
+    }
+
     /// An in-memory store, for tests.
     public init() throws {
         writer = try DatabaseQueue()
@@ -41,6 +47,17 @@ public struct RelayStore: Sendable {
                 CREATE INDEX request_nonce_expiry ON request_nonce(expires_at);
                 """)
         }
+        // v1 keyed drop tokens by hash alone, so a second mailbox registering
+        // the same hash was told 201 and got nothing. Key them by (mailbox, hash).
+        m.registerMigration("v2") { db in
+            try db.execute(sql: """
+                CREATE TABLE drop_token_v2 (mailbox BLOB NOT NULL REFERENCES mailbox(id) ON DELETE CASCADE, hash BLOB NOT NULL,
+                    created_at INTEGER NOT NULL, PRIMARY KEY (mailbox, hash)) WITHOUT ROWID;
+                INSERT INTO drop_token_v2 (mailbox, hash, created_at) SELECT mailbox, hash, created_at FROM drop_token;
+                DROP TABLE drop_token;
+                ALTER TABLE drop_token_v2 RENAME TO drop_token;
+                """)
+        }
         return m
     }
 
@@ -62,7 +79,7 @@ public struct RelayStore: Sendable {
     public func useNonce(mailbox: [UInt8], nonce: [UInt8], expiresAt: UInt64) async throws -> Bool {
         try await writer.write { db in
             try db.execute(sql: "INSERT OR IGNORE INTO request_nonce (mailbox, nonce, expires_at) VALUES (?, ?, ?)",
-                           arguments: [Data(mailbox), Data(nonce), expiresAt])
+                           arguments: [Data(mailbox), Data(nonce), Int64(clamping: expiresAt)])
             return db.changesCount == 1
         }
     }
@@ -118,24 +135,58 @@ public struct RelayStore: Sendable {
 
     /// Up to `limit` envelopes waiting in `mailbox` after sequence number
     /// `after`, oldest first, and no more than `maxBytes` of them (but always
-    /// at least one, if any is waiting).
+    /// at least one, if any is waiting). Reads the whole batch into memory:
+    /// the relay's handler streams it instead (`listBatch`, `readPage`).
     public func fetch(mailbox: [UInt8], after: UInt64 = 0, limit: Int, maxBytes: Int = FetchedBatch.maxBytes) async throws -> FetchedBatch {
-        try await writer.read { db in
+        let listing = try await listBatch(mailbox: mailbox, after: after, limit: limit, maxBytes: maxBytes)
+        var items: [FetchedBatch.Item] = []
+        for page in listing.pages(maxBytes: maxBytes) {
+            for (entry, body) in zip(page, try await readPage(mailbox: mailbox, page)) {
+                items.append(FetchedBatch.Item(sequence: entry.sequence, receivedAt: entry.receivedAt, envelope: body))
+            }
+        }
+        return FetchedBatch(items: items, more: listing.more)
+    }
+
+    /// Which deliveries a fetch returns, without their bodies: one cheap read
+    /// (SQLite takes a blob's length from its record header).
+    public func listBatch(mailbox: [UInt8], after: UInt64, limit: Int, maxBytes: Int) async throws -> BatchListing {
+        let limit = max(1, min(limit, 1_000_000))
+        return try await writer.read { db in
             let rows = try Row.fetchCursor(db, sql: """
-                SELECT d.seq, d.received_at, b.data FROM delivery d JOIN body b ON b.id = d.body_id
+                SELECT d.seq, d.received_at, length(b.data) FROM delivery d JOIN body b ON b.id = d.body_id
                 WHERE d.mailbox = ? AND d.seq > ? ORDER BY d.seq LIMIT ?
                 """, arguments: [Data(mailbox), Int64(clamping: after), limit + 1])
-            var items: [FetchedBatch.Item] = []
+            var entries: [BatchListing.Entry] = []
             var bytes = 0
             while let row = try rows.next() {
-                let data: Data = row[2]
-                if items.count == limit || (!items.isEmpty && bytes + data.count > maxBytes) {
-                    return FetchedBatch(items: items, more: true)
+                let length: Int = row[2]
+                if entries.count == limit || (!entries.isEmpty && bytes + length > maxBytes) {
+                    return BatchListing(entries: entries, more: true)
                 }
-                bytes += data.count
-                items.append(FetchedBatch.Item(sequence: row[0], receivedAt: row[1], envelope: [UInt8](data)))
+                bytes += length
+                entries.append(.init(sequence: row[0], receivedAt: row[1], length: length))
             }
-            return FetchedBatch(items: items, more: false)
+            return BatchListing(entries: entries, more: false)
+        }
+    }
+
+    /// The bodies of these listed deliveries, in order. Throws `vanished` if
+    /// any was acknowledged or expired since it was listed, or changed size:
+    /// the caller must then abort its answer rather than send wrong bytes.
+    public func readPage(mailbox: [UInt8], _ page: ArraySlice<BatchListing.Entry>) async throws -> [[UInt8]] {
+        guard let first = page.first?.sequence, let last = page.last?.sequence else { return [] }
+        let bodies = try await writer.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT d.seq, b.data FROM delivery d JOIN body b ON b.id = d.body_id
+                WHERE d.mailbox = ? AND d.seq >= ? AND d.seq <= ? ORDER BY d.seq
+                """, arguments: [Data(mailbox), Int64(clamping: first), Int64(clamping: last)])
+                .map { row -> (UInt64, Data) in (row[0], row[1]) }
+        }
+        guard bodies.count == page.count else { throw BatchListing.Vanished() }
+        return try zip(page, bodies).map { entry, body in
+            guard entry.sequence == body.0, entry.length == body.1.count else { throw BatchListing.Vanished() }
+            return [UInt8](body.1)
         }
     }
 
@@ -181,10 +232,10 @@ public struct RelayStore: Sendable {
 
     public func counts() async throws -> Counts {
         try await writer.read { db in
-            Counts(mailboxes: try Int.fetchOne(db, sql: "SELECT count(*) FROM mailbox")!,
-                   bodies: try Int.fetchOne(db, sql: "SELECT count(*) FROM body")!,
-                   deliveries: try Int.fetchOne(db, sql: "SELECT count(*) FROM delivery")!,
-                   bodyBytes: try Int.fetchOne(db, sql: "SELECT coalesce(sum(length(data)), 0) FROM body")!)
+            Counts(mailboxes: try Int.fetchOne(db, sql: "SELECT count(*) FROM mailbox") ?? 0,
+                   bodies: try Int.fetchOne(db, sql: "SELECT count(*) FROM body") ?? 0,
+                   deliveries: try Int.fetchOne(db, sql: "SELECT count(*) FROM delivery") ?? 0,
+                   bodyBytes: try Int.fetchOne(db, sql: "SELECT coalesce(sum(length(data)), 0) FROM body") ?? 0)
         }
     }
 }

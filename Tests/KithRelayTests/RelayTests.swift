@@ -21,7 +21,8 @@ func withLiveRelay(store: RelayStore = try! RelayStore(), configuration: RelayCo
     }
 }
 
-func envelopeBytes(_ size: Int = 700) -> [UInt8] { Envelope(kind: .post, payload: randomBytes(size)).bytes }
+/// A post envelope of a valid size: `62 + bucket` bytes, the bucket a power of two from 512 to 65536.
+func envelopeBytes(_ bucket: Int = 512) -> [UInt8] { Envelope(kind: .post, payload: randomBytes(56 + bucket)).bytes }
 
 /// A registered mailbox with one drop token.
 struct TestMailbox {
@@ -119,7 +120,7 @@ struct TestMailbox {
             let relay = RelayClient(baseURL: url)
             var boxes: [TestMailbox] = []
             for _ in 0..<150 { boxes.append(try await TestMailbox.make(relay)) }
-            let env = envelopeBytes(1100)
+            let env = envelopeBytes(1024)
             let result = try await relay.drop(DropRequest(targets: boxes.map(\.target), envelope: env))
             #expect(result.accepted == 150)
             let counts = try await store.counts()
@@ -165,7 +166,7 @@ struct TestMailbox {
             let relay = RelayClient(baseURL: url)
             let bob = try await TestMailbox.make(relay)
             let big = await #expect(throws: RelayClient.Failure.self) {
-                try await relay.drop(DropRequest(targets: [bob.target], envelope: envelopeBytes(4000)))
+                try await relay.drop(DropRequest(targets: [bob.target], envelope: envelopeBytes(4096)))
             }
             #expect(big?.description.contains("HTTP 413") == true)
             let garbage = try await client.execute(uri: "/v1/envelopes", method: .post, headers: [:], body: ByteBuffer(bytes: [1, 2, 3]))
@@ -192,7 +193,7 @@ struct TestMailbox {
         let bob = TestMailbox()
         _ = try await store.register(mailbox: bob.key.publicKey, now: 1)
         try await store.addToken(hash: DropToken.hash(bob.token), mailbox: bob.key.publicKey, now: 1)
-        for _ in 0..<5 { _ = try await store.drop(DropRequest(targets: [bob.target], envelope: envelopeBytes(994)), now: 1, ttl: 99) }
+        for _ in 0..<5 { _ = try await store.drop(DropRequest(targets: [bob.target], envelope: envelopeBytes(1024)), now: 1, ttl: 99) }
         let batch = try await store.fetch(mailbox: bob.key.publicKey, limit: 10, maxBytes: 2500)
         #expect(batch.items.count == 2 && batch.more)
         // One envelope larger than the byte bound still comes, alone.

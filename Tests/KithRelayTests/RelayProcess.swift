@@ -1,0 +1,65 @@
+import Foundation
+
+/// A `kith relay` process on 127.0.0.1 with its own directory, started from
+/// the binary built beside the tests (`swift build --build-tests`) and
+/// stopped with SIGTERM. (A small copy of the CLI tests' launcher.)
+final class RelayProcess: @unchecked Sendable {
+    static let binary: String = {
+        if let path = ProcessInfo.processInfo.environment["KITH_BINARY"] { return path }
+        let candidates = [
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("kith").path,
+            Bundle.main.bundleURL.appendingPathComponent("kith").path,
+            Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("kith").path,
+            URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent(".build/debug/kith").path,
+        ]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates.last!
+    }()
+
+    let process = Process()
+    let home: String
+    private(set) var url = ""
+
+    init() throws {
+        home = NSTemporaryDirectory() + "kith-relay-" + UUID().uuidString.prefix(8)
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = ["relay", "--home", home, "--listen", "127.0.0.1:0", "--log-level", "error"]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var text = ""
+        while !text.contains("\n") {
+            let data = out.fileHandleForReading.availableData
+            if data.isEmpty { break }
+            text += String(decoding: data, as: UTF8.self)
+        }
+        guard let line = text.split(separator: "\n").first, line.hasPrefix("listening on ") else {
+            stop()
+            throw RawConnection.Failure("relay did not start: \(text)")
+        }
+        url = String(line.dropFirst("listening on ".count))
+    }
+
+    var port: Int { Int(url.split(separator: ":").last!)! }
+
+    /// The process's resident memory in bytes (VmRSS), or nil once it has exited.
+    var residentBytes: Int? {
+        guard let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+              let kib = Int(line.split(separator: " ").dropFirst().first ?? "")
+        else { return nil }
+        return kib * 1024
+    }
+
+    func stop() {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(atPath: home)
+    }
+
+    deinit { stop() }
+}
