@@ -33,12 +33,8 @@ extension Node {
         let attempts: Int64
     }
 
-    /// Uploads queued jobs whose retry time has come (or all, with
-    /// `retryNow`). Relays are served at once, one task each, each relay's
-    /// jobs in order; a relay that fails with a network or server fault is
-    /// not tried again in this sync: its remaining jobs wait for the same
-    /// next attempt, after `backoff(attempt:)`.
-    func deliver(_ report: inout SyncReport, retryNow: Bool = false, budget: RelayBudget = .standard) async throws {
+    /// Queued jobs whose retry time has come (all of them with `retryNow`), by relay, each relay's in order.
+    func dueDeliveries(retryNow: Bool) async throws -> [String: [DeliveryJob]] {
         let due = retryNow ? Int64.max : Int64(clamping: clock())
         let rows = try await db.writer.read { db -> [(relay: String, job: DeliveryJob)] in
             try Row.fetchAll(db, sql: "SELECT id, relay, request, attempts FROM outbox WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY id",
@@ -49,20 +45,19 @@ extension Node {
         }
         var byRelay: [String: [DeliveryJob]] = [:]
         for (relay, job) in rows { byRelay[relay, default: []].append(job) }
-        let results = try await withThrowingTaskGroup(of: (RelayDelivery, [String]).self) { group in
-            for (relay, jobs) in byRelay {
-                group.addTask { try await self.deliver(jobs, to: relay, budget: budget) }
-            }
-            var results: [(RelayDelivery, [String])] = []
-            for try await result in group { results.append(result) }
-            return results.sorted { $0.0.relay < $1.0.relay }
-        }
-        for (status, problems) in results {
-            report.delivered += status.delivered
-            report.retrying += status.waiting
-            report.deliveries.append(status)
-            report.problems += problems
-        }
+        return byRelay
+    }
+
+    /// Adds one relay's deliveries to the report.
+    static func record(_ status: RelayDelivery, problems: [String], in report: inout SyncReport) {
+        report.delivered += status.delivered
+        report.retrying += status.waiting
+        report.deliveries.append(status)
+        report.problems += problems
+    }
+
+    /// Counts the deliveries still queued and when the first is due.
+    func countQueued(_ report: inout SyncReport) async throws {
         let (count, earliest) = try await db.writer.read { db -> (Int, Int64?) in
             let row = try Row.fetchOne(db, sql: "SELECT count(*), min(next_attempt_at) FROM outbox WHERE state = 'queued'")
             return (row?[0] as Int? ?? 0, row?[1] as Int64?)

@@ -11,8 +11,8 @@ import NIOCore
 /// The standard budget is 200 batches, 256 MiB of envelopes and 60 seconds
 /// per relay: far above what a person's mailbox collects between syncs (200
 /// batches of 500 envelopes), and short enough that a stuck relay costs a
-/// minute at most. What is left is fetched by the next sync. The time also
-/// bounds each relay's deliveries in the same sync.
+/// minute or two at most (its deliveries, then its fetch, each within the
+/// time). What is left is fetched by the next sync.
 public struct RelayBudget: Sendable {
     /// Fetch requests per relay.
     public var batches: Int
@@ -61,50 +61,35 @@ public struct RelayFetch: Codable, Sendable, Equatable {
 extension Node {
     // MARK: Fetching
 
-    /// Fetches from every relay at once, each in its own task within its own
-    /// budget, so that a slow, dead or hostile relay never delays the others.
-    /// Relays in `down` (their deliveries failed a moment ago) are not asked.
-    func fetch(_ report: inout SyncReport, limit: Int, budget: RelayBudget = .standard, skipping down: Set<String> = []) async throws {
+    /// My mailbox keys by relay; a relay whose key is missing is a problem in the report.
+    func mailboxKeys(_ report: inout SyncReport) async throws -> [String: SigningKey] {
         let keys = try requireKeys()
         let relays = try await db.writer.read { db in try String.fetchAll(db, sql: "SELECT relay FROM mailbox ORDER BY relay") }
-        var mailboxes: [(relay: String, key: SigningKey)] = []
+        var mailboxes: [String: SigningKey] = [:]
         for relay in relays {
             guard let key = keys.mailboxKeys[relay] else {
                 report.problems.append("no mailbox key for \(relay) in the keystore")
                 continue
             }
-            mailboxes.append((relay, key))
+            mailboxes[relay] = key
         }
-        let results = try await withThrowingTaskGroup(of: (RelayFetch, SyncReport).self) { group in
-            for (relay, key) in mailboxes {
-                guard !down.contains(relay) else {
-                    var status = RelayFetch(relay: relay)
-                    status.state = .failed
-                    status.detail = "not tried: its deliveries failed in this sync"
-                    let skipped = status
-                    group.addTask { (skipped, SyncReport()) }
-                    continue
-                }
-                group.addTask { try await self.fetch(from: relay, mailboxKey: key, limit: limit, budget: budget) }
-            }
-            var results: [(RelayFetch, SyncReport)] = []
-            for try await result in group { results.append(result) }
-            return results.sorted { $0.0.relay < $1.0.relay }
-        }
-        for (status, part) in results {
-            report.merge(part)
-            report.fetches.append(status)
-            switch status.state {
-            case .done: break
-            case .partial:
-                report.problems.append("fetch from \(status.relay) stopped at this sync's budget (\(status.detail ?? "")): the rest comes with the next sync")
-            case .failed:
-                report.fetchFailures += 1
-                report.problems.append("fetch from \(status.relay) failed (\(status.detail ?? "unknown error"))")
-            case .misbehaving:
-                report.fetchFailures += 1
-                report.problems.append("relay \(status.relay) misbehaves (\(status.detail ?? "")): fetching from it stopped for this sync")
-            }
+        return mailboxes
+    }
+
+    /// Adds one relay's fetch to the report.
+    static func record(_ status: RelayFetch, part: SyncReport, in report: inout SyncReport) {
+        report.merge(part)
+        report.fetches.append(status)
+        switch status.state {
+        case .done: break
+        case .partial:
+            report.problems.append("fetch from \(status.relay) stopped at this sync's budget (\(status.detail ?? "")): the rest comes with the next sync")
+        case .failed:
+            report.fetchFailures += 1
+            report.problems.append("fetch from \(status.relay) failed (\(status.detail ?? "unknown error"))")
+        case .misbehaving:
+            report.fetchFailures += 1
+            report.problems.append("relay \(status.relay) misbehaves (\(status.detail ?? "")): fetching from it stopped for this sync")
         }
     }
 

@@ -63,15 +63,44 @@ extension Node {
     /// Delivers queued envelopes that are due (all of them with `retryNow`),
     /// fetches new ones from every relay (committing them locally before
     /// acknowledging), then processes everything pending. Each relay is
-    /// served in a task of its own within `budget`, so a dead, slow or
-    /// hostile relay costs at most its budget and never holds up the others.
+    /// served in a task of its own, its deliveries and then its fetch, each
+    /// within `budget`, so a dead, slow or hostile relay costs at most its
+    /// budget and never holds up the others. A relay whose deliveries just
+    /// failed is not asked to fetch in the same sync.
     public func sync(retryNow: Bool = false, fetchLimit: Int = 500, budget: RelayBudget = .standard) async throws -> SyncReport {
         _ = try requireKeys()
         var report = SyncReport()
-        try await deliver(&report, retryNow: retryNow, budget: budget)
-        // A relay whose deliveries just failed is not tried again in this sync.
-        let down = Set(report.deliveries.filter { $0.error != nil }.map(\.relay))
-        try await fetch(&report, limit: max(1, fetchLimit), budget: budget, skipping: down)
+        let jobs = try await dueDeliveries(retryNow: retryNow)
+        let mailboxes = try await mailboxKeys(&report)
+        let limit = max(1, fetchLimit)
+        typealias Served = (relay: String, delivery: (RelayDelivery, [String])?, fetch: (RelayFetch, SyncReport)?)
+        let served = try await withThrowingTaskGroup(of: Served.self) { group in
+            for relay in Set(jobs.keys).union(mailboxes.keys) {
+                let due = jobs[relay], key = mailboxes[relay]
+                group.addTask {
+                    var delivery: (RelayDelivery, [String])? = nil
+                    if let due { delivery = try await self.deliver(due, to: relay, budget: budget) }
+                    guard let key else { return (relay, delivery, nil) }
+                    guard delivery?.0.error == nil else {
+                        var skipped = RelayFetch(relay: relay)
+                        skipped.state = .failed
+                        skipped.detail = "not tried: its deliveries failed in this sync"
+                        return (relay, delivery, (skipped, SyncReport()))
+                    }
+                    return (relay, delivery, try await self.fetch(from: relay, mailboxKey: key, limit: limit, budget: budget))
+                }
+            }
+            var served: [Served] = []
+            for try await one in group { served.append(one) }
+            return served.sorted { $0.relay < $1.relay }
+        }
+        for one in served {
+            if let (status, problems) = one.delivery { Self.record(status, problems: problems, in: &report) }
+        }
+        try await countQueued(&report)
+        for one in served {
+            if let (status, part) = one.fetch { Self.record(status, part: part, in: &report) }
+        }
         try await processPending(&report)
         return report
     }
