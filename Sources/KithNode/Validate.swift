@@ -22,26 +22,32 @@ enum Validate {
 
     /// Whether a relay URL points into the machine or its local network: a
     /// loopback, private, link-local, shared (CGNAT) or unspecified IP
-    /// literal, or a `localhost` name. Host names are not resolved here.
+    /// literal, or a `localhost` name. The protocol's URL rule leaves only
+    /// plain DNS names and exact IP literals, so the host checked here is the
+    /// host the client connects to. Host names are not resolved here.
     static func isLocalNetwork(relay url: String) -> Bool {
-        guard let parts = try? RelayURL.check(url) else { return false }
+        guard let parts = try? RelayURL.check(url) else { return true }
         var host = parts.host.lowercased()
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        if host == "localhost" || host.hasSuffix(".localhost") || host.hasSuffix(".localhost.") { return true }
+        if host == "localhost" || host.hasSuffix(".localhost") { return true }
         var v4 = in_addr()
         if inet_pton(AF_INET, host, &v4) == 1 { return isLocal(ipv4: UInt32(bigEndian: v4.s_addr)) }
         var v6 = in6_addr()
         if inet_pton(AF_INET6, host, &v6) == 1 {
             let b = withUnsafeBytes(of: v6) { Array($0) }
-            if b[0..<15].allSatisfy({ $0 == 0 }) { return b[15] <= 1 }                 // :: and ::1
-            if b[0..<10].allSatisfy({ $0 == 0 }), b[10] == 0xff, b[11] == 0xff {      // ::ffff:a.b.c.d
-                return isLocal(ipv4: UInt32(b[12]) << 24 | UInt32(b[13]) << 16 | UInt32(b[14]) << 8 | UInt32(b[15]))
+            let v4Tail = UInt32(b[12]) << 24 | UInt32(b[13]) << 16 | UInt32(b[14]) << 8 | UInt32(b[15])
+            if b[0..<15].allSatisfy({ $0 == 0 }) { return b[15] <= 1 }                          // :: and ::1
+            if b[0..<10].allSatisfy({ $0 == 0 }), b[10] == 0xff, b[11] == 0xff { return isLocal(ipv4: v4Tail) }  // ::ffff:a.b.c.d
+            if b[0..<12].allSatisfy({ $0 == 0 }) { return isLocal(ipv4: v4Tail) }               // ::a.b.c.d (deprecated)
+            if b[0] == 0x00, b[1] == 0x64, b[2] == 0xff, b[3] == 0x9b, b[4..<12].allSatisfy({ $0 == 0 }) {
+                return isLocal(ipv4: v4Tail)                                                     // 64:ff9b::/96 (NAT64)
             }
-            return b[0] & 0xfe == 0xfc || (b[0] == 0xfe && b[1] & 0xc0 == 0x80)         // fc00::/7, fe80::/10
+            if b[0] == 0x20, b[1] == 0x02 {                                                      // 2002::/16 (6to4)
+                return isLocal(ipv4: UInt32(b[2]) << 24 | UInt32(b[3]) << 16 | UInt32(b[4]) << 8 | UInt32(b[5]))
+            }
+            return b[0] & 0xfe == 0xfc || (b[0] == 0xfe && b[1] & 0xc0 == 0x80)                  // fc00::/7, fe80::/10
         }
-        // Shorthand such as 127.1 or 0x7f.1, which inet_pton refuses but resolvers accept: no top-level
-        // domain starts with a digit, so a host whose last label does is an odd IP literal, treated as local.
-        return host.split(separator: ".").last?.first?.isNumber ?? false
+        return false
     }
 
     private static func isLocal(ipv4 a: UInt32) -> Bool {

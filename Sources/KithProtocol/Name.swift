@@ -1,3 +1,5 @@
+import Foundation
+
 /// The rule for names that travel on the wire (a card's display name, an
 /// audience's name in a key message) and are shown to other people:
 /// 1 to 64 bytes of UTF-8, with no code point of the Unicode general
@@ -34,8 +36,14 @@ public enum Name {
 /// The rule for a relay URL in a card (and for `kith init --relay`, after
 /// lower-casing the scheme and dropping trailing slashes): at most 512
 /// bytes of printable ASCII (0x21 to 0x7E), `http://` or `https://` in
-/// lower case, a non-empty host, an optional port of 1 to 65535, an optional
-/// path; no user info (`@`), query (`?`), fragment (`#`) or trailing `/`.
+/// lower case, a host, an optional port of 1 to 65535, an optional path; no
+/// user info (`@`), query (`?`), fragment (`#`), percent sign, backslash or
+/// trailing `/`. The host is a DNS name (dot-separated labels of letters,
+/// digits and hyphens, 1 to 63 bytes each, not starting or ending with a
+/// hyphen, the last not starting with a digit), a dotted-quad IPv4 address
+/// (four decimal numbers 0 to 255 without leading zeros), or an IPv6
+/// address in brackets (no zone). So the host a client connects to is the
+/// host as written: nothing is decoded or reinterpreted on the way.
 public enum RelayURL {
     public static let maxBytes = 512
 
@@ -59,8 +67,8 @@ public enum RelayURL {
             throw ProtocolError.malformed("relay URL must start with http:// or https://")
         }
         let rest = url.dropFirst(scheme.count + 3)
-        guard !rest.contains(where: { $0 == "@" || $0 == "?" || $0 == "#" || $0 == "\\" }), !url.hasSuffix("/") else {
-            throw ProtocolError.malformed("relay URL must have no user info, query, fragment or trailing slash")
+        guard !rest.contains(where: { "@?#%\\".contains($0) }), !url.hasSuffix("/") else {
+            throw ProtocolError.malformed("relay URL must have no user info, query, fragment, percent sign or trailing slash")
         }
         let authority = rest.prefix { $0 != "/" }
         let path = String(rest.dropFirst(authority.count))
@@ -77,8 +85,29 @@ public enum RelayURL {
             host = authority[..<colon]
             port = try parsePort(authority[authority.index(after: colon)...])
         }
-        guard host.count >= (host.hasPrefix("[") ? 3 : 1) else { throw ProtocolError.malformed("relay URL has no host") }
+        guard isHost(host) else { throw ProtocolError.malformed("relay URL has no valid host (a DNS name, an IPv4 address, or an IPv6 address in brackets)") }
         return Parts(scheme: scheme, host: String(host), port: port, path: path)
+    }
+
+    /// A DNS name, a dotted-quad IPv4 address, or a bracketed IPv6 address
+    /// (the two literals as `inet_pton` reads them, which takes no zone,
+    /// no leading zeros and no shorthand such as `127.1`).
+    static func isHost(_ host: Substring) -> Bool {
+        if host.hasPrefix("[") {
+            guard host.hasSuffix("]"), host.count > 2 else { return false }
+            var address = in6_addr()
+            return inet_pton(AF_INET6, String(host.dropFirst().dropLast()), &address) == 1
+        }
+        let labels = host.split(separator: ".", omittingEmptySubsequences: false)
+        guard let first = labels.last?.first else { return false }
+        if first.isASCII && first.isNumber {
+            var address = in_addr()
+            return inet_pton(AF_INET, String(host), &address) == 1
+        }
+        return labels.allSatisfy { label in
+            (1...63).contains(label.count) && label.first != "-" && label.last != "-"
+                && label.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }
+        }
     }
 
     private static func parsePort(_ text: Substring) throws -> Int {

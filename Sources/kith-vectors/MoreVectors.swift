@@ -27,6 +27,9 @@ import KithProtocol
     try cardVector("card-sequence-overflow.txt", "malformed", "sequence 2^63 (above 2^63 - 1)", rawCard(sequence: 1 << 63))
     try cardVector("card-relay-uppercase-scheme.txt", "malformed", "relay URL HTTPS://... (the scheme must be lower case)", rawCard(relay: "HTTPS://relay.example"))
     try cardVector("card-relay-query.txt", "malformed", "relay URL with a query", rawCard(relay: "https://relay.example/?x=1"))
+    try cardVector("card-relay-percent.txt", "malformed", "relay host 127.0.0.%31: no percent-encoding anywhere in a relay URL",
+                   rawCard(relay: "http://127.0.0.%31:8080"))
+    try cardVector("card-relay-ipv4-shorthand.txt", "malformed", "relay host 127.1: an IP literal must be a dotted quad", rawCard(relay: "http://127.1:8080"))
     try cardVector("card-relay-control.txt", "malformed", "relay URL with an escape character", rawCard(relay: "https://relay.example/\u{1B}[31m"))
     try cardVector("card-key-expired.txt", "not valid now", "well formed and signed, but the encryption key expired a day before the evaluation time",
              rawCard(notBefore: now - 8 * 86_400, notAfter: now - 86_400))

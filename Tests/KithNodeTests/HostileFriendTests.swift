@@ -191,9 +191,11 @@ extension Node {
                                        inboxes: [Inbox(relay: url, mailbox: randomBytes(32), dropToken: randomBytes(32))]).text
             }
             for local in ["http://10.0.0.1:8080", "http://192.168.1.1", "http://169.254.169.254", "http://localhost:8080", "http://[::1]:80",
-                          "http://127.1:8080", "http://[::ffff:127.0.0.1]:80", "http://100.64.0.1"] {
+                          "http://[::ffff:127.0.0.1]:80", "http://100.64.0.1", "http://[0:0:0:0:0:0:0:1]", "http://[::ffff:7f00:1]",
+                          "http://[::]", "http://[64:ff9b::a00:1]", "http://[2002:c0a8:101::1]", "http://[fd00::1]", "http://[FE80::1]",
+                          "http://LOCALHOST", "http://a.localhost", "http://0.0.0.0"] {
                 let error = await #expect(throws: NodeError.self, "\(local)") { try await bob.addFriend(cardText: try card(relay: local)) }
-                #expect(error?.description.contains("local network") == true)
+                #expect(error?.description.contains("local network") == true, "\(local)")
             }
             #expect(try bob.friends().map(\.name) == ["alice", "mallory"])
             // bob's own relay is on 127.0.0.1 too: a card naming it is fine; so is a public one.

@@ -169,7 +169,10 @@ func makeAudience(owner: SigningKey, epoch: UInt32 = 1) -> AudienceKey {
             try RelayURL.check(good)
         }
         for bad in ["", "ftp://x", "HTTP://x", "http://", "http://:80", "http://x/", "http://x?y", "http://x#y", "http://u@x",
-                    "http://x:0", "http://x:65536", "http://x:8a", "http://x y", "http://x\u{1B}", "http://é.example", "http://[::1"] {
+                    "http://x:0", "http://x:65536", "http://x:8a", "http://x y", "http://x\u{1B}", "http://é.example", "http://[::1",
+                    "http://127.0.0.%31", "http://%6cocalhost", "http://[fe80::1%25eth0]", "http://localhost.", "http://127.1",
+                    "http://0x7f.0.0.1", "http://010.0.0.1", "http://1.2.3.4.5", "http://[x]", "http://a]b", "http://::1", "http://-a.example",
+                    "http://a_b.example", "http://a..b", "http://256.0.0.1"] {
             #expect(throws: ProtocolError.self, "\(bad)") { try RelayURL.check(bad) }
         }
         #expect(try RelayURL.check("http://[::1]:9000").host == "[::1]")
