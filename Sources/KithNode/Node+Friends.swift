@@ -86,7 +86,7 @@ extension Node {
                 guard UInt64(clamping: seq) < card.sequence || stored == card.text else {
                     throw NodeError("this card differs from the one you have for \(known) but has the same sequence number")
                 }
-                if let other = try String.fetchOne(db, sql: "SELECT name FROM friend WHERE name = ? AND identity != ?", arguments: [name, card.identity.data]) {
+                if let other = try String.fetchOne(db, sql: "SELECT name FROM friend WHERE name = ? AND identity != ?", arguments: [localName ?? known, card.identity.data]) {
                     throw NodeError("another friend is already named \"\(other)\"", hint: "choose a name with --as NAME")
                 }
                 try db.execute(sql: "UPDATE friend SET name = ?, card = ?, card_sequence = ? WHERE identity = ?",
@@ -98,11 +98,17 @@ extension Node {
                 try db.execute(sql: "INSERT INTO friend (identity, name, card, card_sequence, added_at) VALUES (?, ?, ?, ?, ?)",
                                arguments: [card.identity.data, name, card.text, Int64(card.sequence), Int64(now)])
             }
-            // The card's inboxes, where envelopes for this friend go, replace any older card's.
+            // The card's inboxes, where envelopes for this friend go, replace any older card's. A drop token
+            // I already hold for the same mailbox is kept: every card carries the token issued to whoever got
+            // that card, so a newer card passed on by someone else must not swap my token for theirs.
+            let held = try Row.fetchAll(db, sql: "SELECT relay, mailbox, drop_token FROM friend_inbox WHERE friend = ?", arguments: [card.identity.data])
+            var tokens: [String: Data] = [:]
+            for row in held { tokens["\(row[0] as String) \(Hex.encode([UInt8](row[1] as Data)))"] = row[2] }
             try db.execute(sql: "DELETE FROM friend_inbox WHERE friend = ?", arguments: [card.identity.data])
             for inbox in card.inboxes {
+                let token = tokens["\(inbox.relay) \(Hex.encode(inbox.mailbox))"] ?? inbox.dropToken.data
                 try db.execute(sql: "INSERT OR REPLACE INTO friend_inbox (friend, relay, mailbox, drop_token) VALUES (?, ?, ?, ?)",
-                               arguments: [card.identity.data, inbox.relay, inbox.mailbox.data, inbox.dropToken.data])
+                               arguments: [card.identity.data, inbox.relay, inbox.mailbox.data, token])
             }
         }
         guard let friend = try friend(identity: card.identity) else { throw NodeError("the friend was not stored") }

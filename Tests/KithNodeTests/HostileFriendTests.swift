@@ -222,4 +222,22 @@ extension Node {
             #expect(error?.description.contains("same sequence") == true)
         }
     }
+
+    /// Every card alice issues carries the token issued to whoever got it. mallory, who got a newer card of
+    /// alice's, passes it to bob: bob learns nothing he should use, and keeps the token alice gave him, so
+    /// that alice can later cut mallory off without cutting off bob.
+    @Test func aCardPassedOnDoesNotSwapMyToken() async throws {
+        try await withThreeFriends { alice, bob, mallory, _ in
+            let token = { (node: Node) in try await node.db.writer.read { db in
+                try Data.fetchAll(db, sql: "SELECT drop_token FROM friend_inbox JOIN friend ON friend.identity = friend_inbox.friend WHERE friend.name = 'alice'")
+            } }
+            let mine = try await token(bob)
+            let mallorysCard = try await mallory.db.writer.read { db in try mallory.card(ofFriendNamed: "alice", db) }
+            #expect(try await token(mallory) != mine)
+            try await bob.addFriend(cardText: mallorysCard.text)
+            #expect(try await token(bob) == mine)
+            #expect(try await bob.db.writer.read { db in try Int64.fetchOne(db, sql: "SELECT card_sequence FROM friend WHERE name = 'alice'") }
+                    == Int64(mallorysCard.sequence))
+        }
+    }
 }
