@@ -53,7 +53,7 @@ extension Node {
         report.delivered += status.delivered
         report.retrying += status.waiting
         report.deliveries.append(status)
-        report.problems += problems
+        for problem in problems { report.note(problem) }
     }
 
     /// Counts the deliveries still queued and when the first is due.

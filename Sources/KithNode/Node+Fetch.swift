@@ -68,7 +68,7 @@ extension Node {
         var mailboxes: [String: SigningKey] = [:]
         for relay in relays {
             guard let key = keys.mailboxKeys[relay] else {
-                report.problems.append("no mailbox key for \(relay) in the keystore")
+                report.note("no mailbox key for \(relay) in the keystore")
                 continue
             }
             mailboxes[relay] = key
@@ -83,13 +83,13 @@ extension Node {
         switch status.state {
         case .done: break
         case .partial:
-            report.problems.append("fetch from \(status.relay) stopped at this sync's budget (\(status.detail ?? "")): the rest comes with the next sync")
+            report.note("fetch from \(status.relay) stopped at this sync's budget (\(status.detail ?? "")): the rest comes with the next sync")
         case .failed:
             report.fetchFailures += 1
-            report.problems.append("fetch from \(status.relay) failed (\(status.detail ?? "unknown error"))")
+            report.note("fetch from \(status.relay) failed (\(status.detail ?? "unknown error"))")
         case .misbehaving:
             report.fetchFailures += 1
-            report.problems.append("relay \(status.relay) misbehaves (\(status.detail ?? "")): fetching from it stopped for this sync")
+            report.note("relay \(status.relay) misbehaves (\(status.detail ?? "")): fetching from it stopped for this sync")
         }
     }
 
@@ -174,8 +174,11 @@ extension Node {
                 INSERT INTO inbox (envelope_id, data, relay, received_at, state, detail, wait_key) VALUES (?, ?, ?, ?, ?, ?, ?)
                 """)
             for item in items where try Bool.fetchOne(known, arguments: [item.id.data]) != true {
-                var outcome = try self.process(envelopeID: item.id, bytes: item.data, db, keys: &keys)
-                if case .wait(let waiting) = outcome, let refusal = try Self.pendingRefusal(db, waiting) { outcome = .reject(refusal) }
+                let outcome = try self.process(envelopeID: item.id, bytes: item.data, db, keys: &keys)
+                if case .wait(let waiting) = outcome, let refusal = try Self.pendingRefusal(db, waiting) {
+                    outcomes.append(.reject(refusal))    // not recorded: a later copy may find room
+                    continue
+                }
                 let (state, detail, data, waitKey): (String, String?, Data, Data?) = switch outcome {
                 case .done: ("done", nil, Data(), nil)
                 case .reject(let detail): ("rejected", detail, Data(), nil)

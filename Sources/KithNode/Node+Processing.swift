@@ -20,13 +20,19 @@ extension Node {
     struct Waiting {
         let reason: String
         let key: [UInt8]
+        let kind: Envelope.Kind
     }
 
-    /// Envelopes that may wait at once, in all and for one key or sender.
-    /// A post envelope is at most 65,598 bytes, so waiting envelopes take at
-    /// most about 64 MiB of disk whatever friends send.
-    static let maxPending = 1000
-    static let maxPendingPerKey = 100
+    /// Envelopes that may wait at once, per kind (posts waiting for their
+    /// audience key; key messages waiting for their owner to become a
+    /// friend), in all and for one key or owner. Kinds have their own room,
+    /// so junk of one kind cannot crowd out the other. A post envelope is at
+    /// most 65,598 bytes, so waiting envelopes take at most about 64 MiB of
+    /// disk whatever friends send.
+    static func maxPending(_ kind: Envelope.Kind) -> Int { kind == .post ? 1000 : 100 }
+    static func maxPendingPerKey(_ kind: Envelope.Kind) -> Int { kind == .post ? 100 : 10 }
+    /// At most this many records of processed envelopes are kept (about 10 MB).
+    static let maxSeen = 100_000
     /// An envelope that has waited this long (30 days) is dropped.
     static let pendingLifetime: UInt64 = 30 * 24 * 3600
     /// The ids of processed envelopes are kept this long (60 days, well past
@@ -42,11 +48,15 @@ extension Node {
     static let processingBatch = 256
 
     /// Why a newly fetched envelope may not wait, if the limits are reached.
+    /// Such an envelope is not recorded as seen, so a later copy (from
+    /// another relay, or sent again) can still be taken once there is room.
     static func pendingRefusal(_ db: Database, _ waiting: Waiting) throws -> String? {
-        let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM inbox WHERE state = 'pending'") ?? 0
-        if total >= maxPending { return "dropped: \(maxPending) envelopes are waiting already (\(waiting.reason))" }
+        let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM inbox WHERE state = 'pending' AND length(wait_key) = ?",
+                                     arguments: [waiting.key.count]) ?? 0
+        let limit = maxPending(waiting.kind), perKey = maxPendingPerKey(waiting.kind)
+        if total >= limit { return "dropped for lack of room: \(limit) envelopes like it wait already (\(waiting.reason))" }
         let same = try Int.fetchOne(db, sql: "SELECT count(*) FROM inbox WHERE state = 'pending' AND wait_key = ?", arguments: [waiting.key.data]) ?? 0
-        if same >= maxPendingPerKey { return "dropped: \(maxPendingPerKey) envelopes wait for the same key or sender already" }
+        if same >= perKey { return "dropped for lack of room: \(perKey) envelopes wait for the same key or sender already" }
         return nil
     }
 
@@ -62,6 +72,13 @@ extension Node {
                 """, arguments: [now - Int64(Self.pendingLifetime)])
             let expired = db.changesCount
             try db.execute(sql: "DELETE FROM inbox WHERE state != 'pending' AND received_at < ?", arguments: [now - Int64(Self.seenLifetime)])
+            // And at most `maxSeen` of them, the oldest forgotten first.
+            let seen = try Int.fetchOne(db, sql: "SELECT count(*) FROM inbox WHERE state != 'pending'") ?? 0
+            if seen > Self.maxSeen {
+                try db.execute(sql: """
+                    DELETE FROM inbox WHERE rowid IN (SELECT rowid FROM inbox WHERE state != 'pending' ORDER BY rowid LIMIT ?)
+                    """, arguments: [seen - Self.maxSeen])
+            }
             return expired
         }
         var progress = true
@@ -124,7 +141,7 @@ extension Node {
                 let message = try KeyMessage.open(envelope, keys: usable, me: keys.identity.publicKey)
                 let owner = message.audience.owner
                 guard try Bool.fetchOne(db, sql: "SELECT 1 FROM friend WHERE identity = ?", arguments: [owner.data]) == true else {
-                    return .wait(Waiting(reason: "an audience key from someone who is not a friend (yet)", key: owner))
+                    return .wait(Waiting(reason: "an audience key from someone who is not a friend (yet)", key: owner, kind: .keyMessage))
                 }
                 let sealed = try sealStored(message.audience.key, keyID: message.audience.keyID)
                 try Self.storeAudienceKey(db, message.audience, name: message.audienceName, sealed: sealed, now: clock())
@@ -132,7 +149,7 @@ extension Node {
             case .post:
                 let keyID = try Post.keyID(of: envelope)
                 if cache[keyID] == nil { cache[keyID] = try audienceKey(keyID: keyID, db) }
-                guard let (audience, name) = cache[keyID] else { return .wait(Waiting(reason: "a post whose audience key has not arrived", key: keyID)) }
+                guard let (audience, name) = cache[keyID] else { return .wait(Waiting(reason: "a post whose audience key has not arrived", key: keyID, kind: .post)) }
                 let post = try Post.open(envelope, audience: audience, now: clock())
                 try Self.storePost(db, post, audienceOwner: audience.owner, audienceName: name, envelopeID: envelopeID, now: clock())
                 return .done(newPosts: db.changesCount, newKeys: 0)

@@ -31,8 +31,10 @@ public struct SyncReport: Codable, Sendable, Equatable {
     public var deliveries: [RelayDelivery] = []
     /// Per relay fetched from, how it went.
     public var fetches: [RelayFetch] = []
-    /// One line per problem, for the user.
+    /// One line per problem, for the user; each line once.
     public var problems: [String] = []
+    /// How often each line of `problems` that happened more than once happened.
+    public var repeats: [String: Int] = [:]
 
     public init() {}
 
@@ -42,7 +44,16 @@ public struct SyncReport: Codable, Sendable, Equatable {
         newPosts += part.newPosts
         newAudienceKeys += part.newAudienceKeys
         rejected += part.rejected
-        problems += part.problems
+        for problem in part.problems { note(problem, times: part.repeats[problem] ?? 1) }
+    }
+
+    /// Adds a problem line, or counts it again if it is there already (a
+    /// flood of refused envelopes is one line, not one per envelope).
+    mutating func note(_ problem: String, times: Int = 1) {
+        if problems.contains(problem) { repeats[problem, default: 1] += times } else {
+            problems.append(problem)
+            if times > 1 { repeats[problem] = times }
+        }
     }
 
     mutating func count(_ outcome: Node.Outcome) {
@@ -52,7 +63,7 @@ public struct SyncReport: Codable, Sendable, Equatable {
             newAudienceKeys += keys
         case .reject(let detail):
             rejected += 1
-            problems.append("envelope refused: \(detail)")
+            note("envelope refused: \(detail)")
         case .wait:
             break
         }

@@ -53,10 +53,7 @@ struct SyncCommand: AsyncParsableCommand {
 
     func run() async throws {
         let report = try await home.unlock().sync(retryNow: retryNow)
-        // The same problem (say, a flood of refused envelopes) is one line with its count.
-        var counts: [String: Int] = [:]
-        let distinct = report.problems.filter { counts[$0, default: 0] += 1; return counts[$0] == 1 }
-        for problem in distinct { Console.warning(counts[problem, default: 1] > 1 ? "\(problem) (\(counts[problem, default: 1]) times)" : problem) }
+        for problem in report.problems { Console.warning(report.repeats[problem].map { "\(problem) (\($0) times)" } ?? problem) }
         for reason in report.waitingReasons { Console.note(reason) }
         if report.expired > 0 {
             Console.note("dropped \(report.expired) \(report.expired == 1 ? "envelope" : "envelopes") that waited 30 days for a key or sender that never came")

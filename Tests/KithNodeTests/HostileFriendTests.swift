@@ -160,20 +160,21 @@ extension Node {
             // Posts under a key bob will never get, all naming one key id.
             try await mallory.createAudience(name: "never")
             let never = try await mallory.heldKey(audienceNamed: "never")
-            for _ in 0..<(Node.maxPendingPerKey + 20) {
+            for _ in 0..<(Node.maxPendingPerKey(.post) + 20) {
                 try await mallory.dropRaw(try mallory.craftPost(audience: never, text: "junk", createdAt: Node.now()), to: "bob")
             }
             let report = try await bob.sync()
-            #expect(report.waiting == Node.maxPendingPerKey)
+            #expect(report.waiting == Node.maxPendingPerKey(.post))
             #expect(report.rejected == 20)
-            #expect(report.waitingReasons == ["\(Node.maxPendingPerKey) waiting: a post whose audience key has not arrived"])
+            #expect(report.waitingReasons == ["\(Node.maxPendingPerKey(.post)) waiting: a post whose audience key has not arrived"])
+            #expect(report.problems.filter { $0.contains("lack of room") }.count == 1 && report.repeats.values.contains(20))
             // After 30 days they are dropped, and said so.
             clock.advance(Node.pendingLifetime + 1)
             let later = try await bob.sync()
-            #expect(later.expired == Node.maxPendingPerKey && later.waiting == 0)
+            #expect(later.expired == Node.maxPendingPerKey(.post) && later.waiting == 0)
             // And 60 days after they arrived, even the record of their ids is gone.
             let rows = { try await bob.db.writer.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM inbox") ?? -1 } }
-            #expect(try await rows() == Node.maxPendingPerKey + 20)
+            #expect(try await rows() == Node.maxPendingPerKey(.post), "envelopes dropped for lack of room are not recorded")
             clock.advance(Node.seenLifetime - Node.pendingLifetime)
             _ = try await bob.sync()
             #expect(try await rows() == 0)
