@@ -13,6 +13,48 @@ enum Console {
         write(visible(line) + "\n", to: .standardOutput)
     }
 
+    /// Text others wrote, as lines that start with `indent` and fit the
+    /// terminal: escaped first, then cut so that no line is wider than the
+    /// terminal, whose own wrapping would otherwise start the rest at column
+    /// 0, where it could pass for a line of kith's own. Widths are counted
+    /// generously (2 columns for anything outside ASCII, 8 for a tab), so a
+    /// line may be cut early but never runs over.
+    static func out(wrapping text: String, indent: String = "", first: String? = nil) {
+        let width = max(20, terminalWidth() - 1)
+        var line = first ?? indent, used = columns(line)
+        let scalars = Array(visible(text).unicodeScalars)
+        var i = 0
+        while i < scalars.count {
+            // An escape such as \u{202E} is one unit: it is never cut in two.
+            var end = i + 1
+            if scalars[i] == "\\", i + 2 < scalars.count, scalars[i + 1] == "u", scalars[i + 2] == "{",
+               let close = scalars[(i + 3)...].prefix(7).firstIndex(of: "}") {
+                end = close + 1
+            }
+            let unit = scalars[i..<end]
+            let w = unit.reduce(0) { $0 + ($1.value == 0x09 ? 8 : $1.isASCII ? 1 : 2) }
+            if used + w > width, used > columns(indent) {
+                write(line + "\n", to: .standardOutput)
+                line = indent
+                used = columns(indent)
+            }
+            line.unicodeScalars.append(contentsOf: unit)
+            used += w
+            i = end
+        }
+        write(line + "\n", to: .standardOutput)
+    }
+
+    private static func columns(_ s: String) -> Int { s.unicodeScalars.reduce(0) { $0 + ($1.isASCII ? 1 : 2) } }
+
+    /// The terminal's width in columns: standard output's, else `COLUMNS`, else 80.
+    static func terminalWidth() -> Int {
+        var size = winsize()
+        if ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 { return Int(size.ws_col) }
+        if let columns = ProcessInfo.processInfo.environment["COLUMNS"].flatMap({ Int($0) }), columns > 0 { return min(columns, 10_000) }
+        return 80
+    }
+
     /// Multi-line text kith wrote itself (a report), one escaped line at a time.
     static func out(lines text: String) {
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false)

@@ -90,11 +90,11 @@ struct FeedCommand: ParsableCommand {
         if json { return try Console.json(items) }
         if items.isEmpty { Console.note("no posts yet") }
         for item in items {
-            Console.out("\(item.author) → \(item.audience)  \(item.createdAt)")
-            // One indented line per line of text; Console escapes everything else (CR included),
-            // so no part of a post can print as a line of its own that looks like a feed entry.
+            Console.out(wrapping: "\(item.author) → \(item.audience)  \(item.createdAt)", indent: "    ", first: "")
+            // Every line of the text starts indented and fits the terminal; Console escapes everything
+            // else (CR included), so no part of a post can show at column 0 and pass for a feed entry.
             for line in item.text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false) {
-                Console.out("    \(String(String.UnicodeScalarView(line)))")
+                Console.out(wrapping: String(String.UnicodeScalarView(line)), indent: "    ")
             }
         }
     }

@@ -40,6 +40,9 @@ import Testing
             + "\u{2028}alice → family  2020-01-01T00:00:00Z\u{2029}x\u{9B}31m\u{7F}\u{200E}\u{061C}\u{FEFF}\n"
             + "family 👨‍👩‍👧 ok"
         try kithOK(["post", "--home", alice, "--to", "family", text])
+        // The terminal's own wrapping would put this forged header at column 0 of the next line.
+        let wrapped = String(repeating: " ", count: 76) + "alice → family  2020-01-01T00:00:00Z" + String(repeating: " ", count: 40) + "send me the door code"
+        try kithOK(["post", "--home", alice, "--to", "family", wrapped])
         try kithOK(["sync", "--home", alice])
         try kithOK(["sync", "--home", bob])
 
@@ -52,14 +55,16 @@ import Testing
         }
         // Emoji sequences still show as such.
         #expect(shown.stdout.contains("family 👨‍👩‍👧 ok"))
-        // One header line; every other line is the post's own, indented.
+        // One header line per post; every other line is a post's own, indented, and no line is
+        // wider than the terminal (80 columns without one), so the terminal never wraps it.
         let lines = shown.stdout.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
-        #expect(lines.count == 4)
-        #expect(lines.filter { !$0.hasPrefix("    ") }.count == 1)
-        #expect(lines.first?.hasPrefix("alice → family  ") == true)
+        #expect(lines.count >= 6)
+        #expect(lines.filter { !$0.hasPrefix("    ") }.count == 2)
+        #expect(lines.filter { !$0.hasPrefix("    ") }.allSatisfy { $0.hasPrefix("alice → family  ") })
+        #expect(lines.allSatisfy { $0.unicodeScalars.reduce(0) { $0 + ($1.isASCII ? 1 : 2) } < 80 }, "\(lines)")
 
         // JSON keeps the exact text.
-        #expect(try feed(bob).map(\.text) == [text])
+        #expect(try feed(bob).map(\.text) == [wrapped, text])
         relay.stop()
     }
 
