@@ -35,7 +35,8 @@ public enum SecureFile {
     /// `missingHint` is shown when there is no such file.
     public static func readPrivate(_ path: String, what: String,
                                    missingHint: String? = "run `kith init` first, or check --home") throws -> [UInt8] {
-        let fd = Foundation.open(path, O_RDONLY | O_CLOEXEC)
+        // Non-blocking, so that a FIFO put in the file's place cannot hang kith; only regular files are read.
+        let fd = Foundation.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else {
             if errno == ENOENT { throw NodeError("no \(what) at \(path)", hint: missingHint) }
             throw NodeError("cannot read \(what) \(path): \(String(cString: strerror(errno)))")
@@ -44,6 +45,8 @@ public enum SecureFile {
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw NodeError("cannot read \(what) \(path): \(String(cString: strerror(errno)))") }
         try requirePrivate(st, path: path)
+        guard st.st_mode & S_IFMT == S_IFREG else { throw NodeError("\(what) \(path) is not a regular file") }
+        guard st.st_size <= 1 << 20 else { throw NodeError("\(what) \(path) is larger than 1 MiB") }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(min(max(0, Int(st.st_size)), 1 << 20) + 1)  // one buffer: no stray copies of the secret when growing
         var chunk = [UInt8](repeating: 0, count: 16384)
@@ -53,6 +56,7 @@ public enum SecureFile {
             if n < 0, errno == EINTR { continue }
             guard n >= 0 else { throw NodeError("cannot read \(what) \(path): \(String(cString: strerror(errno)))") }
             if n == 0 { break }
+            guard bytes.count + n <= 1 << 20 else { throw NodeError("\(what) \(path) is larger than 1 MiB") }
             bytes.append(contentsOf: chunk[0..<n])
         }
         return bytes

@@ -143,6 +143,12 @@ import Testing
         #expect(chmod(file, 0o600) == 0)
         #expect(try kith(["card", "--home", home], passphrase: nil, env: ["KITH_PASSPHRASE_FILE": file]).status == 0)
 
+        // A FIFO in its place cannot make kith wait for a writer that never comes.
+        let fifo = dir + "/fifo"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let r = try kith(["card", "--home", home], passphrase: nil, env: ["KITH_PASSPHRASE_FILE": fifo])
+        #expect(r.stderr.hasPrefix("kith: error: KITH_PASSPHRASE_FILE \(fifo) is not a regular file"), "\(r.stderr)")
+
         // Another user's file, however private, is refused: they chose the passphrase.
         if geteuid() == 0 {
             #expect(chown(file, 65534, 65534) == 0)
