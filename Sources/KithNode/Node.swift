@@ -111,7 +111,7 @@ public struct Node: Sendable {
                     try db.execute(sql: "INSERT INTO mailbox (relay, mailbox) VALUES (?, ?)", arguments: [url, mailbox])
                 }
             }
-            try keys.write(to: keystorePath, passphrase: passphrase)
+            try keys.write(to: keystorePath, passphrase: passphrase, opsLimit: Keystore.opsLimit, memLimit: Keystore.memLimit)
             return Node(home: home, db: db, keys: keys, clock: clock)
         } catch {
             for suffix in ["", "-wal", "-shm"] { try? fm.removeItem(atPath: dbPath + suffix) }

@@ -65,7 +65,7 @@ struct FeedCommand: ParsableCommand {
 
     @OptionGroup var home: HomeOptions
 
-    @Flag(help: "Print a JSON array of {id, author, audience, text, created_at}.") var json = false
+    @Flag(help: "Print a JSON array of {id, author, audience, text, created_at, verified}.") var json = false
 
     @Option(help: "Show at most this many posts.") var limit = 100
 
@@ -78,7 +78,8 @@ struct FeedCommand: ParsableCommand {
         if json { return try Console.json(items) }
         if items.isEmpty { Console.note("no posts yet") }
         for item in items {
-            Console.out("\(item.author) → \(item.audience)  \(item.createdAt)")
+            // ✓ after the author: a friend verified with `kith friend verify` (or me).
+            Console.out("\(VerifiedMark.name(item.author, verified: item.verified)) → \(item.audience)  \(item.createdAt)")
             // One indented line per line of text; Console escapes everything else (CR included),
             // so no part of a post can print as a line of its own that looks like a feed entry.
             for line in item.text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false) {
