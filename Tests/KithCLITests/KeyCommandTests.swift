@@ -131,7 +131,7 @@ private func expectFailure(_ r: Output, _ message: String, hint: String? = nil, 
         let home = dir + "/alice", keystore = dir + "/alice/keystore"
         try kithOK(["init", "--home", home, "--name", "alice", "--relay", relay.url])
         let current = try KeystoreFile(path: keystore)
-        #expect(current.opsLimit == 3 && current.memLimit == 128 << 20, "init writes the limits SECURITY.md states")
+        #expect(current.opsLimit == 3 && current.memLimit == 256 << 20, "init writes the limits SECURITY.md states (MODERATE)")
 
         try KeystoreFile.rewriteWithInteractiveLimits(path: keystore, passphrase: "test passphrase")
         #expect(try KeystoreFile(path: keystore).opsLimit == PasswordKDF.interactiveOps)
