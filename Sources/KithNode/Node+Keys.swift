@@ -63,7 +63,7 @@ extension Node {
             encryptionKey: .init(publicKey: Base64URL.encode(cert.publicKey), notBefore: iso(cert.notBefore),
                                  notAfter: iso(cert.notAfter), validNow: cert.isValid(at: clock())),
             rotation: .init(automatic: false, keyLifetimeDays: lifetimeDays,
-                            note: "rotation is not built yet: the encryption key made at init is used until it expires, \(lifetimeDays) days after it was made"),
+                            note: "not built yet: nothing replaces the encryption key; the one made by `kith init` is valid for \(lifetimeDays) days"),
             mailboxes: mailboxes)
     }
 

@@ -178,7 +178,7 @@ private func expectFailure(_ r: Output, _ message: String, hint: String? = nil, 
 
         let text = try kithOK(["key", "show", "--home", home], passphrase: nil)
         for expected in ["identity        \(shown.identity)", "fingerprint     \(shown.fingerprint)",
-                         "encryption key  \(shown.encryptionKey.publicKey)", "(valid now)", "rotation        rotation is not built yet",
+                         "encryption key  \(shown.encryptionKey.publicKey)", "(valid now)", "rotation        not built yet: nothing replaces the encryption key",
                          "mailbox         \(shown.mailboxes[0].mailbox) on \(shown.mailboxes[0].relay)"] {
             #expect(text.contains(expected), "\(expected) missing from \(text)")
         }
