@@ -47,7 +47,9 @@ struct KeyCommand: AsyncParsableCommand {
                 for the new one twice on the terminal, or reads it from KITH_NEW_PASSPHRASE (for scripts; \
                 like KITH_PASSPHRASE it is visible to your other processes). The new passphrase needs at \
                 least \(Keystore.minimumPassphraseLength) characters. The keystore is rewritten atomically \
-                with the current key-derivation limits, so an older keystore is upgraded as well.
+                with the current key-derivation limits, so an older keystore is upgraded as well (giving \
+                the same passphrase again only does that). A copy of the old keystore file, in a backup say, \
+                still opens with the old passphrase.
                 """
         )
         @OptionGroup var home: HomeOptions
