@@ -52,10 +52,12 @@ extension Node {
     ///
     /// The old identity stops being a friend: its card, the inboxes I
     /// deliver to and its audience memberships are removed, so nothing new is
-    /// sent to it. (It keeps the audience keys it already received: a member
-    /// removed without a new epoch can still read posts of the current
-    /// epoch if it obtains their envelopes.) The new identity is added under
-    /// the same name, unverified, and in no audience.
+    /// sent to it; and the keys of its audiences that I hold are dropped, so
+    /// nothing new from it is shown (its posts already in the feed stay, as
+    /// an unknown author's). It keeps the audience keys it already received
+    /// from me: a member removed without a new epoch can still read posts of
+    /// the current epoch if it obtains their envelopes. The new identity is
+    /// added under the same name, unverified, and in no audience.
     public func replaceFriend(named name: String, cardText: String, allowLocalRelays: Bool = false) async throws -> FriendReplacement {
         let card = try await checkedCard(cardText, allowLocalRelays: allowLocalRelays)
         let now = clock()
@@ -76,6 +78,7 @@ extension Node {
                 SELECT a.name FROM audience_member m JOIN audience a ON a.id = m.audience WHERE m.friend = ? ORDER BY a.name
                 """, arguments: [oldIdentity.data])
             try db.execute(sql: "DELETE FROM audience_member WHERE friend = ?", arguments: [oldIdentity.data])
+            try db.execute(sql: "DELETE FROM audience_key WHERE owner = ?", arguments: [oldIdentity.data])
             try db.execute(sql: "DELETE FROM friend_inbox WHERE friend = ?", arguments: [oldIdentity.data])
             try db.execute(sql: "DELETE FROM friend WHERE identity = ?", arguments: [oldIdentity.data])
             try db.execute(sql: "INSERT INTO friend (identity, name, card, card_sequence, added_at) VALUES (?, ?, ?, ?, ?)",

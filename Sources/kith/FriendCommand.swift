@@ -107,7 +107,8 @@ struct FriendCommand: AsyncParsableCommand {
             discussion: """
                 Use it only after checking with your friend, in person or by a call, that the card is theirs \
                 (compare its fingerprint). The old identity stops being your friend: nothing new is sent to it \
-                and it leaves your audiences, but it keeps the audience keys it already received. The new \
+                and it leaves your audiences, but it keeps the audience keys it already received; nothing new \
+                from it is shown, and its posts already in your feed stay, under an unknown author. The new \
                 identity takes the same name, is not verified, and is in no audience until you add it.
                 """
         )
@@ -128,7 +129,8 @@ struct FriendCommand: AsyncParsableCommand {
             let allowLocal = ProcessInfo.processInfo.environment["KITH_ALLOW_LOCAL_RELAYS"] == "1"
             let done = try await home.open().replaceFriend(named: friend, cardText: text, allowLocalRelays: allowLocal)
             Console.out("\(done.friend.name)  \(done.friend.fingerprint)")
-            Console.note("replaced the old identity of \(friend) (fingerprint \(done.oldFingerprint)): it is no longer your friend and is sent nothing new")
+            Console.note("replaced the old identity of \(friend) (fingerprint \(done.oldFingerprint)): it is no longer your friend; "
+                + "nothing new is sent to it or shown from it")
             if !done.removedFromAudiences.isEmpty {
                 let list = done.removedFromAudiences.map { "\"\($0)\"" }.joined(separator: ", ")
                 Console.note("the old identity left \(list); it can still read posts made there with the audience key it already has, "

@@ -65,6 +65,13 @@ import Testing
             try await alice.createAudience(name: "family")
             try await alice.addMember(audience: "family", friend: "bob")
             try await alice.setVerified(friendNamed: "bob", true)
+            // bob posts to alice under an audience of his own.
+            try await bob.createAudience(name: "bob's friends")
+            try await bob.addMember(audience: "bob's friends", friend: "alice")
+            _ = try await bob.post(to: "bob's friends", text: "before")
+            _ = try await bob.sync()
+            _ = try await alice.sync()
+            #expect(try alice.feed().map(\.author) == ["bob"])
             let newBob = try await Node.create(home: alice.home + "-new-bob", name: "bob", relays: [relay], passphrase: passphrase)
             defer { try? FileManager.default.removeItem(atPath: newBob.home) }
 
@@ -80,6 +87,13 @@ import Testing
                 try Int.fetchOne(db, sql: "SELECT count(*) FROM friend_inbox WHERE friend = ?", arguments: [Data(try bob.identity())])
             }
             #expect(inboxes == 0)
+            // What the old identity posts from now on is not shown; what it posted before stays, under an unknown author.
+            _ = try await bob.post(to: "bob's friends", text: "after")
+            _ = try await bob.sync()
+            _ = try await alice.sync()
+            let feed = try alice.feed()
+            #expect(feed.map(\.text) == ["before"])
+            #expect(feed.first?.author.hasPrefix("unknown (") == true && feed.first?.verified == false)
         }
     }
 
