@@ -13,9 +13,12 @@ public struct FeedItem: Codable, Sendable, Equatable {
     public let text: String
     /// ISO 8601, UTC.
     public let createdAt: String
+    /// Whether the author is a friend I marked verified after comparing
+    /// safety numbers (`kith friend verify`), or me.
+    public let verified: Bool
 
     enum CodingKeys: String, CodingKey {
-        case id, author, audience, text
+        case id, author, audience, text, verified
         case createdAt = "created_at"
     }
 }
@@ -26,14 +29,14 @@ extension Node {
         let me = try identity(), myName = try name()
         return try db.writer.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT p.id, p.author, f.name, p.audience_name, p.text, p.created_at FROM post p
+                SELECT p.id, p.author, f.name, p.audience_name, p.text, p.created_at, f.verified_at FROM post p
                 LEFT JOIN friend f ON f.identity = p.author ORDER BY p.created_at DESC, p.rowid DESC LIMIT ?
                 """, arguments: [limit]).map { row in
                 let author = [UInt8](row[1] as Data)
                 let name: String = author == me ? myName : (row[2] as String?) ?? "unknown (\(Fingerprint.of(identity: author).prefix(9)))"
                 let created = Date(timeIntervalSince1970: TimeInterval(row[5] as Int64))
                 return FeedItem(id: Hex.encode([UInt8](row[0] as Data)), author: name, audience: row[3], text: row[4],
-                                createdAt: created.formatted(.iso8601))
+                                createdAt: created.formatted(.iso8601), verified: author == me || (row[6] as Int64?) != nil)
             }
         }
     }

@@ -10,6 +10,9 @@ public struct Friend: Codable, Sendable, Equatable {
     /// The display name the friend gave in their card.
     public let cardName: String
     public let relays: [String]
+    /// Whether I marked this friend verified after comparing safety numbers
+    /// (`kith friend verify NAME --confirm`).
+    public let verified: Bool
 }
 
 extension Node {
@@ -57,26 +60,17 @@ extension Node {
     /// link-local addresses, `localhost`) is refused unless that relay is one
     /// of mine or `allowLocalRelays` is set: a stranger's card must not point
     /// my node at machines of my own network.
+    ///
+    /// A card with a new identity is never taken for a friend I already
+    /// know: if its name (or `as`) is a known friend's local name, or, without
+    /// `as`, the name in a known friend's card, it is refused as a possible
+    /// impostor; only `replaceFriend` replaces a friend's identity.
     @discardableResult
     public func addFriend(cardText: String, as localName: String? = nil, allowLocalRelays: Bool = false) async throws -> Friend {
-        let card: ContactCard
-        do { card = try ContactCard(text: cardText) } catch let error as ProtocolError {
-            throw NodeError("not a valid contact card: \(error.description)")
-        }
+        let card = try await checkedCard(cardText, allowLocalRelays: allowLocalRelays)
         let name = localName ?? card.name
         try Validate.name(name, what: "friend name")
-        guard card.identity != (try identity()) else { throw NodeError("that is your own card") }
         let now = clock()
-        do { try card.checkValid(at: now) } catch {
-            throw NodeError("the card's encryption key is not valid now (expired or not yet valid)", hint: "ask your friend for a new card")
-        }
-        if !allowLocalRelays {
-            let mine = Set(try await db.writer.read { db in try String.fetchAll(db, sql: "SELECT relay FROM mailbox") })
-            if let local = card.inboxes.first(where: { !mine.contains($0.relay) && Validate.isLocalNetwork(relay: $0.relay) }) {
-                throw NodeError("the card names a relay on a local network that is not yours: \(local.relay)",
-                                hint: "if you trust this card, set KITH_ALLOW_LOCAL_RELAYS=1 and add it again")
-            }
-        }
         try await db.writer.write { db in
             let existing = try Row.fetchOne(db, sql: "SELECT name, card_sequence, card FROM friend WHERE identity = ?", arguments: [card.identity.data])
             if let existing {
@@ -92,45 +86,72 @@ extension Node {
                 try db.execute(sql: "UPDATE friend SET name = ?, card = ?, card_sequence = ? WHERE identity = ?",
                                arguments: [localName ?? known, card.text, Int64(card.sequence), card.identity.data])
             } else {
-                if try String.fetchOne(db, sql: "SELECT name FROM friend WHERE name = ?", arguments: [name]) != nil {
-                    throw NodeError("another friend is already named \"\(name)\"", hint: "choose a name with --as NAME")
-                }
+                try Self.refuseDifferentIdentity(db, card: card, localName: localName)
                 try db.execute(sql: "INSERT INTO friend (identity, name, card, card_sequence, added_at) VALUES (?, ?, ?, ?, ?)",
                                arguments: [card.identity.data, name, card.text, Int64(card.sequence), Int64(now)])
             }
-            // The card's inboxes, where envelopes for this friend go, replace any older card's. A drop token
-            // I already hold for the same mailbox is kept: every card carries the token issued to whoever got
-            // that card, so a newer card passed on by someone else must not swap my token for theirs.
-            let held = try Row.fetchAll(db, sql: "SELECT relay, mailbox, drop_token FROM friend_inbox WHERE friend = ?", arguments: [card.identity.data])
-            var tokens: [String: Data] = [:]
-            for row in held { tokens["\(row[0] as String) \(Hex.encode([UInt8](row[1] as Data)))"] = row[2] }
-            try db.execute(sql: "DELETE FROM friend_inbox WHERE friend = ?", arguments: [card.identity.data])
-            for inbox in card.inboxes {
-                let token = tokens["\(inbox.relay) \(Hex.encode(inbox.mailbox))"] ?? inbox.dropToken.data
-                try db.execute(sql: "INSERT OR REPLACE INTO friend_inbox (friend, relay, mailbox, drop_token) VALUES (?, ?, ?, ?)",
-                               arguments: [card.identity.data, inbox.relay, inbox.mailbox.data, token])
-            }
+            try Self.storeInboxes(db, of: card)
         }
         guard let friend = try friend(identity: card.identity) else { throw NodeError("the friend was not stored") }
         return friend
     }
 
+    /// Parses and checks a card before it may become a friend: its
+    /// signatures, not my own, its encryption key valid now, and no relay on
+    /// a local network unless that relay is mine or `allowLocalRelays`.
+    func checkedCard(_ cardText: String, allowLocalRelays: Bool) async throws -> ContactCard {
+        let card: ContactCard
+        do { card = try ContactCard(text: cardText) } catch let error as ProtocolError {
+            throw NodeError("not a valid contact card: \(error.description)")
+        }
+        guard card.identity != (try identity()) else { throw NodeError("that is your own card") }
+        do { try card.checkValid(at: clock()) } catch {
+            throw NodeError("the card's encryption key is not valid now (expired or not yet valid)", hint: "ask your friend for a new card")
+        }
+        if !allowLocalRelays {
+            let mine = Set(try await db.writer.read { db in try String.fetchAll(db, sql: "SELECT relay FROM mailbox") })
+            if let local = card.inboxes.first(where: { !mine.contains($0.relay) && Validate.isLocalNetwork(relay: $0.relay) }) {
+                throw NodeError("the card names a relay on a local network that is not yours: \(local.relay)",
+                                hint: "if you trust this card, set KITH_ALLOW_LOCAL_RELAYS=1 and add it again")
+            }
+        }
+        return card
+    }
+
+    /// The card's inboxes, where envelopes for this friend go, replace any older card's.
+    static func storeInboxes(_ db: Database, of card: ContactCard) throws {
+        // The card's inboxes, where envelopes for this friend go, replace any older card's. A drop token
+        // I already hold for the same mailbox is kept: every card carries the token issued to whoever got
+        // that card, so a newer card passed on by someone else must not swap my token for theirs.
+        let held = try Row.fetchAll(db, sql: "SELECT relay, mailbox, drop_token FROM friend_inbox WHERE friend = ?", arguments: [card.identity.data])
+        var tokens: [String: Data] = [:]
+        for row in held { tokens["\(row[0] as String) \(Hex.encode([UInt8](row[1] as Data)))"] = row[2] }
+        try db.execute(sql: "DELETE FROM friend_inbox WHERE friend = ?", arguments: [card.identity.data])
+        for inbox in card.inboxes {
+            let token = tokens["\(inbox.relay) \(Hex.encode(inbox.mailbox))"] ?? inbox.dropToken.data
+            try db.execute(sql: "INSERT OR REPLACE INTO friend_inbox (friend, relay, mailbox, drop_token) VALUES (?, ?, ?, ?)",
+                           arguments: [card.identity.data, inbox.relay, inbox.mailbox.data, token])
+        }
+    }
+
     public func friends() throws -> [Friend] {
         try db.writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT identity, name, card FROM friend ORDER BY name").map(Self.friend(row:))
+            try Row.fetchAll(db, sql: "SELECT identity, name, card, verified_at FROM friend ORDER BY name").map(Self.friend(row:))
         }
     }
 
     func friend(identity: [UInt8]) throws -> Friend? {
         try db.writer.read { db in
-            try Row.fetchOne(db, sql: "SELECT identity, name, card FROM friend WHERE identity = ?", arguments: [identity.data]).map(Self.friend(row:))
+            try Row.fetchOne(db, sql: "SELECT identity, name, card, verified_at FROM friend WHERE identity = ?",
+                             arguments: [identity.data]).map(Self.friend(row:))
         }
     }
 
+    /// A friend from a row of `identity, name, card, verified_at`.
     static func friend(row: Row) throws -> Friend {
         let card = try ContactCard(text: row[2])
         return Friend(name: row[1], fingerprint: Fingerprint.of(identity: [UInt8](row[0] as Data)), cardName: card.name,
-                      relays: card.inboxes.map(\.relay))
+                      relays: card.inboxes.map(\.relay), verified: (row[3] as Int64?) != nil)
     }
 
     /// A friend's stored card, by local name.

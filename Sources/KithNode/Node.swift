@@ -59,7 +59,7 @@ public struct Node: Sendable {
 
     /// Creates a node in `home`: keys, a mailbox registered on every relay,
     /// the database and the encrypted keystore. On any failure nothing is left behind.
-    public static func create(home: String, name: String, relays: [String], passphrase: [UInt8],
+    public static func create(home: String, name: String, relays: [String], passphrase: [UInt8], kdf: Keystore.Limits = .standard,
                               clock: @escaping @Sendable () -> UInt64 = Node.now) async throws -> Node {
         try Validate.name(name, what: "name")
         guard !passphrase.isEmpty else { throw NodeError("the passphrase must not be empty") }
@@ -111,7 +111,7 @@ public struct Node: Sendable {
                     try db.execute(sql: "INSERT INTO mailbox (relay, mailbox) VALUES (?, ?)", arguments: [url, mailbox])
                 }
             }
-            try keys.write(to: keystorePath, passphrase: passphrase)
+            try keys.write(to: keystorePath, passphrase: passphrase, opsLimit: kdf.ops, memLimit: kdf.mem)
             return Node(home: home, db: db, keys: keys, clock: clock)
         } catch {
             for suffix in ["", "-wal", "-shm"] { try? fm.removeItem(atPath: dbPath + suffix) }

@@ -79,6 +79,11 @@ public struct NodeDatabase: Sendable {
                 CREATE INDEX inbox_wait ON inbox(wait_key) WHERE state = 'pending';
                 """)
         }
+        m.registerMigration("v3-verification") { db in
+            // When I marked a friend verified (compared safety numbers), or NULL. It belongs to the
+            // friend's row, whose key is the identity, so a replaced identity starts unverified.
+            try db.execute(sql: "ALTER TABLE friend ADD COLUMN verified_at INTEGER")
+        }
         return m
     }
 }

@@ -5,8 +5,8 @@ import KithNode
 struct FriendCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "friend",
-        abstract: "Add and list friends.",
-        subcommands: [Add.self, List.self]
+        abstract: "Add, list, verify and replace friends.",
+        subcommands: [Add.self, List.self, Verify.self, Replace.self]
     )
 
     struct Add: AsyncParsableCommand {
@@ -15,7 +15,9 @@ struct FriendCommand: AsyncParsableCommand {
             discussion: """
                 Prints the friend's name and fingerprint: compare the fingerprint with your friend by another channel. \
                 A card naming a relay on a loopback, private or link-local address (or localhost) is refused unless \
-                that relay is one of yours; set KITH_ALLOW_LOCAL_RELAYS=1 to accept it anyway.
+                that relay is one of yours; set KITH_ALLOW_LOCAL_RELAYS=1 to accept it anyway. \
+                A card with a new identity that claims the name of a friend you know is refused: it may be an \
+                impostor. Only `kith friend replace NAME CARD` replaces a friend's identity.
                 """
         )
 
@@ -39,18 +41,126 @@ struct FriendCommand: AsyncParsableCommand {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List friends with their fingerprints.")
+        static let configuration = CommandConfiguration(
+            abstract: "List friends with their fingerprints.",
+            discussion: "\(VerifiedMark.mark) after a name marks a friend you verified with `kith friend verify NAME --confirm`."
+        )
 
         @OptionGroup var home: HomeOptions
 
-        @Flag(help: "Print a JSON array of {name, fingerprint, cardName, relays}.")
+        @Flag(help: "Print a JSON array of {name, fingerprint, cardName, relays, verified}.")
         var json = false
 
         func run() throws {
             let friends = try home.open().friends()
             if json { return try Console.json(friends) }
-            for f in friends { Console.out("\(f.name)  \(f.fingerprint)") }
+            for f in friends { Console.out("\(VerifiedMark.name(f.name, verified: f.verified))  \(f.fingerprint)") }
         }
+    }
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the safety number you share with a friend; --confirm marks them verified.",
+            discussion: """
+                The safety number covers your identity and your friend's, and is the same on both sides: your \
+                friend runs `kith friend verify` with your name and reads theirs. Compare it in person or by a \
+                call, not by a message an impostor could send. If it matches, run again with --confirm; \
+                `kith friend list` and `kith feed` then show \(VerifiedMark.mark) after their name. If it does not \
+                match, one of the two cards is not what it claims: do not confirm. Needs no passphrase.
+                """
+        )
+
+        @OptionGroup var home: HomeOptions
+
+        @Argument(help: "The friend, by the name `kith friend list` shows.")
+        var friend: String
+
+        @Flag(help: "Mark the friend verified: you compared the safety number and it matched.")
+        var confirm = false
+
+        @Flag(help: "Mark the friend not verified any more.")
+        var clear = false
+
+        func validate() throws {
+            guard !(confirm && clear) else { throw ValidationError("--confirm and --clear cannot be used together") }
+        }
+
+        func run() async throws {
+            let node = try home.open()
+            let (shown, number) = try node.safetyNumber(withFriendNamed: friend)
+            Console.out(number)
+            if confirm || clear {
+                try await node.setVerified(friendNamed: friend, confirm)
+                Console.note(confirm ? "marked \(friend) verified" : "marked \(friend) not verified")
+            } else if shown.verified {
+                Console.note("\(friend) is verified; on their side, `kith friend verify` with your name shows the same number")
+            } else {
+                Console.note("compare these digits with \(friend), in person or by a call: on their side, `kith friend verify` "
+                    + "with your name shows the same. If they match, run: kith friend verify \(friend) --confirm")
+            }
+        }
+    }
+
+    struct Replace: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Replace a friend's identity by the one in a new card, when they made a new identity.",
+            discussion: """
+                Use it only after checking with your friend, in person or by a call, that the card is theirs \
+                (compare its fingerprint). The old identity stops being your friend: nothing new is sent to it \
+                and it leaves your audiences, but it keeps the audience keys it already received; nothing new \
+                from it is shown, and its posts already in your feed stay, under an unknown author. The new \
+                identity takes the same name, is not verified, and is in no audience until you add it.
+                """
+        )
+
+        @OptionGroup var home: HomeOptions
+
+        @Argument(help: "The friend to replace, by the name `kith friend list` shows.")
+        var friend: String
+
+        @Argument(help: "The new contact card (kith-card:...), or - to read it from standard input.")
+        var card: String
+
+        func run() async throws {
+            var text = card
+            if card == "-" {
+                text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+            }
+            let allowLocal = ProcessInfo.processInfo.environment["KITH_ALLOW_LOCAL_RELAYS"] == "1"
+            let done = try await home.open().replaceFriend(named: friend, cardText: text, allowLocalRelays: allowLocal)
+            Console.out("\(done.friend.name)  \(done.friend.fingerprint)")
+            Console.note("replaced the old identity of \(friend) (fingerprint \(done.oldFingerprint)): it is no longer your friend; "
+                + "nothing new is sent to it or shown from it")
+            if !done.removedFromAudiences.isEmpty {
+                let list = done.removedFromAudiences.map { "\"\($0)\"" }.joined(separator: ", ")
+                Console.note("the old identity left \(list); it can still read posts made there with the audience key it already has, "
+                    + "until that audience's key changes. To add the new identity: kith group add AUDIENCE \(friend)")
+            }
+            Console.note("\(friend) is not verified: compare safety numbers with `kith friend verify \(friend)`")
+        }
+    }
+}
+
+/// The mark `kith friend list` and `kith feed` print after the name of a
+/// verified friend. Names are others' text, so a check mark, or a character
+/// that could pass for one, inside a name is shown escaped as `\u{HEX}`:
+/// only kith itself prints the mark, and a card named "bob ✓" cannot look
+/// verified.
+enum VerifiedMark {
+    static let mark = "✓"
+    private static let lookalikes: Set<Unicode.Scalar> = ["\u{2713}", "\u{2714}", "\u{2705}", "\u{2611}", "\u{221A}", "\u{1F5F8}"]
+
+    /// `name` with look-alikes of the mark escaped, then the mark if `verified`.
+    static func name(_ name: String, verified: Bool) -> String {
+        var shown = String.UnicodeScalarView()
+        for scalar in name.unicodeScalars {
+            if lookalikes.contains(scalar) {
+                shown.append(contentsOf: "\\u{\(String(scalar.value, radix: 16, uppercase: true))}".unicodeScalars)
+            } else {
+                shown.append(scalar)
+            }
+        }
+        return verified ? "\(String(shown)) \(mark)" : String(shown)
     }
 }
 

@@ -7,7 +7,11 @@ struct InitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "init",
         abstract: "Create a node: keys, a mailbox on each relay, an encrypted keystore.",
-        discussion: "Prints your name and fingerprint. Friends compare the fingerprint to be sure a card is yours."
+        discussion: """
+            Prints your name and fingerprint. Friends compare the fingerprint to be sure a card is yours. \
+            The passphrase needs at least \(Keystore.minimumPassphraseLength) characters; a few unrelated words are easy \
+            to remember and hard to guess.
+            """
     )
 
     @OptionGroup var home: HomeOptions
@@ -22,6 +26,7 @@ struct InitCommand: AsyncParsableCommand {
         let dir = try home.resolve()
         var passphrase = try Passphrase.obtain(confirm: true)
         defer { wipe(&passphrase) }
+        try Keystore.checkNewPassphrase(passphrase)
         let node = try await Node.create(home: dir, name: name, relays: relay, passphrase: passphrase)
         Console.out("\(name)  \(Fingerprint.of(identity: try node.identity()))")
     }

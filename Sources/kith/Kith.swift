@@ -21,7 +21,7 @@ struct Kith: AsyncParsableCommand {
             keystore or KITH_PASSPHRASE_FILE that other users can read or write.
             """,
         subcommands: [
-            InitCommand.self, CardCommand.self, FriendCommand.self, GroupCommand.self,
+            InitCommand.self, CardCommand.self, WhoamiCommand.self, KeyCommand.self, FriendCommand.self, GroupCommand.self,
             PostCommand.self, SyncCommand.self, FeedCommand.self, RelayCommand.self, BenchCommand.self,
         ]
     )

@@ -77,7 +77,7 @@ struct FeedCommand: ParsableCommand {
 
     @OptionGroup var home: HomeOptions
 
-    @Flag(help: "Print a JSON array of {id, author, audience, text, created_at}.") var json = false
+    @Flag(help: "Print a JSON array of {id, author, audience, text, created_at, verified}.") var json = false
 
     @Option(help: "Show at most this many posts.") var limit = 100
 
@@ -90,7 +90,9 @@ struct FeedCommand: ParsableCommand {
         if json { return try Console.json(items) }
         if items.isEmpty { Console.note("no posts yet") }
         for item in items {
-            Console.out(wrapping: "\(item.author) → \(item.audience)  \(item.createdAt)", indent: "    ", first: "")
+            // ✓ after the author: a friend verified with `kith friend verify` (or me).
+            Console.out(wrapping: "\(VerifiedMark.name(item.author, verified: item.verified)) → \(item.audience)  \(item.createdAt)",
+                        indent: "    ", first: "")
             // Every line of the text starts indented and fits the terminal; Console escapes everything
             // else (CR included), so no part of a post can show at column 0 and pass for a feed entry.
             for line in item.text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false) {

@@ -29,9 +29,9 @@ func withThreeFriends(bobClock: TestClock = TestClock(),
     defer { try? FileManager.default.removeItem(atPath: dir) }
     try await app.test(.live) { client in
         let url = "http://127.0.0.1:\(client.port!)"
-        let alice = try await Node.create(home: dir + "/alice", name: "alice", relays: [url], passphrase: passphrase)
-        let bob = try await Node.create(home: dir + "/bob", name: "bob", relays: [url], passphrase: passphrase) { bobClock.now }
-        let mallory = try await Node.create(home: dir + "/mallory", name: "mallory", relays: [url], passphrase: passphrase)
+        let alice = try await Node.create(home: dir + "/alice", name: "alice", relays: [url], passphrase: passphrase, kdf: .interactive)
+        let bob = try await Node.create(home: dir + "/bob", name: "bob", relays: [url], passphrase: passphrase, kdf: .interactive) { bobClock.now }
+        let mallory = try await Node.create(home: dir + "/mallory", name: "mallory", relays: [url], passphrase: passphrase, kdf: .interactive)
         for (a, b) in [(alice, bob), (bob, alice), (alice, mallory), (mallory, alice), (bob, mallory), (mallory, bob)] {
             try await b.addFriend(cardText: try await a.issueCard().text)
         }

@@ -26,8 +26,8 @@ func withFriends(_ body: @escaping @Sendable (_ alice: Node, _ bob: Node, _ rela
     defer { try? FileManager.default.removeItem(atPath: dir) }
     try await app.test(.live) { client in
         let url = "http://127.0.0.1:\(client.port!)"
-        let alice = try await Node.create(home: dir + "/alice", name: "alice", relays: [url], passphrase: passphrase)
-        let bob = try await Node.create(home: dir + "/bob", name: "bob", relays: [url], passphrase: passphrase)
+        let alice = try await Node.create(home: dir + "/alice", name: "alice", relays: [url], passphrase: passphrase, kdf: .interactive)
+        let bob = try await Node.create(home: dir + "/bob", name: "bob", relays: [url], passphrase: passphrase, kdf: .interactive)
         try await bob.addFriend(cardText: try await alice.issueCard().text)
         try await alice.addFriend(cardText: try await bob.issueCard().text)
         try await body(alice, bob, url)

@@ -1,0 +1,118 @@
+import ArgumentParser
+import Foundation
+import KithCrypto
+import KithNode
+
+/// `kith key`: inspecting my keys and changing the keystore's passphrase.
+struct KeyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "key",
+        abstract: "Inspect your keys; change the keystore's passphrase.",
+        subcommands: [Show.self, Passwd.self]
+    )
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show your public keys, their validity and your mailboxes. Never a secret; needs no passphrase.",
+            discussion: """
+                Prints your name, identity key and fingerprint, your current encryption key with its \
+                validity window, the rotation schedule (rotation is not built yet: a key lasts a year) \
+                and your mailbox id on each relay. Keys are base64url. Everything shown is public: \
+                friends already hold it in your card.
+                """
+        )
+        @OptionGroup var home: HomeOptions
+        @Flag(help: "Print JSON: {name, identity, fingerprint, encryptionKey: {publicKey, notBefore, notAfter, validNow}, rotation: {automatic, keyLifetimeDays, note}, mailboxes: [{relay, mailbox}]}.")
+        var json = false
+
+        func run() throws {
+            let info = try home.open().keyInfo()
+            if json { return try Console.json(info) }
+            Console.out("name            \(info.name)")
+            Console.out("identity        \(info.identity)")
+            Console.out("fingerprint     \(info.fingerprint)")
+            Console.out("encryption key  \(info.encryptionKey.publicKey)")
+            Console.out("  valid         from \(info.encryptionKey.notBefore) until \(info.encryptionKey.notAfter)"
+                + (info.encryptionKey.validNow ? " (valid now)" : " (NOT valid now)"))
+            Console.out("rotation        \(info.rotation.note)")
+            for m in info.mailboxes { Console.out("mailbox         \(m.mailbox) on \(m.relay)") }
+        }
+    }
+
+    struct Passwd: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Re-encrypt the keystore under a new passphrase; the old one stops working.",
+            discussion: """
+                Asks for the current passphrase (or reads KITH_PASSPHRASE or KITH_PASSPHRASE_FILE), then \
+                for the new one twice on the terminal, or reads it from KITH_NEW_PASSPHRASE (for scripts; \
+                like KITH_PASSPHRASE it is visible to your other processes). The new passphrase needs at \
+                least \(Keystore.minimumPassphraseLength) characters. The keystore is rewritten atomically \
+                with the current key-derivation limits, so an older keystore is upgraded as well (giving \
+                the same passphrase again only does that). A copy of the old keystore file, in a backup say, \
+                still opens with the old passphrase.
+                """
+        )
+        @OptionGroup var home: HomeOptions
+
+        func run() async throws {
+            let env = ProcessInfo.processInfo.environment
+            // A new passphrase given for a script is checked before the slow unlock.
+            var fromEnvironment = try NewPassphrase.fromEnvironment()
+            defer { if fromEnvironment != nil { wipe(&fromEnvironment!) } }
+            if let given = fromEnvironment { try Keystore.checkNewPassphrase(given) }
+            let node = try home.unlock()
+            var newPassphrase = try fromEnvironment ?? NewPassphrase.prompt()
+            defer { wipe(&newPassphrase) }
+            try node.changePassphrase(to: newPassphrase)
+            Console.note("the keystore is now encrypted under the new passphrase; the old one no longer opens it")
+            if env["KITH_PASSPHRASE"] == nil, env["KITH_PASSPHRASE_FILE"] != nil {
+                Console.note("remember to put the new passphrase in the file named by KITH_PASSPHRASE_FILE")
+            }
+        }
+    }
+}
+
+/// The new passphrase for `kith key passwd`: `KITH_NEW_PASSPHRASE`, or asked
+/// twice on the terminal without echo. (The current passphrase comes from
+/// `Passphrase`.)
+enum NewPassphrase {
+    static func fromEnvironment() throws -> [UInt8]? {
+        guard let value = ProcessInfo.processInfo.environment["KITH_NEW_PASSPHRASE"] else { return nil }
+        guard !value.isEmpty else { throw NodeError("KITH_NEW_PASSPHRASE is empty") }
+        return Array(value.utf8)
+    }
+
+    static func prompt() throws -> [UInt8] {
+        var first = try readLine(prompt: "New passphrase: ")
+        var second = try readLine(prompt: "New passphrase again: ")
+        defer { wipe(&second) }
+        guard constantTimeEqual(first, second) else {
+            wipe(&first)
+            throw NodeError("the new passphrases do not match", hint: "nothing was changed; run `kith key passwd` again")
+        }
+        return first
+    }
+
+    /// Reads one line from /dev/tty without echo.
+    private static func readLine(prompt text: String) throws -> [UInt8] {
+        let fd = open("/dev/tty", O_RDWR)
+        guard fd >= 0 else {
+            throw NodeError("no new passphrase: there is no terminal to ask on", hint: "set KITH_NEW_PASSPHRASE")
+        }
+        defer { close(fd) }
+        var old = termios()
+        let isTerminal = tcgetattr(fd, &old) == 0
+        if isTerminal {
+            var silent = old
+            silent.c_lflag &= ~tcflag_t(ECHO)
+            tcsetattr(fd, TCSAFLUSH, &silent)
+        }
+        defer { if isTerminal { var restore = old; tcsetattr(fd, TCSAFLUSH, &restore) } }
+        _ = text.withCString { write(fd, $0, strlen($0)) }
+        var line: [UInt8] = []
+        var byte: UInt8 = 0
+        while read(fd, &byte, 1) == 1, byte != 0x0a, byte != 0x0d { line.append(byte) }
+        _ = write(fd, "\n", 1)
+        return line
+    }
+}
