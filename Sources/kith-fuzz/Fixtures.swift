@@ -1,0 +1,54 @@
+import KithCrypto
+import KithProtocol
+
+/// Fixed, test-only keys: the same seeds as `Sources/kith-vectors`, so the
+/// vectors turned into seeds open with them and fuzzing starts from inputs
+/// that get past decryption and signature checks.
+enum Fixtures {
+    static func seed(_ b: UInt8) -> [UInt8] { [UInt8](repeating: b, count: 32) }
+
+    static let now: UInt64 = 1_790_000_000
+    static let alice = try! SigningKey(seed: seed(0xa1))
+    static let bob = try! SigningKey(seed: seed(0xb0))
+    /// Bob's encryption key: key messages in the vectors are sealed to it.
+    static let bobBox = try! BoxKey(seed: seed(0xb1))
+    static let mailboxKey = try! SigningKey(seed: seed(0xc0))
+    static let audienceID = [UInt8](repeating: 0x5a, count: 16)
+
+    /// Epoch 3 of alice's audience "family", as in the post vectors.
+    static let audience: AudienceKey = {
+        var k = seed(0xe1)
+        return AudienceKey(owner: alice.publicKey, audienceID: audienceID, epoch: 3, key: SecretBytes(consuming: &k))
+    }()
+
+    /// The post key as docs/PROTOCOL.md derives it. `AudienceKey` keeps its own
+    /// internal; `checkPostKey()` proves at start-up that the two agree, so a
+    /// change of derivation fails loudly instead of leaving the post-plaintext
+    /// target stuck at "decryption failure".
+    static let postKey = Hash.deriveKey(from: audience.key, id: 1, context: "kithpost")
+    static let postHeader = Envelope.magic + [Envelope.version, Envelope.Kind.post.rawValue]
+    static let postNonce = [UInt8](repeating: 0x24, count: 24)
+
+    static func checkPostKey() {
+        let post = try! Post(author: alice.publicKey, audienceID: audienceID, epoch: 3, id: [UInt8](repeating: 0x11, count: 16),
+                             createdAt: now, text: "fixture")
+        let envelope = try! post.seal(author: alice, audience: audience, nonce: postNonce)
+        let ad = postHeader + audience.keyID
+        let ct = Array(envelope.payload[(AudienceKey.keyIDLength + AEAD.nonceLength)...])
+        guard (try? AEAD.open(ct, key: postKey, nonce: postNonce, associatedData: ad)) != nil else {
+            fatalError("kith-fuzz: the harness's post key no longer matches AudienceKey's; update Fixtures.postKey")
+        }
+    }
+
+    /// A post envelope whose padded plaintext is `padded`, exactly as `Post.seal` would frame it.
+    static func postEnvelope(padded: [UInt8]) -> Envelope {
+        let keyID = audience.keyID
+        let ct = try! AEAD.seal(padded, key: postKey, nonce: postNonce, associatedData: postHeader + keyID)
+        return Envelope(kind: .post, payload: keyID + postNonce + ct)
+    }
+
+    /// A key message envelope whose sealed plaintext is `inner`, sealed to bob's key.
+    static func keyMessageEnvelope(inner: [UInt8]) -> Envelope {
+        Envelope(kind: .keyMessage, payload: try! BoxKey.seal(inner, to: bobBox.publicKey))
+    }
+}
