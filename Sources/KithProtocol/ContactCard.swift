@@ -58,7 +58,9 @@ public struct ContactCard: Equatable, Sendable {
 
     static func checkName(_ name: String) throws {
         let n = name.utf8.count
-        guard n >= 1, n <= maxNameBytes, !name.contains(where: { $0.isNewline || $0.asciiValue.map { $0 < 0x20 } == true }) else {
+        // Every control character (Cc: C0, DEL and C1, such as U+009B, a terminal's CSI), not only C0.
+        guard n >= 1, n <= maxNameBytes, !name.contains(where: \.isNewline),
+              !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw ProtocolError.malformed("card: name must be 1 to \(maxNameBytes) bytes without control characters")
         }
     }

@@ -12,6 +12,8 @@ enum Fixtures {
     static let bob = try! SigningKey(seed: seed(0xb0))
     /// Bob's encryption key: key messages in the vectors are sealed to it.
     static let bobBox = try! BoxKey(seed: seed(0xb1))
+    static let aliceBox = try! BoxKey(seed: seed(0xa2))
+    static let aliceCert = EncryptionKeyCertificate(publicKey: aliceBox.publicKey, notBefore: now, notAfter: now + 604_800, signedBy: alice)
     static let mailboxKey = try! SigningKey(seed: seed(0xc0))
     static let audienceID = [UInt8](repeating: 0x5a, count: 16)
 

@@ -74,6 +74,10 @@ enum Seeds {
         add(.ack, "two", AckRequest(ids: envelopes.prefix(2).map { Envelope.id(of: $0) }).bytes)
         add(.ack, "one", AckRequest(ids: [Envelope.id(of: small)]).bytes)
 
+        for (name, relay) in [("alice", "https://relay.example:8443"), ("Zoë 🦊", "http://127.0.0.1:8080")] {
+            add(.cardFields, name.filter(\.isLetter), [UInt8(name.utf8.count)] + Array(name.utf8) + Array(relay.utf8))
+        }
+
         let header = try KeystoreFile.Header(opsLimit: PasswordKDF.interactiveOps, memLimit: PasswordKDF.interactiveMem,
                                              salt: [UInt8](repeating: 0x5a, count: 16), nonce: [UInt8](repeating: 0x24, count: 24))
         add(.keystoreHeader, "interactive", header.bytes + [UInt8](repeating: 0xee, count: 48))

@@ -10,6 +10,10 @@ enum FuzzTarget: String, CaseIterable, Sendable {
     case cardText = "card-text"
     /// `ContactCard(bytes:)`, past the base64url layer (certificate included).
     case cardBytes = "card-bytes"
+    /// The encoder's checks against the decoder's and the spec's: a card made
+    /// with a fuzzed name and relay URL must hold no control character and
+    /// must decode to itself. Input: name length u8, name, then the relay URL.
+    case cardFields = "card-fields"
     /// `EncryptionKeyCertificate.read(from:)` and `verify(identity:)`.
     case certificate
     /// `Envelope(bytes:)`, its id and a post's key id.
@@ -44,6 +48,18 @@ enum FuzzTarget: String, CaseIterable, Sendable {
             }
         case .cardBytes:
             decode { let card = try ContactCard(bytes: data); check(card.bytes == data, "card bytes do not round-trip") }
+        case .cardFields:
+            guard let n = data.first.map(Int.init), data.count > n else { return }
+            let name = String(decoding: data[1..<1 + n], as: UTF8.self)
+            let relay = String(decoding: data[(1 + n)...], as: UTF8.self)
+            decode {
+                let card = try ContactCard(identity: Fixtures.alice, encryptionKey: Fixtures.aliceCert, sequence: 1, createdAt: Fixtures.now,
+                                           name: name, inboxes: [Inbox(relay: relay, mailbox: Fixtures.mailboxKey.publicKey,
+                                                                       dropToken: [UInt8](repeating: 0xa4, count: 32))])
+                check(!name.unicodeScalars.contains { $0.properties.generalCategory == .control },
+                      "a card name with a control character was accepted")
+                check((try? ContactCard(text: card.text)) == card, "a card the encoder made does not decode")
+            }
         case .certificate:
             decode {
                 var r = ByteReader(data, what: "certificate")
