@@ -55,6 +55,10 @@ if [ ${#targets[@]} -eq 0 ]; then
 fi
 mkdir -p "$scratch/logs" "$scratch/crashes"
 
+# libFuzzer reports a trap itself (and saves the input); Swift's backtracer,
+# started from the crashing process, can hang under ASan, so it is off.
+export SWIFT_BACKTRACE=enable=no
+
 # Runs one target; its log is logs/TARGET.log.
 fuzz_one() {
   local t="$1"

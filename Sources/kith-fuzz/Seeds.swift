@@ -74,6 +74,10 @@ enum Seeds {
         add(.ack, "two", AckRequest(ids: envelopes.prefix(2).map { Envelope.id(of: $0) }).bytes)
         add(.ack, "one", AckRequest(ids: [Envelope.id(of: small)]).bytes)
 
+        add(.keyMessageFields, "family", Array("family".utf8))
+        add(.keyMessageFields, "emoji", Array("Zoë's 🦊 friends".utf8))
+        add(.base64, "mailbox", Array(Base64URL.encode(Fixtures.mailboxKey.publicKey).utf8))
+        add(.base64, "nonce", Array(Base64URL.encode([UInt8](repeating: 0x0d, count: 16)).utf8))
         for (name, relay) in [("alice", "https://relay.example:8443"), ("Zoë 🦊", "http://127.0.0.1:8080")] {
             add(.cardFields, name.filter(\.isLetter), [UInt8(name.utf8.count)] + Array(name.utf8) + Array(relay.utf8))
         }

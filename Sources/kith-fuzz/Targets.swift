@@ -8,6 +8,9 @@ import KithProtocol
 enum FuzzTarget: String, CaseIterable, Sendable {
     /// `ContactCard(text:)`: prefix, white space, base64url, then the card.
     case cardText = "card-text"
+    /// `Base64URL.decode`: strict, so whatever it accepts is the canonical
+    /// encoding of what it returns (cards and request headers rely on it).
+    case base64
     /// `ContactCard(bytes:)`, past the base64url layer (certificate included).
     case cardBytes = "card-bytes"
     /// The encoder's checks against the decoder's and the spec's: a card made
@@ -23,6 +26,9 @@ enum FuzzTarget: String, CaseIterable, Sendable {
     /// The sealed plaintext of a key message: the harness seals the input to
     /// bob's key, so `KeyMessage.open` parses it whole.
     case keyMessageInner = "key-message-inner"
+    /// The encoder against the decoder: a key message sealed with a fuzzed
+    /// audience name must open to the same name. Input: the name.
+    case keyMessageFields = "key-message-fields"
     /// `Envelope(bytes:)` then `Post.open` with the fixed audience key.
     case post
     /// The padded plaintext of a post: the harness encrypts the input under
@@ -43,9 +49,18 @@ enum FuzzTarget: String, CaseIterable, Sendable {
         switch self {
         case .cardText:
             decode {
-                let card = try ContactCard(text: String(decoding: data, as: UTF8.self))
+                let text = String(decoding: data, as: UTF8.self)
+                let card = try ContactCard(text: text)
+                // Only white space may differ: the base64url must be the canonical one.
+                var trimmed = Substring(text)
+                while let f = trimmed.first, f.isWhitespace { trimmed = trimmed.dropFirst() }
+                while let l = trimmed.last, l.isWhitespace { trimmed = trimmed.dropLast() }
+                check(card.text == trimmed, "an accepted card text is not the card's own text")
                 check((try? ContactCard(text: card.text)) == card, "card text does not round-trip")
             }
+        case .base64:
+            let text = String(decoding: data, as: UTF8.self)
+            if let bytes = Base64URL.decode(text) { check(Base64URL.encode(bytes) == text, "base64url accepted a non-canonical encoding") }
         case .cardBytes:
             decode { let card = try ContactCard(bytes: data); check(card.bytes == data, "card bytes do not round-trip") }
         case .cardFields:
@@ -80,6 +95,22 @@ enum FuzzTarget: String, CaseIterable, Sendable {
             decode { _ = try KeyMessage.open(try Envelope(bytes: data), keys: [Fixtures.bobBox], me: Fixtures.bob.publicKey) }
         case .keyMessageInner:
             decode { _ = try KeyMessage.open(Fixtures.keyMessageEnvelope(inner: data), keys: [Fixtures.bobBox], me: Fixtures.bob.publicKey) }
+        case .keyMessageFields:
+            let name = String(decoding: data, as: UTF8.self)
+            let sent = KeyMessage(audience: Fixtures.audience, recipient: Fixtures.bob.publicKey, audienceName: name, createdAt: Fixtures.now)
+            // KNOWN, not fixed here (KeyMessage is being reworked): `seal` traps on a
+            // name over 255 bytes (ByteWriter.string8's precondition), and seals an
+            // empty name or one of 65 to 255 bytes that `open` then refuses. Nodes
+            // validate audience names (1 to 64 bytes) before sealing. Drop this guard
+            // once KeyMessage checks the name itself.
+            guard !skipKnownIssues || (1...64).contains(name.utf8.count) else { return }
+            decode {
+                let envelope = try sent.seal(owner: Fixtures.alice, to: Fixtures.bobBox.publicKey)
+                guard let got = try? KeyMessage.open(envelope, keys: [Fixtures.bobBox], me: Fixtures.bob.publicKey) else {
+                    fatalError("kith-fuzz: a key message the encoder sealed does not open")
+                }
+                check(got.audienceName == name && got.audience.epoch == 3 && got.createdAt == Fixtures.now, "key message does not round-trip")
+            }
         case .post:
             decode { _ = try Post.open(try Envelope(bytes: data), audience: Fixtures.audience) }
         case .postInner:
@@ -130,7 +161,7 @@ enum FuzzTarget: String, CaseIterable, Sendable {
         // KNOWN: SignedRequest.message traps (ByteWriter.string16's precondition) on
         // a method or path of 65,536 bytes or more. It is being fixed separately;
         // until that fix is merged such inputs are skipped here. Remove this guard then.
-        guard method.utf8.count <= 65_535, path.utf8.count <= 65_535 else { return }
+        guard !skipKnownIssues || (method.utf8.count <= 65_535 && path.utf8.count <= 65_535) else { return }
         decode {
             let request = try SignedRequest(header: { headers[$0] })
             try request.verify(method: method, path: path, body: Array(rest), now: now)

@@ -36,6 +36,41 @@ import Testing
     }
 }
 
+extension FuzzRegressionTests {
+    /// base64 found that Base64URL.decode accepted non-ASCII bytes: libsodium
+    /// 1.0.18 decodes every byte of 0x80 or more as '_'. So a card's text or a
+    /// request header had other spellings than the canonical one, against the
+    /// spec's "decoders MUST reject ... other alphabets".
+    @Test func base64urlRefusesNonASCII() throws {
+        // The fuzzer's input: an invalid UTF-8 byte, read as U+FFFD (EF BF BD).
+        let found: [UInt8] = [0x44, 0x51, 0x30, 0x4e, 0x44, 0xe1, 0x51, 0x30, 0x4e, 0x44, 0x51, 0x30,
+                              0x4e, 0x44, 0x51, 0x30, 0x4e, 0x37, 0x45, 0x6b, 0x53, 0x75, 0x4e, 0x51]
+        #expect(Base64URL.decode(String(decoding: found, as: UTF8.self)) == nil)
+        #expect(Base64URL.decode("AAA\u{80}") == nil)
+        #expect(Base64URL.decode("AAAé") == nil)
+        #expect(Base64URL.decode("AAA_") == [0, 0, 0x3f])
+
+        // "é" is two bytes, each of which libsodium read as '_': the same card, spelt otherwise.
+        let identity = SigningKey()
+        let cert = EncryptionKeyCertificate(publicKey: BoxKey().publicKey, notBefore: now, notAfter: now + 3600, signedBy: identity)
+        let inbox = Inbox(relay: "http://r", mailbox: SigningKey().publicKey, dropToken: [UInt8](repeating: 0xff, count: 32))
+        let text = try ContactCard(identity: identity, encryptionKey: cert, sequence: 1, createdAt: now, name: "a", inboxes: [inbox]).text
+        let respelt = text.replacingOccurrences(of: "__", with: "é")
+        #expect(respelt != text)
+        #expect((#expect(throws: ProtocolError.self) { try ContactCard(text: respelt) })?.kind == .malformed)
+
+        // The same for a request's nonce header.
+        let key = SigningKey()
+        let request = SignedRequest(method: "GET", path: "/", body: [], mailboxKey: key, timestamp: now, nonce: [UInt8](repeating: 0xff, count: 16))
+        let headers = Dictionary(uniqueKeysWithValues: request.headers)
+        #expect(throws: Never.self) { try SignedRequest(header: { headers[$0] }) }
+        let respeltNonce = headers[SignedRequest.nonceHeader]!.replacingOccurrences(of: "__", with: "é")
+        #expect(throws: ProtocolError.self) {
+            try SignedRequest(header: { $0 == SignedRequest.nonceHeader ? respeltNonce : headers[$0] })
+        }
+    }
+}
+
 /// The keystore's bytes, now that they live in KithProtocol.
 @Suite struct KeystoreFileTests {
     func header() throws -> KeystoreFile.Header {
