@@ -1,7 +1,7 @@
 # Kith: `make demo` runs a local relay and three nodes; `make test` runs the tests.
 SWIFT ?= swift
 
-.PHONY: demo test bench build deps vectors clean
+.PHONY: demo test bench build deps vectors fuzz clean
 
 deps:
 	@scripts/install-deps.sh
@@ -12,10 +12,20 @@ build: deps
 demo: build
 	@scripts/demo.sh
 
-# Builds everything (the tests run the kith binary), then runs the suite.
+# Builds everything (the tests run the kith binary), then runs the suite,
+# then every fuzz target briefly (two at a time) so a decoder that traps fails the tests.
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --disable-xctest
+	SWIFT=$(SWIFT) scripts/fuzz.sh --seconds $(FUZZ_SMOKE_SECONDS) --jobs 2
+
+# Fuzzes every decoder with libFuzzer for FUZZ_SECONDS each (scripts/fuzz.sh;
+# builds into .build-fuzz, leaves crash inputs in .build-fuzz/crashes).
+FUZZ_SECONDS ?= 180
+FUZZ_SMOKE_SECONDS ?= 10
+FUZZ_JOBS ?= 1
+fuzz: deps
+	SWIFT=$(SWIFT) scripts/fuzz.sh --seconds $(FUZZ_SECONDS) --jobs $(FUZZ_JOBS)
 
 # Speed beside floors measured in the same run (release build).
 bench: deps
@@ -27,4 +37,4 @@ vectors: deps
 	$(SWIFT) run kith-vectors Tests/KithProtocolTests/Vectors
 
 clean:
-	rm -rf .build
+	rm -rf .build .build-fuzz

@@ -77,6 +77,9 @@ let package = Package(
         ),
         // Writes the test vectors in Tests/Vectors (run by hand: swift run kith-vectors).
         .executableTarget(name: "kith-vectors", dependencies: ["KithProtocol", "KithCrypto"], swiftSettings: swiftSettings),
+        // libFuzzer harness over every decoder. scripts/fuzz.sh builds it with
+        // -sanitize=fuzzer into .build-fuzz; a normal build makes a replayer of crash inputs.
+        .executableTarget(name: "kith-fuzz", dependencies: ["KithProtocol", "KithCrypto"], swiftSettings: swiftSettings),
         .testTarget(name: "KithCryptoTests", dependencies: ["KithCrypto"], swiftSettings: swiftSettings),
         .testTarget(
             name: "KithProtocolTests",

@@ -16,6 +16,12 @@ public enum Base64URL {
     public static func decode(_ text: some StringProtocol) -> [UInt8]? {
         Sodium.ready()
         let input = Array(text.utf8)
+        // libsodium 1.0.18 (Debian's) reads a byte of 0x80 or more as a signed
+        // char and decodes it as '_': refuse any non-ASCII byte first, without
+        // branching on the data.
+        var high: UInt8 = 0
+        for b in input { high |= b }
+        guard high & 0x80 == 0 else { return nil }
         var out = [UInt8](repeating: 0, count: input.count * 3 / 4 + 3)
         var outLen = 0
         var end: UnsafePointer<CChar>? = nil

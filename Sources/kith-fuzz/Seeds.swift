@@ -1,0 +1,108 @@
+import Foundation
+import KithCrypto
+import KithProtocol
+
+/// Seed corpora, one folder per target: the test vectors (cards, key
+/// messages, posts, requests) in each target's input form, plus small valid
+/// structures made with the library's own encoders for the formats that have
+/// no vectors (drops, batches, acks, keystores). Valid seeds let the fuzzer
+/// start past the checks that random bytes never pass (signatures, AEAD tags).
+enum Seeds {
+    /// Writes every target's seeds under `out/<target>/`; returns how many.
+    static func write(vectors: String, to out: String) throws -> Int {
+        var seeds: [FuzzTarget: [(String, [UInt8])]] = [:]
+        func add(_ t: FuzzTarget, _ name: String, _ bytes: [UInt8]) { seeds[t, default: []].append((name, bytes)) }
+
+        var envelopes: [[UInt8]] = []
+        let files = try FileManager.default.contentsOfDirectory(atPath: vectors).filter { $0.hasSuffix(".txt") }.sorted()
+        for file in files {
+            let text = try String(contentsOfFile: (vectors as NSString).appendingPathComponent(file), encoding: .utf8)
+            guard let split = text.range(of: "\n\n") else { continue }
+            var fields: [String: String] = [:]
+            for line in text[..<split.lowerBound].split(separator: "\n") {
+                let kv = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                if kv.count == 2 { fields[kv[0]] = kv[1] }
+            }
+            let body = text[split.upperBound...].trimmingCharacters(in: .whitespacesAndNewlines)
+            let name = String(file.dropLast(4))
+            switch fields["kind"] {
+            case "card":
+                add(.cardText, name, Array(body.utf8))
+                if let colon = body.firstIndex(of: ":"), let raw = Base64URL.decode(body[body.index(after: colon)...]) {
+                    add(.cardBytes, name, raw)
+                    if raw.count >= 33 + EncryptionKeyCertificate.length { add(.certificate, name, Array(raw[33..<33 + EncryptionKeyCertificate.length])) }
+                }
+            case "key-message":
+                guard let env = Hex.decode(body) else { continue }
+                envelopes.append(env)
+                add(.envelope, name, env); add(.keyMessage, name, env)
+                if env.count > Envelope.headerLength, let inner = try? Fixtures.bobBox.open(Array(env[Envelope.headerLength...])) {
+                    add(.keyMessageInner, name, inner)
+                }
+            case "post":
+                guard let env = Hex.decode(body) else { continue }
+                envelopes.append(env)
+                add(.envelope, name, env); add(.post, name, env)
+                let start = Envelope.headerLength + AudienceKey.keyIDLength
+                if env.count > start + AEAD.nonceLength,
+                   let padded = try? AEAD.open(Array(env[(start + AEAD.nonceLength)...]), key: Fixtures.postKey,
+                                               nonce: Array(env[start..<start + AEAD.nonceLength]),
+                                               associatedData: Fixtures.postHeader + Array(env[Envelope.headerLength..<start])) {
+                    add(.postInner, name, padded)
+                }
+            case "request":
+                guard let mailbox = fields["mailbox"].flatMap({ Hex.decode($0) }), let nonce = fields["nonce"].flatMap({ Hex.decode($0) }),
+                      let sig = Hex.decode(body), let bodyBytes = fields["body"].flatMap({ Hex.decode($0) }),
+                      let ts = fields["timestamp"], let method = fields["method"], let path = fields["path"] else { continue }
+                let lines = [ts, Base64URL.encode(mailbox), ts, Base64URL.encode(nonce), Base64URL.encode(sig), method, path]
+                add(.request, name, Array(lines.joined(separator: "\n").utf8) + [0x0a] + bodyBytes)
+            default:
+                continue
+            }
+        }
+        guard envelopes.count >= 2 else { throw CocoaError(.fileReadNoSuchFile, userInfo: [NSFilePathErrorKey: vectors]) }
+
+        // Hand-made seeds for the relay messages and the keystore.
+        let target = DropRequest.Target(mailbox: Fixtures.mailboxKey.publicKey, token: [UInt8](repeating: 0xa4, count: 32))
+        let other = DropRequest.Target(mailbox: Fixtures.bob.publicKey, token: [UInt8](repeating: 0x42, count: 32))
+        let small = Envelope(kind: .post, payload: [0]).bytes
+        add(.drop, "one-target", DropRequest(targets: [target], envelope: envelopes[0]).bytes)
+        add(.drop, "two-targets", DropRequest(targets: [target, other], envelope: small).bytes)
+        add(.batch, "two", FetchedBatch(items: [.init(sequence: 1, receivedAt: Fixtures.now, envelope: envelopes[0]),
+                                                 .init(sequence: 2, receivedAt: Fixtures.now + 1, envelope: small)], more: true).bytes)
+        add(.batch, "empty", FetchedBatch(items: [], more: false).bytes)
+        add(.ack, "two", AckRequest(ids: envelopes.prefix(2).map { Envelope.id(of: $0) }).bytes)
+        add(.ack, "one", AckRequest(ids: [Envelope.id(of: small)]).bytes)
+
+        add(.keyMessageFields, "family", Array("family".utf8))
+        add(.keyMessageFields, "emoji", Array("Zoë's 🦊 friends".utf8))
+        add(.base64, "mailbox", Array(Base64URL.encode(Fixtures.mailboxKey.publicKey).utf8))
+        add(.base64, "nonce", Array(Base64URL.encode([UInt8](repeating: 0x0d, count: 16)).utf8))
+        for (name, relay) in [("alice", "https://relay.example:8443"), ("Zoë 🦊", "http://127.0.0.1:8080")] {
+            add(.cardFields, name.filter(\.isLetter), [UInt8(name.utf8.count)] + Array(name.utf8) + Array(relay.utf8))
+        }
+
+        let header = try KeystoreFile.Header(opsLimit: PasswordKDF.interactiveOps, memLimit: PasswordKDF.interactiveMem,
+                                             salt: [UInt8](repeating: 0x5a, count: 16), nonce: [UInt8](repeating: 0x24, count: 24))
+        add(.keystoreHeader, "interactive", header.bytes + [UInt8](repeating: 0xee, count: 48))
+        var storage = Fixtures.seed(0x57)
+        let secrets = KeystoreFile.Secrets(identity: Fixtures.alice, storageKey: SecretBytes(consuming: &storage),
+                                           encryptionKeys: [.init(key: Fixtures.bobBox, notAfter: Fixtures.now)],
+                                           mailboxKeys: ["https://relay.example:8443": Fixtures.mailboxKey, "http://r": Fixtures.bob])
+        add(.keystoreSecrets, "full", secrets.encode())
+        var storage2 = Fixtures.seed(0x58)
+        add(.keystoreSecrets, "empty", KeystoreFile.Secrets(identity: Fixtures.bob, storageKey: SecretBytes(consuming: &storage2),
+                                                            encryptionKeys: [], mailboxKeys: [:]).encode())
+
+        var written = 0
+        for t in FuzzTarget.allCases {
+            let dir = (out as NSString).appendingPathComponent(t.rawValue)
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            for (name, bytes) in seeds[t] ?? [] {
+                try Data(bytes).write(to: URL(fileURLWithPath: (dir as NSString).appendingPathComponent(name)))
+                written += 1
+            }
+        }
+        return written
+    }
+}

@@ -1,0 +1,172 @@
+import KithCrypto
+import KithProtocol
+
+/// One decoder under fuzzing. Every target feeds the fuzzer's bytes to a
+/// decoder that must either succeed or throw a `ProtocolError`: a trap, an
+/// out-of-bounds access, an overflow, another error type, or a success that
+/// does not re-encode to the same structure is a finding (`fail`).
+enum FuzzTarget: String, CaseIterable, Sendable {
+    /// `ContactCard(text:)`: prefix, white space, base64url, then the card.
+    case cardText = "card-text"
+    /// `Base64URL.decode`: strict, so whatever it accepts is the canonical
+    /// encoding of what it returns (cards and request headers rely on it).
+    case base64
+    /// `ContactCard(bytes:)`, past the base64url layer (certificate included).
+    case cardBytes = "card-bytes"
+    /// The encoder's checks against the decoder's and the spec's: a card made
+    /// with a fuzzed name and relay URL must hold no control character and
+    /// must decode to itself. Input: name length u8, name, then the relay URL.
+    case cardFields = "card-fields"
+    /// `EncryptionKeyCertificate.read(from:)` and `verify(identity:)`.
+    case certificate
+    /// `Envelope(bytes:)`, its id and a post's key id.
+    case envelope
+    /// `Envelope(bytes:)` then `KeyMessage.open` with bob's fixed key.
+    case keyMessage = "key-message"
+    /// The sealed plaintext of a key message: the harness seals the input to
+    /// bob's key, so `KeyMessage.open` parses it whole.
+    case keyMessageInner = "key-message-inner"
+    /// The encoder against the decoder: a key message sealed with a fuzzed
+    /// audience name must open to the same name. Input: the name.
+    case keyMessageFields = "key-message-fields"
+    /// `Envelope(bytes:)` then `Post.open` with the fixed audience key.
+    case post
+    /// The padded plaintext of a post: the harness encrypts the input under
+    /// the audience key, so `Post.open` checks its padding and parses it.
+    case postInner = "post-inner"
+    case drop
+    case batch
+    case ack
+    /// `SignedRequest(header:)` and `verify(method:path:body:now:)`; the input
+    /// is lines: now, the four headers, method, path, then the body.
+    case request
+    /// `KeystoreFile.Header.parse(file:)`.
+    case keystoreHeader = "keystore-header"
+    /// `KeystoreFile.Secrets.decode(_:)`.
+    case keystoreSecrets = "keystore-secrets"
+
+    func run(_ data: [UInt8]) {
+        switch self {
+        case .cardText:
+            decode {
+                let text = String(decoding: data, as: UTF8.self)
+                let card = try ContactCard(text: text)
+                // Only white space may differ: the base64url must be the canonical one.
+                var trimmed = Substring(text)
+                while let f = trimmed.first, f.isWhitespace { trimmed = trimmed.dropFirst() }
+                while let l = trimmed.last, l.isWhitespace { trimmed = trimmed.dropLast() }
+                check(card.text == trimmed, "an accepted card text is not the card's own text")
+                check((try? ContactCard(text: card.text)) == card, "card text does not round-trip")
+            }
+        case .base64:
+            let text = String(decoding: data, as: UTF8.self)
+            if let bytes = Base64URL.decode(text) { check(Base64URL.encode(bytes) == text, "base64url accepted a non-canonical encoding") }
+        case .cardBytes:
+            decode { let card = try ContactCard(bytes: data); check(card.bytes == data, "card bytes do not round-trip") }
+        case .cardFields:
+            guard let n = data.first.map(Int.init), data.count > n else { return }
+            let name = String(decoding: data[1..<1 + n], as: UTF8.self)
+            let relay = String(decoding: data[(1 + n)...], as: UTF8.self)
+            decode {
+                let card = try ContactCard(identity: Fixtures.alice, encryptionKey: Fixtures.aliceCert, sequence: 1, createdAt: Fixtures.now,
+                                           name: name, inboxes: [Inbox(relay: relay, mailbox: Fixtures.mailboxKey.publicKey,
+                                                                       dropToken: [UInt8](repeating: 0xa4, count: 32))])
+                check(!name.unicodeScalars.contains { $0.properties.generalCategory == .control },
+                      "a card name with a control character was accepted")
+                check((try? ContactCard(text: card.text)) == card, "a card the encoder made does not decode")
+            }
+        case .certificate:
+            decode {
+                var r = ByteReader(data, what: "certificate")
+                let cert = try EncryptionKeyCertificate.read(from: &r)
+                try r.finish()
+                var w = ByteWriter()
+                cert.write(to: &w)
+                check(w.bytes == data, "certificate does not round-trip")
+                try cert.verify(identity: Fixtures.alice.publicKey)
+            }
+        case .envelope:
+            decode {
+                let e = try Envelope(bytes: data)
+                check(e.bytes == data && e.id == Envelope.id(of: data), "envelope does not round-trip")
+                if e.kind == .post { _ = try Post.keyID(of: e) }
+            }
+        case .keyMessage:
+            decode { _ = try KeyMessage.open(try Envelope(bytes: data), keys: [Fixtures.bobBox], me: Fixtures.bob.publicKey) }
+        case .keyMessageInner:
+            decode { _ = try KeyMessage.open(Fixtures.keyMessageEnvelope(inner: data), keys: [Fixtures.bobBox], me: Fixtures.bob.publicKey) }
+        case .keyMessageFields:
+            let name = String(decoding: data, as: UTF8.self)
+            let sent = KeyMessage(audience: Fixtures.audience, recipient: Fixtures.bob.publicKey, audienceName: name, createdAt: Fixtures.now)
+            decode {
+                let envelope = try sent.seal(owner: Fixtures.alice, to: Fixtures.bobBox.publicKey)
+                guard let got = try? KeyMessage.open(envelope, keys: [Fixtures.bobBox], me: Fixtures.bob.publicKey) else {
+                    fatalError("kith-fuzz: a key message the encoder sealed does not open")
+                }
+                check(got.audienceName == name && got.audience.epoch == 3 && got.createdAt == Fixtures.now, "key message does not round-trip")
+            }
+        case .post:
+            decode { _ = try Post.open(try Envelope(bytes: data), audience: Fixtures.audience, now: Fixtures.now) }
+        case .postInner:
+            decode {
+                let post = try Post.open(Fixtures.postEnvelope(padded: data), audience: Fixtures.audience, now: Fixtures.now)
+                check(!post.text.isEmpty && post.text.utf8.count <= Post.maxTextBytes, "post text out of range")
+            }
+        case .drop:
+            decode {
+                let d = try DropRequest(bytes: data)
+                check(d.bytes == data && DropRequest.Targets(d.targets.list) == d.targets, "drop does not round-trip")
+            }
+        case .batch:
+            decode { let b = try FetchedBatch(bytes: data); check(b.bytes == data, "batch does not round-trip") }
+        case .ack:
+            decode { let a = try AckRequest(bytes: data); check(a.bytes == data, "ack does not round-trip") }
+        case .request:
+            runRequest(data)
+        case .keystoreHeader:
+            decode {
+                let (header, ct) = try KeystoreFile.Header.parse(file: data)
+                check(header.bytes + ct == data, "keystore header does not round-trip")
+            }
+        case .keystoreSecrets:
+            decode {
+                let s = try KeystoreFile.Secrets.decode(data)
+                // Not byte for byte: mailboxes are re-encoded sorted and a repeated relay keeps its last key.
+                guard let again = try? KeystoreFile.Secrets.decode(s.encode()) else { fatalError("kith-fuzz: re-encoded keystore secrets do not decode") }
+                check(again.identity.publicKey == s.identity.publicKey && again.mailboxKeys.count == s.mailboxKeys.count
+                      && again.encryptionKeys.map(\.key.publicKey) == s.encryptionKeys.map(\.key.publicKey),
+                      "keystore secrets do not round-trip")
+            }
+        }
+    }
+
+    private func runRequest(_ data: [UInt8]) {
+        var lines: [String] = []
+        var rest = data[...]
+        while lines.count < 7, let nl = rest.firstIndex(of: 0x0a) {
+            lines.append(String(decoding: rest[..<nl], as: UTF8.self))
+            rest = rest[(nl + 1)...]
+        }
+        guard lines.count == 7 else { return }
+        let names = [SignedRequest.mailboxHeader, SignedRequest.timestampHeader, SignedRequest.nonceHeader, SignedRequest.signatureHeader]
+        let headers = Dictionary(zip(names, lines[1...4]), uniquingKeysWith: { a, _ in a }).filter { !$0.value.isEmpty }
+        let now = UInt64(lines[0]) ?? Fixtures.now
+        let method = lines[5], path = lines[6]
+        decode {
+            let request = try SignedRequest(header: { headers[$0] })
+            try request.verify(method: method, path: path, body: Array(rest), now: now)
+        }
+    }
+}
+
+/// Runs a decoder: success and `ProtocolError` are fine, any other error is a finding.
+private func decode(_ body: () throws -> Void) {
+    do { try body() } catch is ProtocolError {} catch {
+        fatalError("kith-fuzz: a decoder threw \(type(of: error)), not a ProtocolError: \(error)")
+    }
+}
+
+/// A property every successfully decoded input must have.
+private func check(_ condition: Bool, _ what: String) {
+    if !condition { fatalError("kith-fuzz: \(what)") }
+}
