@@ -40,18 +40,6 @@ public struct Keystore: Sendable {
         return Keystore(identity: s.identity, storageKey: s.storageKey, encryptionKeys: s.encryptionKeys, mailboxKeys: s.mailboxKeys)
     }
 
-    /// The largest opslimit `PasswordKDF.deriveKey` accepts (it has no constant for it).
-    static let maxOpsLimit: UInt64 = 16
-
-    /// Whether Argon2id parameters read from a header are ones
-    /// `PasswordKDF.deriveKey` accepts. Checked before anything else is done
-    /// with a header, so a damaged or hostile file cannot make the node
-    /// spend minutes or gigabytes; `deriveKey` checks the same again.
-    static func usableLimits(_ header: KeystoreFile.Header) -> Bool {
-        (PasswordKDF.minOps...maxOpsLimit).contains(header.opsLimit)
-            && (PasswordKDF.minMem...PasswordKDF.maxMem).contains(header.memLimit)
-    }
-
     // MARK: Files
 
     /// Encrypts and writes the keystore atomically (temporary file, fsync, rename), mode 0600.
@@ -74,9 +62,8 @@ public struct Keystore: Sendable {
         let header: KeystoreFile.Header, ct: [UInt8]
         do { (header, ct) = try KeystoreFile.Header.parse(file: bytes) } catch let error as ProtocolError {
             if error.kind == .unsupportedVersion { throw NodeError("\(path): unsupported keystore version") }
-            throw NodeError("\(path) is not a Kith keystore")
+            throw NodeError("\(path) is not a usable Kith keystore (\(error.detail))")
         }
-        guard usableLimits(header) else { throw NodeError("\(path): keystore has unusable key-derivation parameters") }
         let key: SecretBytes
         do { key = try PasswordKDF.deriveKey(passphrase: passphrase, salt: header.salt, opsLimit: header.opsLimit, memLimit: header.memLimit) } catch {
             throw NodeError("\(path): keystore has unusable key-derivation parameters")

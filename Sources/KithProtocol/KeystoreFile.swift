@@ -17,8 +17,12 @@ public enum KeystoreFile {
     /// are also the AEAD's associated data, so none of it can be changed
     /// without the file failing to decrypt.
     public struct Header: Equatable, Sendable {
-        /// Argon2id's opslimit and memlimit as read: a caller must check that
-        /// they are in range before spending time or memory on them.
+        /// Argon2id's opslimit (libsodium's minimum to 16) and
+        /// memlimit (libsodium's minimum to 4 GiB). Out of range is
+        /// `malformed`, so a damaged or hostile file cannot make a node spend
+        /// minutes or gigabytes before the passphrase is even tried.
+        public static let opsRange = PasswordKDF.minOps...16
+        public static let memRange = PasswordKDF.minMem...PasswordKDF.maxMem
         public let opsLimit: UInt64
         public let memLimit: UInt64
         public let salt: [UInt8]
@@ -27,6 +31,9 @@ public enum KeystoreFile {
         public init(opsLimit: UInt64, memLimit: UInt64, salt: [UInt8], nonce: [UInt8]) throws {
             guard salt.count == KeystoreFile.saltLength, nonce.count == KeystoreFile.nonceLength else {
                 throw ProtocolError.malformed("keystore: salt must be \(KeystoreFile.saltLength) bytes and nonce \(KeystoreFile.nonceLength)")
+            }
+            guard Self.opsRange.contains(opsLimit), Self.memRange.contains(memLimit) else {
+                throw ProtocolError.malformed("keystore: Argon2id limits out of range")
             }
             self.opsLimit = opsLimit
             self.memLimit = memLimit

@@ -106,3 +106,43 @@ import KithProtocol
     try write("ack-empty.txt", ackHeader + [("expect", "malformed"), ("comment", "count 0")], ack(0, []))
     try write("ack-trailing.txt", ackHeader + [("expect", "malformed"), ("comment", "a byte after the ids")], ack(1, [Envelope.id(of: post)], extra: [0]))
 }
+
+/// Keystores built field by field from the spec (header, Argon2id, XChaCha20-Poly1305), at
+/// libsodium's INTERACTIVE limits so that checking them stays quick.
+@MainActor func writeKeystoreVectors() throws {
+    let passphrase = "correct horse battery staple"
+    func secrets(mailboxRelay: String = "https://relay.example:8443") -> [UInt8] {
+        var w = ByteWriter()
+        w.u8(1); w.raw(seed(0xa1)); w.raw(seed(0x5e))
+        w.u16(1); w.raw(aliceBox.publicKey); w.raw(aliceBox.exportSecret()); w.u64(now + 604_800)
+        w.u16(1); w.u16(UInt16(mailboxRelay.utf8.count)); w.raw(Array(mailboxRelay.utf8)); w.raw(seed(0xa3))
+        return w.bytes
+    }
+    func file(_ secrets: [UInt8], version: UInt8 = 1, ops: UInt64 = 2, mem: UInt64 = 67_108_864) throws -> [UInt8] {
+        let salt = [UInt8](repeating: 0x53, count: 16), nonce = [UInt8](repeating: 0x4e, count: 24)
+        var w = ByteWriter()
+        w.raw(Array("KITHKEYS".utf8)); w.u8(version); w.u64(ops); w.u64(mem); w.raw(salt); w.raw(nonce)
+        let key = try PasswordKDF.deriveKey(passphrase: Array(passphrase.utf8), salt: salt, opsLimit: 2, memLimit: 67_108_864)
+        return w.bytes + (try AEAD.seal(secrets, key: key, nonce: nonce, associatedData: w.bytes))
+    }
+    let header: [(String, String)] = [("kind", "keystore")]
+    let good = try file(secrets())
+    try write("keystore-valid.txt", header + [("expect", "success"), ("comment", "alice's keystore, Argon2id at 2 passes and 64 MiB"),
+              ("passphrase", passphrase), ("identity", hex(alice.publicKey)), ("encryption-public", hex(aliceBox.publicKey)),
+              ("mailbox-relay", "https://relay.example:8443"), ("mailbox", hex(try SigningKey(seed: seed(0xa3)).publicKey))], hex(good))
+    try write("keystore-wrong-passphrase.txt", header + [("expect", "decryption failure"), ("comment", "opened with another passphrase"),
+              ("passphrase", "Correct horse battery staple")], hex(good))
+    var tampered = good
+    tampered[tampered.count - 1] ^= 1
+    try write("keystore-tampered.txt", header + [("expect", "decryption failure"), ("comment", "last tag byte flipped"),
+              ("passphrase", passphrase)], hex(tampered))
+    try write("keystore-unsupported-version.txt", header + [("expect", "unsupported version"), ("comment", "header version 2"),
+              ("passphrase", passphrase)], hex(try file(secrets(), version: 2)))
+    try write("keystore-bad-magic.txt", header + [("expect", "malformed"), ("comment", "magic KITHKEYZ"), ("passphrase", passphrase)],
+              hex(Array("KITHKEYZ".utf8) + good.dropFirst(8)))
+    try write("keystore-limits-out-of-range.txt", header + [("expect", "malformed"), ("comment", "memlimit of 64 GiB: refused before any work"),
+              ("passphrase", passphrase)], hex(Array(good.prefix(17)) + [0, 0, 0, 16, 0, 0, 0, 0] + good.dropFirst(25)))
+    try write("keystore-secrets-mismatch.txt", header + [("expect", "malformed"),
+              ("comment", "decrypts, but the stored encryption public key is not the secret key's"), ("passphrase", passphrase)],
+              hex(try file({ var b = secrets(); b[1 + 32 + 32 + 2] ^= 1; return b }())))
+}

@@ -213,5 +213,6 @@ try write("request-bad-signature.txt", requestHeader + [("expect", "bad signatur
 try writeCardRuleVectors()
 try writeAudienceKeyVectors()
 try writeRelayMessageVectors()
+try writeKeystoreVectors()
 
 print("wrote \(written) vectors to \(dir)")

@@ -13,7 +13,7 @@ import Testing
     @Test func cardNamesWithDELOrC1ControlsAreRefused() throws {
         let identity = try SigningKey(seed: [UInt8](repeating: 0xa1, count: 32))
         let cert = EncryptionKeyCertificate(publicKey: BoxKey().publicKey, notBefore: now, notAfter: now + 3600, signedBy: identity)
-        let inbox = Inbox(relay: "http://25", mailbox: SigningKey().publicKey, dropToken: randomBytes(32))
+        let inbox = Inbox(relay: "http://relay.example", mailbox: SigningKey().publicKey, dropToken: randomBytes(32))
         // The fuzzer's input (name length 9, name, relay "http://25"): "!", DEL, then bytes read as UTF-8 with repair.
         let found: [UInt8] = [0x21, 0x7f, 0xc3, 0x30, 0x38, 0xe7, 0x9f, 0xa6, 0x8a]
         for name in [String(decoding: found, as: UTF8.self), "a\u{7F}", "\u{9B}31mred", "x\u{85}y", "\u{80}"] {

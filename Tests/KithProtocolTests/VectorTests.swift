@@ -92,6 +92,17 @@ func outcome(of v: Vector) throws -> String {
             #expect(batch.items.map { String($0.sequence) }.joined(separator: ",") == v.fields["sequences"])
         case "ack":
             #expect(try AckRequest(bytes: Hex.decode(v.body)!).ids.count == v.fields["ids"].flatMap { Int($0) })
+        case "keystore":
+            let (header, ciphertext) = try KeystoreFile.Header.parse(file: Hex.decode(v.body)!)
+            let key = try PasswordKDF.deriveKey(passphrase: Array(v.fields["passphrase"]!.utf8), salt: header.salt,
+                                                opsLimit: header.opsLimit, memLimit: header.memLimit)
+            guard let plain = try? AEAD.open(ciphertext, key: key, nonce: header.nonce, associatedData: header.bytes) else {
+                throw ProtocolError(.decryptionFailed, "keystore: wrong passphrase or tampered")
+            }
+            let secrets = try KeystoreFile.Secrets.decode(plain)
+            #expect(secrets.identity.publicKey == v.hex("identity"))
+            #expect(secrets.encryptionKeys.map(\.key.publicKey) == [v.hex("encryption-public")])
+            #expect(secrets.mailboxKeys[v.fields["mailbox-relay"] ?? ""]?.publicKey == v.hex("mailbox"))
         default:
             Issue.record("unknown vector kind in \(v.file)")
         }
@@ -107,7 +118,7 @@ func outcome(of v: Vector) throws -> String {
         #expect(vectors.count >= 63)
         #expect(vectors.allSatisfy { $0.fields["now"] != nil }, "every vector names its evaluation time")
         let kinds = Set(vectors.compactMap { $0.fields["kind"] })
-        #expect(kinds == ["card", "key-message", "post", "request", "audience-key", "drop", "batch", "ack"])
+        #expect(kinds == ["card", "key-message", "post", "request", "audience-key", "drop", "batch", "ack", "keystore"])
         let expects = Set(vectors.compactMap { $0.fields["expect"] })
         for kind in ProtocolError.Kind.allCases {
             #expect(expects.contains(kind.rawValue), "no vector expects \(kind.rawValue)")
