@@ -93,26 +93,7 @@ enum NewPassphrase {
         return first
     }
 
-    /// Reads one line from /dev/tty without echo.
     private static func readLine(prompt text: String) throws -> [UInt8] {
-        let fd = open("/dev/tty", O_RDWR)
-        guard fd >= 0 else {
-            throw NodeError("no new passphrase: there is no terminal to ask on", hint: "set KITH_NEW_PASSPHRASE")
-        }
-        defer { close(fd) }
-        var old = termios()
-        let isTerminal = tcgetattr(fd, &old) == 0
-        if isTerminal {
-            var silent = old
-            silent.c_lflag &= ~tcflag_t(ECHO)
-            tcsetattr(fd, TCSAFLUSH, &silent)
-        }
-        defer { if isTerminal { var restore = old; tcsetattr(fd, TCSAFLUSH, &restore) } }
-        _ = text.withCString { write(fd, $0, strlen($0)) }
-        var line: [UInt8] = []
-        var byte: UInt8 = 0
-        while read(fd, &byte, 1) == 1, byte != 0x0a, byte != 0x0d { line.append(byte) }
-        _ = write(fd, "\n", 1)
-        return line
+        try Passphrase.prompt(text, noTerminal: NodeError("no new passphrase: there is no terminal to ask on", hint: "set KITH_NEW_PASSPHRASE"))
     }
 }

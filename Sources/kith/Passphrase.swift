@@ -35,12 +35,11 @@ enum Passphrase {
         return first
     }
 
-    /// Reads one line from /dev/tty without echo.
-    private static func prompt(_ text: String) throws -> [UInt8] {
+    /// Reads one line from /dev/tty without echo; `noTerminal` is thrown when there is none to ask on.
+    static func prompt(_ text: String, noTerminal: NodeError = NodeError("no passphrase: there is no terminal to ask on",
+                                                                         hint: "set KITH_PASSPHRASE or KITH_PASSPHRASE_FILE")) throws -> [UInt8] {
         let fd = open("/dev/tty", O_RDWR)
-        guard fd >= 0 else {
-            throw NodeError("no passphrase: there is no terminal to ask on", hint: "set KITH_PASSPHRASE or KITH_PASSPHRASE_FILE")
-        }
+        guard fd >= 0 else { throw noTerminal }
         defer { close(fd) }
         var old = termios()
         let isTerminal = tcgetattr(fd, &old) == 0
