@@ -32,7 +32,7 @@ enum MemoryBench {
                                   env: ["KITH_PASSPHRASE": String(decoding: SyncFixture.passphrase, as: UTF8.self)])
         return [
             MemoryCost(name: "node: kith sync of \(posts) posts", residentMiB: node.resident, peakMiB: node.peak, limitMiB: 64, judged: "resident",
-                       note: "the peak includes the 64 MiB Argon2id (crypto_pwhash interactive) buffer used once to unlock the keystore"),
+                       note: "the peak includes the 256 MiB Argon2id (crypto_pwhash moderate) buffer used once to unlock the keystore"),
             MemoryCost(name: "relay holding \(relayEnvelopes) envelopes", residentMiB: try relay.residentMiB(), peakMiB: try relay.peakMiB(),
                        limitMiB: 128, judged: "peak", note: nil),
         ]
