@@ -28,10 +28,25 @@ extension Node {
         }
     }
 
-    /// Adds a friend to an audience and queues the current epoch key for them.
-    /// Returns false if they were a member already.
+    /// What changing an audience's members did.
+    public struct MembershipChange: Sendable, Equatable {
+        /// The audience's epoch from now on.
+        public let epoch: UInt32
+        /// Members the new key is queued for.
+        public let keyQueuedFor: Int
+        /// Members whose encryption key is not valid now: they get no key
+        /// (and read nothing new) until you have a newer card of theirs.
+        public let skipped: [String]
+    }
+
+    /// Adds a friend to an audience. By default this starts a new epoch, whose
+    /// key goes to every member, the new one included, so that the newcomer
+    /// reads what is posted from now on and nothing posted before, even
+    /// given those envelopes. With `shareHistory` the newcomer is sent the
+    /// current epoch's key instead, and can read what was posted in it.
+    /// Returns nil if they were a member already.
     @discardableResult
-    public func addMember(audience name: String, friend friendName: String) async throws -> Bool {
+    public func addMember(audience name: String, friend friendName: String, shareHistory: Bool = false) async throws -> MembershipChange? {
         let keys = try requireKeys()
         let now = clock()
         return try await db.writer.write { db in
@@ -42,12 +57,53 @@ extension Node {
             }
             try db.execute(sql: "INSERT OR IGNORE INTO audience_member (audience, friend, added_at) VALUES (?, ?, ?)",
                            arguments: [audience.audienceID.data, card.identity.data, now])
-            guard db.changesCount == 1 else { return false }
+            guard db.changesCount == 1 else { return nil }
+            guard shareHistory else { return try self.startEpoch(after: audience, name: name, db, now: now) }
             let message = KeyMessage(audience: audience, recipient: card.identity, audienceName: name, createdAt: now)
             let envelope = try message.seal(owner: keys.identity, to: card.encryptionKey.publicKey)
             try Self.enqueue(db, envelope: envelope, to: [card.identity.data], now: now)
-            return true
+            return MembershipChange(epoch: audience.epoch, keyQueuedFor: 1, skipped: [])
         }
+    }
+
+    /// Removes a friend from an audience and starts a new epoch, whose key
+    /// goes to the remaining members only: the removed friend keeps what they
+    /// already received and can read nothing posted from now on, even given
+    /// the envelopes. Returns nil if they were not a member.
+    @discardableResult
+    public func removeMember(audience name: String, friend friendName: String) async throws -> MembershipChange? {
+        _ = try requireKeys()
+        let now = clock()
+        return try await db.writer.write { db in
+            let audience = try self.currentKey(audienceNamed: name, db)
+            let card = try self.card(ofFriendNamed: friendName, db)
+            try db.execute(sql: "DELETE FROM audience_member WHERE audience = ? AND friend = ?", arguments: [audience.audienceID.data, card.identity.data])
+            guard db.changesCount == 1 else { return nil }
+            return try self.startEpoch(after: audience, name: name, db, now: now)
+        }
+    }
+
+    /// A fresh key for the next epoch of one of my audiences, stored and
+    /// queued (sealed and signed) for every current member whose encryption
+    /// key is valid now. Posts from now on use it.
+    func startEpoch(after current: AudienceKey, name: String, _ db: Database, now: UInt64) throws -> MembershipChange {
+        let keys = try requireKeys()
+        guard current.epoch < UInt32.max else { throw NodeError("audience \"\(name)\" has run out of epochs", hint: "create a new audience") }
+        let next = AudienceKey(owner: current.owner, audienceID: current.audienceID, epoch: current.epoch + 1, key: SecretBytes(random: 32))
+        try Self.storeAudienceKey(db, next, name: name, sealed: try sealStored(next.key, keyID: next.keyID), now: now)
+        try db.execute(sql: "UPDATE audience SET epoch = ? WHERE id = ?", arguments: [Int64(next.epoch), next.audienceID.data])
+        let members = try Row.fetchAll(db, sql: """
+            SELECT f.name, f.card FROM audience_member m JOIN friend f ON f.identity = m.friend WHERE m.audience = ? ORDER BY f.name
+            """, arguments: [next.audienceID.data])
+        var sent = 0, skipped: [String] = []
+        for row in members {
+            let card = try ContactCard(text: row[1])
+            guard card.encryptionKey.isValid(at: now) else { skipped.append(row[0]); continue }
+            let message = KeyMessage(audience: next, recipient: card.identity, audienceName: name, createdAt: now)
+            try Self.enqueue(db, envelope: try message.seal(owner: keys.identity, to: card.encryptionKey.publicKey), to: [card.identity.data], now: now)
+            sent += 1
+        }
+        return MembershipChange(epoch: next.epoch, keyQueuedFor: sent, skipped: skipped)
     }
 
     public func audiences() throws -> [Audience] {

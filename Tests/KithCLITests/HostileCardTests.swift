@@ -47,3 +47,32 @@ import Testing
         mine.stop(); theirs.stop()
     }
 }
+
+/// Changing an audience's members, through the binary: what each command says it did.
+@Suite(.serialized) struct MembershipCommandTests {
+    @Test func groupAddAndRemoveSayWhoReadsWhat() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let relay = try RelayProcess(home: dir + "/relay")
+        let alice = dir + "/alice", bob = dir + "/bob"
+        for (name, home) in [("alice", alice), ("bob", bob)] { try kithOK(["init", "--home", home, "--name", name, "--relay", relay.url]) }
+        try kithOK(["friend", "add", "--home", alice, try kithOK(["card", "--home", bob])])
+        try kithOK(["friend", "add", "--home", bob, try kithOK(["card", "--home", alice])])
+        try kithOK(["group", "create", "--home", alice, "family"])
+        let added = try kith(["group", "add", "--home", alice, "family", "bob"])
+        #expect(added.status == 0 && added.stderr.contains("they can read what you post from now on, not your earlier posts"), "\(added.stderr)")
+        try kithOK(["post", "--home", alice, "--to", "family", "while bob was in"])
+        try kithOK(["sync", "--home", alice]); try kithOK(["sync", "--home", bob])
+
+        let removed = try kith(["group", "remove", "--home", alice, "family", "bob"])
+        #expect(removed.status == 0 && removed.stderr.contains("they keep the posts they already have and cannot read anything you post there from now on"),
+                "\(removed.stderr)")
+        #expect(try kith(["group", "remove", "--home", alice, "family", "bob"]).stderr.contains("bob is not in \"family\""))
+        #expect(try kith(["group", "remove", "--home", alice, "family", "zed"]).stderr.contains("kith: error: no friend named \"zed\""))
+        try kithOK(["post", "--home", alice, "--to", "family", "after bob left"])
+        try kithOK(["sync", "--home", alice]); try kithOK(["sync", "--home", bob])
+        #expect(try feed(bob).map(\.text) == ["while bob was in"])
+        #expect(try kithOK(["group", "list", "--home", alice]) == "family: (no members)")
+        relay.stop()
+    }
+}

@@ -85,7 +85,8 @@ extension Node {
             try await mallory.dropRaw(forged.bytes, to: "bob")
             #expect(try await bob.sync().newAudienceKeys == 1, "bob accepts mallory's key as mallory's own audience")
 
-            try await alice.addMember(audience: "family", friend: "bob")
+            // With the same key mallory squatted (a new epoch would sidestep the attack this test is about).
+            try await alice.addMember(audience: "family", friend: "bob", shareHistory: true)
             _ = try await alice.post(to: "family", text: "for the family")
             _ = try await alice.sync()
             let report = try await bob.sync()
