@@ -54,9 +54,9 @@ extension Node {
     /// deliver to and its audience memberships are removed, so nothing new is
     /// sent to it; and the keys of its audiences that I hold are dropped, so
     /// nothing new from it is shown (its posts already in the feed stay, as
-    /// an unknown author's). It keeps the audience keys it already received
-    /// from me: a member removed without a new epoch can still read posts of
-    /// the current epoch if it obtains their envelopes. The new identity is
+    /// an unknown author's). Every audience of mine it was in gets a new
+    /// epoch, as when a member is removed: it keeps what it received and
+    /// reads nothing posted from now on. The new identity is
     /// added under the same name, unverified, and in no audience.
     public func replaceFriend(named name: String, cardText: String, allowLocalRelays: Bool = false) async throws -> FriendReplacement {
         let card = try await checkedCard(cardText, allowLocalRelays: allowLocalRelays)
@@ -78,6 +78,8 @@ extension Node {
                 SELECT a.name FROM audience_member m JOIN audience a ON a.id = m.audience WHERE m.friend = ? ORDER BY a.name
                 """, arguments: [oldIdentity.data])
             try db.execute(sql: "DELETE FROM audience_member WHERE friend = ?", arguments: [oldIdentity.data])
+            // Each audience it leaves gets a new epoch, so it reads nothing posted there from now on.
+            for audience in audiences { _ = try self.startEpoch(after: try self.currentKey(audienceNamed: audience, db), name: audience, db, now: now) }
             try db.execute(sql: "DELETE FROM audience_key WHERE owner = ?", arguments: [oldIdentity.data])
             try db.execute(sql: "DELETE FROM friend_inbox WHERE friend = ?", arguments: [oldIdentity.data])
             try db.execute(sql: "DELETE FROM friend WHERE identity = ?", arguments: [oldIdentity.data])

@@ -127,14 +127,14 @@ struct FriendCommand: AsyncParsableCommand {
                 text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
             }
             let allowLocal = ProcessInfo.processInfo.environment["KITH_ALLOW_LOCAL_RELAYS"] == "1"
-            let done = try await home.open().replaceFriend(named: friend, cardText: text, allowLocalRelays: allowLocal)
+            let done = try await home.unlock().replaceFriend(named: friend, cardText: text, allowLocalRelays: allowLocal)
             Console.out("\(done.friend.name)  \(done.friend.fingerprint)")
             Console.note("replaced the old identity of \(friend) (fingerprint \(done.oldFingerprint)): it is no longer your friend; "
                 + "nothing new is sent to it or shown from it")
             if !done.removedFromAudiences.isEmpty {
                 let list = done.removedFromAudiences.map { "\"\($0)\"" }.joined(separator: ", ")
-                Console.note("the old identity left \(list); it can still read posts made there with the audience key it already has, "
-                    + "until that audience's key changes. To add the new identity: kith group add AUDIENCE \(friend)")
+                Console.note("the old identity left \(list), which got new keys: it keeps what it already received and cannot read anything "
+                    + "you post there from now on. To add the new identity: kith group add AUDIENCE \(friend)")
             }
             Console.note("\(friend) is not verified: compare safety numbers with `kith friend verify \(friend)`")
         }

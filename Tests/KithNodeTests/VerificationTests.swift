@@ -82,6 +82,8 @@ import Testing
             #expect(done.friend.fingerprint == Fingerprint.of(identity: try newBob.identity()))
             #expect(try alice.friends().map(\.fingerprint) == [done.friend.fingerprint])
             #expect(try alice.audiences().map(\.members) == [[]])
+            // family got a new key that the old identity never receives (create: 1, add bob: 2, replace: 3).
+            #expect(try alice.audiences().map(\.epoch) == [3])
             // Nothing of the old identity's is left to deliver to.
             let inboxes = try await alice.db.writer.read { db in
                 try Int.fetchOne(db, sql: "SELECT count(*) FROM friend_inbox WHERE friend = ?", arguments: [Data(try bob.identity())])
