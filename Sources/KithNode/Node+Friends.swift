@@ -24,8 +24,11 @@ extension Node {
     }
 
     /// Issues my contact card: a fresh drop token per mailbox (its hash
-    /// registered with the relay), signed with my identity key.
-    public func issueCard() async throws -> ContactCard {
+    /// registered with the relay), signed with my identity key. `holder`
+    /// names whom the card is for, so that `removeFriend` can revoke its
+    /// tokens alone later.
+    public func issueCard(for holder: String? = nil) async throws -> ContactCard {
+        if let holder { try Validate.name(holder, what: "the name after --for") }
         let keys = try requireKeys()
         let name = try name()
         let cert = try encryptionCertificate()
@@ -47,7 +50,8 @@ extension Node {
             let current = try Data.fetchOne(db, sql: "SELECT value FROM profile WHERE key = 'card_sequence'").flatMap { UInt64(String(decoding: $0, as: UTF8.self)) } ?? 0
             try NodeDatabase.setProfile(db, "card_sequence", Data(String(current + 1).utf8))
             for (hash, relay) in hashes {
-                try db.execute(sql: "INSERT INTO issued_token (hash, relay, created_at) VALUES (?, ?, ?)", arguments: [hash, relay, now])
+                try db.execute(sql: "INSERT INTO issued_token (hash, relay, created_at, issued_to) VALUES (?, ?, ?, ?)",
+                               arguments: [hash, relay, now, holder])
             }
             return current + 1
         }

@@ -84,6 +84,11 @@ public struct NodeDatabase: Sendable {
             // friend's row, whose key is the identity, so a replaced identity starts unverified.
             try db.execute(sql: "ALTER TABLE friend ADD COLUMN verified_at INTEGER")
         }
+        m.registerMigration("v4-token-holder") { db in
+            // Whom a card (and so each of its drop tokens) was given to, as the user named them at
+            // `kith card --for NAME`, or NULL: `kith friend remove NAME` revokes those tokens.
+            try db.execute(sql: "ALTER TABLE issued_token ADD COLUMN issued_to TEXT")
+        }
         return m
     }
 }

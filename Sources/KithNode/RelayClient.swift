@@ -30,12 +30,15 @@ public struct RelayClient: Sendable {
         /// More about it (an error or HTTP status), or nil.
         public let detail: String?
         public let permanent: Bool
+        /// The HTTP status of the relay's refusal, if it answered with one.
+        public let status: Int?
 
-        public init(relay: String, reason: String, detail: String? = nil, permanent: Bool = false) {
+        public init(relay: String, reason: String, detail: String? = nil, permanent: Bool = false, status: Int? = nil) {
             self.relay = relay
             self.reason = reason
             self.detail = detail
             self.permanent = permanent
+            self.status = status
         }
 
         public var description: String { "\(RelayClient.clean(relay)): \(reason)" + (detail.map { " (\($0))" } ?? "") }
@@ -87,7 +90,12 @@ public struct RelayClient: Sendable {
 
     /// Revokes a token: drops with it are refused from now on; other tokens still work.
     public func removeToken(_ token: [UInt8], mailboxKey: SigningKey) async throws {
-        let path = "/v1/mailboxes/\(Base64URL.encode(mailboxKey.publicKey))/tokens/\(Base64URL.encode(DropToken.hash(token)))"
+        try await removeToken(hash: DropToken.hash(token), mailboxKey: mailboxKey)
+    }
+
+    /// Revokes the token whose hash this is (what the owner keeps of the tokens it issued).
+    public func removeToken(hash: [UInt8], mailboxKey: SigningKey) async throws {
+        let path = "/v1/mailboxes/\(Base64URL.encode(mailboxKey.publicKey))/tokens/\(Base64URL.encode(hash))"
         _ = try await signed(.DELETE, path, body: [], key: mailboxKey)
     }
 
@@ -163,7 +171,7 @@ public struct RelayClient: Sendable {
         let (code, bytes, phrase) = outcome
         guard (200..<300).contains(code), let bytes else {
             let message = bytes.flatMap(Self.errorMessage) ?? Self.clean(phrase)
-            throw Failure(relay: baseURL, reason: message, detail: "HTTP \(code)", permanent: (400..<500).contains(code) && code != 429)
+            throw Failure(relay: baseURL, reason: message, detail: "HTTP \(code)", permanent: (400..<500).contains(code) && code != 429, status: Int(code))
         }
         return bytes
     }

@@ -6,7 +6,7 @@ struct FriendCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "friend",
         abstract: "Add, list, verify and replace friends.",
-        subcommands: [Add.self, List.self, Verify.self, Replace.self]
+        subcommands: [Add.self, Remove.self, List.self, Verify.self, Replace.self]
     )
 
     struct Add: AsyncParsableCommand {
@@ -37,6 +37,35 @@ struct FriendCommand: AsyncParsableCommand {
             let allowLocal = ProcessInfo.processInfo.environment["KITH_ALLOW_LOCAL_RELAYS"] == "1"
             let friend = try await home.open().addFriend(cardText: text, as: localName, allowLocalRelays: allowLocal)
             Console.out("\(friend.name)  \(friend.fingerprint)")
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Stop being friends: remove a friend from every audience and revoke their drop tokens.",
+            discussion: """
+                Every audience they were in gets a new key, sent only to the others by `kith sync`: they keep the \
+                posts they already have and cannot read anything you post from now on. Nothing more is sent to them. \
+                The drop tokens of the cards you gave them with `kith card --for NAME` are revoked at your relays, so \
+                your mailboxes refuse what they send from now on; a card given without --for cannot be told apart \
+                and keeps working. If a relay cannot be reached, run the command again later to finish revoking.
+                """
+        )
+        @OptionGroup var home: HomeOptions
+        @Argument(help: "The friend, by the name `kith friend list` shows (or the name given to `kith card --for`).") var friend: String
+
+        func run() async throws {
+            let done = try await home.unlock().removeFriend(named: friend)
+            if !done.audiences.isEmpty {
+                let list = done.audiences.map { "\"\($0)\"" }.joined(separator: ", ")
+                Console.note("removed \(friend) from \(list): they keep the posts they already have and cannot read anything you post there from now on")
+            }
+            Console.note("\(friend) is no longer your friend: nothing more is sent to them; revoked \(done.revoked) drop \(done.revoked == 1 ? "token" : "tokens")")
+            if done.revoked == 0 && done.failures.isEmpty {
+                Console.note("no card was issued with --for \(friend): any card you gave them still lets them drop into your mailboxes")
+            }
+            for failure in done.failures { Console.warning("could not revoke a token now (\(failure)); run `kith friend remove \(friend)` again later") }
+            if !done.failures.isEmpty { throw ExitCode(1) }
         }
     }
 

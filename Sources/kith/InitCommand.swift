@@ -36,13 +36,20 @@ struct CardCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "card",
         abstract: "Print your contact card on one line, with a new drop token for the friend you give it to.",
-        discussion: "Give each friend their own card: each carries its own drop token, so one friend can later be cut off alone."
+        discussion: """
+            Give each friend their own card: each carries its own drop token, so one friend can later be cut off alone. \
+            Name the friend with --for NAME (the name you will know them by), so that `kith friend remove NAME` can \
+            revoke that card's tokens.
+            """
     )
 
     @OptionGroup var home: HomeOptions
 
+    @Option(name: .customLong("for"), help: "Whom the card is for, so that `kith friend remove NAME` can revoke its tokens.")
+    var holder: String?
+
     func run() async throws {
-        let card = try await home.unlock().issueCard()
+        let card = try await home.unlock().issueCard(for: holder)
         Console.out(card.text)
     }
 }
