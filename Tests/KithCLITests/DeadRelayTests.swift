@@ -78,14 +78,14 @@ final class ConnectionCounter: @unchecked Sendable {
         for name in ["bob", "carol"] { try kithOK(["group", "add", "--home", alice, "family", name]) }
         for n in 1...3 { try kithOK(["post", "--home", alice, "--to", "family", "post \(n)"]) }
 
-        // Five jobs for the dead relay: two key messages and three posts.
+        // Six jobs for the dead relay: three key messages (adding carol starts a new epoch, sent to both) and three posts.
         let first = try kith(["sync", "--home", alice, "--retry-now"])
         #expect(first.status == 1)
         #expect(first.stdout.hasPrefix("delivered 0,"))
         let lines = first.stderr.split(separator: "\n").filter { $0.contains(deadURL) }
         #expect(lines.count == 1, "stderr: \(first.stderr)")
         let line = String(lines.first ?? "")
-        #expect(line.hasPrefix("kith: warning: delivery to \(deadURL) failed (relay unreachable): 5 deliveries for bob, carol wait; next retry at 20"),
+        #expect(line.hasPrefix("kith: warning: delivery to \(deadURL) failed (relay unreachable): 6 deliveries for bob, carol wait; next retry at 20"),
                 "stderr: \(first.stderr)")
         #expect(line.hasSuffix("Z"))
         #expect(counter.count == 1)
@@ -99,10 +99,10 @@ final class ConnectionCounter: @unchecked Sendable {
             let retrying: Int
         }
         let report = try JSONDecoder().decode(Report.self, from: Data(second.stdout.utf8))
-        #expect(report.retrying == 5)
+        #expect(report.retrying == 6)
         #expect(report.deliveries.count == 1)
         #expect(report.deliveries.first?.relay == deadURL && report.deliveries.first?.friends == ["bob", "carol"])
-        #expect(report.deliveries.first?.waiting == 5 && report.deliveries.first?.nextRetryAt != nil)
+        #expect(report.deliveries.first?.waiting == 6 && report.deliveries.first?.nextRetryAt != nil)
         relay.stop()
     }
 }
