@@ -85,6 +85,9 @@ enum Seeds {
         let header = try KeystoreFile.Header(opsLimit: PasswordKDF.interactiveOps, memLimit: PasswordKDF.interactiveMem,
                                              salt: [UInt8](repeating: 0x5a, count: 16), nonce: [UInt8](repeating: 0x24, count: 24))
         add(.keystoreHeader, "interactive", header.bytes + [UInt8](repeating: 0xee, count: 48))
+        var backupPlain = ByteWriter(); backupPlain.u32(3); backupPlain.raw([1, 2, 3]); backupPlain.raw(Array("SQLite format 3\u{0}".utf8))
+        add(.backup, "contents", backupPlain.bytes)
+        add(.backup, "header", Backup.magic + [1] + header.bytes.dropFirst(9) + [UInt8](repeating: 0xee, count: 48))
         var storage = Fixtures.seed(0x57)
         let secrets = KeystoreFile.Secrets(identity: Fixtures.alice, storageKey: SecretBytes(consuming: &storage),
                                            encryptionKeys: [.init(key: Fixtures.bobBox, notAfter: Fixtures.now)],

@@ -44,6 +44,9 @@ enum FuzzTarget: String, CaseIterable, Sendable {
     case keystoreHeader = "keystore-header"
     /// `KeystoreFile.Secrets.decode(_:)`.
     case keystoreSecrets = "keystore-secrets"
+    /// `Backup.header(of:)`, then `Backup.open` of the rest under a fixed key
+    /// (so the contents' parsing is reached when the input is a sealed backup's plaintext).
+    case backup
 
     func run(_ data: [UInt8]) {
         switch self {
@@ -123,6 +126,18 @@ enum FuzzTarget: String, CaseIterable, Sendable {
             decode { let a = try AckRequest(bytes: data); check(a.bytes == data, "ack does not round-trip") }
         case .request:
             runRequest(data)
+        case .backup:
+            decode {
+                let (header, ciphertext) = try Backup.header(of: data)
+                check(header.bytes + ciphertext == data, "backup header does not round-trip")
+            }
+            decode {
+                // The input as a backup's plaintext, sealed under a fixed key, then opened.
+                let header = try Backup.Header(opsLimit: PasswordKDF.minOps, memLimit: PasswordKDF.minMem, salt: Fixtures.seed(1).prefix(16).map { $0 },
+                                               nonce: [UInt8](repeating: 2, count: 24))
+                let sealed = try AEAD.seal(data, key: Fixtures.postKey, nonce: header.nonce, associatedData: header.bytes)
+                _ = try Backup.open(sealed, header: header, key: Fixtures.postKey)
+            }
         case .keystoreHeader:
             decode {
                 let (header, ct) = try KeystoreFile.Header.parse(file: data)

@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import KithCrypto
 import KithNode
@@ -17,18 +18,65 @@ struct InitCommand: AsyncParsableCommand {
     @OptionGroup var home: HomeOptions
 
     @Option(help: "Your display name, as friends will see it (1 to 64 bytes).")
-    var name: String
+    var name: String?
 
     @Option(help: ArgumentHelp("A relay to keep your mailbox on. Repeat for several.", valueName: "url"))
     var relay: [String] = []
 
+    @Option(help: ArgumentHelp("Bring a node back from a backup made by `kith key backup` (instead of --name and --relay).", valueName: "file"))
+    var restore: String?
+
+    func validate() throws {
+        if restore != nil {
+            guard name == nil, relay.isEmpty else { throw ValidationError("--restore takes the name and relays from the backup: give neither --name nor --relay") }
+        } else {
+            guard name != nil else { throw ValidationError("Missing expected argument '--name <name>'") }
+        }
+    }
+
     func run() async throws {
         let dir = try home.resolve()
+        if let restore {
+            var backupPassphrase = try BackupPassphrase.obtain(confirm: false)
+            defer { wipe(&backupPassphrase) }
+            // The backup is opened first, so that a wrong passphrase or a damaged file is said at once.
+            let contents = try Node.openBackup(restore, passphrase: backupPassphrase) { Console.note($0) }
+            Console.note("the backup opened; now the passphrase for this node's keystore")
+            var passphrase = try Passphrase.obtain(confirm: true)
+            defer { wipe(&passphrase) }
+            try Keystore.checkNewPassphrase(passphrase)
+            let node = try Node.restore(home: dir, from: contents, passphrase: passphrase) { Console.note($0) }
+            Console.out("\(try node.name())  \(Fingerprint.of(identity: try node.identity()))")
+            Console.note("restored: `kith sync` fetches what friends sent meanwhile; they need do nothing")
+            return
+        }
         var passphrase = try Passphrase.obtain(confirm: true)
         defer { wipe(&passphrase) }
         try Keystore.checkNewPassphrase(passphrase)
-        let node = try await Node.create(home: dir, name: name, relays: relay, passphrase: passphrase)
-        Console.out("\(name)  \(Fingerprint.of(identity: try node.identity()))")
+        let node = try await Node.create(home: dir, name: name ?? "", relays: relay, passphrase: passphrase)
+        Console.out("\(name ?? "")  \(Fingerprint.of(identity: try node.identity()))")
+    }
+}
+
+/// The passphrase of a backup file: `KITH_BACKUP_PASSPHRASE`, or asked on the
+/// terminal without echo (twice when making a backup).
+enum BackupPassphrase {
+    static func obtain(confirm: Bool) throws -> [UInt8] {
+        if let value = ProcessInfo.processInfo.environment["KITH_BACKUP_PASSPHRASE"] {
+            guard !value.isEmpty else { throw NodeError("KITH_BACKUP_PASSPHRASE is empty") }
+            return Array(value.utf8)
+        }
+        let noTerminal = NodeError("no backup passphrase: there is no terminal to ask on", hint: "set KITH_BACKUP_PASSPHRASE")
+        var first = try Passphrase.prompt("Backup passphrase: ", noTerminal: noTerminal)
+        if confirm {
+            var second = try Passphrase.prompt("Backup passphrase again: ", noTerminal: noTerminal)
+            defer { wipe(&second) }
+            guard constantTimeEqual(first, second) else {
+                wipe(&first)
+                throw NodeError("the backup passphrases do not match")
+            }
+        }
+        return first
     }
 }
 

@@ -7,8 +7,8 @@ import KithNode
 struct KeyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "key",
-        abstract: "Inspect your keys; change the keystore's passphrase.",
-        subcommands: [Show.self, Passwd.self]
+        abstract: "Inspect your keys; change the keystore's passphrase; back up your identity.",
+        subcommands: [Show.self, Passwd.self, BackupCommand.self]
     )
 
     struct Show: ParsableCommand {
@@ -69,6 +69,32 @@ struct KeyCommand: AsyncParsableCommand {
                 Console.note("remember to put the new passphrase in the file named by KITH_PASSPHRASE_FILE")
             }
         }
+    }
+}
+
+/// `kith key backup`: everything needed to bring this node back elsewhere.
+struct BackupCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backup",
+        abstract: "Write an encrypted backup of your identity, friends, audiences and feed.",
+        discussion: """
+            The backup holds your keys (identity, encryption, mailbox and storage keys), your friends with the \
+            drop tokens they gave you, your audiences and their keys, the tokens you issued, and your feed, \
+            encrypted under a passphrase of its own (KITH_BACKUP_PASSPHRASE, or asked twice; at least \
+            \(Keystore.minimumPassphraseLength) characters). Keep it somewhere safe and apart from the passphrase. \
+            `kith init --home DIR --restore FILE` brings the node back, on this machine or another; friends \
+            need do nothing. Make a new backup after adding friends or audiences.
+            """
+    )
+    @OptionGroup var home: HomeOptions
+    @Option(help: ArgumentHelp("Where to write the backup (mode 0600).", valueName: "file")) var out: String
+
+    func run() async throws {
+        let node = try home.unlock()
+        var passphrase = try BackupPassphrase.obtain(confirm: true)
+        defer { wipe(&passphrase) }
+        try node.backup(to: out, passphrase: passphrase) { Console.note($0) }
+        Console.note("wrote the backup to \(out)")
     }
 }
 
