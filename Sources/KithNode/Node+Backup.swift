@@ -36,6 +36,9 @@ extension Node {
     /// Reads and decrypts a backup. A wrong backup passphrase, a newer
     /// format, or a truncated or altered file is a clear error.
     public static func openBackup(_ path: String, passphrase: [UInt8], progress: (String) -> Void = { _ in }) throws -> Backup.Contents {
+        var st = stat()
+        guard stat(path, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { throw NodeError("cannot read the backup \(path): not a file") }
+        guard st.st_size <= Backup.maxLength else { throw NodeError("\(path): not a Kith backup (larger than 1 GiB)") }
         guard let data = FileManager.default.contents(atPath: path) else { throw NodeError("cannot read the backup \(path)") }
         do {
             let (header, ciphertext) = try Backup.header(of: [UInt8](data))
