@@ -25,10 +25,7 @@ import Testing
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let relay = try RelayProcess(home: dir + "/relay")
-        let alice = dir + "/alice", bob = dir + "/bob"
-        for (name, home) in [("alice", alice), ("bob", bob)] { try kithOK(["init", "--home", home, "--name", name, "--relay", relay.url]) }
-        try kithOK(["friend", "add", "--home", alice, try kithOK(["card", "--home", bob])])
-        try kithOK(["friend", "add", "--home", bob, try kithOK(["card", "--home", alice])])
+        let (alice, bob) = try aliceAndBob(in: dir, relay: relay)
         try kithOK(["group", "create", "--home", alice, "family"])
         try kithOK(["group", "add", "--home", alice, "family", "bob"])
 

@@ -232,10 +232,7 @@ private func expectFailure(_ r: Output, _ message: String, hint: String? = nil, 
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let relay = try RelayProcess(home: dir + "/relay")
-        let alice = dir + "/alice", bob = dir + "/bob"
-        for (name, home) in [("alice", alice), ("bob", bob)] { try kithOK(["init", "--home", home, "--name", name, "--relay", relay.url]) }
-        try kithOK(["friend", "add", "--home", alice, try kithOK(["card", "--home", bob])])
-        try kithOK(["friend", "add", "--home", bob, try kithOK(["card", "--home", alice])])
+        let (alice, bob) = try aliceAndBob(in: dir, relay: relay)
 
         let onAlice = try kith(["friend", "verify", "--home", alice, "bob"], passphrase: nil)
         let onBob = try kithOK(["friend", "verify", "--home", bob, "alice"], passphrase: nil)

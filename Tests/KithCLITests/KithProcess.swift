@@ -148,3 +148,12 @@ func relayFiles(in home: String, contain text: String) throws -> Bool {
         return data.range(of: needle) != nil
     }
 }
+
+/// alice and bob, each with a node on `relay` and the other's card: the start of most scenarios.
+func aliceAndBob(in dir: String, relay: RelayProcess) throws -> (alice: String, bob: String) {
+    let alice = dir + "/alice", bob = dir + "/bob"
+    for (name, home) in [("alice", alice), ("bob", bob)] { try kithOK(["init", "--home", home, "--name", name, "--relay", relay.url]) }
+    try kithOK(["friend", "add", "--home", alice, try kithOK(["card", "--home", bob])])
+    try kithOK(["friend", "add", "--home", bob, try kithOK(["card", "--home", alice])])
+    return (alice, bob)
+}
