@@ -30,12 +30,8 @@ struct FriendCommand: AsyncParsableCommand {
         var card: String
 
         func run() async throws {
-            var text = card
-            if card == "-" {
-                text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
-            }
-            let allowLocal = ProcessInfo.processInfo.environment["KITH_ALLOW_LOCAL_RELAYS"] == "1"
-            let friend = try await home.open().addFriend(cardText: text, as: localName, allowLocalRelays: allowLocal)
+            let text = try Input.argumentOrStandardInput(card, what: "the card")
+            let friend = try await home.open().addFriend(cardText: text, as: localName, allowLocalRelays: Input.allowLocalRelays)
             Console.out("\(friend.name)  \(friend.fingerprint)")
         }
     }
@@ -151,12 +147,8 @@ struct FriendCommand: AsyncParsableCommand {
         var card: String
 
         func run() async throws {
-            var text = card
-            if card == "-" {
-                text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
-            }
-            let allowLocal = ProcessInfo.processInfo.environment["KITH_ALLOW_LOCAL_RELAYS"] == "1"
-            let done = try await home.unlock().replaceFriend(named: friend, cardText: text, allowLocalRelays: allowLocal)
+            let text = try Input.argumentOrStandardInput(card, what: "the card")
+            let done = try await home.unlock().replaceFriend(named: friend, cardText: text, allowLocalRelays: Input.allowLocalRelays)
             Console.out("\(done.friend.name)  \(done.friend.fingerprint)")
             Console.note("replaced the old identity of \(friend) (fingerprint \(done.oldFingerprint)): it is no longer your friend; "
                 + "nothing new is sent to it or shown from it")

@@ -18,8 +18,7 @@ struct PostCommand: AsyncParsableCommand {
     var text: String
 
     func run() async throws {
-        var body = text
-        if text == "-" { body = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) }
+        let body = try Input.argumentOrStandardInput(text, what: "the post")
         let posted = try await home.unlock().post(to: to, text: body)
         if posted.recipients == 0 { Console.note("\"\(to)\" has no members yet: only you will see this post") }
         Console.out(posted.id)

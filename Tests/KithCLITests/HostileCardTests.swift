@@ -26,6 +26,22 @@ import Testing
         relay.stop()
     }
 
+    /// `-` reads standard input, but never more than 1 MiB of it.
+    @Test func standardInputIsBounded() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let relay = try RelayProcess(home: dir + "/relay")
+        let (alice, _) = try aliceAndBob(in: dir, relay: relay)
+        try kithOK(["group", "create", "--home", alice, "family"])
+        let big = try kith(["post", "--home", alice, "--to", "family", "-"], stdin: String(repeating: "x", count: (1 << 20) + 10))
+        #expect(big.status == 1 && big.stderr.hasPrefix("kith: error: the post on standard input is larger than 1 MiB"), "\(big.stderr)")
+        #expect(try kith(["friend", "add", "--home", alice, "-"], stdin: String(repeating: "k", count: 2 << 20)).stderr
+                    .hasPrefix("kith: error: the card on standard input is larger than 1 MiB"))
+        #expect(try kith(["post", "--home", alice, "--to", "family", "-"], stdin: "from a pipe\n").status == 0)
+        #expect(try feed(alice).map(\.text) == ["from a pipe\n"])
+        relay.stop()
+    }
+
     /// A card's relay decides where my node sends requests: not into my own network, unless it is my relay too.
     @Test func aCardNamingAnotherLocalRelayNeedsConsent() throws {
         let dir = temporaryDirectory()
