@@ -160,3 +160,35 @@ func aliceAndBob(in dir: String, relay: RelayProcess) throws -> (alice: String, 
     try kithOK(["friend", "add", "--home", bob, try kithOK(["card", "--home", alice])])
     return (alice, bob)
 }
+
+/// Runs `kith args` on a pseudo-terminal (util-linux `script`), answering each prompt in turn.
+func onTerminal(_ args: [String], answers: [(prompt: String, reply: String)]) throws -> (status: Int32, screen: String) {
+    let command = ([kithBinary] + args).map { "'\($0)'" }.joined(separator: " ")
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+    process.arguments = ["-qefc", command, "/dev/null"]
+    var env = ProcessInfo.processInfo.environment
+    env.removeValue(forKey: "KITH_PASSPHRASE")
+    env.removeValue(forKey: "KITH_PASSPHRASE_FILE")
+    env.removeValue(forKey: "KITH_NEW_PASSPHRASE")
+    process.environment = env
+    let input = Pipe(), output = Pipe()
+    process.standardInput = input
+    process.standardOutput = output
+    process.standardError = output
+    try process.run()
+    var screen = ""
+    for answer in answers {
+        let deadline = Date().addingTimeInterval(60)
+        while !screen.hasSuffix(answer.prompt), Date() < deadline {
+            let data = output.fileHandleForReading.availableData
+            if data.isEmpty { break }
+            screen += String(decoding: data, as: UTF8.self)
+        }
+        #expect(screen.hasSuffix(answer.prompt), "no prompt \(answer.prompt): \(screen)")
+        input.fileHandleForWriting.write(Data((answer.reply + "\n").utf8))
+    }
+    screen += String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    return (process.terminationStatus, screen)
+}
