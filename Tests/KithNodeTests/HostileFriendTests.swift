@@ -22,13 +22,7 @@ final class TestClock: @unchecked Sendable {
 /// bob's clock is `bobClock`.
 func withThreeFriends(bobClock: TestClock = TestClock(),
                       _ body: @escaping @Sendable (_ alice: Node, _ bob: Node, _ mallory: Node, _ relay: String) async throws -> Void) async throws {
-    var logger = Logger(label: "test.relay")
-    logger.logLevel = .warning
-    let app = buildRelayApplication(store: try RelayStore(), configuration: RelayConfiguration(), host: "127.0.0.1", port: 0, logger: logger)
-    let dir = temporaryDirectory()
-    defer { try? FileManager.default.removeItem(atPath: dir) }
-    try await app.test(.live) { client in
-        let url = "http://127.0.0.1:\(client.port!)"
+    try await withRelayAndDirectory { url, dir in
         let alice = try await Node.create(home: dir + "/alice", name: "alice", relays: [url], passphrase: passphrase, kdf: .interactive)
         let bob = try await Node.create(home: dir + "/bob", name: "bob", relays: [url], passphrase: passphrase, kdf: .interactive) { bobClock.now }
         let mallory = try await Node.create(home: dir + "/mallory", name: "mallory", relays: [url], passphrase: passphrase, kdf: .interactive)

@@ -17,15 +17,19 @@ func temporaryDirectory() -> String {
     return path
 }
 
-/// alice and bob, friends both ways, each with a mailbox on one live relay.
-func withFriends(_ body: @escaping @Sendable (_ alice: Node, _ bob: Node, _ relay: String) async throws -> Void) async throws {
+/// A live relay on a free port of 127.0.0.1 and a fresh directory, both gone afterwards.
+func withRelayAndDirectory(_ body: @escaping @Sendable (_ relay: String, _ dir: String) async throws -> Void) async throws {
     var logger = Logger(label: "test.relay")
     logger.logLevel = .warning
     let app = buildRelayApplication(store: try RelayStore(), configuration: RelayConfiguration(), host: "127.0.0.1", port: 0, logger: logger)
     let dir = temporaryDirectory()
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    try await app.test(.live) { client in
-        let url = "http://127.0.0.1:\(client.port!)"
+    try await app.test(.live) { client in try await body("http://127.0.0.1:\(client.port!)", dir) }
+}
+
+/// alice and bob, friends both ways, each with a mailbox on one live relay.
+func withFriends(_ body: @escaping @Sendable (_ alice: Node, _ bob: Node, _ relay: String) async throws -> Void) async throws {
+    try await withRelayAndDirectory { url, dir in
         let alice = try await Node.create(home: dir + "/alice", name: "alice", relays: [url], passphrase: passphrase, kdf: .interactive)
         let bob = try await Node.create(home: dir + "/bob", name: "bob", relays: [url], passphrase: passphrase, kdf: .interactive)
         try await bob.addFriend(cardText: try await alice.issueCard().text)
