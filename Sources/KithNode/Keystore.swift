@@ -17,12 +17,15 @@ public struct Keystore: Sendable {
     public var encryptionKeys: [EncryptionKey]
     /// Mailbox keys by relay URL.
     public var mailboxKeys: [String: SigningKey]
+    /// Seals what is personal in the node database (subkeys of `storageKey`).
+    let atRest: AtRest
 
     public init(identity: SigningKey, storageKey: SecretBytes, encryptionKeys: [EncryptionKey], mailboxKeys: [String: SigningKey]) {
         self.identity = identity
         self.storageKey = storageKey
         self.encryptionKeys = encryptionKeys
         self.mailboxKeys = mailboxKeys
+        self.atRest = AtRest(storageKey: storageKey)
     }
 
     // MARK: Encoding (the format itself is KithProtocol's KeystoreFile)

@@ -19,12 +19,14 @@ extension Node {
                                    epoch: 1, key: SecretBytes(random: 32))
         let now = clock()
         let sealed = try sealStored(audience.key, keyID: audience.keyID)
+        let atRest = keys.atRest
         try await db.writer.write { db in
-            if try Bool.fetchOne(db, sql: "SELECT 1 FROM audience WHERE name = ?", arguments: [name]) == true {
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM audience WHERE name_tag = ?", arguments: [atRest.tag(name, .audienceName)]) == true {
                 throw NodeError("an audience named \"\(name)\" exists already")
             }
-            try db.execute(sql: "INSERT INTO audience (id, name, epoch, created_at) VALUES (?, ?, 1, ?)", arguments: [audience.audienceID.data, name, now])
-            try Self.storeAudienceKey(db, audience, name: name, sealed: sealed, now: now)
+            try db.execute(sql: "INSERT INTO audience (id, name, name_tag, epoch, created_at) VALUES (?, ?, ?, 1, ?)",
+                           arguments: [audience.audienceID.data, try atRest.seal(name, .audienceName), atRest.tag(name, .audienceName), now])
+            try self.storeAudienceKey(db, audience, name: name, sealed: sealed, now: now)
         }
     }
 
@@ -61,7 +63,7 @@ extension Node {
             guard shareHistory else { return try self.startEpoch(after: audience, name: name, db, now: now) }
             let message = KeyMessage(audience: audience, recipient: card.identity, audienceName: name, createdAt: now)
             let envelope = try message.seal(owner: keys.identity, to: card.encryptionKey.publicKey)
-            try Self.enqueue(db, envelope: envelope, to: [card.identity.data], now: now)
+            try self.enqueue(db, envelope: envelope, to: [card.identity.data], now: now)
             return MembershipChange(epoch: audience.epoch, keyQueuedFor: 1, skipped: [])
         }
     }
@@ -90,38 +92,45 @@ extension Node {
         let keys = try requireKeys()
         guard current.epoch < UInt32.max else { throw NodeError("audience \"\(name)\" has run out of epochs", hint: "create a new audience") }
         let next = AudienceKey(owner: current.owner, audienceID: current.audienceID, epoch: current.epoch + 1, key: SecretBytes(random: 32))
-        try Self.storeAudienceKey(db, next, name: name, sealed: try sealStored(next.key, keyID: next.keyID), now: now)
+        try storeAudienceKey(db, next, name: name, sealed: try sealStored(next.key, keyID: next.keyID), now: now)
         try db.execute(sql: "UPDATE audience SET epoch = ? WHERE id = ?", arguments: [Int64(next.epoch), next.audienceID.data])
-        let members = try Row.fetchAll(db, sql: """
-            SELECT f.name, f.card FROM audience_member m JOIN friend f ON f.identity = m.friend WHERE m.audience = ? ORDER BY f.name
-            """, arguments: [next.audienceID.data])
+        let members = try friendCards(db, where: "identity IN (SELECT friend FROM audience_member WHERE audience = ?)",
+                                      arguments: [next.audienceID.data]).sorted { $0.name < $1.name }
         var sent = 0, skipped: [String] = []
-        for row in members {
-            let card = try ContactCard(text: row[1])
-            guard card.encryptionKey.isValid(at: now) else { skipped.append(row[0]); continue }
+        for (memberName, card) in members {
+            guard card.encryptionKey.isValid(at: now) else { skipped.append(memberName); continue }
             let message = KeyMessage(audience: next, recipient: card.identity, audienceName: name, createdAt: now)
-            try Self.enqueue(db, envelope: try message.seal(owner: keys.identity, to: card.encryptionKey.publicKey), to: [card.identity.data], now: now)
+            try enqueue(db, envelope: try message.seal(owner: keys.identity, to: card.encryptionKey.publicKey), to: [card.identity.data], now: now)
             sent += 1
         }
         return MembershipChange(epoch: next.epoch, keyQueuedFor: sent, skipped: skipped)
     }
 
+    /// My audiences, by name, with their members by name.
     public func audiences() throws -> [Audience] {
-        try db.writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT id, name, epoch FROM audience ORDER BY name").map { row in
-                let members = try String.fetchAll(db, sql: """
-                    SELECT f.name FROM audience_member m JOIN friend f ON f.identity = m.friend WHERE m.audience = ? ORDER BY f.name
-                    """, arguments: [row[0] as Data])
-                return Audience(name: row[1], epoch: UInt32(row[2] as Int64), members: members)
+        let atRest = try atRest
+        return try db.writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, name, epoch FROM audience").map { row in
+                let members = try Data.fetchAll(db, sql: """
+                    SELECT f.name FROM audience_member m JOIN friend f ON f.identity = m.friend WHERE m.audience = ?
+                    """, arguments: [row[0] as Data]).map { try atRest.text($0, .friendName) }
+                return Audience(name: try atRest.text(row[1], .audienceName), epoch: UInt32(row[2] as Int64), members: members.sorted())
             }
-        }
+        }.sorted { $0.name < $1.name }
+    }
+
+    /// The names of my audiences that a friend is a member of, sorted.
+    func audienceNames(ofMember identity: [UInt8], _ db: Database) throws -> [String] {
+        let atRest = try atRest
+        return try Data.fetchAll(db, sql: "SELECT a.name FROM audience_member m JOIN audience a ON a.id = m.audience WHERE m.friend = ?",
+                                 arguments: [identity.data]).map { try atRest.text($0, .audienceName) }.sorted()
     }
 
     // MARK: Audience keys at rest
 
     /// The current epoch key of one of my audiences.
     func currentKey(audienceNamed name: String, _ db: Database) throws -> AudienceKey {
-        guard let row = try Row.fetchOne(db, sql: "SELECT id, epoch FROM audience WHERE name = ?", arguments: [name]) else {
+        guard let row = try Row.fetchOne(db, sql: "SELECT id, epoch FROM audience WHERE name_tag = ?", arguments: [try atRest.tag(name, .audienceName)]) else {
             throw NodeError("no audience named \"\(name)\"", hint: "create it with `kith group create \(name)`")
         }
         let me = try requireKeys().identity.publicKey
@@ -138,14 +147,16 @@ extension Node {
         guard let row = try Row.fetchOne(db, sql: "SELECT owner, audience, epoch, name, sealed_key FROM audience_key WHERE key_id = ?",
                                          arguments: [keyID.data]) else { return nil }
         let key = try openStored(row[4], keyID: keyID)
-        return (AudienceKey(owner: [UInt8](row[0] as Data), audienceID: [UInt8](row[1] as Data), epoch: UInt32(row[2] as Int64), key: key), row[3])
+        return (AudienceKey(owner: [UInt8](row[0] as Data), audienceID: [UInt8](row[1] as Data), epoch: UInt32(row[2] as Int64), key: key),
+                try atRest.text(row[3], .keyName))
     }
 
-    static func storeAudienceKey(_ db: Database, _ key: AudienceKey, name: String, sealed: Data, now: UInt64) throws {
+    func storeAudienceKey(_ db: Database, _ key: AudienceKey, name: String, sealed: Data, now: UInt64) throws {
         try db.execute(sql: """
             INSERT OR IGNORE INTO audience_key (key_id, owner, audience, epoch, name, sealed_key, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [key.keyID.data, key.owner.data, key.audienceID.data, Int64(key.epoch), name, sealed, now])
+            """, arguments: [key.keyID.data, key.owner.data, key.audienceID.data, Int64(key.epoch), try atRest.seal(name, .keyName), sealed, now])
     }
+
 
     /// Audience keys are stored encrypted under the keystore's storage key,
     /// bound to their key id: nonce || XChaCha20-Poly1305(key).

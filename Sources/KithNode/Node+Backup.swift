@@ -74,6 +74,7 @@ extension Node {
             let db = try NodeDatabase(path: dbPath)
             let stored = try db.profileValue("identity").map { [UInt8]($0) }
             guard stored == keys.identity.publicKey else { throw NodeError("the backup's database and keys do not belong together") }
+            try db.completeMigrations(atRest: keys.atRest)
             try keys.write(to: keystorePath, passphrase: passphrase, opsLimit: kdf.ops, memLimit: kdf.mem)
             return Node(home: home, db: db, keys: keys, clock: Node.now)
         } catch {

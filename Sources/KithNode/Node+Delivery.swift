@@ -36,11 +36,12 @@ extension Node {
     /// Queued jobs whose retry time has come (all of them with `retryNow`), by relay, each relay's in order.
     func dueDeliveries(retryNow: Bool) async throws -> [String: [DeliveryJob]] {
         let due = retryNow ? Int64.max : Int64(clamping: clock())
+        let atRest = try atRest
         let rows = try await db.writer.read { db -> [(relay: String, job: DeliveryJob)] in
             try Row.fetchAll(db, sql: "SELECT id, relay, request, attempts FROM outbox WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY id",
                              arguments: [due]).compactMap { row in
                 guard let id = row[0] as Int64?, let relay = row[1] as String?, let request = row[2] as Data? else { return nil }
-                return (relay, DeliveryJob(id: id, request: [UInt8](request), attempts: row[3] as Int64? ?? 0))
+                return (relay, DeliveryJob(id: id, request: try atRest.open(request, .request), attempts: row[3] as Int64? ?? 0))
             }
         }
         var byRelay: [String: [DeliveryJob]] = [:]
@@ -132,6 +133,7 @@ extension Node {
             for target in request.targets.list { mailboxes.insert(target.mailbox) }
         }
         let list = Array(mailboxes)
+        let atRest = try atRest
         let names = try await db.writer.read { db -> Set<String> in
             let lookup = try db.cachedStatement(sql: """
                 SELECT friend.name FROM friend_inbox JOIN friend ON friend.identity = friend_inbox.friend
@@ -139,7 +141,8 @@ extension Node {
                 """)
             var names = Set<String>()
             for mailbox in list {
-                for name in try String.fetchAll(lookup, arguments: [relay, mailbox.data]) { names.insert(name) }
+                for name in try Data.fetchAll(lookup, arguments: [relay, mailbox.data]) { names.insert(try atRest.text(name, .friendName)) }
+
             }
             return names
         }

@@ -26,16 +26,19 @@ public struct FeedItem: Codable, Sendable, Equatable {
 extension Node {
     /// Posts I can read, newest first.
     public func feed(limit: Int = 100) throws -> [FeedItem] {
-        let me = try identity(), myName = try name()
+        let me = try identity(), myName = try name(), atRest = try atRest
         return try db.writer.read { db in
             try Row.fetchAll(db, sql: """
                 SELECT p.id, p.author, f.name, p.audience_name, p.text, p.created_at, f.verified_at FROM post p
                 LEFT JOIN friend f ON f.identity = p.author ORDER BY p.created_at DESC, p.rowid DESC LIMIT ?
                 """, arguments: [limit]).map { row in
                 let author = [UInt8](row[1] as Data)
-                let name: String = author == me ? myName : (row[2] as String?) ?? "unknown (\(Fingerprint.of(identity: author).prefix(9)))"
+                let name = try author == me ? myName
+                    : (row[2] as Data?).map { try atRest.text($0, .friendName) } ?? "unknown (\(Fingerprint.of(identity: author).prefix(9)))"
                 let created = Date(timeIntervalSince1970: TimeInterval(row[5] as Int64))
-                return FeedItem(id: Hex.encode([UInt8](row[0] as Data)), author: name, audience: row[3], text: row[4],
+                return FeedItem(id: Hex.encode([UInt8](row[0] as Data)), author: name, audience: try atRest.text(row[3], .postAudience),
+                                text: try atRest.text(row[4], .postText),
+
                                 createdAt: created.formatted(.iso8601), verified: author == me || (row[6] as Int64?) != nil)
             }
         }

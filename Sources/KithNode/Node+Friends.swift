@@ -32,6 +32,7 @@ extension Node {
         let keys = try requireKeys()
         let name = try name()
         let cert = try encryptionCertificate()
+        let holderTag = holder.map { keys.atRest.tag($0, .holder) }
         let mailboxes = try await db.writer.read { db in
             try Row.fetchAll(db, sql: "SELECT relay, mailbox FROM mailbox ORDER BY relay").map { (relay: $0[0] as String, mailbox: [UInt8]($0[1] as Data)) }
         }
@@ -51,7 +52,7 @@ extension Node {
             try NodeDatabase.setProfile(db, "card_sequence", Data(String(current + 1).utf8))
             for (hash, relay) in hashes {
                 try db.execute(sql: "INSERT INTO issued_token (hash, relay, created_at, issued_to) VALUES (?, ?, ?, ?)",
-                               arguments: [hash, relay, now, holder])
+                               arguments: [hash, relay, now, holderTag])
             }
             return current + 1
         }
@@ -75,26 +76,29 @@ extension Node {
         let name = localName ?? card.name
         try Validate.name(name, what: "friend name")
         let now = clock()
+        let atRest = try atRest
         try await db.writer.write { db in
             let existing = try Row.fetchOne(db, sql: "SELECT name, card_sequence, card FROM friend WHERE identity = ?", arguments: [card.identity.data])
             if let existing {
-                let known: String = existing[0], seq: Int64 = existing[1], stored: String = existing[2]
+                let known = try atRest.text(existing[0], .friendName), seq: Int64 = existing[1], stored = try atRest.text(existing[2], .card)
                 // Only a higher sequence replaces a card; the same card again may only rename the friend.
                 guard UInt64(clamping: seq) <= card.sequence else { throw NodeError("this card is older than the one you have for \(known)") }
                 guard UInt64(clamping: seq) < card.sequence || stored == card.text else {
                     throw NodeError("this card differs from the one you have for \(known) but has the same sequence number")
                 }
-                if let other = try String.fetchOne(db, sql: "SELECT name FROM friend WHERE name = ? AND identity != ?", arguments: [localName ?? known, card.identity.data]) {
-                    throw NodeError("another friend is already named \"\(other)\"", hint: "choose a name with --as NAME")
+                let newName = localName ?? known
+                if try Bool.fetchOne(db, sql: "SELECT 1 FROM friend WHERE name_tag = ? AND identity != ?",
+                                     arguments: [atRest.tag(newName, .friendName), card.identity.data]) == true {
+                    throw NodeError("another friend is already named \"\(newName)\"", hint: "choose a name with --as NAME")
                 }
-                try db.execute(sql: "UPDATE friend SET name = ?, card = ?, card_sequence = ? WHERE identity = ?",
-                               arguments: [localName ?? known, card.text, Int64(card.sequence), card.identity.data])
+                try db.execute(sql: "UPDATE friend SET name = ?, name_tag = ?, card = ?, card_sequence = ? WHERE identity = ?",
+                               arguments: [try atRest.seal(newName, .friendName), atRest.tag(newName, .friendName), try atRest.seal(card.text, .card),
+                                           Int64(card.sequence), card.identity.data])
             } else {
-                try Self.refuseDifferentIdentity(db, card: card, localName: localName)
-                try db.execute(sql: "INSERT INTO friend (identity, name, card, card_sequence, added_at) VALUES (?, ?, ?, ?, ?)",
-                               arguments: [card.identity.data, name, card.text, Int64(card.sequence), Int64(now)])
+                try self.refuseDifferentIdentity(db, card: card, localName: localName)
+                try Self.insertFriend(db, card: card, name: name, atRest: atRest, now: now)
             }
-            try Self.storeInboxes(db, of: card)
+            try Self.storeInboxes(db, of: card, atRest: atRest)
         }
         guard let friend = try friend(identity: card.identity) else { throw NodeError("the friend was not stored") }
         return friend
@@ -122,8 +126,15 @@ extension Node {
         return card
     }
 
+    /// Stores a new friend: name and card sealed, the name's tag beside them.
+    static func insertFriend(_ db: Database, card: ContactCard, name: String, atRest: AtRest, now: UInt64) throws {
+        try db.execute(sql: "INSERT INTO friend (identity, name, name_tag, card, card_sequence, added_at) VALUES (?, ?, ?, ?, ?, ?)",
+                       arguments: [card.identity.data, try atRest.seal(name, .friendName), atRest.tag(name, .friendName),
+                                   try atRest.seal(card.text, .card), Int64(card.sequence), Int64(now)])
+    }
+
     /// The card's inboxes, where envelopes for this friend go, replace any older card's.
-    static func storeInboxes(_ db: Database, of card: ContactCard) throws {
+    static func storeInboxes(_ db: Database, of card: ContactCard, atRest: AtRest) throws {
         // The card's inboxes, where envelopes for this friend go, replace any older card's. A drop token
         // I already hold for the same mailbox is kept: every card carries the token issued to whoever got
         // that card, so a newer card passed on by someone else must not swap my token for theirs.
@@ -132,37 +143,50 @@ extension Node {
         for row in held { tokens["\(row[0] as String) \(Hex.encode([UInt8](row[1] as Data)))"] = row[2] }
         try db.execute(sql: "DELETE FROM friend_inbox WHERE friend = ?", arguments: [card.identity.data])
         for inbox in card.inboxes {
-            let token = tokens["\(inbox.relay) \(Hex.encode(inbox.mailbox))"] ?? inbox.dropToken.data
+            let token = try tokens["\(inbox.relay) \(Hex.encode(inbox.mailbox))"] ?? atRest.seal(inbox.dropToken, .dropToken)
             try db.execute(sql: "INSERT OR REPLACE INTO friend_inbox (friend, relay, mailbox, drop_token) VALUES (?, ?, ?, ?)",
                            arguments: [card.identity.data, inbox.relay, inbox.mailbox.data, token])
         }
     }
 
+    /// My friends, by name.
     public func friends() throws -> [Friend] {
-        try db.writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT identity, name, card, verified_at FROM friend ORDER BY name").map(Self.friend(row:))
-        }
+        let atRest = try atRest
+        return try db.writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT identity, name, card, verified_at FROM friend").map { try Self.friend(row: $0, atRest) }
+        }.sorted { $0.name < $1.name }
     }
 
     func friend(identity: [UInt8]) throws -> Friend? {
-        try db.writer.read { db in
+        let atRest = try atRest
+        return try db.writer.read { db in
             try Row.fetchOne(db, sql: "SELECT identity, name, card, verified_at FROM friend WHERE identity = ?",
-                             arguments: [identity.data]).map(Self.friend(row:))
+                             arguments: [identity.data]).map { try Self.friend(row: $0, atRest) }
         }
     }
 
     /// A friend from a row of `identity, name, card, verified_at`.
-    static func friend(row: Row) throws -> Friend {
-        let card = try ContactCard(text: row[2])
-        return Friend(name: row[1], fingerprint: Fingerprint.of(identity: [UInt8](row[0] as Data)), cardName: card.name,
+    static func friend(row: Row, _ atRest: AtRest) throws -> Friend {
+        let card = try ContactCard(text: try atRest.text(row[2], .card))
+        return Friend(name: try atRest.text(row[1], .friendName), fingerprint: Fingerprint.of(identity: [UInt8](row[0] as Data)), cardName: card.name,
                       relays: card.inboxes.map(\.relay), verified: (row[3] as Int64?) != nil)
     }
 
     /// A friend's stored card, by local name.
     func card(ofFriendNamed name: String, _ db: Database) throws -> ContactCard {
-        guard let text = try String.fetchOne(db, sql: "SELECT card FROM friend WHERE name = ?", arguments: [name]) else {
+        let atRest = try atRest
+        guard let sealed = try Data.fetchOne(db, sql: "SELECT card FROM friend WHERE name_tag = ?", arguments: [atRest.tag(name, .friendName)]) else {
             throw NodeError("no friend named \"\(name)\"", hint: "`kith friend list` shows your friends")
         }
-        return try ContactCard(text: text)
+        return try ContactCard(text: try atRest.text(sealed, .card))
     }
+
+    /// Every friend's local name and stored card.
+    func friendCards(_ db: Database, where condition: String = "1", arguments: StatementArguments = []) throws -> [(name: String, card: ContactCard)] {
+        let atRest = try atRest
+        return try Row.fetchAll(db, sql: "SELECT name, card FROM friend WHERE \(condition)", arguments: arguments).map { row in
+            (try atRest.text(row[0], .friendName), try ContactCard(text: try atRest.text(row[1], .card)))
+        }
+    }
+
 }

@@ -22,29 +22,33 @@ extension Node {
             let post = try Post(author: keys.identity.publicKey, audienceID: audience.audienceID, epoch: audience.epoch,
                                 id: randomBytes(Post.idLength), createdAt: now, text: text)
             let envelope = try post.seal(author: keys.identity, audience: audience)
-            try Self.storePost(db, post, audienceOwner: audience.owner, audienceName: audienceName, envelopeID: envelope.id, now: now)
+            try self.storePost(db, post, audienceOwner: audience.owner, audienceName: audienceName, envelopeID: envelope.id, now: now)
             let members = try Data.fetchAll(db, sql: "SELECT friend FROM audience_member WHERE audience = ?", arguments: [audience.audienceID.data])
-            try Self.enqueue(db, envelope: envelope, to: members, now: now)
+            try self.enqueue(db, envelope: envelope, to: members, now: now)
             return Posted(id: Hex.encode(post.id), recipients: members.count)
         }
     }
 
-    static func storePost(_ db: Database, _ post: Post, audienceOwner: [UInt8], audienceName: String, envelopeID: [UInt8], now: UInt64) throws {
+    /// Stores a post in the feed, its text and audience name sealed.
+    func storePost(_ db: Database, _ post: Post, audienceOwner: [UInt8], audienceName: String, envelopeID: [UInt8], now: UInt64) throws {
+        let atRest = try atRest
         try db.execute(sql: """
             INSERT OR IGNORE INTO post (id, author, audience_owner, audience, audience_name, epoch, text, created_at, received_at, envelope_id)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [post.id.data, post.author.data, audienceOwner.data, post.audienceID.data, audienceName,
-                             Int64(post.epoch), post.text, Int64(post.createdAt), Int64(now), envelopeID.data])
+            """, arguments: [post.id.data, post.author.data, audienceOwner.data, post.audienceID.data, try atRest.seal(audienceName, .postAudience),
+                             Int64(post.epoch), try atRest.seal(post.text, .postText), Int64(post.createdAt), Int64(now), envelopeID.data])
     }
 
     /// Queues one delivery job per relay, naming every mailbox of these
-    /// friends on that relay with the drop token its owner gave me.
-    static func enqueue(_ db: Database, envelope: Envelope, to friends: [Data], now: UInt64) throws {
+    /// friends on that relay with the drop token its owner gave me. The
+    /// request (which holds the drop tokens) is stored sealed.
+    func enqueue(_ db: Database, envelope: Envelope, to friends: [Data], now: UInt64) throws {
+        let atRest = try atRest
         var byRelay: [String: [DropRequest.Target]] = [:]
         let inboxes = try db.cachedStatement(sql: "SELECT relay, mailbox, drop_token FROM friend_inbox WHERE friend = ?")
         for friend in friends {
             for row in try Row.fetchAll(inboxes, arguments: [friend]) {
-                byRelay[row[0], default: []].append(.init(mailbox: [UInt8](row[1] as Data), token: [UInt8](row[2] as Data)))
+                byRelay[row[0], default: []].append(.init(mailbox: [UInt8](row[1] as Data), token: try atRest.open(row[2], .dropToken)))
             }
         }
         let bytes = envelope.bytes
@@ -54,7 +58,8 @@ extension Node {
                 try db.execute(sql: """
                     INSERT OR IGNORE INTO outbox (envelope_id, relay, part, request, state, next_attempt_at, created_at)
                     VALUES (?, ?, ?, ?, 'queued', ?, ?)
-                    """, arguments: [envelope.id.data, relay, part, request.bytes.data, Int64(now), Int64(now)])
+                    """, arguments: [envelope.id.data, relay, part, try atRest.seal(request.bytes, .request), Int64(now), Int64(now)])
+
             }
         }
     }

@@ -144,14 +144,15 @@ extension Node {
                     return .wait(Waiting(reason: "an audience key from someone who is not a friend (yet)", key: owner, kind: .keyMessage))
                 }
                 let sealed = try sealStored(message.audience.key, keyID: message.audience.keyID)
-                try Self.storeAudienceKey(db, message.audience, name: message.audienceName, sealed: sealed, now: clock())
+                try storeAudienceKey(db, message.audience, name: message.audienceName, sealed: sealed, now: clock())
                 return .done(newPosts: 0, newKeys: db.changesCount)
             case .post:
                 let keyID = try Post.keyID(of: envelope)
                 if cache[keyID] == nil { cache[keyID] = try audienceKey(keyID: keyID, db) }
                 guard let (audience, name) = cache[keyID] else { return .wait(Waiting(reason: "a post whose audience key has not arrived", key: keyID, kind: .post)) }
                 let post = try Post.open(envelope, audience: audience, now: clock())
-                try Self.storePost(db, post, audienceOwner: audience.owner, audienceName: name, envelopeID: envelopeID, now: clock())
+                try storePost(db, post, audienceOwner: audience.owner, audienceName: name, envelopeID: envelopeID, now: clock())
+
                 return .done(newPosts: db.changesCount, newKeys: 0)
             }
         } catch let error as ProtocolError {

@@ -23,23 +23,23 @@ extension Node {
     public func removeFriend(named name: String) async throws -> FriendRemoval {
         let keys = try requireKeys()
         let now = clock()
+        let holder = keys.atRest.tag(name, .holder)
         let audiences = try await db.writer.write { db -> [String] in
-            guard let identity = try Data.fetchOne(db, sql: "SELECT identity FROM friend WHERE name = ?", arguments: [name]) else {
-                guard try Bool.fetchOne(db, sql: "SELECT 1 FROM issued_token WHERE issued_to = ?", arguments: [name]) == true else {
+            guard let identity = try Data.fetchOne(db, sql: "SELECT identity FROM friend WHERE name_tag = ?", arguments: [keys.atRest.tag(name, .friendName)]) else {
+                guard try Bool.fetchOne(db, sql: "SELECT 1 FROM issued_token WHERE issued_to = ?", arguments: [holder]) == true else {
                     throw NodeError("no friend named \"\(name)\"", hint: "`kith friend list` shows your friends")
                 }
                 return []
             }
-            let audiences = try String.fetchAll(db, sql: """
-                SELECT a.name FROM audience_member m JOIN audience a ON a.id = m.audience WHERE m.friend = ? ORDER BY a.name
-                """, arguments: [identity])
+            let audiences = try self.audienceNames(ofMember: [UInt8](identity), db)
             try db.execute(sql: "DELETE FROM audience_member WHERE friend = ?", arguments: [identity])
             for audience in audiences { _ = try self.startEpoch(after: try self.currentKey(audienceNamed: audience, db), name: audience, db, now: now) }
             try db.execute(sql: "DELETE FROM friend WHERE identity = ?", arguments: [identity])
             return audiences
         }
         let tokens = try await db.writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT hash, relay FROM issued_token WHERE issued_to = ?", arguments: [name])
+            try Row.fetchAll(db, sql: "SELECT hash, relay FROM issued_token WHERE issued_to = ?", arguments: [holder])
+
                 .map { (hash: [UInt8]($0[0] as Data), relay: $0[1] as String) }
         }
         var revoked = 0, failures: [String] = []

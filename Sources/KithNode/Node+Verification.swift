@@ -61,8 +61,10 @@ extension Node {
     public func replaceFriend(named name: String, cardText: String, allowLocalRelays: Bool = false) async throws -> FriendReplacement {
         let card = try await checkedCard(cardText, allowLocalRelays: allowLocalRelays)
         let now = clock()
+        let atRest = try atRest
         let (oldIdentity, old, audiences) = try await db.writer.write { db -> ([UInt8], Friend, [String]) in
-            guard let row = try Row.fetchOne(db, sql: "SELECT identity, name, card, verified_at FROM friend WHERE name = ?", arguments: [name]) else {
+            guard let row = try Row.fetchOne(db, sql: "SELECT identity, name, card, verified_at FROM friend WHERE name_tag = ?",
+                                             arguments: [atRest.tag(name, .friendName)]) else {
                 throw NodeError("no friend named \"\(name)\"", hint: "`kith friend list` shows your friends; `kith friend add CARD` adds a new one")
             }
             let oldIdentity = [UInt8](row[0] as Data)
@@ -70,23 +72,20 @@ extension Node {
                 throw NodeError("this card has the same identity as the \(name) you know: there is nothing to replace",
                                 hint: "to take a newer card of the same identity, run: kith friend add CARD")
             }
-            if let other = try String.fetchOne(db, sql: "SELECT name FROM friend WHERE identity = ?", arguments: [card.identity.data]) {
-                throw NodeError("this card's identity is already your friend \"\(other)\"",
+            if let other = try Data.fetchOne(db, sql: "SELECT name FROM friend WHERE identity = ?", arguments: [card.identity.data]) {
+                throw NodeError("this card's identity is already your friend \"\(try atRest.text(other, .friendName))\"",
                                 hint: "`kith friend list` shows your friends and their fingerprints")
             }
-            let audiences = try String.fetchAll(db, sql: """
-                SELECT a.name FROM audience_member m JOIN audience a ON a.id = m.audience WHERE m.friend = ? ORDER BY a.name
-                """, arguments: [oldIdentity.data])
+            let audiences = try self.audienceNames(ofMember: oldIdentity, db)
             try db.execute(sql: "DELETE FROM audience_member WHERE friend = ?", arguments: [oldIdentity.data])
             // Each audience it leaves gets a new epoch, so it reads nothing posted there from now on.
             for audience in audiences { _ = try self.startEpoch(after: try self.currentKey(audienceNamed: audience, db), name: audience, db, now: now) }
             try db.execute(sql: "DELETE FROM audience_key WHERE owner = ?", arguments: [oldIdentity.data])
             try db.execute(sql: "DELETE FROM friend_inbox WHERE friend = ?", arguments: [oldIdentity.data])
             try db.execute(sql: "DELETE FROM friend WHERE identity = ?", arguments: [oldIdentity.data])
-            try db.execute(sql: "INSERT INTO friend (identity, name, card, card_sequence, added_at) VALUES (?, ?, ?, ?, ?)",
-                           arguments: [card.identity.data, name, card.text, Int64(card.sequence), Int64(now)])
-            try Self.storeInboxes(db, of: card)
-            return (oldIdentity, try Self.friend(row: row), audiences)
+            try Self.insertFriend(db, card: card, name: name, atRest: atRest, now: now)
+            try Self.storeInboxes(db, of: card, atRest: atRest)
+            return (oldIdentity, try Self.friend(row: row, atRest), audiences)
         }
         guard let friend = try friend(identity: card.identity) else { throw NodeError("the friend was not stored") }
         return FriendReplacement(friend: friend, oldFingerprint: Fingerprint.of(identity: oldIdentity),
@@ -95,11 +94,12 @@ extension Node {
 
     /// A friend's identity key and listing, by local name.
     func friendNamed(_ name: String) throws -> ([UInt8], Friend) {
+        let atRest = try atRest
         let row = try db.writer.read { db in
-            try Row.fetchOne(db, sql: "SELECT identity, name, card, verified_at FROM friend WHERE name = ?", arguments: [name])
+            try Row.fetchOne(db, sql: "SELECT identity, name, card, verified_at FROM friend WHERE name_tag = ?", arguments: [atRest.tag(name, .friendName)])
         }
         guard let row else { throw NodeError("no friend named \"\(name)\"", hint: "`kith friend list` shows your friends") }
-        return ([UInt8](row[0] as Data), try Self.friend(row: row))
+        return ([UInt8](row[0] as Data), try Self.friend(row: row, atRest))
     }
 
     /// Refuses, as a possible impostor, a card with a new identity that
@@ -107,18 +107,14 @@ extension Node {
     /// card's name) is a friend's local name, or, without `localName`, the
     /// card's name is the name in a known friend's card. Names in cards are
     /// compared exactly as written.
-    static func refuseDifferentIdentity(_ db: Database, card: ContactCard, localName: String?) throws {
+    func refuseDifferentIdentity(_ db: Database, card: ContactCard, localName: String?) throws {
         let name = localName ?? card.name
-        var known = try Row.fetchOne(db, sql: "SELECT name, identity FROM friend WHERE name = ?", arguments: [name])
-            .map { (name: $0[0] as String, identity: [UInt8]($0[1] as Data)) }
-        if known == nil, localName == nil {
-            for row in try Row.fetchAll(db, sql: "SELECT name, identity, card FROM friend") {
-                if let other = try? ContactCard(text: row[2]), other.name == card.name {
-                    known = (name: row[0], identity: [UInt8](row[1] as Data))
-                    break
-                }
-            }
+        var known: (name: String, identity: [UInt8])?
+        for (friendName, stored) in try friendCards(db) where friendName == name || (localName == nil && stored.name == card.name) {
+            known = (friendName, stored.identity)
+            if friendName == name { break }
         }
+
         guard let known else { return }
         throw NodeError(
             "this card has a different identity than the friend you know as \"\(known.name)\": it may be an impostor, or \(known.name) may have made a new identity",

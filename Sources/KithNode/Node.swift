@@ -34,6 +34,7 @@ public struct Node: Sendable {
     /// The same node with its keystore decrypted.
     public func unlock(passphrase: [UInt8]) throws -> Node {
         let keys = try Keystore.open(path: keystorePath, passphrase: passphrase)
+        try db.completeMigrations(atRest: keys.atRest)
         return Node(home: home, db: db, keys: keys, clock: clock)
     }
 
@@ -44,15 +45,21 @@ public struct Node: Sendable {
         return keys
     }
 
+    /// Seals and opens what is personal in the database; needs the keystore.
+    var atRest: AtRest {
+        get throws { try requireKeys().atRest }
+    }
+
     /// My identity public key.
     public func identity() throws -> [UInt8] {
         guard let v = try db.profileValue("identity") else { throw NodeError("node database has no identity") }
         return [UInt8](v)
     }
 
+    /// My name, as my cards give it (sealed in the database: needs the keystore).
     public func name() throws -> String {
         guard let v = try db.profileValue("name") else { throw NodeError("node database has no name") }
-        return String(decoding: v, as: UTF8.self)
+        return try atRest.text(v, .myName)
     }
 
     // MARK: Creating a node
@@ -98,12 +105,14 @@ public struct Node: Sendable {
                 try await RelayClient(baseURL: url).register(mailboxKey: mailboxKeys[url]!)
             }
             let db = try NodeDatabase(path: dbPath)
+            try db.completeMigrations(atRest: keys.atRest)
+            let sealedName = try keys.atRest.seal(name, .myName)
             var w = ByteWriter()
             cert.write(to: &w)
             let certBytes = w.bytes
             let mailboxRows = urls.map { ($0, Data(mailboxKeys[$0]!.publicKey)) }
             try await db.writer.write { db in
-                try NodeDatabase.setProfile(db, "name", Data(name.utf8))
+                try NodeDatabase.setProfile(db, "name", sealedName)
                 try NodeDatabase.setProfile(db, "identity", Data(identity.publicKey))
                 try NodeDatabase.setProfile(db, "encryption_key", Data(certBytes))
                 try NodeDatabase.setProfile(db, "card_sequence", Data(String(0).utf8))

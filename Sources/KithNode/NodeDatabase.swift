@@ -3,7 +3,10 @@ import GRDB
 
 /// The node's SQLite database: friends, audiences, audience keys (encrypted
 /// with the keystore's storage key), the decrypted feed, the inbox of
-/// fetched envelopes and the outbox of deliveries.
+/// fetched envelopes and the outbox of deliveries. What is personal in it
+/// (names, cards, drop tokens, post text, queued requests) is sealed under
+/// the storage key too (`AtRest`), so the last migration needs the keystore:
+/// opening runs the others, `unlock` runs it.
 public struct NodeDatabase: Sendable {
     public static let fileName = "node.sqlite"
     let writer: any DatabaseWriter
@@ -19,8 +22,41 @@ public struct NodeDatabase: Sendable {
         var config = Configuration()
         config.busyMode = .timeout(10)
         config.foreignKeysEnabled = true
+        config.prepareDatabase { db in
+            // Deleted and overwritten content is zeroed, not left in free pages:
+            // erased values (an expired inbox body, a removed friend) are gone from the file.
+            try db.execute(sql: "PRAGMA secure_delete = ON")
+        }
         writer = try DatabasePool(path: path, configuration: config)
-        try Self.migrator.migrate(writer)
+        let migrator = Self.migrator(atRest: nil)
+        if try !writer.read({ try migrator.appliedIdentifiers($0) }).contains(Self.lastKeylessMigration) {
+            try migrator.migrate(writer, upTo: Self.lastKeylessMigration)
+        }
+    }
+
+    /// The last migration that runs without the keystore: those after it
+    /// run at `completeMigrations(atRest:)`.
+    static let lastKeylessMigration = "v4-token-holder"
+
+
+    /// Runs the migrations that need the storage key. When they seal existing
+    /// plaintext, the database is then rewritten without free pages and its
+    /// write-ahead log emptied, so that no earlier plaintext stays behind.
+    func completeMigrations(atRest: AtRest) throws {
+        let migrator = Self.migrator(atRest: atRest)
+        let upgrading = try writer.read { db in
+            try !migrator.hasCompletedMigrations(db) && Int.fetchOne(db, sql: "SELECT count(*) FROM profile") ?? 0 > 0
+        }
+        try migrator.migrate(writer)
+        if upgrading { try wipeFreedContent() }
+    }
+
+    /// Rewrites the database without its free pages (VACUUM) and truncates
+    /// the write-ahead log, so that nothing deleted or overwritten before is
+    /// left in either file.
+    func wipeFreedContent() throws {
+        try writer.vacuum()
+        try writer.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
     }
 
     /// See `init(path:)`.
@@ -33,7 +69,7 @@ public struct NodeDatabase: Sendable {
         }
     }
 
-    static var migrator: DatabaseMigrator {
+    static func migrator(atRest: AtRest?) -> DatabaseMigrator {
         var m = DatabaseMigrator()
         m.registerMigration("v1") { db in
             try db.execute(sql: """
@@ -89,8 +125,61 @@ public struct NodeDatabase: Sendable {
             // `kith card --for NAME`, or NULL: `kith friend remove NAME` revokes those tokens.
             try db.execute(sql: "ALTER TABLE issued_token ADD COLUMN issued_to TEXT")
         }
+        m.registerMigration("v6-at-rest") { db in
+            guard let atRest else { throw NodeError("the node database needs the keystore unlocked to be upgraded") }
+            try sealPersonalData(db, atRest)
+        }
         return m
     }
+
+    /// Seals what earlier versions stored in the clear, in place: the columns
+    /// keep their names and hold sealed BLOBs from now on, and the names that
+    /// are looked up or kept unique get a tag column (see `AtRest`).
+    static func sealPersonalData(_ db: Database, _ atRest: AtRest) throws {
+        try db.execute(sql: """
+            ALTER TABLE friend ADD COLUMN name_tag BLOB;
+            ALTER TABLE audience ADD COLUMN name_tag BLOB;
+            """)
+        /// Seals text `columns` of every row of `table`; `tag` fills a tag column from the first one.
+        func seal(_ table: String, key: String, _ columns: [(String, AtRest.Field)], tag: String? = nil) throws {
+            for row in try Row.fetchAll(db, sql: "SELECT \(key), \(columns.map(\.0).joined(separator: ", ")) FROM \(table)") {
+                var sets: [String] = [], values: [(any DatabaseValueConvertible)?] = []
+                for (i, (column, field)) in columns.enumerated() {
+                    let text: String = row[i + 1]
+                    sets.append("\(column) = ?")
+                    values.append(try atRest.seal(text, field))
+                    if i == 0, let tag {
+                        sets.append("\(tag) = ?")
+                        values.append(atRest.tag(text, field))
+                    }
+                }
+                values.append(row[0] as DatabaseValue)
+                try db.execute(sql: "UPDATE \(table) SET \(sets.joined(separator: ", ")) WHERE \(key) = ?", arguments: StatementArguments(values))
+            }
+        }
+        try seal("friend", key: "identity", [("name", .friendName), ("card", .card)], tag: "name_tag")
+        try seal("audience", key: "id", [("name", .audienceName)], tag: "name_tag")
+        try seal("audience_key", key: "key_id", [("name", .keyName)])
+        try seal("post", key: "rowid", [("text", .postText), ("audience_name", .postAudience)])
+        for row in try Row.fetchAll(db, sql: "SELECT rowid, drop_token FROM friend_inbox") {
+            try db.execute(sql: "UPDATE friend_inbox SET drop_token = ? WHERE rowid = ?",
+                           arguments: [try atRest.seal([UInt8](row[1] as Data), .dropToken), row[0] as Int64])
+        }
+        for row in try Row.fetchAll(db, sql: "SELECT id, request FROM outbox") {
+            try db.execute(sql: "UPDATE outbox SET request = ? WHERE id = ?", arguments: [try atRest.seal([UInt8](row[1] as Data), .request), row[0] as Int64])
+        }
+        for row in try Row.fetchAll(db, sql: "SELECT hash, issued_to FROM issued_token WHERE issued_to IS NOT NULL") {
+            try db.execute(sql: "UPDATE issued_token SET issued_to = ? WHERE hash = ?", arguments: [atRest.tag(row[1] as String, .holder), row[0] as Data])
+        }
+        if let name = try Data.fetchOne(db, sql: "SELECT value FROM profile WHERE key = 'name'") {
+            try setProfile(db, "name", try atRest.seal([UInt8](name), .myName))
+        }
+        try db.execute(sql: """
+            CREATE UNIQUE INDEX friend_name ON friend(name_tag);
+            CREATE UNIQUE INDEX audience_name ON audience(name_tag);
+            """)
+    }
+
 }
 
 // MARK: Profile

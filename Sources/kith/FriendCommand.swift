@@ -31,7 +31,7 @@ struct FriendCommand: AsyncParsableCommand {
 
         func run() async throws {
             let text = try Input.argumentOrStandardInput(card, what: "the card")
-            let friend = try await home.open().addFriend(cardText: text, as: localName, allowLocalRelays: Input.allowLocalRelays)
+            let friend = try await home.unlock().addFriend(cardText: text, as: localName, allowLocalRelays: Input.allowLocalRelays)
             Console.out("\(friend.name)  \(friend.fingerprint)")
         }
     }
@@ -77,7 +77,7 @@ struct FriendCommand: AsyncParsableCommand {
         var json = false
 
         func run() throws {
-            let friends = try home.open().friends()
+            let friends = try home.unlock().friends()
             if json { return try Console.json(friends) }
             for f in friends { Console.out("\(VerifiedMark.name(f.name, verified: f.verified))  \(f.fingerprint)") }
         }
@@ -111,7 +111,7 @@ struct FriendCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let node = try home.open()
+            let node = try home.unlock()
             let (shown, number) = try node.safetyNumber(withFriendNamed: friend)
             Console.out(number)
             if confirm || clear {
@@ -265,7 +265,7 @@ struct GroupCommand: AsyncParsableCommand {
         @Flag(help: "Print a JSON array of {name, epoch, members}.") var json = false
 
         func run() throws {
-            let audiences = try home.open().audiences()
+            let audiences = try home.unlock().audiences()
             if json { return try Console.json(audiences) }
             for a in audiences { Console.out("\(a.name): \(a.members.isEmpty ? "(no members)" : a.members.joined(separator: ", "))") }
         }

@@ -26,7 +26,7 @@ struct KeyCommand: AsyncParsableCommand {
         var json = false
 
         func run() throws {
-            let info = try home.open().keyInfo()
+            let info = try home.unlock().keyInfo()
             if json { return try Console.json(info) }
             Console.out("name            \(info.name)")
             Console.out("identity        \(info.identity)")

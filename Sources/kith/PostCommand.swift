@@ -85,7 +85,7 @@ struct FeedCommand: ParsableCommand {
     }
 
     func run() throws {
-        let items = try home.open().feed(limit: limit)
+        let items = try home.unlock().feed(limit: limit)
         if json { return try Console.json(items) }
         if items.isEmpty { Console.note("no posts yet") }
         for item in items {

@@ -2,11 +2,11 @@ import ArgumentParser
 import KithNode
 
 /// `kith whoami`: my name and fingerprint, to read to a friend who wants to
-/// check my card. It reads only the database, so it needs no passphrase.
+/// check my card. It needs the passphrase: my name is stored sealed.
 struct WhoamiCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "whoami",
-        abstract: "Print your name and fingerprint (no passphrase needed).",
+        abstract: "Print your name and fingerprint.",
         discussion: """
             Read the fingerprint to a friend who has your card: `kith friend list` shows it on their side. \
             `kith friend verify FRIEND` checks both identities at once; `kith key show` shows all your public keys.
@@ -15,7 +15,7 @@ struct WhoamiCommand: ParsableCommand {
     @OptionGroup var home: HomeOptions
 
     func run() throws {
-        let info = try home.open().keyInfo()
+        let info = try home.unlock().keyInfo()
         Console.out("\(info.name)  \(info.fingerprint)")
     }
 }

@@ -44,8 +44,10 @@ extension Node {
 
     /// The epoch key of an audience this node holds (its own or a friend's), as a member's program can read it.
     func heldKey(audienceNamed name: String) async throws -> AudienceKey {
-        try await db.writer.read { db in
-            let keyID = try Data.fetchOne(db, sql: "SELECT key_id FROM audience_key WHERE name = ? ORDER BY epoch DESC", arguments: [name])!
+        let atRest = try atRest
+        return try await db.writer.read { db in
+            let keyID = try Row.fetchAll(db, sql: "SELECT key_id, name FROM audience_key ORDER BY epoch DESC")
+                .first { try atRest.text($0[1], .keyName) == name }![0] as Data
             return try self.audienceKey(keyID: [UInt8](keyID), db)!.key
         }
     }
@@ -225,14 +227,17 @@ extension Node {
     @Test func aCardPassedOnDoesNotSwapMyToken() async throws {
         try await withThreeFriends { alice, bob, mallory, _ in
             let token = { (node: Node) in try await node.db.writer.read { db in
-                try Data.fetchAll(db, sql: "SELECT drop_token FROM friend_inbox JOIN friend ON friend.identity = friend_inbox.friend WHERE friend.name = 'alice'")
+                try Data.fetchAll(db, sql: "SELECT drop_token FROM friend_inbox JOIN friend ON friend.identity = friend_inbox.friend WHERE friend.name_tag = ?",
+                                  arguments: [try node.atRest.tag("alice", .friendName)]).map { try node.atRest.open($0, .dropToken) }
             } }
             let mine = try await token(bob)
             let mallorysCard = try await mallory.db.writer.read { db in try mallory.card(ofFriendNamed: "alice", db) }
             #expect(try await token(mallory) != mine)
             try await bob.addFriend(cardText: mallorysCard.text)
             #expect(try await token(bob) == mine)
-            #expect(try await bob.db.writer.read { db in try Int64.fetchOne(db, sql: "SELECT card_sequence FROM friend WHERE name = 'alice'") }
+            #expect(try await bob.db.writer.read { db in
+                try Int64.fetchOne(db, sql: "SELECT card_sequence FROM friend WHERE name_tag = ?", arguments: [try bob.atRest.tag("alice", .friendName)]) }
+
                     == Int64(mallorysCard.sequence))
         }
     }

@@ -8,9 +8,11 @@ import Testing
 extension Node {
     /// The envelopes waiting in my outbox (a sender can always hand its own envelopes to anyone).
     func queuedEnvelopes() async throws -> [[UInt8]] {
-        try await db.writer.read { db in
-            try Data.fetchAll(db, sql: "SELECT request FROM outbox ORDER BY id").map { try DropRequest(bytes: [UInt8]($0)).envelope }
+        let atRest = try atRest
+        return try await db.writer.read { db in
+            try Data.fetchAll(db, sql: "SELECT request FROM outbox ORDER BY id").map { try DropRequest(bytes: try atRest.open($0, .request)).envelope }
         }
+
     }
 }
 

@@ -73,13 +73,14 @@ func withFriends(_ body: @escaping @Sendable (_ alice: Node, _ bob: Node, _ rela
             try await alice.addMember(audience: "family", friend: "bob")
             _ = try await alice.post(to: "family", text: "only once")
             let queued = try await alice.db.writer.read { db in
-                try Row.fetchAll(db, sql: "SELECT relay, request FROM outbox").map { ($0[0] as String, $0[1] as Data) }
+                try Row.fetchAll(db, sql: "SELECT relay, request FROM outbox").map { ($0[0] as String, try alice.atRest.open($0[1], .request)) }
             }
+
             _ = try await alice.sync()
             #expect(try await bob.sync().newPosts == 1)
             // The relay gets the same uploads again (say alice's node crashed before it
             // recorded the relay's answer): bob fetches them again and drops them by id.
-            for (relay, request) in queued { _ = try await RelayClient(baseURL: relay).drop(bytes: [UInt8](request)) }
+            for (relay, request) in queued { _ = try await RelayClient(baseURL: relay).drop(bytes: request) }
             let again = try await bob.sync()
             #expect(again.fetched == 0 && again.newPosts == 0)
             #expect(try bob.feed().count == 1)

@@ -106,7 +106,7 @@ import Testing
         try SecureFile.createPrivateIfMissing(path)
         do {
             let queue = try DatabaseQueue(path: path)
-            try NodeDatabase.migrator.migrate(queue, upTo: "v2")
+            try NodeDatabase.migrator(atRest: nil).migrate(queue, upTo: "v2")
             try queue.write { db in
                 try db.execute(sql: "INSERT INTO friend (identity, name, card, card_sequence, added_at) VALUES (?, 'bob', 'card', 1, 0)",
                                arguments: [Data(randomBytes(32))])
@@ -115,6 +115,6 @@ import Testing
         let database = try NodeDatabase(path: path)
         let verified = try database.writer.read { db in try Int64?.fetchAll(db, sql: "SELECT verified_at FROM friend") }
         #expect(verified == [nil])
-        #expect(try database.writer.read { db in try NodeDatabase.migrator.appliedMigrations(db) }.contains("v3-verification"))
+        #expect(try database.writer.read { db in try NodeDatabase.migrator(atRest: nil).appliedMigrations(db) }.contains("v3-verification"))
     }
 }
