@@ -4,7 +4,7 @@ import KithCrypto
 import KithProtocol
 
 /// What `kith key show` prints: the public half of my keys, read from the
-/// node database alone, so it needs no passphrase and holds no secret.
+/// node database (the name sealed there, so it needs the keystore); no secret.
 public struct KeyInfo: Codable, Sendable, Equatable {
     /// My display name.
     public let name: String
@@ -47,7 +47,7 @@ public struct KeyInfo: Codable, Sendable, Equatable {
 
 extension Node {
     /// The public half of my keys for inspection. Reads only the database
-    /// (the `profile` and `mailbox` tables): no passphrase, no secret.
+    /// (the `profile` and `mailbox` tables); no secret.
     public func keyInfo() throws -> KeyInfo {
         let me = try identity()
         let cert = try encryptionCertificate()

@@ -91,7 +91,7 @@ struct FriendCommand: AsyncParsableCommand {
                 friend runs `kith friend verify` with your name and reads theirs. Compare it in person or by a \
                 call, not by a message an impostor could send. If it matches, run again with --confirm; \
                 `kith friend list` and `kith feed` then show \(VerifiedMark.mark) after their name. If it does not \
-                match, one of the two cards is not what it claims: do not confirm. Needs no passphrase.
+                match, one of the two cards is not what it claims: do not confirm.
                 """
         )
 

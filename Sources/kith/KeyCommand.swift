@@ -13,7 +13,7 @@ struct KeyCommand: AsyncParsableCommand {
 
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Show your public keys, their validity and your mailboxes. Never a secret; needs no passphrase.",
+            abstract: "Show your public keys, their validity and your mailboxes. Never a secret.",
             discussion: """
                 Prints your name, identity key and fingerprint, your current encryption key with its \
                 validity window, the rotation schedule (rotation is not built yet: a key lasts a year) \

@@ -97,7 +97,7 @@ import Testing
         #expect(try kith(["card", "--home", home], passphrase: "from a file").status == 0)
         expectError(try kith(["card", "--home", home], passphrase: "from a file\n"), "wrong passphrase")
         // KITH_HOME stands for --home.
-        #expect(try kith(["friend", "list"], env: ["KITH_HOME": home]).status == 0)
+        #expect(try kith(["friend", "list"], passphrase: "from a file", env: ["KITH_HOME": home]).status == 0)
         relay.stop()
     }
 

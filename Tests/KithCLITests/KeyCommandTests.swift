@@ -146,14 +146,14 @@ private func expectFailure(_ r: Output, _ message: String, hint: String? = nil, 
         relay.stop()
     }
 
-    @Test func keyShowAndWhoamiPrintPublicKeysOnlyAndNeedNoPassphrase() throws {
+    @Test func keyShowAndWhoamiPrintPublicKeysOnly() throws {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let relayA = try RelayProcess(home: dir + "/relay-a"), relayB = try RelayProcess(home: dir + "/relay-b")
         let home = dir + "/alice"
         let created = try kithOK(["init", "--home", home, "--name", "alice", "--relay", relayA.url, "--relay", relayB.url])
 
-        let whoami = try kithOK(["whoami", "--home", home], passphrase: nil)
+        let whoami = try kithOK(["whoami", "--home", home])
         #expect(whoami == created)
 
         struct Shown: Decodable {
@@ -165,7 +165,7 @@ private func expectFailure(_ r: Output, _ message: String, hint: String? = nil, 
             let rotation: Rotation
             let mailboxes: [Mailbox]
         }
-        let json = try kithOK(["key", "show", "--home", home, "--json"], passphrase: nil)
+        let json = try kithOK(["key", "show", "--home", home, "--json"])
         let shown = try JSONDecoder().decode(Shown.self, from: Data(json.utf8))
         #expect(shown.name == "alice" && "alice  \(shown.fingerprint)" == created)
         #expect(Base64URL.decode(shown.identity)?.count == 32 && Base64URL.decode(shown.encryptionKey.publicKey)?.count == 32)
@@ -176,7 +176,7 @@ private func expectFailure(_ r: Output, _ message: String, hint: String? = nil, 
         #expect(shown.mailboxes.map(\.relay).sorted() == [relayA.url, relayB.url].sorted())
         #expect(shown.mailboxes.allSatisfy { Base64URL.decode($0.mailbox)?.count == 32 })
 
-        let text = try kithOK(["key", "show", "--home", home], passphrase: nil)
+        let text = try kithOK(["key", "show", "--home", home])
         for expected in ["identity        \(shown.identity)", "fingerprint     \(shown.fingerprint)",
                          "encryption key  \(shown.encryptionKey.publicKey)", "(valid now)", "rotation        not built yet: nothing replaces the encryption key",
                          "mailbox         \(shown.mailboxes[0].mailbox) on \(shown.mailboxes[0].relay)"] {
@@ -224,7 +224,7 @@ private func expectFailure(_ r: Output, _ message: String, hint: String? = nil, 
 @Suite(.serialized) struct VerifyCommandTests {
     func friends(_ home: String) throws -> [(name: String, fingerprint: String, verified: Bool)] {
         struct Listed: Decodable { let name, fingerprint: String; let verified: Bool }
-        return try JSONDecoder().decode([Listed].self, from: Data(try kithOK(["friend", "list", "--home", home, "--json"], passphrase: nil).utf8))
+        return try JSONDecoder().decode([Listed].self, from: Data(try kithOK(["friend", "list", "--home", home, "--json"]).utf8))
             .map { ($0.name, $0.fingerprint, $0.verified) }
     }
 
@@ -234,8 +234,8 @@ private func expectFailure(_ r: Output, _ message: String, hint: String? = nil, 
         let relay = try RelayProcess(home: dir + "/relay")
         let (alice, bob) = try aliceAndBob(in: dir, relay: relay)
 
-        let onAlice = try kith(["friend", "verify", "--home", alice, "bob"], passphrase: nil)
-        let onBob = try kithOK(["friend", "verify", "--home", bob, "alice"], passphrase: nil)
+        let onAlice = try kith(["friend", "verify", "--home", alice, "bob"])
+        let onBob = try kithOK(["friend", "verify", "--home", bob, "alice"])
         #expect(onAlice.status == 0 && onAlice.stdout == onBob + "\n")
         let groups = onBob.split(separator: " ")
         #expect(groups.count == 12 && groups.allSatisfy { $0.count == 5 && $0.allSatisfy(\.isNumber) })
@@ -245,11 +245,11 @@ private func expectFailure(_ r: Output, _ message: String, hint: String? = nil, 
         #expect(try kithOK(["friend", "list", "--home", alice]) == "bob  \(fingerprint)")
 
         // alice compared the number with bob and confirms.
-        let confirmed = try kith(["friend", "verify", "--home", alice, "bob", "--confirm"], passphrase: nil)
+        let confirmed = try kith(["friend", "verify", "--home", alice, "bob", "--confirm"])
         #expect(confirmed.status == 0 && confirmed.stdout == onAlice.stdout && confirmed.stderr.contains("marked bob verified"))
         #expect(try friends(alice).map(\.verified) == [true])
         #expect(try kithOK(["friend", "list", "--home", alice]) == "bob ✓  \(fingerprint)")
-        #expect(try kith(["friend", "verify", "--home", alice, "bob"], passphrase: nil).stderr.contains("bob is verified"))
+        #expect(try kith(["friend", "verify", "--home", alice, "bob"]).stderr.contains("bob is verified"))
 
         // The feed marks posts of verified friends.
         try kithOK(["group", "create", "--home", alice, "family"])
@@ -261,15 +261,15 @@ private func expectFailure(_ r: Output, _ message: String, hint: String? = nil, 
         func items() throws -> [Item] { try JSONDecoder().decode([Item].self, from: Data(try kithOK(["feed", "--home", bob, "--json"]).utf8)) }
         #expect(try items().map(\.verified) == [false])
         #expect(try kithOK(["feed", "--home", bob]).hasPrefix("alice → family  "))
-        try kithOK(["friend", "verify", "--home", bob, "alice", "--confirm"], passphrase: nil)
+        try kithOK(["friend", "verify", "--home", bob, "alice", "--confirm"])
         #expect(try items().map(\.verified) == [true])
         #expect(try kithOK(["feed", "--home", bob]).hasPrefix("alice ✓ → family  "))
-        try kithOK(["friend", "verify", "--home", bob, "alice", "--clear"], passphrase: nil)
+        try kithOK(["friend", "verify", "--home", bob, "alice", "--clear"])
         #expect(try items().map(\.verified) == [false])
 
         // Refused: an unknown friend, contradictory flags.
-        expectFailure(try kith(["friend", "verify", "--home", alice, "zed"], passphrase: nil), "no friend named \"zed\"")
-        expectFailure(try kith(["friend", "verify", "--home", alice, "bob", "--confirm", "--clear"], passphrase: nil), "cannot be used together")
+        expectFailure(try kith(["friend", "verify", "--home", alice, "zed"]), "no friend named \"zed\"")
+        expectFailure(try kith(["friend", "verify", "--home", alice, "bob", "--confirm", "--clear"]), "cannot be used together")
         relay.stop()
     }
 
@@ -284,7 +284,7 @@ private func expectFailure(_ r: Output, _ message: String, hint: String? = nil, 
         try kithOK(["friend", "add", "--home", alice, try kithOK(["card", "--home", bob])])
         try kithOK(["friend", "add", "--home", alice, try kithOK(["card", "--home", carol])])
         try kithOK(["friend", "add", "--home", bob, try kithOK(["card", "--home", alice])])
-        try kithOK(["friend", "verify", "--home", alice, "bob", "--confirm"], passphrase: nil)
+        try kithOK(["friend", "verify", "--home", alice, "bob", "--confirm"])
         try kithOK(["group", "create", "--home", alice, "family"])
         try kithOK(["group", "add", "--home", alice, "family", "bob"])
         let before = try friends(alice)
@@ -314,7 +314,7 @@ private func expectFailure(_ r: Output, _ message: String, hint: String? = nil, 
         // After checking with bob, alice replaces him. The new identity starts unverified and in no audience.
         let replaced = try kith(["friend", "replace", "--home", alice, "bob", newCard])
         #expect(replaced.status == 0, "\(replaced.stderr)")
-        let newFingerprint = try kithOK(["whoami", "--home", newBob], passphrase: nil)
+        let newFingerprint = try kithOK(["whoami", "--home", newBob])
         #expect(replaced.stdout == newFingerprint + "\n")
         #expect(replaced.stderr.contains(oldFingerprint) && replaced.stderr.contains("\"family\""))
         let after = try friends(alice)
