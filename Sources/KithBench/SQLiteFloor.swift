@@ -86,7 +86,9 @@ final class SQLiteFloor {
         return (Double(drops) / seconds, floor.synchronous)
     }
 
-    /// Sync floor: open each post and insert it with the C API, 256 posts per
+    /// Sync floor: open each post, seal its text for storage (one
+    /// XChaCha20-Poly1305 encryption, the least a node that keeps its feed
+    /// encrypted at rest must do) and insert it with the C API, 256 posts per
     /// transaction as the node batches. Returns posts per second.
     static func openAndStore(directory: String, envelopes: [[UInt8]], audience: AudienceKey) throws -> Double {
         let floor = try SQLiteFloor(path: directory + "/floor-node.sqlite", schema: """
@@ -96,12 +98,16 @@ final class SQLiteFloor {
         let insert = try floor.prepare("INSERT INTO post (id, author, audience, epoch, text, created_at) VALUES (?, ?, ?, ?, ?, ?)")
         defer { sqlite3_finalize(insert) }
         let now = Node.now()
+        let storageKey = SecretBytes(random: AEAD.keyLength)
         let seconds = try Measure.seconds {
             for chunk in stride(from: 0, to: envelopes.count, by: 256) {
                 try floor.exec("BEGIN IMMEDIATE")
                 for bytes in envelopes[chunk..<min(chunk + 256, envelopes.count)] {
                     let post = try Post.open(try Envelope(bytes: bytes), audience: audience, now: now)
-                    try floor.run(insert, [post.id, post.author, post.audienceID, Int(post.epoch), post.text, Int(post.createdAt)])
+                    let nonce = randomBytes(AEAD.nonceLength)
+                    let text = nonce + (try AEAD.seal(Array(post.text.utf8), key: storageKey, nonce: nonce, associatedData: []))
+                    try floor.run(insert, [post.id, post.author, post.audienceID, Int(post.epoch), text, Int(post.createdAt)])
+
                 }
                 try floor.exec("COMMIT")
             }
