@@ -52,7 +52,7 @@ extension Node {
         return try await db.writer.write { db in
             let audience = try self.currentKey(audienceNamed: name, db)
             let card = try self.card(ofFriendNamed: friendName, db)
-            guard card.encryptionKey.isValid(at: now) else {
+            guard let sealTo = try Self.sealingKey(db, of: card, now: now) else {
                 throw NodeError("\(friendName)'s encryption key is not valid now", hint: "ask \(friendName) for a new card")
             }
             try db.execute(sql: "INSERT OR IGNORE INTO audience_member (audience, friend, added_at) VALUES (?, ?, ?)",
@@ -60,7 +60,7 @@ extension Node {
             guard db.changesCount == 1 else { return nil }
             guard shareHistory else { return try self.startEpoch(after: audience, name: name, db, now: now) }
             let message = KeyMessage(audience: audience, recipient: card.identity, audienceName: name, createdAt: now)
-            let envelope = try message.seal(owner: keys.identity, to: card.encryptionKey.publicKey)
+            let envelope = try message.seal(owner: keys.identity, to: sealTo.publicKey)
             try Self.enqueue(db, envelope: envelope, to: [card.identity.data], now: now)
             return MembershipChange(epoch: audience.epoch, keyQueuedFor: 1, skipped: [])
         }
@@ -98,9 +98,9 @@ extension Node {
         var sent = 0, skipped: [String] = []
         for row in members {
             let card = try ContactCard(text: row[1])
-            guard card.encryptionKey.isValid(at: now) else { skipped.append(row[0]); continue }
+            guard let sealTo = try Self.sealingKey(db, of: card, now: now) else { skipped.append(row[0]); continue }
             let message = KeyMessage(audience: next, recipient: card.identity, audienceName: name, createdAt: now)
-            try Self.enqueue(db, envelope: try message.seal(owner: keys.identity, to: card.encryptionKey.publicKey), to: [card.identity.data], now: now)
+            try Self.enqueue(db, envelope: try message.seal(owner: keys.identity, to: sealTo.publicKey), to: [card.identity.data], now: now)
             sent += 1
         }
         return MembershipChange(epoch: next.epoch, keyQueuedFor: sent, skipped: skipped)

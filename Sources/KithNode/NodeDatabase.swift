@@ -89,6 +89,11 @@ public struct NodeDatabase: Sendable {
             // `kith card --for NAME`, or NULL: `kith friend remove NAME` revokes those tokens.
             try db.execute(sql: "ALTER TABLE issued_token ADD COLUMN issued_to TEXT")
         }
+        m.registerMigration("v5-friend-encryption-key") { db in
+            // The newest encryption key certificate a friend's key update brought (112 bytes), or NULL:
+            // envelopes are sealed to the newest valid one of it and the card's (Node+Rotation.swift).
+            try db.execute(sql: "ALTER TABLE friend ADD COLUMN encryption_key BLOB")
+        }
         return m
     }
 }
