@@ -3,12 +3,13 @@ import KithCrypto
 
 /// How hard the keystore's passphrase is to guess, and how long it must be.
 ///
-/// Every write of the keystore uses these Argon2id limits (`Node.create`,
-/// `Node.changePassphrase`, and any later writer through `Node.writeKeystore`).
-/// A keystore written earlier with other limits still opens, because its
-/// header carries the limits it was written with, and it is upgraded the
-/// next time it is written. The choice and the time an unlock takes are in
-/// SECURITY.md ("Secrets at rest").
+/// Every write of the keystore under a passphrase uses these Argon2id limits
+/// (`Node.create`, `Node.changePassphrase`). A node's own rewrites (a
+/// rotation, an erased key) reuse the key derived at unlock, so they keep
+/// the file's salt and limits. A keystore written earlier with other limits
+/// still opens, because its header carries the limits it was written with,
+/// and it is upgraded by `kith key passwd`. The choice and the time an
+/// unlock takes are in SECURITY.md ("Secrets at rest").
 extension Keystore {
     /// Argon2id passes: libsodium's MODERATE (`crypto_pwhash_OPSLIMIT_MODERATE`, 3).
     public static let opsLimit: UInt64 = 3

@@ -45,22 +45,53 @@ public struct Keystore: Sendable {
 
     // MARK: Files
 
-    /// Encrypts and writes the keystore atomically (temporary file, fsync, rename), mode 0600.
+    /// The key the keystore file is encrypted under, derived from the
+    /// passphrase with the file's salt and Argon2id limits. A node keeps it
+    /// after unlocking, so that it can rewrite its keystore (a rotation, an
+    /// erased encryption key) without asking for the passphrase again.
+    public struct FileKey: Sendable {
+        let opsLimit: UInt64
+        let memLimit: UInt64
+        let salt: [UInt8]
+        let key: SecretBytes
+    }
+
+    /// Encrypts and writes the keystore atomically (temporary file, fsync, rename), mode 0600,
+    /// under a key derived from `passphrase` with a fresh salt. Returns that key.
+    @discardableResult
     public func write(to path: String, passphrase: [UInt8],
-                      opsLimit: UInt64 = PasswordKDF.interactiveOps, memLimit: UInt64 = PasswordKDF.interactiveMem) throws {
+                      opsLimit: UInt64 = PasswordKDF.interactiveOps, memLimit: UInt64 = PasswordKDF.interactiveMem) throws -> FileKey {
         guard !passphrase.isEmpty else { throw NodeError("the passphrase must not be empty") }
-        let header = try KeystoreFile.Header(opsLimit: opsLimit, memLimit: memLimit,
-                                             salt: randomBytes(PasswordKDF.saltLength), nonce: randomBytes(AEAD.nonceLength))
-        let key = try PasswordKDF.deriveKey(passphrase: passphrase, salt: header.salt, opsLimit: opsLimit, memLimit: memLimit)
+        let salt = randomBytes(PasswordKDF.saltLength)
+        let key = try PasswordKDF.deriveKey(passphrase: passphrase, salt: salt, opsLimit: opsLimit, memLimit: memLimit)
+        let fileKey = FileKey(opsLimit: opsLimit, memLimit: memLimit, salt: salt, key: key)
+        try write(to: path, under: fileKey)
+        return fileKey
+    }
+
+    /// Encrypts and writes the keystore atomically under a key an unlock or
+    /// an earlier write derived: the same salt and limits, a fresh random
+    /// nonce (XChaCha20's 24-byte nonces may be drawn at random for any
+    /// number of messages under one key). The old file is replaced by
+    /// `rename`, so its bytes leave the directory.
+    public func write(to path: String, under fileKey: FileKey) throws {
+        let header = try KeystoreFile.Header(opsLimit: fileKey.opsLimit, memLimit: fileKey.memLimit,
+                                             salt: fileKey.salt, nonce: randomBytes(AEAD.nonceLength))
         var secrets = encodeSecrets()
         defer { wipe(&secrets) }
         let headerBytes = header.bytes
-        let ct = try AEAD.seal(secrets, key: key, nonce: header.nonce, associatedData: headerBytes)
+        let ct = try AEAD.seal(secrets, key: fileKey.key, nonce: header.nonce, associatedData: headerBytes)
         try SecureFile.writeAtomically(headerBytes + ct, to: path)
     }
 
     /// Reads and decrypts the keystore; refuses a file others can read or write.
     public static func open(path: String, passphrase: [UInt8]) throws -> Keystore {
+        try unlock(path: path, passphrase: passphrase).keys
+    }
+
+    /// Reads and decrypts the keystore, and returns the key it is encrypted
+    /// under with it; refuses a file others can read or write.
+    public static func unlock(path: String, passphrase: [UInt8]) throws -> (keys: Keystore, fileKey: FileKey) {
         let bytes = try SecureFile.readPrivate(path, what: "keystore")
         let header: KeystoreFile.Header, ct: [UInt8]
         do { (header, ct) = try KeystoreFile.Header.parse(file: bytes) } catch let error as ProtocolError {
@@ -77,6 +108,6 @@ public struct Keystore: Sendable {
                             hint: "the passphrase comes from KITH_PASSPHRASE, KITH_PASSPHRASE_FILE or the prompt")
         }
         defer { wipe(&secrets) }
-        return try decodeSecrets(secrets)
+        return (try decodeSecrets(secrets), FileKey(opsLimit: header.opsLimit, memLimit: header.memLimit, salt: header.salt, key: key))
     }
 }

@@ -54,7 +54,7 @@ extension Node {
         return try await db.writer.write { db in
             let audience = try self.currentKey(audienceNamed: name, db)
             let card = try self.card(ofFriendNamed: friendName, db)
-            guard card.encryptionKey.isValid(at: now) else {
+            guard let sealTo = try Self.sealingKey(db, of: card, now: now) else {
                 throw NodeError("\(friendName)'s encryption key is not valid now", hint: "ask \(friendName) for a new card")
             }
             try db.execute(sql: "INSERT OR IGNORE INTO audience_member (audience, friend, added_at) VALUES (?, ?, ?)",
@@ -62,7 +62,7 @@ extension Node {
             guard db.changesCount == 1 else { return nil }
             guard shareHistory else { return try self.startEpoch(after: audience, name: name, db, now: now) }
             let message = KeyMessage(audience: audience, recipient: card.identity, audienceName: name, createdAt: now)
-            let envelope = try message.seal(owner: keys.identity, to: card.encryptionKey.publicKey)
+            let envelope = try message.seal(owner: keys.identity, to: sealTo.publicKey)
             try self.enqueue(db, envelope: envelope, to: [card.identity.data], now: now)
             return MembershipChange(epoch: audience.epoch, keyQueuedFor: 1, skipped: [])
         }
@@ -98,9 +98,9 @@ extension Node {
                                       arguments: [next.audienceID.data]).sorted { $0.name < $1.name }
         var sent = 0, skipped: [String] = []
         for (memberName, card) in members {
-            guard card.encryptionKey.isValid(at: now) else { skipped.append(memberName); continue }
+            guard let sealTo = try Self.sealingKey(db, of: card, now: now) else { skipped.append(memberName); continue }
             let message = KeyMessage(audience: next, recipient: card.identity, audienceName: name, createdAt: now)
-            try enqueue(db, envelope: try message.seal(owner: keys.identity, to: card.encryptionKey.publicKey), to: [card.identity.data], now: now)
+            try enqueue(db, envelope: try message.seal(owner: keys.identity, to: sealTo.publicKey), to: [card.identity.data], now: now)
             sent += 1
         }
         return MembershipChange(epoch: next.epoch, keyQueuedFor: sent, skipped: skipped)

@@ -75,8 +75,8 @@ extension Node {
             let stored = try db.profileValue("identity").map { [UInt8]($0) }
             guard stored == keys.identity.publicKey else { throw NodeError("the backup's database and keys do not belong together") }
             try db.completeMigrations(atRest: keys.atRest)
-            try keys.write(to: keystorePath, passphrase: passphrase, opsLimit: kdf.ops, memLimit: kdf.mem)
-            return Node(home: home, db: db, keys: keys, clock: Node.now)
+            let fileKey = try keys.write(to: keystorePath, passphrase: passphrase, opsLimit: kdf.ops, memLimit: kdf.mem)
+            return Node(home: home, db: db, unlocked: UnlockedKeystore(keys, fileKey: fileKey, path: keystorePath), clock: Node.now)
         } catch {
             for suffix in ["", "-wal", "-shm"] { try? fm.removeItem(atPath: dbPath + suffix) }
             try? fm.removeItem(atPath: keystorePath)

@@ -13,6 +13,8 @@ public struct KeyInfo: Codable, Sendable, Equatable {
     public let fingerprint: String
     public let encryptionKey: EncryptionKeyInfo
     public let rotation: RotationInfo
+    /// Replaced keys whose secrets are kept for the grace period, oldest first.
+    public let oldKeys: [OldKeyInfo]
     /// My mailbox on each relay.
     public let mailboxes: [MailboxInfo]
 
@@ -28,14 +30,30 @@ public struct KeyInfo: Codable, Sendable, Equatable {
         public let validNow: Bool
     }
 
-    /// When the encryption key changes. Rotation is not built: this says so
-    /// rather than show a schedule nothing follows.
+    /// When the encryption key changes: every `everyDays`, at the first
+    /// `kith sync` after it is due (or at once with `kith key rotate`).
     public struct RotationInfo: Codable, Sendable, Equatable {
-        /// Always false for now: nothing replaces the encryption key.
+        /// Always true: `sync` rotates when the schedule says so.
         public let automatic: Bool
-        /// How long a key made by `kith init` is valid.
+        public let everyDays: Int
+        /// How long a replaced secret still opens late envelopes before it is erased.
+        public let graceDays: Int
+        /// ISO 8601, UTC: when the current key was made (by rotation or `kith init`).
+        public let lastRotation: String
+        /// ISO 8601, UTC: from when the next `sync` replaces the key.
+        public let nextRotation: String
+        /// How long a new key's certificate is valid.
         public let keyLifetimeDays: Int
-        public let note: String
+    }
+
+    /// A replaced encryption key whose secret is still kept: public halves only.
+    public struct OldKeyInfo: Codable, Sendable, Equatable {
+        /// base64url.
+        public let publicKey: String
+        /// ISO 8601, UTC: when it was replaced (or expired).
+        public let retiredAt: String
+        /// ISO 8601, UTC: its secret is erased by the first sync from then on.
+        public let erasedAfter: String
     }
 
     /// One of my mailboxes: the relay and the mailbox id (its public key, base64url).
@@ -56,31 +74,30 @@ extension Node {
                 KeyInfo.MailboxInfo(relay: $0[0], mailbox: Base64URL.encode([UInt8]($0[1] as Data)))
             }
         }
-        func iso(_ t: UInt64) -> String { Date(timeIntervalSince1970: TimeInterval(t)).formatted(.iso8601) }
-        let lifetimeDays = Int(Self.encryptionKeyLifetime / 86_400)
+        func iso(_ t: UInt64) -> String { Date(timeIntervalSince1970: TimeInterval(min(t, 253_402_300_799))).formatted(.iso8601) }
+        let (schedule, last, next) = try rotationState()
+        let oldKeys = try requireKeys().encryptionKeys.filter { $0.key.publicKey != cert.publicKey }.map { old in
+            KeyInfo.OldKeyInfo(publicKey: Base64URL.encode(old.key.publicKey), retiredAt: iso(old.notAfter),
+                               erasedAfter: iso(old.notAfter.addingReportingOverflow(schedule.grace).partialValue))
+        }
         return KeyInfo(
             name: try name(), identity: Base64URL.encode(me), fingerprint: Fingerprint.of(identity: me),
             encryptionKey: .init(publicKey: Base64URL.encode(cert.publicKey), notBefore: iso(cert.notBefore),
                                  notAfter: iso(cert.notAfter), validNow: cert.isValid(at: clock())),
-            rotation: .init(automatic: false, keyLifetimeDays: lifetimeDays,
-                            note: "not built yet: nothing replaces the encryption key; the one made by `kith init` is valid for \(lifetimeDays) days"),
-            mailboxes: mailboxes)
+            rotation: .init(automatic: true, everyDays: Int(schedule.period / 86_400), graceDays: Int(schedule.grace / 86_400),
+                            lastRotation: iso(last), nextRotation: iso(next), keyLifetimeDays: Int(Self.encryptionKeyLifetime / 86_400)),
+            oldKeys: oldKeys, mailboxes: mailboxes)
     }
 
     /// Re-encrypts the keystore under `newPassphrase`; the old passphrase
     /// no longer opens it. The new one must be long enough
     /// (`Keystore.checkNewPassphrase`). The keystore is written with the
-    /// current Argon2id limits, so an older keystore is upgraded too.
+    /// current Argon2id limits (`Keystore.opsLimit`, `Keystore.memLimit`)
+    /// and a fresh salt, so an older keystore is upgraded too; later
+    /// rewrites by this node (rotation, erasure) keep the new key.
     public func changePassphrase(to newPassphrase: [UInt8]) throws {
         try Keystore.checkNewPassphrase(newPassphrase)
-        try writeKeystore(try requireKeys(), passphrase: newPassphrase)
-    }
-
-    /// Writes `keys` as this node's keystore, atomically (temporary file,
-    /// fsync, rename), with the current Argon2id limits
-    /// (`Keystore.opsLimit`, `Keystore.memLimit`). Every rewrite of the
-    /// keystore goes through here, so each one upgrades an older keystore.
-    func writeKeystore(_ keys: Keystore, passphrase: [UInt8]) throws {
-        try keys.write(to: keystorePath, passphrase: passphrase, opsLimit: Keystore.opsLimit, memLimit: Keystore.memLimit)
+        guard let unlocked else { throw NodeError("this operation needs the keystore unlocked") }
+        try unlocked.rewrite(passphrase: newPassphrase, limits: .standard)
     }
 }

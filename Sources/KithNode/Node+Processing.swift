@@ -136,9 +136,11 @@ extension Node {
         do {
             switch envelope.kind {
             case .keyMessage:
-                let now = clock()
-                let usable = keys.encryptionKeys.filter { now < $0.notAfter + Self.encryptionKeyGrace }.map(\.key)
-                let message = try KeyMessage.open(envelope, keys: usable, me: keys.identity.publicKey)
+                let message: KeyMessage
+                switch try KeyChannel.open(envelope, keys: try openingKeys(db), me: keys.identity.publicKey) {
+                case .keyMessage(let opened): message = opened
+                case .keyUpdate(let update): return try apply(update, db)
+                }
                 let owner = message.audience.owner
                 guard try Bool.fetchOne(db, sql: "SELECT 1 FROM friend WHERE identity = ?", arguments: [owner.data]) == true else {
                     return .wait(Waiting(reason: "an audience key from someone who is not a friend (yet)", key: owner, kind: .keyMessage))

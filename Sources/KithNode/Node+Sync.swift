@@ -31,6 +31,10 @@ public struct SyncReport: Codable, Sendable, Equatable {
     public var deliveries: [RelayDelivery] = []
     /// Per relay fetched from, how it went.
     public var fetches: [RelayFetch] = []
+    /// Whether this sync replaced my encryption key (the schedule said it was time).
+    public var rotatedEncryptionKey = false
+    /// Old encryption secrets erased from the keystore, their grace period over.
+    public var erasedEncryptionKeys = 0
     /// One line per problem, for the user; each line once.
     public var problems: [String] = []
     /// How often each line of `problems` that happened more than once happened.
@@ -71,7 +75,10 @@ public struct SyncReport: Codable, Sendable, Equatable {
 }
 
 extension Node {
-    /// Delivers queued envelopes that are due (all of them with `retryNow`),
+    /// Rotates my encryption key first if the schedule says it is time, and
+    /// erases old secrets whose grace period is over, so that the key
+    /// updates go out with this sync's deliveries. Then delivers queued
+    /// envelopes that are due (all of them with `retryNow`),
     /// fetches new ones from every relay (committing them locally before
     /// acknowledging), then processes everything pending. Each relay is
     /// served in a task of its own, its deliveries and then its fetch, each
@@ -81,6 +88,8 @@ extension Node {
     public func sync(retryNow: Bool = false, fetchLimit: Int = 500, budget: RelayBudget = .standard) async throws -> SyncReport {
         _ = try requireKeys()
         var report = SyncReport()
+        report.rotatedEncryptionKey = try await rotateIfDue() != nil
+        report.erasedEncryptionKeys = try await eraseRetiredEncryptionKeys()
         let jobs = try await dueDeliveries(retryNow: retryNow)
         let mailboxes = try await mailboxKeys(&report)
         let limit = max(1, fetchLimit)

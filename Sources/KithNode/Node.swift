@@ -9,17 +9,21 @@ import KithProtocol
 public struct Node: Sendable {
     public let home: String
     let db: NodeDatabase
-    let keys: Keystore?
+    /// The decrypted keystore, once unlocked; shared by copies of this value.
+    let unlocked: UnlockedKeystore?
     let clock: @Sendable () -> UInt64
+
+    /// The node's secrets as they are now, if unlocked.
+    var keys: Keystore? { unlocked?.keys }
 
     public static func now() -> UInt64 { UInt64(Date().timeIntervalSince1970) }
 
-    /// Validity of a new encryption key. Rotation is not built yet, so a key
-    /// lasts a year (see SECURITY.md).
+    /// Validity of a new encryption key's certificate: a year (at most 400
+    /// days, `EncryptionKeyCertificate.maxLifetime`). Rotation replaces the
+    /// key long before (weekly by default, see Node+Rotation.swift); the long
+    /// window lets friends keep sealing to it while this node is away and
+    /// does not rotate, instead of skipping it.
     static let encryptionKeyLifetime: UInt64 = 365 * 24 * 3600
-    /// How long an expired encryption secret still opens key messages, for
-    /// those sealed just before it expired: 7 days.
-    static let encryptionKeyGrace: UInt64 = 7 * 24 * 3600
 
     /// Opens an initialised node directory.
     public static func open(home: String, clock: @escaping @Sendable () -> UInt64 = Node.now) throws -> Node {
@@ -28,14 +32,14 @@ public struct Node: Sendable {
             throw NodeError("\(home) is not a Kith node (no keystore)", hint: "run `kith init --home \(home) --name NAME --relay URL` first")
         }
         let db = try NodeDatabase(path: (home as NSString).appendingPathComponent(NodeDatabase.fileName))
-        return Node(home: home, db: db, keys: nil, clock: clock)
+        return Node(home: home, db: db, unlocked: nil, clock: clock)
     }
 
     /// The same node with its keystore decrypted.
     public func unlock(passphrase: [UInt8]) throws -> Node {
-        let keys = try Keystore.open(path: keystorePath, passphrase: passphrase)
+        let (keys, fileKey) = try Keystore.unlock(path: keystorePath, passphrase: passphrase)
         try db.completeMigrations(atRest: keys.atRest)
-        return Node(home: home, db: db, keys: keys, clock: clock)
+        return Node(home: home, db: db, unlocked: UnlockedKeystore(keys, fileKey: fileKey, path: keystorePath), clock: clock)
     }
 
     var keystorePath: String { (home as NSString).appendingPathComponent(Keystore.fileName) }
@@ -120,8 +124,8 @@ public struct Node: Sendable {
                     try db.execute(sql: "INSERT INTO mailbox (relay, mailbox) VALUES (?, ?)", arguments: [url, mailbox])
                 }
             }
-            try keys.write(to: keystorePath, passphrase: passphrase, opsLimit: kdf.ops, memLimit: kdf.mem)
-            return Node(home: home, db: db, keys: keys, clock: clock)
+            let fileKey = try keys.write(to: keystorePath, passphrase: passphrase, opsLimit: kdf.ops, memLimit: kdf.mem)
+            return Node(home: home, db: db, unlocked: UnlockedKeystore(keys, fileKey: fileKey, path: keystorePath), clock: clock)
         } catch {
             for suffix in ["", "-wal", "-shm"] { try? fm.removeItem(atPath: dbPath + suffix) }
             try? fm.removeItem(atPath: keystorePath)

@@ -36,7 +36,7 @@ public struct NodeDatabase: Sendable {
 
     /// The last migration that runs without the keystore: those after it
     /// run at `completeMigrations(atRest:)`.
-    static let lastKeylessMigration = "v4-token-holder"
+    static let lastKeylessMigration = "v5-friend-encryption-key"
 
 
     /// Runs the migrations that need the storage key. When they seal existing
@@ -124,6 +124,11 @@ public struct NodeDatabase: Sendable {
             // Whom a card (and so each of its drop tokens) was given to, as the user named them at
             // `kith card --for NAME`, or NULL: `kith friend remove NAME` revokes those tokens.
             try db.execute(sql: "ALTER TABLE issued_token ADD COLUMN issued_to TEXT")
+        }
+        m.registerMigration("v5-friend-encryption-key") { db in
+            // The newest encryption key certificate a friend's key update brought (112 bytes), or NULL:
+            // envelopes are sealed to the newest valid one of it and the card's (Node+Rotation.swift).
+            try db.execute(sql: "ALTER TABLE friend ADD COLUMN encryption_key BLOB")
         }
         m.registerMigration("v6-at-rest") { db in
             guard let atRest else { throw NodeError("the node database needs the keystore unlocked to be upgraded") }

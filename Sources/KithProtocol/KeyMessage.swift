@@ -44,25 +44,23 @@ public struct KeyMessage: Sendable {
         var plain = body()
         defer { wipe(&plain) }
         let sig = owner.sign(signedMessage(context: Self.context, plain))
-        var inner = Padding.pad(plain + sig, blockSize: Self.paddedLength)
-        defer { wipe(&inner) }
-        return Envelope(kind: .keyMessage, payload: try BoxKey.seal(inner, to: encryptionKey))
+        var signed = plain + sig
+        defer { wipe(&signed) }
+        return try KeyChannel.seal(signed, to: encryptionKey)
     }
 
     /// Opens with one of `keys` (current and grace-period encryption keys),
     /// verifies the owner's signature and that it is addressed to `me`.
+    /// Only inner messages of type 1 are key messages; `KeyChannel.open`
+    /// also takes the encryption-key updates that share this envelope type.
     public static func open(_ envelope: Envelope, keys: [BoxKey], me: [UInt8]) throws -> KeyMessage {
-        guard envelope.kind == .keyMessage else { throw ProtocolError.malformed("key message: wrong envelope type") }
-        guard envelope.payload.count == payloadLength else { throw ProtocolError.malformed("key message: not \(payloadLength) bytes") }
-        var opened: [UInt8]? = nil
-        for key in keys {
-            if let plain = try? key.open(envelope.payload) { opened = plain; break }
-        }
-        guard var padded = opened else { throw ProtocolError(.noMatchingKey, "key message: sealed to none of my encryption keys") }
-        defer { wipe(&padded) }
-        var inner: [UInt8]
-        do { inner = try Padding.unpad(padded, blockSize: paddedLength) } catch { throw ProtocolError.malformed("key message: bad padding") }
+        var inner = try KeyChannel.openInner(envelope, keys: keys)
         defer { wipe(&inner) }
+        return try parse(inner: inner, me: me)
+    }
+
+    /// Parses and checks an opened, unpadded inner message of type 1.
+    static func parse(inner: [UInt8], me: [UInt8]) throws -> KeyMessage {
         var r = ByteReader(inner, what: "key message")
         let version = try r.u8()
         guard version == Self.version else { throw ProtocolError(.unsupportedVersion, "key message: version \(version) is not supported") }

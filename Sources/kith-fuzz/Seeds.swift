@@ -3,7 +3,7 @@ import KithCrypto
 import KithProtocol
 
 /// Seed corpora, one folder per target: the test vectors (cards, key
-/// messages, posts, requests) in each target's input form, plus small valid
+/// messages and key updates, posts, requests) in each target's input form, plus small valid
 /// structures made with the library's own encoders for the formats that have
 /// no vectors (drops, batches, acks, keystores). Valid seeds let the fuzzer
 /// start past the checks that random bytes never pass (signatures, AEAD tags).
@@ -32,7 +32,7 @@ enum Seeds {
                     add(.cardBytes, name, raw)
                     if raw.count >= 33 + EncryptionKeyCertificate.length { add(.certificate, name, Array(raw[33..<33 + EncryptionKeyCertificate.length])) }
                 }
-            case "key-message":
+            case "key-message", "key-update":
                 guard let env = Hex.decode(body) else { continue }
                 envelopes.append(env)
                 add(.envelope, name, env); add(.keyMessage, name, env)

@@ -21,10 +21,12 @@ enum FuzzTarget: String, CaseIterable, Sendable {
     case certificate
     /// `Envelope(bytes:)`, its id and a post's key id.
     case envelope
-    /// `Envelope(bytes:)` then `KeyMessage.open` with bob's fixed key.
+    /// `Envelope(bytes:)` then `KeyChannel.open` with bob's fixed key: key
+    /// messages and key updates.
     case keyMessage = "key-message"
-    /// The sealed plaintext of a key message: the harness seals the input to
-    /// bob's key, so `KeyMessage.open` parses it whole.
+    /// The sealed plaintext of a key-channel envelope: the harness seals the
+    /// input to bob's key, so `KeyChannel.open` parses it whole, as a key
+    /// message (inner type 1) or a key update (type 2).
     case keyMessageInner = "key-message-inner"
     /// The encoder against the decoder: a key message sealed with a fuzzed
     /// audience name must open to the same name. Input: the name.
@@ -95,9 +97,9 @@ enum FuzzTarget: String, CaseIterable, Sendable {
                 if e.kind == .post { _ = try Post.keyID(of: e) }
             }
         case .keyMessage:
-            decode { _ = try KeyMessage.open(try Envelope(bytes: data), keys: [Fixtures.bobBox], me: Fixtures.bob.publicKey) }
+            decode { try openKeyChannel(try Envelope(bytes: data)) }
         case .keyMessageInner:
-            decode { _ = try KeyMessage.open(Fixtures.keyMessageEnvelope(inner: data), keys: [Fixtures.bobBox], me: Fixtures.bob.publicKey) }
+            decode { try openKeyChannel(Fixtures.keyMessageEnvelope(inner: data)) }
         case .keyMessageFields:
             let name = String(decoding: data, as: UTF8.self)
             let sent = KeyMessage(audience: Fixtures.audience, recipient: Fixtures.bob.publicKey, audienceName: name, createdAt: Fixtures.now)
@@ -152,6 +154,22 @@ enum FuzzTarget: String, CaseIterable, Sendable {
                       && again.encryptionKeys.map(\.key.publicKey) == s.encryptionKeys.map(\.key.publicKey),
                       "keystore secrets do not round-trip")
             }
+        }
+    }
+
+    /// Opens a key-channel envelope as a node does; a key message must open
+    /// the same through `KeyMessage.open`, and a key update must name bob
+    /// and carry a certificate its sender signed.
+    private func openKeyChannel(_ envelope: Envelope) throws {
+        switch try KeyChannel.open(envelope, keys: [Fixtures.bobBox], me: Fixtures.bob.publicKey) {
+        case .keyMessage(let message):
+            let again = try? KeyMessage.open(envelope, keys: [Fixtures.bobBox], me: Fixtures.bob.publicKey)
+            check(again?.audience.keyID == message.audience.keyID, "KeyChannel.open and KeyMessage.open disagree")
+        case .keyUpdate(let update):
+            check(update.recipient == Fixtures.bob.publicKey, "a key update for someone else was accepted")
+            check((try? update.certificate.verify(identity: update.sender)) != nil, "a key update's certificate does not verify")
+            check((try? KeyMessage.open(envelope, keys: [Fixtures.bobBox], me: Fixtures.bob.publicKey)) == nil,
+                  "KeyMessage.open accepted a key update")
         }
     }
 

@@ -146,3 +146,45 @@ import KithProtocol
               ("comment", "decrypts, but the stored encryption public key is not the secret key's"), ("passphrase", passphrase)],
               hex(try file({ var b = secrets(); b[1 + 32 + 32 + 2] ^= 1; return b }())))
 }
+
+/// Encryption-key updates: inner type 2 of a key-channel envelope, built field by
+/// field from the spec and sealed to bob's encryption key like key messages.
+@MainActor func writeKeyUpdateVectors() throws {
+    let newBox = try BoxKey(seed: seed(0xa5))
+    func certificate(notBefore: UInt64 = now - 3600, notAfter: UInt64 = now + 365 * 86_400, signer: SigningKey = alice) -> [UInt8] {
+        var w = ByteWriter()
+        EncryptionKeyCertificate(publicKey: newBox.publicKey, notBefore: notBefore, notAfter: notAfter, signedBy: signer).write(to: &w)
+        return w.bytes
+    }
+    func inner(type: UInt8 = 2, sender: [UInt8] = alice.publicKey, recipient: [UInt8] = bob.publicKey, cert: [UInt8] = certificate(),
+               createdAt: UInt64 = now, signer: SigningKey = alice, trailing: [UInt8] = []) -> [UInt8] {
+        var w = ByteWriter()
+        w.u8(type); w.raw(sender); w.raw(recipient); w.raw(cert); w.u64(createdAt)
+        return Padding.pad(w.bytes + signer.sign(sigMessage("kith/key-update/v1", w.bytes)) + trailing, blockSize: 256)
+    }
+    func sealed(_ padded: [UInt8]) throws -> String {
+        hex(Envelope(kind: .keyMessage, payload: try BoxKey.seal(padded, to: bobBox.publicKey)).bytes)
+    }
+    func header(_ expect: String, _ comment: String) -> [(String, String)] {
+        [("kind", "key-update"), ("expect", expect), ("comment", comment),
+         ("recipient-identity", hex(bob.publicKey)), ("recipient-encryption-secret", hex(bobBox.exportSecret()))]
+    }
+    try write("key-update-valid.txt", header("success", "alice tells bob her new encryption key") + [
+        ("sender", hex(alice.publicKey)), ("encryption-public", hex(newBox.publicKey)),
+        ("not-before", String(now - 3600)), ("not-after", String(now + 365 * 86_400)), ("created-at", String(now))],
+              try sealed(inner()))
+    try write("key-update-bad-signature.txt", header("bad signature", "claims alice as sender, signed by another key"),
+              try sealed(inner(signer: mallory)))
+    try write("key-update-wrong-recipient.txt", header("wrong recipient", "signed by alice for someone else, re-sealed to bob"),
+              try sealed(inner(recipient: mallory.publicKey)))
+    try write("key-update-certificate-bad-signature.txt", header("bad signature", "update signed by alice, its certificate by another key"),
+              try sealed(inner(cert: certificate(signer: mallory))))
+    try write("key-update-certificate-window.txt", header("malformed", "validly signed, but the certificate's window is empty (not_before = not_after)"),
+              try sealed(inner(cert: certificate(notBefore: now, notAfter: now))))
+    try write("key-update-time-overflow.txt", header("malformed", "validly signed, created_at 2^63"),
+              try sealed(inner(createdAt: 1 << 63)))
+    try write("key-update-trailing-bytes.txt", header("malformed", "a byte after the signature"),
+              try sealed(inner(trailing: [0])))
+    try write("key-update-unknown-type.txt", header("unsupported version", "inner type 3, otherwise a valid key update"),
+              try sealed(inner(type: 3)))
+}

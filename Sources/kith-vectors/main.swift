@@ -214,5 +214,6 @@ try writeCardRuleVectors()
 try writeAudienceKeyVectors()
 try writeRelayMessageVectors()
 try writeKeystoreVectors()
+try writeKeyUpdateVectors()
 
 print("wrote \(written) vectors to \(dir)")

@@ -3,12 +3,13 @@ import Foundation
 import KithCrypto
 import KithNode
 
-/// `kith key`: inspecting my keys and changing the keystore's passphrase.
+/// `kith key`: inspecting my keys, rotating the encryption key and changing
+/// the keystore's passphrase.
 struct KeyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "key",
-        abstract: "Inspect your keys; change the keystore's passphrase; back up your identity.",
-        subcommands: [Show.self, Passwd.self, BackupCommand.self]
+        abstract: "Inspect your keys; rotate the encryption key; change the keystore's passphrase; back up your identity.",
+        subcommands: [Show.self, Rotate.self, Schedule.self, Passwd.self, BackupCommand.self]
     )
 
     struct Show: ParsableCommand {
@@ -16,13 +17,17 @@ struct KeyCommand: AsyncParsableCommand {
             abstract: "Show your public keys, their validity and your mailboxes. Never a secret.",
             discussion: """
                 Prints your name, identity key and fingerprint, your current encryption key with its \
-                validity window, the rotation schedule (rotation is not built yet: a key lasts a year) \
-                and your mailbox id on each relay. Keys are base64url. Everything shown is public: \
-                friends already hold it in your card.
+                validity window, the rotation schedule with the next rotation, the old encryption keys \
+                whose secrets are still kept and until when, and your mailbox id on each relay. Keys are \
+                base64url. Everything shown is public: friends already hold it in your card.
                 """
         )
         @OptionGroup var home: HomeOptions
-        @Flag(help: "Print JSON: {name, identity, fingerprint, encryptionKey: {publicKey, notBefore, notAfter, validNow}, rotation: {automatic, keyLifetimeDays, note}, mailboxes: [{relay, mailbox}]}.")
+        @Flag(help: """
+            Print JSON: {name, identity, fingerprint, encryptionKey: {publicKey, notBefore, notAfter, validNow}, \
+            rotation: {automatic, everyDays, graceDays, lastRotation, nextRotation, keyLifetimeDays}, \
+            oldKeys: [{publicKey, retiredAt, erasedAfter}], mailboxes: [{relay, mailbox}]}.
+            """)
         var json = false
 
         func run() throws {
@@ -34,8 +39,69 @@ struct KeyCommand: AsyncParsableCommand {
             Console.out("encryption key  \(info.encryptionKey.publicKey)")
             Console.out("  valid         from \(info.encryptionKey.notBefore) until \(info.encryptionKey.notAfter)"
                 + (info.encryptionKey.validNow ? " (valid now)" : " (NOT valid now)"))
-            Console.out("rotation        \(info.rotation.note)")
+            Console.out("rotation        every \(days(info.rotation.everyDays)), at the first sync after \(info.rotation.nextRotation)")
+            Console.out("  last          \(info.rotation.lastRotation)")
+            Console.out("  grace         old secrets are kept \(days(info.rotation.graceDays)), then erased")
+            if info.oldKeys.isEmpty { Console.out("old keys        none kept") }
+            for old in info.oldKeys {
+                Console.out("old key         \(old.publicKey) replaced \(old.retiredAt), erased after \(old.erasedAfter)")
+            }
             for m in info.mailboxes { Console.out("mailbox         \(m.mailbox) on \(m.relay)") }
+        }
+    }
+
+    struct Rotate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Replace your encryption key now; friends learn the new one at their next sync.",
+            discussion: """
+                Makes a new encryption key, signed by your identity, and queues a signed key update for \
+                every friend; the next `kith sync` delivers it (this command does not contact relays). \
+                Friends seal to the new key once they have synced. The old secret still opens what was \
+                sealed to it for the grace period (`kith key schedule`), then a sync erases it from the \
+                keystore: whoever later gets your node directory and passphrase cannot open key messages \
+                sealed to it. `kith sync` also rotates by itself on the schedule (weekly unless changed).
+                """
+        )
+        @OptionGroup var home: HomeOptions
+
+        func run() async throws {
+            let node = try home.unlock()
+            let rotation = try await node.rotateEncryptionKey()
+            let info = try node.keyInfo()
+            Console.out("encryption key  \(info.encryptionKey.publicKey)")
+            let friends = rotation.updatesQueuedFor == 1 ? "1 friend" : "\(rotation.updatesQueuedFor) friends"
+            Console.note("new encryption key made; an update is queued for \(friends), sent by your next `kith sync`")
+            Console.note("friends seal to the new key after their next sync; the old secret opens late envelopes for "
+                + "\(days(info.rotation.graceDays)), then a sync erases it, so a later theft of this directory and "
+                + "passphrase cannot open what was sealed to it")
+            if !rotation.skipped.isEmpty {
+                Console.warning("no update for \(rotation.skipped.joined(separator: ", ")): their encryption key is not valid now; "
+                    + "they learn your new key from your next card")
+            }
+        }
+    }
+
+    struct Schedule: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show or set how often the encryption key is replaced and how long old secrets are kept.",
+            discussion: """
+                Without options, prints the schedule. --every DAYS (1 to 365, default 7) sets how often \
+                `kith sync` replaces the encryption key. --grace DAYS (1 to 90, default 14) sets how long a \
+                replaced secret still opens envelopes sealed to it, for friends who had not synced yet, \
+                before a sync erases it. A longer grace serves friends who sync rarely; a shorter one \
+                erases old secrets sooner.
+                """
+        )
+        @OptionGroup var home: HomeOptions
+        @Option(help: ArgumentHelp("Replace the encryption key every DAYS days (1 to 365).", valueName: "days")) var every: Int?
+        @Option(help: ArgumentHelp("Keep a replaced secret DAYS days before erasing it (1 to 90).", valueName: "days")) var grace: Int?
+
+        func run() async throws {
+            let node = try home.unlock()
+            if every != nil || grace != nil { try await node.setRotationSchedule(everyDays: every, graceDays: grace) }
+            let info = try node.keyInfo()
+            Console.out("rotation  every \(days(info.rotation.everyDays)); next at the first sync after \(info.rotation.nextRotation)")
+            Console.out("grace     \(days(info.rotation.graceDays))")
         }
     }
 
@@ -71,6 +137,8 @@ struct KeyCommand: AsyncParsableCommand {
         }
     }
 }
+
+private func days(_ n: Int) -> String { n == 1 ? "1 day" : "\(n) days" }
 
 /// `kith key backup`: everything needed to bring this node back elsewhere.
 struct BackupCommand: AsyncParsableCommand {

@@ -35,6 +35,9 @@ struct SyncCommand: AsyncParsableCommand {
         commandName: "sync",
         abstract: "Deliver what is queued and fetch what is new from every relay.",
         discussion: """
+            First, if the schedule says it is time (`kith key schedule`, weekly by default), the \
+            encryption key is replaced and an update queued for every friend, and old secrets whose \
+            grace period is over are erased from the keystore. \
             Relays are served at the same time, each within a budget (60 s, and for fetching \
             200 batches and 256 MiB); what is left is fetched by the next sync. Exits with status 1 \
             if a relay could not be reached or broke the protocol. What could not be delivered stays \
@@ -52,6 +55,10 @@ struct SyncCommand: AsyncParsableCommand {
 
     func run() async throws {
         let report = try await home.unlock().sync(retryNow: retryNow)
+        if report.rotatedEncryptionKey { Console.note("replaced the encryption key, as scheduled; friends get the new one with this sync") }
+        if report.erasedEncryptionKeys > 0 {
+            Console.note("erased \(report.erasedEncryptionKeys) old encryption \(report.erasedEncryptionKeys == 1 ? "secret" : "secrets") whose grace period was over")
+        }
         for problem in report.problems { Console.warning(report.repeats[problem].map { "\(problem) (\($0) times)" } ?? problem) }
         for reason in report.waitingReasons { Console.note(reason) }
         if report.expired > 0 {

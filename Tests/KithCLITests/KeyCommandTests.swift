@@ -158,11 +158,17 @@ private func expectFailure(_ r: Output, _ message: String, hint: String? = nil, 
 
         struct Shown: Decodable {
             struct EncryptionKey: Decodable { let publicKey, notBefore, notAfter: String; let validNow: Bool }
-            struct Rotation: Decodable { let automatic: Bool; let keyLifetimeDays: Int; let note: String }
+            struct Rotation: Decodable {
+                let automatic: Bool
+                let everyDays, graceDays, keyLifetimeDays: Int
+                let lastRotation, nextRotation: String
+            }
+            struct OldKey: Decodable { let publicKey, retiredAt, erasedAfter: String }
             struct Mailbox: Decodable { let relay, mailbox: String }
             let name, identity, fingerprint: String
             let encryptionKey: EncryptionKey
             let rotation: Rotation
+            let oldKeys: [OldKey]
             let mailboxes: [Mailbox]
         }
         let json = try kithOK(["key", "show", "--home", home, "--json"])
@@ -172,13 +178,17 @@ private func expectFailure(_ r: Output, _ message: String, hint: String? = nil, 
         #expect(shown.encryptionKey.validNow)
         let window = [shown.encryptionKey.notBefore, shown.encryptionKey.notAfter].compactMap { try? Date(String($0), strategy: .iso8601) }
         #expect(window.count == 2 && window[1].timeIntervalSince(window[0]) > 364 * 86_400)
-        #expect(!shown.rotation.automatic && shown.rotation.keyLifetimeDays == 365 && shown.rotation.note.contains("not built yet"))
+        #expect(shown.rotation.automatic && shown.rotation.keyLifetimeDays == 365 && shown.oldKeys.isEmpty)
+        #expect(shown.rotation.everyDays == 7 && shown.rotation.graceDays == 14)
+        let last = try Date(shown.rotation.lastRotation, strategy: .iso8601), next = try Date(shown.rotation.nextRotation, strategy: .iso8601)
+        #expect(next.timeIntervalSince(last) == 7 * 86_400 && last == window.first)
         #expect(shown.mailboxes.map(\.relay).sorted() == [relayA.url, relayB.url].sorted())
         #expect(shown.mailboxes.allSatisfy { Base64URL.decode($0.mailbox)?.count == 32 })
 
         let text = try kithOK(["key", "show", "--home", home])
         for expected in ["identity        \(shown.identity)", "fingerprint     \(shown.fingerprint)",
-                         "encryption key  \(shown.encryptionKey.publicKey)", "(valid now)", "rotation        not built yet: nothing replaces the encryption key",
+                         "encryption key  \(shown.encryptionKey.publicKey)", "(valid now)", "rotation        every 7 days, at the first sync after \(shown.rotation.nextRotation)",
+                         "  grace         old secrets are kept 14 days, then erased", "old keys        none kept",
                          "mailbox         \(shown.mailboxes[0].mailbox) on \(shown.mailboxes[0].relay)"] {
             #expect(text.contains(expected), "\(expected) missing from \(text)")
         }

@@ -58,6 +58,18 @@ func outcome(of v: Vector) throws -> String {
             #expect(message.audience.epoch == UInt32(v.fields["epoch"]!))
             #expect(message.audience.key.copyBytes() == v.hex("epoch-key"))
             #expect(message.audienceName == v.fields["audience-name"])
+        case "key-update":
+            let envelope = try Envelope(bytes: Hex.decode(v.body)!)
+            let key = try BoxKey(secretKey: v.hex("recipient-encryption-secret"))
+            guard case .keyUpdate(let update) = try KeyChannel.open(envelope, keys: [key], me: v.hex("recipient-identity")) else {
+                Issue.record("\(v.file): a key message, not a key update"); return "key message"
+            }
+            #expect(update.sender == v.hex("sender"))
+            #expect(update.recipient == v.hex("recipient-identity"))
+            #expect(update.certificate.publicKey == v.hex("encryption-public"))
+            #expect(update.certificate.notBefore == UInt64(v.fields["not-before"]!))
+            #expect(update.certificate.notAfter == UInt64(v.fields["not-after"]!))
+            #expect(update.createdAt == UInt64(v.fields["created-at"]!))
         case "post":
             let envelope = try Envelope(bytes: Hex.decode(v.body)!)
             var key = v.hex("epoch-key")
@@ -118,7 +130,7 @@ func outcome(of v: Vector) throws -> String {
         #expect(vectors.count >= 63)
         #expect(vectors.allSatisfy { $0.fields["now"] != nil }, "every vector names its evaluation time")
         let kinds = Set(vectors.compactMap { $0.fields["kind"] })
-        #expect(kinds == ["card", "key-message", "post", "request", "audience-key", "drop", "batch", "ack", "keystore"])
+        #expect(kinds == ["card", "key-message", "key-update", "post", "request", "audience-key", "drop", "batch", "ack", "keystore"])
         let expects = Set(vectors.compactMap { $0.fields["expect"] })
         for kind in ProtocolError.Kind.allCases {
             #expect(expects.contains(kind.rawValue), "no vector expects \(kind.rawValue)")
@@ -128,5 +140,21 @@ func outcome(of v: Vector) throws -> String {
     @Test(arguments: try Vector.all())
     func vector(_ v: Vector) throws {
         #expect(try outcome(of: v) == v.fields["expect"])
+    }
+
+    /// A node opens every key-channel envelope with `KeyChannel.open`: for a
+    /// key message it must fail (or succeed) exactly as `KeyMessage.open` does.
+    @Test(arguments: try Vector.all().filter { $0.fields["kind"] == "key-message" })
+    func keyChannelAgreesOnKeyMessages(_ v: Vector) throws {
+        let result: String
+        do {
+            let envelope = try Envelope(bytes: Hex.decode(v.body)!)
+            let key = try BoxKey(secretKey: v.hex("recipient-encryption-secret"))
+            guard case .keyMessage = try KeyChannel.open(envelope, keys: [key], me: v.hex("recipient-identity")) else {
+                Issue.record("\(v.file): opened as a key update"); return
+            }
+            result = "success"
+        } catch let error as ProtocolError { result = error.kind.rawValue }
+        #expect(result == v.fields["expect"])
     }
 }
