@@ -68,6 +68,15 @@ public struct RelayFileConfiguration: Decodable, Equatable, Sendable {
         if let unknown = section.keys.sorted().first(where: { !known.contains($0) }) {
             throw ConfigError("\(path): unknown key relay.\(unknown)")
         }
+        // Foundation's decoder reports a fraction given for a whole number
+        // without naming the key; name it here.
+        let wholeNumbers: [CodingKeys] = [.ttlDays, .maxEnvelopeBytes, .fetchLimit, .maxMailboxes, .quotaBytes, .quotaEnvelopes,
+                                          .dropBurstPerToken, .dropBurstPerAddress]
+        for key in wholeNumbers {
+            if let n = section[key.rawValue] as? NSNumber, !(n is Bool), n.doubleValue.rounded() != n.doubleValue {
+                throw ConfigError("\(path): relay.\(key.rawValue) must be a whole number")
+            }
+        }
         do {
             return try JSONDecoder().decode([String: RelayFileConfiguration].self, from: data)["relay"] ?? RelayFileConfiguration()
         } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
