@@ -99,7 +99,8 @@ import Testing
             for _ in 0..<3 { _ = try await relay.drop(DropRequest(targets: [bob.target], envelope: envelopeBytes())) }
             let limited = await Self.refusal { _ = try await relay.drop(DropRequest(targets: [bob.target], envelope: envelopeBytes())) }
             #expect(limited?.status == 429 && limited?.code == "token_rate_limited" && limited?.permanent == false)
-            #expect(limited?.retryAfter == 2)
+            // 2 s for a whole drop at 0.5 a second (less if the machine was slow and the bucket refilled a little).
+            #expect((1...2).contains(limited?.retryAfter ?? 0))
             // Another token is not held up; a drop naming both is.
             _ = try await relay.drop(DropRequest(targets: [carol.target], envelope: envelopeBytes()))
             let both = await Self.refusal { _ = try await relay.drop(DropRequest(targets: [carol.target, bob.target], envelope: envelopeBytes())) }
@@ -116,11 +117,11 @@ import Testing
             for _ in 0..<2 { _ = try await relay.drop(DropRequest(targets: [bob.target], envelope: envelopeBytes())) }
             let limited = await Self.refusal { _ = try await relay.drop(DropRequest(targets: [bob.target], envelope: envelopeBytes())) }
             #expect(limited?.status == 429 && limited?.code == "address_rate_limited")
-            #expect(limited?.retryAfter == 4)
+            #expect((1...4).contains(limited?.retryAfter ?? 0))
             // Even a malformed drop counts: the address is checked before the body is read.
             let answer = try await client.execute(uri: "/v1/envelopes", method: .post, headers: [:], body: ByteBuffer(bytes: [1, 2, 3]))
             #expect(answer.status == .tooManyRequests)
-            #expect(answer.headers[.retryAfter] == "4")
+            #expect((1...4).contains(answer.headers[.retryAfter].flatMap { Int($0) } ?? 0))
             // Owner requests are not drops.
             #expect(try await relay.fetch(mailboxKey: bob.key, limit: 10).items.count == 2)
         }
