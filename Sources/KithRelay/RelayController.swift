@@ -187,7 +187,7 @@ public struct RelayController: Sendable {
             var buffer = try await request.collectBody(upTo: configuration.maxRequestBytes)
             return buffer.readBytes(length: buffer.readableBytes) ?? []
         } catch let error as HTTPError where error.status == .contentTooLarge {
-            throw HTTPError(.contentTooLarge, message: "request is larger than this relay's limit of \(configuration.maxRequestBytes) bytes")
+            throw RelayRefusal(.contentTooLarge, "request_too_large", "request is larger than this relay's limit of \(configuration.maxRequestBytes) bytes")
         }
     }
 
