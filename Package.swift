@@ -92,6 +92,7 @@ let package = Package(
             dependencies: [
                 "KithRelay", "KithNode", "KithProtocol", "KithCrypto",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
         ),

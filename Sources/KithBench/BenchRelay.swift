@@ -15,7 +15,12 @@ struct BenchRelay {
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         var logger = Logger(label: "kith.bench.relay")
         logger.logLevel = .critical
-        let app = buildRelayApplication(store: store, configuration: RelayConfiguration(), host: "127.0.0.1", port: 0, logger: logger) {
+        // The bench sends thousands of drops a second from one address with
+        // a few tokens: it measures throughput, so no rate limit applies.
+        var configuration = RelayConfiguration()
+        configuration.addressRate = nil
+        configuration.tokenRate = nil
+        let app = buildRelayApplication(store: store, configuration: configuration, host: "127.0.0.1", port: 0, logger: logger) {
             continuation.yield($0)
         }
         let task = Task { try await app.runService(gracefulShutdownSignals: []) }

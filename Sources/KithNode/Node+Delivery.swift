@@ -92,9 +92,10 @@ extension Node {
                 status.refused += 1
                 problems.append("delivery to \(shown) refused (\(failure.reason)\(failure.detail.map { ", \($0)" } ?? "")): it will not be retried")
             } catch let failure as RelayClient.Failure {
-                // The relay is down or broken: the rest of its jobs wait too, untried.
+                // The relay is down, broken or busy (429, 503, 507: try again
+                // later, not before its Retry-After): the rest of its jobs wait too, untried.
                 let rest = Array(jobs[index...])
-                let next = Self.retryTime(after: clock(), attempt: job.attempts)
+                let next = Self.retryTime(after: clock(), attempt: job.attempts, notBefore: failure.retryAfter)
                 let ids = rest.map(\.id)
                 try await db.writer.write { db in
                     let update = try db.cachedStatement(sql: """
@@ -151,15 +152,21 @@ extension Node {
 
     /// When a job that failed `attempts` times before is tried again, as a
     /// database value (saturating rather than trapping on any input).
-    static func retryTime(after now: UInt64, attempt attempts: Int64) -> Int64 {
-        let (sum, overflow) = now.addingReportingOverflow(backoff(attempt: Int(clamping: attempts) &+ 1))
+    /// A relay's Retry-After (`notBefore`, seconds) is honoured up to the
+    /// longest backoff, an hour, so a relay cannot park a job for longer.
+    static func retryTime(after now: UInt64, attempt attempts: Int64, notBefore retryAfter: UInt64? = nil) -> Int64 {
+        let wait = max(backoff(attempt: Int(clamping: attempts) &+ 1), min(retryAfter ?? 0, maxBackoff))
+        let (sum, overflow) = now.addingReportingOverflow(wait)
         return Int64(clamping: overflow ? UInt64.max : sum)
     }
+
+    /// The longest wait between two attempts of a delivery, in seconds.
+    static let maxBackoff: UInt64 = 3600
 
     /// Exponential backoff with jitter: 5 s doubling to at most an hour, then
     /// a random factor between 0.5 and 1, so that many nodes do not retry in step.
     static func backoff(attempt: Int) -> UInt64 {
-        let base = min(3600.0, 5.0 * pow(2.0, Double(min(max(attempt, 1), 20) - 1)))
+        let base = min(Double(maxBackoff), 5.0 * pow(2.0, Double(min(max(attempt, 1), 20) - 1)))
         return UInt64(base * Double.random(in: 0.5...1.0))
     }
 }

@@ -71,7 +71,7 @@ public struct Node: Sendable {
     /// Creates a node in `home`: keys, a mailbox registered on every relay,
     /// the database and the encrypted keystore. On any failure nothing is left behind.
     public static func create(home: String, name: String, relays: [String], passphrase: [UInt8], kdf: Keystore.Limits = .standard,
-                              clock: @escaping @Sendable () -> UInt64 = Node.now) async throws -> Node {
+                              invite: RelayInvite? = nil, clock: @escaping @Sendable () -> UInt64 = Node.now) async throws -> Node {
         try Validate.name(name, what: "name")
         guard !passphrase.isEmpty else { throw NodeError("the passphrase must not be empty") }
         var urls: [String] = []
@@ -106,7 +106,7 @@ public struct Node: Sendable {
                             encryptionKeys: [.init(key: encryption, notAfter: cert.notAfter)], mailboxKeys: mailboxKeys)
         do {
             for url in urls {
-                try await RelayClient(baseURL: url).register(mailboxKey: mailboxKeys[url]!)
+                try await RelayClient(baseURL: url).register(mailboxKey: mailboxKeys[url]!, invite: invite)
             }
             let db = try NodeDatabase(path: dbPath)
             try db.completeMigrations(atRest: keys.atRest)
@@ -130,7 +130,7 @@ public struct Node: Sendable {
             for suffix in ["", "-wal", "-shm"] { try? fm.removeItem(atPath: dbPath + suffix) }
             try? fm.removeItem(atPath: keystorePath)
             if createdHome { try? fm.removeItem(atPath: home) }
-            if let failure = error as? RelayClient.Failure { throw NodeError("registering a mailbox failed: \(failure.description)") }
+            if let failure = error as? RelayClient.Failure { throw NodeError("registering a mailbox failed: \(failure.description)", hint: failure.hint) }
             throw error
         }
     }

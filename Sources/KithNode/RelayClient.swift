@@ -32,13 +32,32 @@ public struct RelayClient: Sendable {
         public let permanent: Bool
         /// The HTTP status of the relay's refusal, if it answered with one.
         public let status: Int?
+        /// The relay's code for a refusal by its policy (`mailbox_full`,
+        /// `invite_used`, ...; see docs/PROTOCOL.md), printable, if it gave one.
+        public let code: String?
+        /// Seconds the relay asked to wait before trying again (`Retry-After`), if it said.
+        public let retryAfter: UInt64?
 
-        public init(relay: String, reason: String, detail: String? = nil, permanent: Bool = false, status: Int? = nil) {
+        public init(relay: String, reason: String, detail: String? = nil, permanent: Bool = false, status: Int? = nil,
+                    code: String? = nil, retryAfter: UInt64? = nil) {
             self.relay = relay
             self.reason = reason
             self.detail = detail
             self.permanent = permanent
             self.status = status
+            self.code = code
+            self.retryAfter = retryAfter
+        }
+
+        /// What the user can do about a refused registration, if anything.
+        public var hint: String? {
+            switch code {
+            case "invite_required": "this relay takes new mailboxes by invitation: ask its operator for a code (`kith relay invite`) and pass --invite CODE"
+            case "invite_unknown", "invite_used": "each invite code works once, on the relay that made it: ask its operator for a new one"
+            case "not_allowed": "this relay takes only the mailboxes its operator listed"
+            case "relay_full": "this relay takes no more mailboxes: choose another relay"
+            default: nil
+            }
         }
 
         public var description: String { "\(RelayClient.clean(relay)): \(reason)" + (detail.map { " (\($0))" } ?? "") }
@@ -78,9 +97,10 @@ public struct RelayClient: Sendable {
         self.deadline = deadline
     }
 
-    /// Registers the mailbox whose key this is (idempotent).
-    public func register(mailboxKey: SigningKey) async throws {
-        _ = try await signed(.PUT, "/v1/mailboxes/\(Base64URL.encode(mailboxKey.publicKey))", body: [], key: mailboxKey)
+    /// Registers the mailbox whose key this is (idempotent), with an invite
+    /// code for a relay that registers by invitation (others ignore it).
+    public func register(mailboxKey: SigningKey, invite: RelayInvite? = nil) async throws {
+        _ = try await signed(.PUT, "/v1/mailboxes/\(Base64URL.encode(mailboxKey.publicKey))", body: invite?.code ?? [], key: mailboxKey)
     }
 
     /// Allows drops with `token` into the mailbox; the relay receives only the token's hash.
@@ -146,7 +166,7 @@ public struct RelayClient: Sendable {
             request.body = .bytes(body)
         }
         let baseURL = self.baseURL, prepared = request
-        let outcome = try await Self.before(deadline) { () async throws -> (UInt, [UInt8]?, String) in
+        let outcome = try await Self.before(deadline) { () async throws -> (UInt, [UInt8]?, String, String?) in
             let response: HTTPClientResponse
             do { response = try await http.execute(prepared, deadline: deadline) } catch let error as HTTPClientError
                 where error == .deadlineExceeded || error == .readTimeout {
@@ -156,22 +176,26 @@ public struct RelayClient: Sendable {
             }
             let code = response.status.code
             let success = (200..<300).contains(code)
+            let retryAfter = response.headers.first(name: "Retry-After")
             do {
                 let buffer = try await response.body.collect(upTo: success ? limit : Self.maxErrorBytes)
-                return (code, Array(buffer.readableBytesView), response.status.reasonPhrase)
+                return (code, Array(buffer.readableBytesView), response.status.reasonPhrase, retryAfter)
             } catch {
                 // An error answer too long to read is still an error; a success is not usable.
-                guard success else { return (code, nil, response.status.reasonPhrase) }
+                guard success else { return (code, nil, response.status.reasonPhrase, retryAfter) }
                 throw Failure(relay: baseURL, reason: "reading the answer failed", detail: Self.describe(error))
             }
         }
         guard let outcome else {
             throw Failure(relay: baseURL, reason: "no answer in time", detail: "timed out")
         }
-        let (code, bytes, phrase) = outcome
+        let (code, bytes, phrase, retryAfter) = outcome
         guard (200..<300).contains(code), let bytes else {
-            let message = bytes.flatMap(Self.errorMessage) ?? Self.clean(phrase)
-            throw Failure(relay: baseURL, reason: message, detail: "HTTP \(code)", permanent: (400..<500).contains(code) && code != 429, status: Int(code))
+            let error = bytes.flatMap(Self.errorBody)
+            // 429 (rate limits) is "try again later", like 503 and 507 (a full mailbox or relay).
+            throw Failure(relay: baseURL, reason: error?.message ?? Self.clean(phrase), detail: "HTTP \(code)",
+                          permanent: (400..<500).contains(code) && code != 429, status: Int(code), code: error?.code,
+                          retryAfter: retryAfter.flatMap(Self.retryAfterSeconds))
         }
         return bytes
     }
@@ -194,9 +218,20 @@ public struct RelayClient: Sendable {
 
     /// The message of a relay's error body, made safe to print. Hummingbird's
     /// error body is {"error":{"message":"..."}}.
-    static func errorMessage(_ body: [UInt8]) -> String? {
-        struct Wrapper: Decodable { struct Inner: Decodable { let message: String }; let error: Inner }
-        return (try? JSONDecoder().decode(Wrapper.self, from: Data(body))).map { clean($0.error.message) }
+    static func errorMessage(_ body: [UInt8]) -> String? { errorBody(body)?.message }
+
+    /// The message and code of a relay's error body,
+    /// {"error":{"code":"...","message":"..."}} (the code is optional), made safe to print.
+    static func errorBody(_ body: [UInt8]) -> (message: String, code: String?)? {
+        struct Wrapper: Decodable { struct Inner: Decodable { let message: String; let code: String? }; let error: Inner }
+        return (try? JSONDecoder().decode(Wrapper.self, from: Data(body))).map { (clean($0.error.message), $0.error.code.map { clean($0, limit: 40) }) }
+    }
+
+    /// A `Retry-After` given in seconds (an HTTP date is ignored), at most a day.
+    static func retryAfterSeconds(_ value: String) -> UInt64? {
+        let digits = value.trimmingCharacters(in: .whitespaces)
+        guard !digits.isEmpty, digits.utf8.count <= 10, digits.utf8.allSatisfy({ (0x30...0x39).contains($0) }), let n = UInt64(digits) else { return nil }
+        return min(n, 86_400)
     }
 
     /// Text from a relay, fit for a terminal line and the outbox: at most

@@ -1,14 +1,43 @@
 import Foundation
+import KithCrypto
 import KithProtocol
 
-/// A relay's policy. The limits are documented in docs/PROTOCOL.md
-/// ("Relay API", "Limits").
+/// A relay's policy. Every key of a config file's `relay` section is read
+/// here (`init(file:)`), with its default; the fixed protective limits are
+/// documented in docs/PROTOCOL.md ("Relay API", "Limits") and config/README.md.
 public struct RelayConfiguration: Sendable {
-    /// Largest envelope accepted, in bytes.
+    /// Who may register a mailbox (`relay.registration`, default `open`).
+    public var registration: RegistrationPolicy = .open
+    /// Most mailboxes the relay holds (`relay.max_mailboxes`, default 1,000);
+    /// a registration beyond gets 507.
+    public var maxMailboxes = 1000
+    /// What one mailbox may hold (`relay.quota_bytes`, default 128 MiB, and
+    /// `relay.quota_envelopes`, default 10,000); nil for no quota. A drop
+    /// that would take a mailbox over it gets 507.
+    public var quota: MailboxQuota? = .standard
+    /// Drops per drop token (`relay.drop_rate_per_token`, default 1 a
+    /// second, and `relay.drop_burst_per_token`, default 200); nil for no limit.
+    public var tokenRate: RateLimit? = .perTokenStandard
+    /// Drops per client address (`relay.drop_rate_per_address`, default 20
+    /// a second, and `relay.drop_burst_per_address`, default 2,000); nil for
+    /// no limit. IPv6 clients are counted by their /64.
+    public var addressRate: RateLimit? = .perAddressStandard
+    /// Most token buckets kept in memory for each of the two rate limits;
+    /// beyond, idle buckets are forgotten first (see `TokenBuckets`).
+    public var rateLimitEntries = 65_536
+    /// The `Retry-After` of a drop refused because a mailbox is full, in seconds.
+    public var mailboxFullRetryAfter: UInt64 = 600
+    /// Largest envelope accepted, in bytes (`relay.max_envelope_bytes`, 1024
+    /// to 1048576, default 1048576).
     public var maxEnvelopeBytes: Int = Envelope.maxLength
-    /// How long an unacknowledged envelope is kept, in seconds.
-    public var ttlSeconds: UInt64 = 14 * 24 * 3600
-    /// Most envelopes returned by one fetch.
+    /// How long an unacknowledged envelope is kept, in seconds
+    /// (`relay.ttl_days`, 1 to 3650, default 30). Fixed for each envelope
+    /// when it is accepted: a later change of the setting does not shorten it.
+    public var ttlSeconds: UInt64 = UInt64(RelayConfiguration.defaultTTLDays) * 24 * 3600
+    public static let defaultTTLDays = 30
+    /// References (and then bodies) the collector deletes per transaction.
+    public var collectionBatch = 1000
+    /// Most envelopes returned by one fetch (`relay.fetch_limit`, 1 to 10000, default 500).
     public var fetchLimit: Int = 500
     /// Most bytes of envelopes in one fetch (but always one envelope, if any waits).
     public var fetchMaxBytes: Int = FetchedBatch.maxBytes
@@ -38,4 +67,116 @@ public struct RelayConfiguration: Sendable {
 
     /// Largest request body: an envelope plus the most targets a drop may name.
     var maxRequestBytes: Int { maxEnvelopeBytes + 16 + DropRequest.maxTargets * 64 }
+}
+
+/// Who may register a mailbox on a relay.
+public enum RegistrationPolicy: Sendable, Equatable {
+    /// Anyone who can reach the relay.
+    case open
+    /// Only with a one-time code minted by `kith relay invite`.
+    case invite
+    /// Only these mailbox keys.
+    case allowlist(Set<[UInt8]>)
+}
+
+/// The most one mailbox may hold: bytes of envelopes (each counted in full
+/// in every mailbox that references it) and their number.
+public struct MailboxQuota: Sendable, Equatable {
+    public var bytes: Int
+    public var envelopes: Int
+    public init(bytes: Int, envelopes: Int) { self.bytes = bytes; self.envelopes = envelopes }
+    /// 128 MiB and 10,000 envelopes.
+    public static let standard = MailboxQuota(bytes: 128 << 20, envelopes: 10_000)
+}
+
+/// A token bucket's rate: `burst` drops at once, then `perSecond` a second.
+public struct RateLimit: Sendable, Equatable {
+    public var perSecond: Double
+    public var burst: Int
+    public init(perSecond: Double, burst: Int) { self.perSecond = perSecond; self.burst = burst }
+    /// One drop a second per drop token, 200 at once.
+    public static let perTokenStandard = RateLimit(perSecond: 1, burst: 200)
+    /// Twenty drops a second per client address, 2,000 at once.
+    public static let perAddressStandard = RateLimit(perSecond: 20, burst: 2000)
+}
+
+extension RelayConfiguration {
+    /// The policy keys of a config file's `relay` section over the defaults.
+    /// An impossible value is an error naming its key, so that a relay never
+    /// starts with a policy its operator did not mean.
+    public init(file: RelayFileConfiguration) throws(RelayFileConfiguration.ConfigError) {
+        self.init()
+        typealias Failure = RelayFileConfiguration.ConfigError
+        func check(_ ok: Bool, _ message: @autoclosure () -> String) throws(Failure) {
+            if !ok { throw Failure(message()) }
+        }
+
+        // relay.ttl_days: 1 to 3650, default 30.
+        let ttl = file.ttlDays ?? Self.defaultTTLDays
+        try check((1...3650).contains(ttl), "relay.ttl_days must be 1 to 3650, not \(ttl)")
+        ttlSeconds = UInt64(ttl) * 24 * 3600
+
+        // relay.max_envelope_bytes: 1024 to 1048576, default 1048576.
+        maxEnvelopeBytes = file.maxEnvelopeBytes ?? maxEnvelopeBytes
+        try check((1024...Envelope.maxLength).contains(maxEnvelopeBytes),
+                  "relay.max_envelope_bytes must be 1024 to \(Envelope.maxLength), not \(maxEnvelopeBytes)")
+
+        // relay.fetch_limit: 1 to 10000, default 500.
+        fetchLimit = file.fetchLimit ?? fetchLimit
+        try check((1...10_000).contains(fetchLimit), "relay.fetch_limit must be 1 to 10000, not \(fetchLimit)")
+
+        // relay.registration: "open" (default), "invite" or "allowlist";
+        // relay.allowed_mailboxes: the mailbox keys (base64url, 43
+        // characters) allowed to register, only and always with "allowlist".
+        let policy = file.registration ?? "open"
+        switch policy {
+        case "open", "invite":
+            try check(file.allowedMailboxes == nil, "relay.allowed_mailboxes is only read with relay.registration \"allowlist\", not \"\(policy)\"")
+            registration = policy == "open" ? .open : .invite
+        case "allowlist":
+            guard let list = file.allowedMailboxes, !list.isEmpty else {
+                throw Failure("relay.registration \"allowlist\" needs relay.allowed_mailboxes, a list of mailbox keys")
+            }
+            var keys = Set<[UInt8]>()
+            for (i, text) in list.enumerated() {
+                guard text.utf8.count == 43, let key = Base64URL.decode(text), key.count == 32 else {
+                    throw Failure("relay.allowed_mailboxes[\(i)] is not a mailbox key (43 characters of base64url)")
+                }
+                keys.insert(key)
+            }
+            registration = .allowlist(keys)
+        default:
+            throw Failure("relay.registration must be \"open\", \"invite\" or \"allowlist\", not \"\(String(policy.prefix(40)))\"")
+        }
+
+        // relay.max_mailboxes: at least 1, default 1000.
+        maxMailboxes = file.maxMailboxes ?? maxMailboxes
+        try check(maxMailboxes >= 1, "relay.max_mailboxes must be at least 1, not \(maxMailboxes)")
+
+        // relay.quota_bytes: at least max_envelope_bytes (so that any envelope
+        // the relay accepts fits an empty mailbox), default 134217728 (128 MiB);
+        // relay.quota_envelopes: at least 1, default 10000.
+        let quotaBytes = file.quotaBytes ?? MailboxQuota.standard.bytes
+        try check(quotaBytes >= maxEnvelopeBytes, "relay.quota_bytes must be at least relay.max_envelope_bytes (\(maxEnvelopeBytes)), not \(quotaBytes)")
+        let quotaEnvelopes = file.quotaEnvelopes ?? MailboxQuota.standard.envelopes
+        try check(quotaEnvelopes >= 1, "relay.quota_envelopes must be at least 1, not \(quotaEnvelopes)")
+        quota = MailboxQuota(bytes: quotaBytes, envelopes: quotaEnvelopes)
+
+        // relay.drop_rate_per_token (drops a second, default 1) and
+        // relay.drop_burst_per_token (default 200); relay.drop_rate_per_address
+        // (default 20) and relay.drop_burst_per_address (default 2000). Rates
+        // are positive numbers up to 1,000,000 (0.1 is one drop every 10
+        // seconds); bursts whole numbers from 1 to 1,000,000.
+        func rate(_ key: String, _ value: Double?, _ burstKey: String, _ burst: Int?, default fallback: RateLimit) throws(Failure) -> RateLimit {
+            let perSecond = value ?? fallback.perSecond
+            try check(perSecond.isFinite && perSecond > 0 && perSecond <= 1_000_000, "relay.\(key) must be a number above 0 and at most 1000000, not \(perSecond)")
+            let b = burst ?? fallback.burst
+            try check((1...1_000_000).contains(b), "relay.\(burstKey) must be 1 to 1000000, not \(b)")
+            return RateLimit(perSecond: perSecond, burst: b)
+        }
+        tokenRate = try rate("drop_rate_per_token", file.dropRatePerToken, "drop_burst_per_token", file.dropBurstPerToken,
+                             default: .perTokenStandard)
+        addressRate = try rate("drop_rate_per_address", file.dropRatePerAddress, "drop_burst_per_address", file.dropBurstPerAddress,
+                               default: .perAddressStandard)
+    }
 }

@@ -11,12 +11,15 @@ public struct RelayController: Sendable {
     let store: RelayStore
     let configuration: RelayConfiguration
     let fetches: FetchLimiter
+    let drops: DropRateLimiter
 
     public init(store: RelayStore, configuration: RelayConfiguration) {
         self.store = store
         self.configuration = configuration
         self.fetches = FetchLimiter(.init(perMailbox: configuration.maxFetchesPerMailbox, perClient: configuration.maxFetchesPerClient,
                                           total: configuration.maxFetches))
+        self.drops = DropRateLimiter(perAddress: configuration.addressRate, perToken: configuration.tokenRate,
+                                     capacity: configuration.rateLimitEntries)
     }
 
     public func addRoutes(to router: Router<RelayRequestContext>) {
@@ -31,25 +34,72 @@ public struct RelayController: Sendable {
 
     // MARK: Handlers
 
+    /// A drop is checked in this order: the client address's rate (before
+    /// the body is read), the drop's form (400), the envelope's size (413),
+    /// each target token's rate (429), then, in the transaction that stores
+    /// it, the tokens (403 if none is valid) and the quotas of the accepted
+    /// targets' mailboxes (507, all or nothing).
     func drop(_ request: Request, _ context: RelayRequestContext) async throws -> Response {
+        do { try drops.admit(address: context.clientAddress) } catch { throw Self.refusal(error) }
         let body = try await collect(request)
         let drop: DropRequest
         do { drop = try DropRequest(bytes: body) } catch let error as ProtocolError {
             throw HTTPError(.badRequest, message: error.description)
         }
         guard drop.envelope.count <= configuration.maxEnvelopeBytes else {
-            throw HTTPError(.contentTooLarge, message: "envelope is larger than this relay's limit of \(configuration.maxEnvelopeBytes) bytes")
+            throw RelayRefusal(.contentTooLarge, "envelope_too_large",
+                               "envelope is larger than this relay's limit of \(configuration.maxEnvelopeBytes) bytes")
         }
-        let result = try await store.drop(drop, now: configuration.clock(), ttl: configuration.ttlSeconds)
-        guard result.accepted > 0 else { throw HTTPError(.forbidden, message: "no valid drop token for any target mailbox") }
+        do { try drops.admit(tokenHashes: drop.targets.list.map { DropToken.hash($0.token) }) } catch { throw Self.refusal(error) }
+        let result: DropResult
+        do {
+            result = try await store.drop(drop, now: configuration.clock(), ttl: configuration.ttlSeconds, quota: configuration.quota)
+        } catch let full as RelayStore.MailboxFull {
+            let quota = configuration.quota ?? .standard
+            throw RelayRefusal(RelayRefusal.insufficientStorage, "mailbox_full",
+                               "the mailbox of target \(full.target) is full (at most \(quota.envelopes) envelopes and \(quota.bytes) bytes); nothing was stored",
+                               retryAfter: configuration.mailboxFullRetryAfter)
+        }
+        guard result.accepted > 0 else { throw RelayRefusal(.forbidden, "no_valid_token", "no valid drop token for any target mailbox") }
         context.logger.debug("drop stored", metadata: ["targets": "\(drop.targets.count)", "bytes": "\(drop.envelope.count)"])
         return try json(result)
     }
 
+    static func refusal(_ error: DropRateLimiter.Refusal) -> RelayRefusal {
+        switch error {
+        case .address(let wait):
+            RelayRefusal(.tooManyRequests, "address_rate_limited", "too many drops from this address; try again later", retryAfter: wait)
+        case .token(let wait):
+            RelayRefusal(.tooManyRequests, "token_rate_limited", "too many drops with this drop token; try again later", retryAfter: wait)
+        }
+    }
+
+    /// Registration: the body is empty, or an invite code (16 bytes). An
+    /// existing mailbox is 200 whatever the policy; a new one is checked
+    /// against the policy and the relay's room.
     func register(_ request: Request, _ context: RelayRequestContext) async throws -> Response {
-        let (mailbox, _) = try await authenticate(request, context, requireRegistered: false)
-        let created = try await store.register(mailbox: mailbox, now: configuration.clock())
-        return Response(status: created ? .created : .ok)
+        let (mailbox, body) = try await authenticate(request, context, requireRegistered: false)
+        var invite: RelayInvite?
+        if !body.isEmpty {
+            do { invite = try RelayInvite(code: body) } catch {
+                throw HTTPError(.badRequest, message: "registration body must be empty or a \(RelayInvite.length)-byte invite code")
+            }
+        }
+        do {
+            let created = try await store.register(mailbox: mailbox, now: configuration.clock(), policy: configuration.registration,
+                                                   invite: invite, maxMailboxes: configuration.maxMailboxes)
+            return Response(status: created ? .created : .ok)
+        } catch let refusal as RelayStore.RegistrationRefusal {
+            switch refusal {
+            case .inviteRequired:
+                throw RelayRefusal(.forbidden, "invite_required", "this relay registers mailboxes by invitation: an invite code is needed")
+            case .inviteUnknown: throw RelayRefusal(.forbidden, "invite_unknown", "unknown invite code")
+            case .inviteUsed: throw RelayRefusal(.forbidden, "invite_used", "this invite code was used already")
+            case .notAllowed: throw RelayRefusal(.forbidden, "not_allowed", "this relay registers only the mailboxes on its allow-list")
+            case .relayFull:
+                throw RelayRefusal(RelayRefusal.insufficientStorage, "relay_full", "this relay holds as many mailboxes as it takes")
+            }
+        }
     }
 
     func addToken(_ request: Request, _ context: RelayRequestContext) async throws -> Response {
@@ -137,7 +187,7 @@ public struct RelayController: Sendable {
             var buffer = try await request.collectBody(upTo: configuration.maxRequestBytes)
             return buffer.readBytes(length: buffer.readableBytes) ?? []
         } catch let error as HTTPError where error.status == .contentTooLarge {
-            throw HTTPError(.contentTooLarge, message: "request is larger than this relay's limit of \(configuration.maxRequestBytes) bytes")
+            throw RelayRefusal(.contentTooLarge, "request_too_large", "request is larger than this relay's limit of \(configuration.maxRequestBytes) bytes")
         }
     }
 

@@ -16,6 +16,22 @@ public struct RelayFileConfiguration: Decodable, Equatable, Sendable {
     public var fetchLimit: Int?
     /// trace, debug, info, notice, warning, error or critical.
     public var logLevel: String?
+    /// "open", "invite" or "allowlist".
+    public var registration: String?
+    /// With "allowlist": the mailbox keys that may register, in base64url.
+    public var allowedMailboxes: [String]?
+    /// Most mailboxes the relay holds.
+    public var maxMailboxes: Int?
+    /// Most bytes of envelopes one mailbox holds.
+    public var quotaBytes: Int?
+    /// Most envelopes one mailbox holds.
+    public var quotaEnvelopes: Int?
+    /// Drops a second, and at once, with one drop token.
+    public var dropRatePerToken: Double?
+    public var dropBurstPerToken: Int?
+    /// Drops a second, and at once, from one client address.
+    public var dropRatePerAddress: Double?
+    public var dropBurstPerAddress: Int?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case home, listen
@@ -23,6 +39,15 @@ public struct RelayFileConfiguration: Decodable, Equatable, Sendable {
         case maxEnvelopeBytes = "max_envelope_bytes"
         case fetchLimit = "fetch_limit"
         case logLevel = "log_level"
+        case registration
+        case allowedMailboxes = "allowed_mailboxes"
+        case maxMailboxes = "max_mailboxes"
+        case quotaBytes = "quota_bytes"
+        case quotaEnvelopes = "quota_envelopes"
+        case dropRatePerToken = "drop_rate_per_token"
+        case dropBurstPerToken = "drop_burst_per_token"
+        case dropRatePerAddress = "drop_rate_per_address"
+        case dropBurstPerAddress = "drop_burst_per_address"
     }
 
     public init() {}
@@ -43,11 +68,23 @@ public struct RelayFileConfiguration: Decodable, Equatable, Sendable {
         if let unknown = section.keys.sorted().first(where: { !known.contains($0) }) {
             throw ConfigError("\(path): unknown key relay.\(unknown)")
         }
+        // Foundation's decoder reports a fraction given for a whole number
+        // without naming the key; name it here.
+        let wholeNumbers: [CodingKeys] = [.ttlDays, .maxEnvelopeBytes, .fetchLimit, .maxMailboxes, .quotaBytes, .quotaEnvelopes,
+                                          .dropBurstPerToken, .dropBurstPerAddress]
+        for key in wholeNumbers {
+            if let n = section[key.rawValue] as? NSNumber, !(n is Bool), n.doubleValue.rounded() != n.doubleValue {
+                throw ConfigError("\(path): relay.\(key.rawValue) must be a whole number")
+            }
+        }
         do {
             return try JSONDecoder().decode([String: RelayFileConfiguration].self, from: data)["relay"] ?? RelayFileConfiguration()
         } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
             let key = context.codingPath.map(\.stringValue).joined(separator: ".")
             throw ConfigError("\(path): \(key) has the wrong type")
+        } catch let DecodingError.dataCorrupted(context) where !context.codingPath.isEmpty {
+            let key = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw ConfigError("\(path): \(key) has the wrong type or is out of range")
         } catch {
             throw ConfigError("\(path): cannot read the relay section")
         }
@@ -55,6 +92,6 @@ public struct RelayFileConfiguration: Decodable, Equatable, Sendable {
 
     public struct ConfigError: Error, CustomStringConvertible {
         public let description: String
-        init(_ description: String) { self.description = description }
+        public init(_ description: String) { self.description = description }
     }
 }

@@ -58,15 +58,39 @@ public struct RelayStore: Sendable {
                 ALTER TABLE drop_token_v2 RENAME TO drop_token;
                 """)
         }
+        // Quotas, a time to live per reference, and invite codes. Each
+        // reference carries its envelope's size and its own expiry (fixed when
+        // it is accepted); each mailbox counts its references and their bytes,
+        // kept by triggers whatever deletes a reference (acknowledgement,
+        // expiry, a cascade). Invite codes are stored as hashes, and a used
+        // one is kept, marked, so that a second use can be told apart.
+        m.registerMigration("v3") { db in
+            try db.execute(sql: """
+                ALTER TABLE mailbox ADD COLUMN envelopes INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE mailbox ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE delivery ADD COLUMN size INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE delivery ADD COLUMN expires_at INTEGER NOT NULL DEFAULT 0;
+                UPDATE delivery SET size = (SELECT length(data) FROM body WHERE body.id = delivery.body_id),
+                    expires_at = (SELECT expires_at FROM body WHERE body.id = delivery.body_id);
+                UPDATE mailbox SET envelopes = (SELECT count(*) FROM delivery WHERE delivery.mailbox = mailbox.id),
+                    bytes = (SELECT coalesce(sum(size), 0) FROM delivery WHERE delivery.mailbox = mailbox.id);
+                CREATE INDEX delivery_expiry ON delivery(expires_at);
+                CREATE TRIGGER delivery_counted AFTER INSERT ON delivery BEGIN
+                    UPDATE mailbox SET envelopes = envelopes + 1, bytes = bytes + NEW.size WHERE id = NEW.mailbox;
+                END;
+                CREATE TRIGGER delivery_uncounted AFTER DELETE ON delivery BEGIN
+                    UPDATE mailbox SET envelopes = envelopes - 1, bytes = bytes - OLD.size WHERE id = OLD.mailbox;
+                END;
+                CREATE TABLE invite (hash BLOB PRIMARY KEY NOT NULL, created_at INTEGER NOT NULL, used_at INTEGER) WITHOUT ROWID;
+                """)
+        }
         return m
     }
 
-    /// Registers a mailbox. Returns false if it existed already.
+    /// Registers a mailbox, whoever asks and however many there are. Returns
+    /// false if it existed already.
     public func register(mailbox: [UInt8], now: UInt64) async throws -> Bool {
-        try await writer.write { db in
-            try db.execute(sql: "INSERT OR IGNORE INTO mailbox (id, created_at) VALUES (?, ?)", arguments: [Data(mailbox), now])
-            return db.changesCount == 1
-        }
+        try await register(mailbox: mailbox, now: now, policy: .open, invite: nil, maxMailboxes: .max)
     }
 
     public func mailboxExists(_ mailbox: [UInt8]) async throws -> Bool {
@@ -100,35 +124,59 @@ public struct RelayStore: Sendable {
         }
     }
 
+    /// A drop refused because it would take a mailbox over its quota;
+    /// nothing of the drop was stored.
+    public struct MailboxFull: Error, Equatable {
+        /// The index of the first target whose mailbox is full.
+        public let target: Int
+    }
+
     /// Stores the envelope once and references it from every target whose
-    /// token is valid for its mailbox, in one transaction. Idempotent.
-    public func drop(_ request: DropRequest, now: UInt64, ttl: UInt64) async throws -> DropResult {
-        try await drop([request], now: now, ttl: ttl)[0]
+    /// token is valid for its mailbox, in one transaction. Idempotent. With a
+    /// quota, the drop is all or nothing: if a new reference would take any
+    /// accepted target's mailbox over it, nothing is stored (`MailboxFull`).
+    public func drop(_ request: DropRequest, now: UInt64, ttl: UInt64, quota: MailboxQuota? = nil) async throws -> DropResult {
+        try await drop([request], now: now, ttl: ttl, quota: quota)[0]
     }
 
-    /// Several drops in one transaction (one commit, one sync to disk).
-    public func drop(_ requests: [DropRequest], now: UInt64, ttl: UInt64) async throws -> [DropResult] {
-        try await writer.write { db in try requests.map { try Self.drop($0, db, now: now, ttl: ttl) } }
+    /// Several drops in one transaction (one commit, one sync to disk); a
+    /// `MailboxFull` refuses them all.
+    public func drop(_ requests: [DropRequest], now: UInt64, ttl: UInt64, quota: MailboxQuota? = nil) async throws -> [DropResult] {
+        try await writer.write { db in try requests.map { try Self.drop($0, db, now: now, ttl: ttl, quota: quota) } }
     }
 
-    static func drop(_ request: DropRequest, _ db: Database, now: UInt64, ttl: UInt64) throws -> DropResult {
+    static func drop(_ request: DropRequest, _ db: Database, now: UInt64, ttl: UInt64, quota: MailboxQuota?) throws -> DropResult {
         let id = Data(Envelope.id(of: request.envelope))
+        let size = request.envelope.count
         var refused: [Int] = []
         var accepted: [Data] = []
-        let check = try db.cachedStatement(sql: "SELECT 1 FROM drop_token WHERE hash = ? AND mailbox = ?")
+        // One row if the token opens the mailbox: its counts, and whether it holds this envelope already.
+        let check = try db.cachedStatement(sql: """
+            SELECT m.envelopes, m.bytes, EXISTS (SELECT 1 FROM delivery d WHERE d.mailbox = m.id AND d.body_id = ?)
+            FROM drop_token t JOIN mailbox m ON m.id = t.mailbox WHERE t.hash = ? AND t.mailbox = ?
+            """)
         for (i, target) in request.targets.list.enumerated() {
             let mailbox = Data(target.mailbox)
-            if try Bool.fetchOne(check, arguments: [Data(DropToken.hash(target.token)), mailbox]) == true {
-                accepted.append(mailbox)
-            } else {
+            guard let row = try Row.fetchOne(check, arguments: [id, Data(DropToken.hash(target.token)), mailbox]) else {
                 refused.append(i)
+                continue
             }
+            let envelopes: Int = row[0], bytes: Int = row[1], present: Bool = row[2]
+            if let quota, !present, envelopes >= quota.envelopes || bytes > quota.bytes - size {
+                throw MailboxFull(target: i)
+            }
+            accepted.append(mailbox)
         }
         if !accepted.isEmpty {
-            try db.cachedStatement(sql: "INSERT OR IGNORE INTO body (id, data, created_at, expires_at) VALUES (?, ?, ?, ?)")
-                .execute(arguments: [id, Data(request.envelope), now, now + ttl])
-            let insert = try db.cachedStatement(sql: "INSERT OR IGNORE INTO delivery (mailbox, body_id, received_at) VALUES (?, ?, ?)")
-            for mailbox in accepted { try insert.execute(arguments: [mailbox, id, now]) }
+            let expires = Int64(clamping: now.addingReportingOverflow(ttl).overflow ? UInt64.max : now + ttl)
+            try db.cachedStatement(sql: """
+                INSERT INTO body (id, data, created_at, expires_at) VALUES (?, ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)
+                """).execute(arguments: [id, Data(request.envelope), now, expires])
+            let insert = try db.cachedStatement(sql: """
+                INSERT OR IGNORE INTO delivery (mailbox, body_id, received_at, size, expires_at) VALUES (?, ?, ?, ?, ?)
+                """)
+            for mailbox in accepted { try insert.execute(arguments: [mailbox, id, now, size, expires]) }
         }
         return DropResult(id: id.hexString, accepted: accepted.count, refused: refused)
     }
@@ -206,18 +254,6 @@ public struct RelayStore: Sendable {
                     """, arguments: StatementArguments(chunk))
             }
             return removed
-        }
-    }
-
-    /// Deletes expired envelopes (with their references) and expired nonces.
-    @discardableResult
-    public func collectGarbage(now: UInt64) async throws -> Int {
-        try await writer.write { db in
-            try db.execute(sql: "DELETE FROM delivery WHERE body_id IN (SELECT id FROM body WHERE expires_at <= ?)", arguments: [now])
-            try db.execute(sql: "DELETE FROM body WHERE expires_at <= ?", arguments: [now])
-            let bodies = db.changesCount
-            try db.execute(sql: "DELETE FROM request_nonce WHERE expires_at <= ?", arguments: [now])
-            return bodies
         }
     }
 

@@ -23,12 +23,17 @@ struct InitCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("A relay to keep your mailbox on. Repeat for several.", valueName: "url"))
     var relay: [String] = []
 
+    @Option(help: ArgumentHelp("A one-time invite code from the operator of a relay that registers by invitation (`kith relay invite`); sent with the registration on each --relay.", valueName: "code"))
+    var invite: String?
+
     @Option(help: ArgumentHelp("Bring a node back from a backup made by `kith key backup` (instead of --name and --relay).", valueName: "file"))
     var restore: String?
 
     func validate() throws {
         if restore != nil {
-            guard name == nil, relay.isEmpty else { throw ValidationError("--restore takes the name and relays from the backup: give neither --name nor --relay") }
+            guard name == nil, relay.isEmpty, invite == nil else {
+                throw ValidationError("--restore takes the name and relays from the backup: give neither --name, --relay nor --invite")
+            }
         } else {
             guard name != nil else { throw ValidationError("Missing expected argument '--name <name>'") }
         }
@@ -50,10 +55,14 @@ struct InitCommand: AsyncParsableCommand {
             Console.note("restored: `kith sync` fetches what friends sent meanwhile; they need do nothing")
             return
         }
+        let code: RelayInvite?
+        do { code = try invite.map { try RelayInvite(text: $0) } } catch {
+            throw NodeError("--invite is not an invite code", hint: "an invite code is \(RelayInvite.textLength) characters, as `kith relay invite` prints it")
+        }
         var passphrase = try Passphrase.obtain(confirm: true)
         defer { wipe(&passphrase) }
         try Keystore.checkNewPassphrase(passphrase)
-        let node = try await Node.create(home: dir, name: name ?? "", relays: relay, passphrase: passphrase)
+        let node = try await Node.create(home: dir, name: name ?? "", relays: relay, passphrase: passphrase, invite: code)
         Console.out("\(name ?? "")  \(Fingerprint.of(identity: try node.identity()))")
     }
 }

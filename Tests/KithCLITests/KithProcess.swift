@@ -76,9 +76,9 @@ final class RelayProcess: @unchecked Sendable {
     let home: String
     private(set) var url = ""
 
-    init(home: String, port: Int = 0) throws {
+    init(home: String, port: Int = 0, arguments: [String] = []) throws {
         self.home = home
-        try start(["relay", "--home", home, "--listen", "127.0.0.1:\(port)", "--log-level", "warning"])
+        try start(["relay", "--home", home, "--listen", "127.0.0.1:\(port)", "--log-level", "warning"] + arguments)
     }
 
     /// A relay whose settings all come from a config file.

@@ -20,11 +20,17 @@ final class RelayProcess: @unchecked Sendable {
     let home: String
     private(set) var url = ""
 
-    init() throws {
+    /// `relay` is the `relay` section of a config file to start it with (none if empty).
+    init(relay: [String: any Sendable] = [:]) throws {
         home = NSTemporaryDirectory() + "kith-relay-" + UUID().uuidString.prefix(8)
         try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
         process.executableURL = URL(fileURLWithPath: Self.binary)
         process.arguments = ["relay", "--home", home, "--listen", "127.0.0.1:0", "--log-level", "error"]
+        if !relay.isEmpty {
+            let path = home + "/config.json"
+            try JSONSerialization.data(withJSONObject: ["relay": relay]).write(to: URL(fileURLWithPath: path))
+            process.arguments! += ["--config", path]
+        }
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice

@@ -1,0 +1,86 @@
+import Foundation
+import GRDB
+
+extension RelayStore {
+    /// What one collection deleted.
+    public struct Collected: Sendable, Equatable {
+        /// Mailbox references past their time to live.
+        public var references = 0
+        /// Bodies no mailbox referenced any more.
+        public var bodies = 0
+        /// Nonces of signed requests past their time.
+        public var nonces = 0
+    }
+
+    /// Deletes expired references first, then the bodies no mailbox
+    /// references any more, then expired nonces, each in transactions of at
+    /// most `batch` rows so that drops and fetches are never held up long.
+    /// Returns how many bodies were deleted.
+    @discardableResult
+    public func collectGarbage(now: UInt64, batch: Int = 1000) async throws -> Int {
+        try await collect(now: now, batch: batch).bodies
+    }
+
+    public func collect(now: UInt64, batch: Int = 1000) async throws -> Collected {
+        let now = Int64(clamping: now), batch = max(1, batch)
+        var collected = Collected()
+        // Expired references, and in the same transaction the bodies they
+        // leave unreferenced.
+        while true {
+            let (references, bodies) = try await writer.write { db -> (Int, Int) in
+                let rows = try Row.fetchAll(db, sql: "SELECT seq, body_id FROM delivery WHERE expires_at <= ? ORDER BY expires_at LIMIT ?",
+                                            arguments: [now, batch])
+                guard !rows.isEmpty else { return (0, 0) }
+                let sequences: [Int64] = rows.map { $0[0] }
+                let bodyIDs = Array(Set(rows.map { $0[1] as Data }))
+                for chunk in Self.chunks(sequences) {
+                    try db.execute(sql: "DELETE FROM delivery WHERE seq IN (\(Self.placeholders(chunk.count)))", arguments: StatementArguments(chunk))
+                }
+                var bodies = 0
+                for chunk in Self.chunks(bodyIDs) {
+                    try db.execute(sql: """
+                        DELETE FROM body WHERE id IN (\(Self.placeholders(chunk.count)))
+                        AND NOT EXISTS (SELECT 1 FROM delivery WHERE delivery.body_id = body.id)
+                        """, arguments: StatementArguments(chunk))
+                    bodies += db.changesCount
+                }
+                return (rows.count, bodies)
+            }
+            collected.references += references
+            collected.bodies += bodies
+            if references < batch { break }
+        }
+        // Bodies past the expiry of their last reference that nothing
+        // references (none should be left by the step above; this keeps a
+        // store written by older code from holding any).
+        while true {
+            let bodies = try await writer.write { db -> Int in
+                try db.execute(sql: """
+                    DELETE FROM body WHERE id IN (SELECT id FROM body WHERE expires_at <= ?
+                        AND NOT EXISTS (SELECT 1 FROM delivery WHERE delivery.body_id = body.id) LIMIT ?)
+                    """, arguments: [now, batch])
+                return db.changesCount
+            }
+            collected.bodies += bodies
+            if bodies < batch { break }
+        }
+        while true {
+            let nonces = try await writer.write { db -> Int in
+                try db.execute(sql: """
+                    DELETE FROM request_nonce WHERE (mailbox, nonce) IN
+                        (SELECT mailbox, nonce FROM request_nonce WHERE expires_at <= ? LIMIT ?)
+                    """, arguments: [now, batch])
+                return db.changesCount
+            }
+            collected.nonces += nonces
+            if nonces < batch { break }
+        }
+        return collected
+    }
+
+    private static func chunks<T>(_ items: [T]) -> [ArraySlice<T>] {
+        stride(from: 0, to: items.count, by: 500).map { items[$0..<min($0 + 500, items.count)] }
+    }
+
+    private static func placeholders(_ count: Int) -> String { Array(repeating: "?", count: count).joined(separator: ",") }
+}

@@ -1,0 +1,67 @@
+import Foundation
+import GRDB
+import Hummingbird
+import HummingbirdTesting
+@testable import KithNode
+import KithProtocol
+import KithRelay
+import Logging
+import Testing
+
+/// A relay's limits as a node meets them: 429, 503 and 507 mean "try again
+/// later", and the node waits at least as long as the relay asks.
+@Suite struct RelayLimitTests {
+    /// alice and bob, friends both ways, on one live relay with this policy.
+    static func withFriends(on configuration: RelayConfiguration,
+                            _ body: @escaping @Sendable (_ alice: Node, _ bob: Node) async throws -> Void) async throws {
+        var logger = Logger(label: "test.relay")
+        logger.logLevel = .warning
+        let app = buildRelayApplication(store: try RelayStore(), configuration: configuration, host: "127.0.0.1", port: 0, logger: logger)
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try await app.test(.live) { client in
+            let url = "http://127.0.0.1:\(client.port!)"
+            let alice = try await Node.create(home: dir + "/alice", name: "alice", relays: [url], passphrase: passphrase, kdf: .interactive)
+            let bob = try await Node.create(home: dir + "/bob", name: "bob", relays: [url], passphrase: passphrase, kdf: .interactive)
+            try await bob.addFriend(cardText: try await alice.issueCard().text)
+            try await alice.addFriend(cardText: try await bob.issueCard().text)
+            try await body(alice, bob)
+        }
+    }
+
+    @Test func aFullMailboxIsRetriedLaterNotRefused() async throws {
+        var configuration = RelayConfiguration()
+        configuration.quota = MailboxQuota(bytes: 1 << 20, envelopes: 1)
+        configuration.mailboxFullRetryAfter = 900
+        try await Self.withFriends(on: configuration) { alice, bob in
+            try await alice.createAudience(name: "family")
+            try await alice.addMember(audience: "family", friend: "bob")
+            _ = try await alice.post(to: "family", text: "when there is room")
+            // The key message fills bob's mailbox; the post waits.
+            let before = Node.now()
+            let first = try await alice.sync()
+            #expect(first.delivered == 1 && first.retrying == 1)
+            #expect(first.deliveries.first?.error?.contains("full") == true)
+            let (state, next) = try await alice.db.writer.read { db in
+                try Row.fetchOne(db, sql: "SELECT state, next_attempt_at FROM outbox").map { ($0[0] as String, $0[1] as Int64) }
+            }!
+            #expect(state == "queued")
+            // Not before the relay's Retry-After, far beyond the first backoff of at most 5 s.
+            #expect(next >= Int64(before + 900) && next <= Int64(Node.now() + 900))
+
+            // bob fetches, which makes room; the post then goes.
+            #expect(try await bob.sync().newAudienceKeys == 1)
+            #expect(try await alice.sync(retryNow: true).delivered == 1)
+            #expect(try await bob.sync().newPosts == 1)
+        }
+    }
+
+    @Test func aRelaysRetryAfterIsHonouredUpToAnHour() {
+        for _ in 0..<20 {
+            #expect(Node.retryTime(after: 1000, attempt: 0, notBefore: 120) == 1120)
+            #expect(Node.retryTime(after: 1000, attempt: 0, notBefore: 86_400) == 1000 + 3600)
+            #expect((1002...1005).contains(Node.retryTime(after: 1000, attempt: 0, notBefore: nil)))
+            #expect((1002...1005).contains(Node.retryTime(after: 1000, attempt: 0, notBefore: 1)))
+        }
+    }
+}
