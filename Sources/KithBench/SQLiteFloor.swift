@@ -107,7 +107,6 @@ final class SQLiteFloor {
                     let nonce = randomBytes(AEAD.nonceLength)
                     let text = nonce + (try AEAD.seal(Array(post.text.utf8), key: storageKey, nonce: nonce, associatedData: []))
                     try floor.run(insert, [post.id, post.author, post.audienceID, Int(post.epoch), text, Int(post.createdAt)])
-
                 }
                 try floor.exec("COMMIT")
             }

@@ -3,7 +3,7 @@ import KithCrypto
 
 /// What is personal in `node.sqlite` is stored sealed, so that a copy of the
 /// node directory without the passphrase reveals counts, sizes, times and
-/// public keys, and nothing else (SECURITY.md, "A stolen directory";
+/// public keys, and nothing else (SECURITY.md, "A thief of the node directory";
 /// docs/PROTOCOL.md, "Node database at rest").
 ///
 /// Two subkeys of the keystore's storage key (`crypto_kdf`, context

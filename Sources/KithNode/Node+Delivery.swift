@@ -143,7 +143,6 @@ extension Node {
             var names = Set<String>()
             for mailbox in list {
                 for name in try Data.fetchAll(lookup, arguments: [relay, mailbox.data]) { names.insert(try atRest.text(name, .friendName)) }
-
             }
             return names
         }

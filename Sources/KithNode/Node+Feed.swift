@@ -38,7 +38,6 @@ extension Node {
                 let created = Date(timeIntervalSince1970: TimeInterval(row[5] as Int64))
                 return FeedItem(id: Hex.encode([UInt8](row[0] as Data)), author: name, audience: try atRest.text(row[3], .postAudience),
                                 text: try atRest.text(row[4], .postText),
-
                                 createdAt: created.formatted(.iso8601), verified: author == me || (row[6] as Int64?) != nil)
             }
         }

@@ -96,7 +96,7 @@ extension Node {
                                            Int64(card.sequence), card.identity.data])
             } else {
                 try self.refuseDifferentIdentity(db, card: card, localName: localName)
-                try Self.insertFriend(db, card: card, name: name, atRest: atRest, now: now)
+                try self.insertFriend(db, card: card, name: name, now: now)
             }
             try Self.storeInboxes(db, of: card, atRest: atRest)
         }
@@ -127,7 +127,8 @@ extension Node {
     }
 
     /// Stores a new friend: name and card sealed, the name's tag beside them.
-    static func insertFriend(_ db: Database, card: ContactCard, name: String, atRest: AtRest, now: UInt64) throws {
+    func insertFriend(_ db: Database, card: ContactCard, name: String, now: UInt64) throws {
+        let atRest = try atRest
         try db.execute(sql: "INSERT INTO friend (identity, name, name_tag, card, card_sequence, added_at) VALUES (?, ?, ?, ?, ?, ?)",
                        arguments: [card.identity.data, try atRest.seal(name, .friendName), atRest.tag(name, .friendName),
                                    try atRest.seal(card.text, .card), Int64(card.sequence), Int64(now)])
@@ -188,5 +189,4 @@ extension Node {
             (try atRest.text(row[0], .friendName), try ContactCard(text: try atRest.text(row[1], .card)))
         }
     }
-
 }

@@ -59,7 +59,6 @@ extension Node {
                     INSERT OR IGNORE INTO outbox (envelope_id, relay, part, request, state, next_attempt_at, created_at)
                     VALUES (?, ?, ?, ?, 'queued', ?, ?)
                     """, arguments: [envelope.id.data, relay, part, try atRest.seal(request.bytes, .request), Int64(now), Int64(now)])
-
             }
         }
     }

@@ -154,7 +154,6 @@ extension Node {
                 guard let (audience, name) = cache[keyID] else { return .wait(Waiting(reason: "a post whose audience key has not arrived", key: keyID, kind: .post)) }
                 let post = try Post.open(envelope, audience: audience, now: clock())
                 try storePost(db, post, audienceOwner: audience.owner, audienceName: name, envelopeID: envelopeID, now: clock())
-
                 return .done(newPosts: db.changesCount, newKeys: 0)
             }
         } catch let error as ProtocolError {

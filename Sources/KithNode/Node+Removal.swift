@@ -39,7 +39,6 @@ extension Node {
         }
         let tokens = try await db.writer.read { db in
             try Row.fetchAll(db, sql: "SELECT hash, relay FROM issued_token WHERE issued_to = ?", arguments: [holder])
-
                 .map { (hash: [UInt8]($0[0] as Data), relay: $0[1] as String) }
         }
         var revoked = 0, failures: [String] = []

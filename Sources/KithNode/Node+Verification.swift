@@ -83,7 +83,7 @@ extension Node {
             try db.execute(sql: "DELETE FROM audience_key WHERE owner = ?", arguments: [oldIdentity.data])
             try db.execute(sql: "DELETE FROM friend_inbox WHERE friend = ?", arguments: [oldIdentity.data])
             try db.execute(sql: "DELETE FROM friend WHERE identity = ?", arguments: [oldIdentity.data])
-            try Self.insertFriend(db, card: card, name: name, atRest: atRest, now: now)
+            try self.insertFriend(db, card: card, name: name, now: now)
             try Self.storeInboxes(db, of: card, atRest: atRest)
             return (oldIdentity, try Self.friend(row: row, atRest), audiences)
         }
@@ -110,9 +110,12 @@ extension Node {
     func refuseDifferentIdentity(_ db: Database, card: ContactCard, localName: String?) throws {
         let name = localName ?? card.name
         var known: (name: String, identity: [UInt8])?
-        for (friendName, stored) in try friendCards(db) where friendName == name || (localName == nil && stored.name == card.name) {
+        // Local names compare as the database's tags do, byte for byte.
+        for (friendName, stored) in try friendCards(db) {
+            let sameLocalName = friendName.utf8.elementsEqual(name.utf8)
+            guard sameLocalName || (localName == nil && stored.name == card.name) else { continue }
             known = (friendName, stored.identity)
-            if friendName == name { break }
+            if sameLocalName { break }
         }
 
         guard let known else { return }

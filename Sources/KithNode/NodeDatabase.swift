@@ -38,25 +38,28 @@ public struct NodeDatabase: Sendable {
     /// run at `completeMigrations(atRest:)`.
     static let lastKeylessMigration = "v5-friend-encryption-key"
 
-
-    /// Runs the migrations that need the storage key. When they seal existing
-    /// plaintext, the database is then rewritten without free pages and its
-    /// write-ahead log emptied, so that no earlier plaintext stays behind.
+    /// Runs the migrations that need the storage key, then finishes any
+    /// wipe they left pending (`wipeFreedContent`).
     func completeMigrations(atRest: AtRest) throws {
-        let migrator = Self.migrator(atRest: atRest)
-        let upgrading = try writer.read { db in
-            try !migrator.hasCompletedMigrations(db) && Int.fetchOne(db, sql: "SELECT count(*) FROM profile") ?? 0 > 0
-        }
-        try migrator.migrate(writer)
-        if upgrading { try wipeFreedContent() }
+        try Self.migrator(atRest: atRest).migrate(writer)
+        if try profileValue(Self.wipePending) != nil { try wipeFreedContent() }
     }
+
+    /// Set, in the transaction that seals an earlier version's plaintext, until
+    /// that plaintext is wiped from free pages and the log: a crash or a busy
+    /// log in between leaves the wipe to the next unlock, never undone.
+    static let wipePending = "wipe_pending"
 
     /// Rewrites the database without its free pages (VACUUM) and truncates
     /// the write-ahead log, so that nothing deleted or overwritten before is
-    /// left in either file.
+    /// left in either file. While another connection reads, the log cannot be
+    /// truncated: the wipe then stays pending.
     func wipeFreedContent() throws {
         try writer.vacuum()
-        try writer.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+        let truncated = try writer.writeWithoutTransaction { db in
+            try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)").map { ($0[0] as Int) == 0 } ?? false
+        }
+        if truncated { try writer.write { db in try db.execute(sql: "DELETE FROM profile WHERE key = ?", arguments: [Self.wipePending]) } }
     }
 
     /// See `init(path:)`.
@@ -141,44 +144,44 @@ public struct NodeDatabase: Sendable {
     /// keep their names and hold sealed BLOBs from now on, and the names that
     /// are looked up or kept unique get a tag column (see `AtRest`).
     static func sealPersonalData(_ db: Database, _ atRest: AtRest) throws {
+        if try Bool.fetchOne(db, sql: "SELECT 1 FROM profile") == true { try setProfile(db, wipePending, Data()) }
         try db.execute(sql: """
             ALTER TABLE friend ADD COLUMN name_tag BLOB;
             ALTER TABLE audience ADD COLUMN name_tag BLOB;
             """)
-        /// Seals text `columns` of every row of `table`; `tag` fills a tag column from the first one.
-        func seal(_ table: String, key: String, _ columns: [(String, AtRest.Field)], tag: String? = nil) throws {
-            for row in try Row.fetchAll(db, sql: "SELECT \(key), \(columns.map(\.0).joined(separator: ", ")) FROM \(table)") {
-                var sets: [String] = [], values: [(any DatabaseValueConvertible)?] = []
-                for (i, (column, field)) in columns.enumerated() {
-                    let text: String = row[i + 1]
-                    sets.append("\(column) = ?")
-                    values.append(try atRest.seal(text, field))
-                    if i == 0, let tag {
-                        sets.append("\(tag) = ?")
-                        values.append(atRest.tag(text, field))
-                    }
+        /// Sets `writing` from `reading` in every row of `table` (where `condition`), a page at a time by `key`.
+        func rewrite(_ table: String, key: String, reading: [String], writing: [String], where condition: String = "1",
+                     _ change: (Row) throws -> [(any DatabaseValueConvertible)?]) throws {
+            var last: DatabaseValue?
+            while true {
+                let rows = try Row.fetchAll(db, sql: """
+                    SELECT \(key), \(reading.joined(separator: ", ")) FROM \(table)
+                    WHERE (\(condition)) \(last == nil ? "" : "AND \(key) > ?") ORDER BY \(key) LIMIT 500
+                    """, arguments: StatementArguments(last.map { [$0] } ?? []))
+                guard let end = rows.last else { return }
+                for row in rows {
+                    try db.execute(sql: "UPDATE \(table) SET \(writing.map { "\($0) = ?" }.joined(separator: ", ")) WHERE \(key) = ?",
+                                   arguments: StatementArguments(try change(row) + [row[0] as DatabaseValue]))
                 }
-                values.append(row[0] as DatabaseValue)
-                try db.execute(sql: "UPDATE \(table) SET \(sets.joined(separator: ", ")) WHERE \(key) = ?", arguments: StatementArguments(values))
+                last = end[0]
             }
         }
-        try seal("friend", key: "identity", [("name", .friendName), ("card", .card)], tag: "name_tag")
-        try seal("audience", key: "id", [("name", .audienceName)], tag: "name_tag")
-        try seal("audience_key", key: "key_id", [("name", .keyName)])
-        try seal("post", key: "rowid", [("text", .postText), ("audience_name", .postAudience)])
-        for row in try Row.fetchAll(db, sql: "SELECT rowid, drop_token FROM friend_inbox") {
-            try db.execute(sql: "UPDATE friend_inbox SET drop_token = ? WHERE rowid = ?",
-                           arguments: [try atRest.seal([UInt8](row[1] as Data), .dropToken), row[0] as Int64])
+        try rewrite("friend", key: "identity", reading: ["name", "card"], writing: ["name", "name_tag", "card"]) { row in
+            [try atRest.seal(row[1] as String, .friendName), atRest.tag(row[1], .friendName), try atRest.seal(row[2] as String, .card)]
         }
-        for row in try Row.fetchAll(db, sql: "SELECT id, request FROM outbox") {
-            try db.execute(sql: "UPDATE outbox SET request = ? WHERE id = ?", arguments: [try atRest.seal([UInt8](row[1] as Data), .request), row[0] as Int64])
+        try rewrite("audience", key: "id", reading: ["name"], writing: ["name", "name_tag"]) { row in
+            [try atRest.seal(row[1] as String, .audienceName), atRest.tag(row[1], .audienceName)]
         }
-        for row in try Row.fetchAll(db, sql: "SELECT hash, issued_to FROM issued_token WHERE issued_to IS NOT NULL") {
-            try db.execute(sql: "UPDATE issued_token SET issued_to = ? WHERE hash = ?", arguments: [atRest.tag(row[1] as String, .holder), row[0] as Data])
+        try rewrite("audience_key", key: "key_id", reading: ["name"], writing: ["name"]) { [try atRest.seal($0[1] as String, .keyName)] }
+        try rewrite("post", key: "rowid", reading: ["text", "audience_name"], writing: ["text", "audience_name"]) { row in
+            [try atRest.seal(row[1] as String, .postText), try atRest.seal(row[2] as String, .postAudience)]
         }
-        if let name = try Data.fetchOne(db, sql: "SELECT value FROM profile WHERE key = 'name'") {
-            try setProfile(db, "name", try atRest.seal([UInt8](name), .myName))
+        try rewrite("friend_inbox", key: "rowid", reading: ["drop_token"], writing: ["drop_token"]) { [try atRest.seal([UInt8]($0[1] as Data), .dropToken)] }
+        try rewrite("outbox", key: "id", reading: ["request"], writing: ["request"]) { [try atRest.seal([UInt8]($0[1] as Data), .request)] }
+        try rewrite("issued_token", key: "hash", reading: ["issued_to"], writing: ["issued_to"], where: "issued_to IS NOT NULL") {
+            [atRest.tag($0[1], .holder)]
         }
+        try rewrite("profile", key: "key", reading: ["value"], writing: ["value"], where: "key = 'name'") { [try atRest.seal([UInt8]($0[1] as Data), .myName)] }
         try db.execute(sql: """
             CREATE UNIQUE INDEX friend_name ON friend(name_tag);
             CREATE UNIQUE INDEX audience_name ON audience(name_tag);
