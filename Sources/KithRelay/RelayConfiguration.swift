@@ -56,6 +56,16 @@ public struct RelayConfiguration: Sendable {
     /// A connection whose peer reads nothing of a waiting answer for this
     /// long is closed.
     public var writeTimeoutSeconds: Int64 = 30
+    /// A request must be received whole and its answer begun within this
+    /// many seconds of its first byte, or the connection is closed: a client
+    /// that sends its headers or body a byte at a time holds a connection
+    /// that long at most.
+    public var requestTimeoutSeconds: Int64 = 30
+    /// Connections open at once from one client address (an IPv6 client by
+    /// its /64) and in all; a connection beyond gets 503 and is closed. The
+    /// total also stays 64 below the process's open-file limit.
+    public var maxConnectionsPerClient = 64
+    public var maxConnections = 4096
     /// A connection with no request in progress (or whose request head is
     /// still incomplete) is closed after this long: longer than
     /// AsyncHTTPClient's 60-second pool idle time, so clients close first.

@@ -1,17 +1,24 @@
 import HTTPTypes
 import Hummingbird
 
-/// Refuses over-long request targets (414) and over-large header sections
-/// (431) before routing, authentication or any other work: no handler ever
-/// sees a target or header section beyond the relay's documented limits.
+/// Refuses over-long request targets (414), over-large header sections
+/// (431) and bodies whose Content-Length is over the largest request (413)
+/// before routing, authentication or any other work, and before any of the
+/// body is read: no handler ever sees a target, header section or declared
+/// body beyond the relay's documented limits.
 /// Sits in front of the router, so it covers unknown paths too.
 struct RequestSizeLimits<Next: HTTPResponder>: HTTPResponder where Next.Context == RelayRequestContext {
     let next: Next
     let maxTargetBytes: Int
     let maxHeaderBytes: Int
+    let maxBodyBytes: Int
 
     func respond(to request: Request, context: RelayRequestContext) async throws -> Response {
         if let error = check(request.head) { return try error.response(from: request, context: context) }
+        if let declared = request.head.headerFields[.contentLength], Int(declared).map({ $0 > maxBodyBytes }) ?? true {
+            return try RelayRefusal(.contentTooLarge, "request_too_large", "request is larger than this relay's limit of \(maxBodyBytes) bytes")
+                .response(from: request, context: context)
+        }
         return try await next.respond(to: request, context: context)
     }
 

@@ -6,7 +6,8 @@ import Glibc
 #endif
 
 /// A plain TCP connection to 127.0.0.1, for requests no HTTP client would
-/// send and for clients that never read their answers. Blocking socket calls
+/// send and for clients that never read their answers, from 127.0.0.1 or
+/// another loopback address (so that the relay sees another client). Blocking socket calls
 /// run on a GCD thread: blocking Swift concurrency's small pool would starve
 /// an in-process relay's handlers.
 final class RawConnection: @unchecked Sendable {
@@ -14,9 +15,16 @@ final class RawConnection: @unchecked Sendable {
 
     /// Connects; `receiveBuffer` shrinks the socket's receive buffer (and so
     /// the window the relay can fill) before connecting.
-    init(port: Int, receiveBuffer: Int32? = nil) throws {
+    init(port: Int, receiveBuffer: Int32? = nil, from source: String = "127.0.0.1") throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure("socket failed") }
+        var local = sockaddr_in()
+        local.sin_family = sa_family_t(AF_INET)
+        local.sin_addr.s_addr = inet_addr(source)
+        let bound = withUnsafePointer(to: &local) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0 else { close(fd); throw Failure("bind to \(source) failed") }
         if var size = receiveBuffer {
             setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
         }
@@ -42,6 +50,22 @@ final class RawConnection: @unchecked Sendable {
         text += "Content-Length: \(body.count)\r\n\r\n"
         let bytes = Array(text.utf8) + body
         try await offPool { try self.write(bytes) }
+    }
+
+    /// Sends raw text at once, without waiting: false if the relay has closed the connection.
+    @discardableResult
+    func sendNow(_ text: String) -> Bool {
+        Array(text.utf8).withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) } > 0
+    }
+
+    /// Reads the whole answer head as text ("" if the connection ends first).
+    func readHeadText() async throws -> String {
+        try await offPool {
+            var head: [UInt8] = []
+            var byte: UInt8 = 0
+            while !head.suffix(4).elementsEqual([13, 10, 13, 10]), head.count < 65536, recv(self.fd, &byte, 1, 0) == 1 { head.append(byte) }
+            return String(decoding: head, as: UTF8.self)
+        }
     }
 
     private func write(_ bytes: [UInt8]) throws {

@@ -1,0 +1,64 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import Testing
+@testable import KithRelay
+
+/// The relay's protection of its connections (`ConnectionGuard`) and of
+/// its memory against declared bodies (`RequestSizeLimits`).
+@Suite struct ConnectionGuardTests {
+    /// Clients that send their headers a byte at a time are cut off at the
+    /// request deadline, and others are served meanwhile.
+    @Test func slowClientsAreCutOffAtTheRequestDeadline() async throws {
+        var configuration = RelayConfiguration()
+        configuration.requestTimeoutSeconds = 2
+        try await withLiveRelay(configuration: configuration) { _, client in
+            let slow = try (0..<20).map { _ in try RawConnection(port: client.port!, from: "127.0.0.2") }
+            for connection in slow { connection.sendNow("POST /v1/envelopes HTTP/1.1\r\nHost: relay\r\nX-Slow: ") }
+            // One more header byte every half second, for up to 8 s: the idle timeout never fires.
+            var open = slow
+            for _ in 1...16 where !open.isEmpty {
+                try await Task.sleep(for: .milliseconds(500))
+                open = open.filter { $0.sendNow("a") }
+            }
+            #expect(open.isEmpty, "every slow client is cut off")
+            try await client.execute(uri: "/v1/health", method: .get) { #expect($0.status == .ok, "others are served") }
+        }
+    }
+
+    /// Connections beyond the per-client limit get 503 and are closed; other
+    /// clients are still served, and a freed slot serves the client again.
+    @Test func connectionsOverThePerClientLimitAreRefused() async throws {
+        var configuration = RelayConfiguration()
+        configuration.maxConnectionsPerClient = 8
+        try await withLiveRelay(configuration: configuration) { _, client in
+            let port = client.port!
+            var held: [RawConnection] = []
+            for _ in 0..<8 {
+                let connection = try RawConnection(port: port, from: "127.0.0.2")
+                try await connection.send("GET", "/v1/health")
+                #expect(try await connection.readStatus() == 200, "up to the limit, connections are served")
+                held.append(connection)
+            }
+            let refused = try await RawConnection(port: port, from: "127.0.0.2").readHeadText()
+            #expect(refused.hasPrefix("HTTP/1.1 503") && refused.lowercased().contains("retry-after"), "\(refused)")
+            try await client.execute(uri: "/v1/health", method: .get) { #expect($0.status == .ok, "another client is served") }
+            held.removeLast()
+            try await Task.sleep(for: .milliseconds(300))
+            let again = try RawConnection(port: port, from: "127.0.0.2")
+            try await again.send("GET", "/v1/health")
+            #expect(try await again.readStatus() == 200, "a closed connection frees its slot")
+        }
+    }
+
+    /// A body declared larger than any request is refused at once, before
+    /// the client sends any of it.
+    @Test func aDeclaredBodyOverTheLimitIsRefusedBeforeItIsSent() async throws {
+        try await withLiveRelay { _, client in
+            let connection = try RawConnection(port: client.port!)
+            connection.sendNow("POST /v1/envelopes HTTP/1.1\r\nHost: relay\r\nContent-Type: application/octet-stream\r\nContent-Length: 10485760\r\n\r\n")
+            let answer = try await connection.readHeadText()
+            #expect(answer.hasPrefix("HTTP/1.1 413"), "\(answer)")
+        }
+    }
+}
