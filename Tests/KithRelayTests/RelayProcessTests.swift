@@ -44,7 +44,8 @@ import Testing
         for i in 0..<Self.connections {
             let key = boxes[i % boxes.count].key
             let path = "/v1/mailboxes/\(Base64URL.encode(key.publicKey))/envelopes?limit=500"
-            let connection = try RawConnection(port: process.port, receiveBuffer: 4096)
+            // From five addresses, each within the relay's connection limit per client.
+            let connection = try RawConnection(port: process.port, receiveBuffer: 4096, from: "127.0.1.\(i % 5 + 1)")
             try await connection.send("GET", path, headers: signedHeaders("GET", path, key: key))
             stalled.append(connection)
         }
