@@ -19,15 +19,18 @@ final class RelayProcess: @unchecked Sendable {
     let process = Process()
     let home: String
     private(set) var url = ""
+    /// Whether stopping removes the directory (not once a killed relay left it to a new process).
+    private var ownsHome = true
 
-    /// `relay` is the `relay` section of a config file to start it with (none if empty).
-    init(relay: [String: any Sendable] = [:]) throws {
-        home = NSTemporaryDirectory() + "kith-relay-" + UUID().uuidString.prefix(8)
-        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+    /// `relay` is the `relay` section of a config file to start it with (none
+    /// if empty); `home` an existing relay directory to start it on again.
+    init(relay: [String: any Sendable] = [:], home: String? = nil) throws {
+        self.home = home ?? NSTemporaryDirectory() + "kith-relay-" + UUID().uuidString.prefix(8)
+        try FileManager.default.createDirectory(atPath: self.home, withIntermediateDirectories: true)
         process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = ["relay", "--home", home, "--listen", "127.0.0.1:0", "--log-level", "error"]
+        process.arguments = ["relay", "--home", self.home, "--listen", "127.0.0.1:0", "--log-level", "error"]
         if !relay.isEmpty {
-            let path = home + "/config.json"
+            let path = self.home + "/config.json"
             try JSONSerialization.data(withJSONObject: ["relay": relay]).write(to: URL(fileURLWithPath: path))
             process.arguments! += ["--config", path]
         }
@@ -64,7 +67,15 @@ final class RelayProcess: @unchecked Sendable {
             process.terminate()
             process.waitUntilExit()
         }
-        try? FileManager.default.removeItem(atPath: home)
+        if ownsHome { try? FileManager.default.removeItem(atPath: home) }
+    }
+
+    /// Kills the process with SIGKILL, as a crash or a power cut would end it,
+    /// and leaves its directory for a new process.
+    func kill() {
+        ownsHome = false
+        Glibc.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
     }
 
     deinit { stop() }
