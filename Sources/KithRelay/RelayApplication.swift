@@ -13,10 +13,13 @@ public func buildRelayApplication(
     host: String,
     port: Int,
     logger: Logger,
+    metrics: RelayMetrics = RelayMetrics(),
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     let router = Router(context: RelayRequestContext.self)
+    router.add(middleware: RelayMetricsMiddleware(metrics: metrics))
     RelayController(store: store, configuration: configuration).addRoutes(to: router)
+    OperatorRoutes(store: store, metrics: metrics, metricsToken: configuration.metricsToken).add(to: router)
     let responder = RequestSizeLimits(next: router.buildResponder(), maxTargetBytes: configuration.maxRequestTargetBytes,
                                       maxHeaderBytes: configuration.maxHeaderBytes, maxBodyBytes: configuration.maxRequestBytes)
     let writeTimeout = TimeAmount.seconds(configuration.writeTimeoutSeconds)

@@ -37,6 +37,9 @@ public struct RelayConfiguration: Sendable {
     public static let defaultTTLDays = 30
     /// References (and then bodies) the collector deletes per transaction.
     public var collectionBatch = 1000
+    /// The bearer token that `GET /metrics` needs (`relay.metrics_token`);
+    /// nil, the default, serves no metrics.
+    public var metricsToken: String?
     /// Most envelopes returned by one fetch (`relay.fetch_limit`, 1 to 10000, default 500).
     public var fetchLimit: Int = 500
     /// Most bytes of envelopes in one fetch (but always one envelope, if any waits).
@@ -188,5 +191,13 @@ extension RelayConfiguration {
                              default: .perTokenStandard)
         addressRate = try rate("drop_rate_per_address", file.dropRatePerAddress, "drop_burst_per_address", file.dropBurstPerAddress,
                                default: .perAddressStandard)
+
+        // relay.metrics_token: the secret a scraper sends to read GET /metrics,
+        // 16 to 256 printable ASCII characters; none (the default) serves no metrics.
+        if let token = file.metricsToken {
+            try check((16...256).contains(token.utf8.count) && token.utf8.allSatisfy { (0x21...0x7e).contains($0) },
+                      "relay.metrics_token must be 16 to 256 printable ASCII characters without spaces")
+            metricsToken = token
+        }
     }
 }

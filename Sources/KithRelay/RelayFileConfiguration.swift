@@ -32,6 +32,8 @@ public struct RelayFileConfiguration: Decodable, Equatable, Sendable {
     /// Drops a second, and at once, from one client address.
     public var dropRatePerAddress: Double?
     public var dropBurstPerAddress: Int?
+    /// The secret a scraper sends to read `GET /metrics`; none serves no metrics.
+    public var metricsToken: String?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case home, listen
@@ -48,6 +50,7 @@ public struct RelayFileConfiguration: Decodable, Equatable, Sendable {
         case dropBurstPerToken = "drop_burst_per_token"
         case dropRatePerAddress = "drop_rate_per_address"
         case dropBurstPerAddress = "drop_burst_per_address"
+        case metricsToken = "metrics_token"
     }
 
     public init() {}

@@ -34,7 +34,7 @@ struct RelayCommand: AsyncParsableCommand {
             Its policy (registration, quotas, rate limits, time to live) comes from the config \
             file; see config/README.md.
             """,
-        subcommands: [RelayInviteCommand.self]
+        subcommands: [RelayInviteCommand.self, RelayStatusCommand.self]
     )
 
     @OptionGroup var place: RelayPlace
@@ -179,5 +179,44 @@ struct RelayInviteCommand: AsyncParsableCommand {
         let invite = RelayInvite()
         try await store.addInvite(invite, now: RelayConfiguration().clock())
         Console.out(invite.text)
+    }
+}
+
+/// `kith relay status`: what a relay holds, read from its database (also while it runs).
+struct RelayStatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Print how many mailboxes and envelopes a relay holds and the space they take.",
+        discussion: """
+            Reads the relay's database, also while the relay runs. A running relay serves the same \
+            figures, with its request counts and timings, at GET /metrics when relay.metrics_token is set \
+            (see config/README.md).
+            """
+    )
+
+    @OptionGroup var place: RelayPlace
+    @Flag(help: "Print JSON: {mailboxes, envelopes, envelopeBytes, deliveriesWaiting, databaseBytes}.") var json = false
+
+    struct Status: Encodable {
+        let mailboxes, envelopes, envelopeBytes, deliveriesWaiting, databaseBytes: Int
+    }
+
+    func run() async throws {
+        let home = try place.home(try RelayCommand.loadConfig(place.config))
+        let database = (home as NSString).appendingPathComponent("relay.sqlite")
+        guard FileManager.default.fileExists(atPath: database) else {
+            throw NodeError("\(home) holds no relay (no relay.sqlite)", hint: "give the directory a relay runs in, with --home or --config")
+        }
+        let counts = try await RelayCommand.openStore(home).counts()
+        let size = ["", "-wal"].reduce(0) { total, suffix in
+            total + ((try? FileManager.default.attributesOfItem(atPath: database + suffix)[.size] as? Int) ?? 0)
+        }
+        let status = Status(mailboxes: counts.mailboxes, envelopes: counts.bodies, envelopeBytes: counts.bodyBytes,
+                            deliveriesWaiting: counts.deliveries, databaseBytes: size)
+        if json { return try Console.json(status) }
+        Console.out("mailboxes           \(status.mailboxes)")
+        Console.out("envelopes           \(status.envelopes) (\(status.envelopeBytes) bytes)")
+        Console.out("deliveries waiting  \(status.deliveriesWaiting)")
+        Console.out("database            \(status.databaseBytes) bytes")
     }
 }

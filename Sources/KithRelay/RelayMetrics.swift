@@ -1,0 +1,123 @@
+import Dispatch
+import Foundation
+import GRDB
+import HTTPTypes
+import Hummingbird
+import KithCrypto
+import Metrics
+import NIOConcurrencyHelpers
+import Prometheus
+
+/// What the relay tells its operator: counters and timings kept with
+/// swift-metrics in a Prometheus registry of this relay's own (so several
+/// relays in one process keep apart), served at `GET /metrics`, and the
+/// store's figures read when asked. Nothing in it names a mailbox, a token
+/// or an address.
+public final class RelayMetrics: Sendable {
+    let registry = PrometheusCollectorRegistry()
+    let factory: PrometheusMetricsFactory
+    private let figures = NIOLockedValueBox<(at: DispatchTime, counts: RelayStore.Counts)?>(nil)
+
+    public init() {
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = [.milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+                                                   .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5), .seconds(30)]
+        self.factory = factory
+    }
+
+    /// One answered request: its route pattern (never the path, which names a mailbox), method, status and time.
+    func answered(route: String, method: HTTPRequest.Method, status: HTTPResponse.Status, nanoseconds: UInt64) {
+        let dimensions = [("route", route), ("method", method.rawValue), ("status", String(status.code))]
+        Counter(label: "kith_relay_requests_total", dimensions: dimensions, factory: factory).increment()
+        Timer(label: "kith_relay_request_duration_seconds", dimensions: [("route", route), ("method", method.rawValue)], factory: factory)
+            .recordNanoseconds(Int64(clamping: nanoseconds))
+    }
+
+    /// A drop stored (every target accepted).
+    func dropAccepted() {
+        Counter(label: "kith_relay_drops_accepted_total", factory: factory).increment()
+    }
+
+    /// A request refused by the relay's policy, by its error code (`RelayRefusal.code`).
+    func refused(_ code: String) {
+        Counter(label: "kith_relay_refusals_total", dimensions: [("reason", code)], factory: factory).increment()
+    }
+
+    /// Sets a gauge that the caller keeps current, such as waiting clients.
+    func gauge(_ label: String, _ value: Int) {
+        Gauge(label: label, factory: factory).record(value)
+    }
+
+    /// The store's figures, read at most every 10 seconds (counting bytes reads every body's length).
+    func storeFigures(_ store: RelayStore) async throws -> RelayStore.Counts {
+        if let cached = figures.withLockedValue({ $0 }), DispatchTime.now().uptimeNanoseconds - cached.at.uptimeNanoseconds < 10_000_000_000 {
+            return cached.counts
+        }
+        let counts = try await store.counts()
+        figures.withLockedValue { $0 = (DispatchTime.now(), counts) }
+        return counts
+    }
+
+    /// The Prometheus text of every figure, the store's read now.
+    func render(_ store: RelayStore) async throws -> String {
+        let counts = try await storeFigures(store)
+        gauge("kith_relay_mailboxes", counts.mailboxes)
+        gauge("kith_relay_envelopes", counts.bodies)
+        gauge("kith_relay_envelope_bytes", counts.bodyBytes)
+        gauge("kith_relay_deliveries_waiting", counts.deliveries)
+        return registry.emitToString()
+    }
+}
+
+/// Counts and times every answer by route pattern, and every drop accepted
+/// or refused by reason.
+struct RelayMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
+    let metrics: RelayMetrics
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let start = DispatchTime.now().uptimeNanoseconds
+        func record(_ status: HTTPResponse.Status) {
+            let route = context.endpointPath ?? "unknown"
+            metrics.answered(route: route, method: request.method, status: status, nanoseconds: DispatchTime.now().uptimeNanoseconds - start)
+            if route == "/v1/envelopes", request.method == .post, status == .ok { metrics.dropAccepted() }
+        }
+        do {
+            let response = try await next(request, context)
+            record(response.status)
+            return response
+        } catch {
+            if let refusal = error as? RelayRefusal { metrics.refused(refusal.code) }
+            record((error as? any HTTPResponseError)?.status ?? .internalServerError)
+            throw error
+        }
+    }
+}
+
+/// The operator's routes: `GET /healthz` (the process answers), `GET
+/// /readyz` (its database answers a query too) and, with a metrics token set,
+/// `GET /metrics` for a client that sends it as `Authorization: Bearer TOKEN`.
+struct OperatorRoutes {
+    let store: RelayStore
+    let metrics: RelayMetrics
+    let metricsToken: String?
+
+    func add(to router: Router<RelayRequestContext>) {
+        router.get("/healthz") { _, _ in "ok\n" }
+        router.get("/readyz") { _, _ -> Response in
+            do {
+                try await store.writer.read { db in try db.execute(sql: "SELECT 1 FROM mailbox LIMIT 1") }
+                return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ready\n")))
+            } catch {
+                return Response(status: .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: "the database does not answer\n")))
+            }
+        }
+        router.get("/metrics") { request, _ -> Response in
+            guard let metricsToken, let given = request.headers[.authorization], given.hasPrefix("Bearer "),
+                  constantTimeEqual(Hash.blake2b(Array(given.dropFirst("Bearer ".count).utf8)), Hash.blake2b(Array(metricsToken.utf8))) else {
+                throw HTTPError(.notFound)
+            }
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(string: try await metrics.render(store))))
+        }
+    }
+}

@@ -1,0 +1,29 @@
+import Foundation
+import Testing
+
+/// `kith relay status` reads a relay's figures from its database, also while it runs.
+@Suite struct RelayStatusTests {
+    struct Status: Decodable { let mailboxes, envelopes, envelopeBytes, deliveriesWaiting, databaseBytes: Int }
+
+    @Test func statusCountsWhatTheRelayHolds() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let relay = try RelayProcess(home: dir + "/relay")
+        let (alice, _) = try aliceAndBob(in: dir, relay: relay)
+        try kithOK(["group", "create", "--home", alice, "family"])
+        try kithOK(["group", "add", "--home", alice, "family", "bob"])
+        try kithOK(["post", "--home", alice, "--to", "family", "hello"])
+        try kithOK(["sync", "--home", alice])
+        let shown = try JSONDecoder().decode(Status.self, from: Data(try kithOK(["relay", "status", "--home", relay.home, "--json"]).utf8))
+        // Two mailboxes; for bob, the key message and the post.
+        #expect(shown.mailboxes == 2 && shown.envelopes == 2 && shown.deliveriesWaiting == 2)
+        #expect(shown.envelopeBytes > 0 && shown.databaseBytes >= shown.envelopeBytes)
+        let text = try kithOK(["relay", "status", "--home", relay.home])
+        #expect(text.hasPrefix("mailboxes           2\n"))
+
+        let missing = try kith(["relay", "status", "--home", dir + "/nowhere"])
+        #expect(missing.status != 0 && missing.stderr.contains("holds no relay"))
+        #expect(!FileManager.default.fileExists(atPath: dir + "/nowhere"), "status creates nothing")
+        relay.stop()
+    }
+}

@@ -1,0 +1,57 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import KithCrypto
+import KithNode
+import KithProtocol
+import NIOCore
+import Testing
+@testable import KithRelay
+
+/// What a relay tells its operator: liveness, readiness, and metrics behind
+/// a token, with nothing that names a mailbox.
+@Suite struct OperatorTests {
+    static let token = "a-scraper-secret-of-32-characters"
+
+    static func get(_ client: any TestClientProtocol, _ uri: String, token: String? = nil) async throws -> (HTTPResponse.Status, String) {
+        var headers: HTTPFields = [:]
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        return try await client.execute(uri: uri, method: .get, headers: headers) { ($0.status, String(buffer: $0.body)) }
+    }
+
+    @Test func healthReadinessAndMetricsBehindAToken() async throws {
+        var configuration = RelayConfiguration()
+        configuration.metricsToken = Self.token
+        try await withLiveRelay(configuration: configuration) { url, client in
+            #expect(try await Self.get(client, "/healthz") == (.ok, "ok\n"))
+            #expect(try await Self.get(client, "/readyz").0 == .ok)
+            #expect(try await Self.get(client, "/metrics").0 == .notFound, "no token, no metrics")
+            #expect(try await Self.get(client, "/metrics", token: Self.token + "x").0 == .notFound, "a wrong token, no metrics")
+
+            let relay = RelayClient(baseURL: url)
+            let box = try await TestMailbox.make(relay)
+            _ = try await relay.drop(DropRequest(targets: [box.target], envelope: envelopeBytes()))
+            let stranger = DropRequest.Target(mailbox: box.key.publicKey, token: randomBytes(32))
+            _ = try? await relay.drop(DropRequest(targets: [stranger], envelope: envelopeBytes()))
+
+            let (status, text) = try await Self.get(client, "/metrics", token: Self.token)
+            #expect(status == .ok)
+            for line in ["kith_relay_mailboxes 1", "kith_relay_envelopes 1", "kith_relay_drops_accepted_total 1",
+                         #"kith_relay_refusals_total{reason="no_valid_token"} 1"#, #"route="/v1/envelopes""#,
+                         "kith_relay_request_duration_seconds_bucket"] {
+                #expect(text.contains(line), "metrics lack \(line)")
+            }
+            #expect(!text.contains(Base64URL.encode(box.key.publicKey)), "metrics never name a mailbox")
+        }
+    }
+
+    @Test func withoutATokenThereAreNoMetrics() async throws {
+        try await withLiveRelay { _, client in
+            let (status, _) = try await Self.get(client, "/metrics", token: "anything-at-all-of-some-length")
+            #expect(status == .notFound)
+        }
+        #expect(RelayConfigurationTests.error(["metrics_token": "short"])?.contains("relay.metrics_token") == true)
+        #expect(RelayConfigurationTests.error(["metrics_token": "has a space in it, sadly"])?.contains("relay.metrics_token") == true)
+        #expect(try RelayConfigurationTests.configuration(["metrics_token": Self.token]).metricsToken == Self.token)
+    }
+}
