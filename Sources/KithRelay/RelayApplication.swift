@@ -18,6 +18,9 @@ public func buildRelayApplication(
 ) -> some ApplicationProtocol {
     let router = Router(context: RelayRequestContext.self)
     router.add(middleware: RelayMetricsMiddleware(metrics: metrics))
+    if let directory = configuration.storageDirectory {
+        router.add(middleware: DiskSpaceGuard(directory: directory, minFreeBytes: configuration.minFreeBytes))
+    }
     RelayController(store: store, configuration: configuration).addRoutes(to: router)
     OperatorRoutes(store: store, metrics: metrics, metricsToken: configuration.metricsToken).add(to: router)
     let responder = RequestSizeLimits(next: router.buildResponder(), maxTargetBytes: configuration.maxRequestTargetBytes,

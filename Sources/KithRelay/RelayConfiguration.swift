@@ -37,6 +37,13 @@ public struct RelayConfiguration: Sendable {
     public static let defaultTTLDays = 30
     /// References (and then bodies) the collector deletes per transaction.
     public var collectionBatch = 1000
+    /// The directory of the relay's database, whose file system's free space
+    /// `DiskSpaceGuard` watches; nil (an in-memory store) watches nothing.
+    public var storageDirectory: String?
+    /// Drops, registrations and new tokens get 507 while the disk has less
+    /// free than this (`relay.min_free_bytes`, default 256 MiB, at least 16 MiB):
+    /// the rest is kept for owners to fetch and acknowledge.
+    public var minFreeBytes: UInt64 = 256 << 20
     /// The bearer token that `GET /metrics` needs (`relay.metrics_token`);
     /// nil, the default, serves no metrics.
     public var metricsToken: String?
@@ -191,6 +198,12 @@ extension RelayConfiguration {
                              default: .perTokenStandard)
         addressRate = try rate("drop_rate_per_address", file.dropRatePerAddress, "drop_burst_per_address", file.dropBurstPerAddress,
                                default: .perAddressStandard)
+
+        // relay.min_free_bytes: at least 16 MiB, default 256 MiB.
+        if let bytes = file.minFreeBytes {
+            try check(bytes >= 16 << 20, "relay.min_free_bytes must be at least 16777216 (16 MiB), not \(bytes)")
+            minFreeBytes = UInt64(bytes)
+        }
 
         // relay.metrics_token: the secret a scraper sends to read GET /metrics,
         // 16 to 256 printable ASCII characters; none (the default) serves no metrics.

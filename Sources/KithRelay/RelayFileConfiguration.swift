@@ -34,6 +34,8 @@ public struct RelayFileConfiguration: Decodable, Equatable, Sendable {
     public var dropBurstPerAddress: Int?
     /// The secret a scraper sends to read `GET /metrics`; none serves no metrics.
     public var metricsToken: String?
+    /// Free disk space below which drops and registrations get 507.
+    public var minFreeBytes: Int?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case home, listen
@@ -51,6 +53,7 @@ public struct RelayFileConfiguration: Decodable, Equatable, Sendable {
         case dropRatePerAddress = "drop_rate_per_address"
         case dropBurstPerAddress = "drop_burst_per_address"
         case metricsToken = "metrics_token"
+        case minFreeBytes = "min_free_bytes"
     }
 
     public init() {}
@@ -74,7 +77,7 @@ public struct RelayFileConfiguration: Decodable, Equatable, Sendable {
         // Foundation's decoder reports a fraction given for a whole number
         // without naming the key; name it here.
         let wholeNumbers: [CodingKeys] = [.ttlDays, .maxEnvelopeBytes, .fetchLimit, .maxMailboxes, .quotaBytes, .quotaEnvelopes,
-                                          .dropBurstPerToken, .dropBurstPerAddress]
+                                          .dropBurstPerToken, .dropBurstPerAddress, .minFreeBytes]
         for key in wholeNumbers {
             if let n = section[key.rawValue] as? NSNumber, !(n is Bool), n.doubleValue.rounded() != n.doubleValue {
                 throw ConfigError("\(path): relay.\(key.rawValue) must be a whole number")

@@ -71,8 +71,9 @@ struct RelayCommand: AsyncParsableCommand {
         file.ttlDays = ttlDays ?? file.ttlDays
         file.maxEnvelopeBytes = maxEnvelopeBytes ?? file.maxEnvelopeBytes
         file.registration = registration ?? file.registration
-        let configuration: RelayConfiguration
+        var configuration: RelayConfiguration
         do { configuration = try RelayConfiguration(file: file) } catch { throw NodeError(error.description) }
+        configuration.storageDirectory = home
         let levelName = logLevel ?? file.logLevel ?? "info"
         guard let level = Logger.Level(rawValue: levelName) else { throw NodeError("unknown log level \"\(levelName)\"") }
         return Settings(home: home, host: host, port: port, configuration: configuration, logLevel: level)
