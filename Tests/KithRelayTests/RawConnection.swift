@@ -52,6 +52,11 @@ final class RawConnection: @unchecked Sendable {
         try await offPool { try self.write(bytes) }
     }
 
+    /// Sends raw bytes, blocking until the socket takes them all.
+    func send(raw bytes: [UInt8]) async throws {
+        try await offPool { try self.write(bytes) }
+    }
+
     /// Sends raw text at once, without waiting: false if the relay has closed the connection.
     @discardableResult
     func sendNow(_ text: String) -> Bool {

@@ -72,4 +72,41 @@ import Testing
         #expect(fetched == [env])
         #expect(process.process.isRunning)
     }
+
+    /// Clients that send large bodies the relay answers early (to an unknown
+    /// path, or declared too large, or chunked without a length) do not grow
+    /// its memory: bodies are refused from their Content-Length or read and
+    /// dropped a piece at a time.
+    @Test func largeBodiesAnsweredEarlyDoNotGrowMemory() async throws {
+        let process = try RelayProcess()
+        defer { process.stop() }
+        let port = process.port
+        let body = [UInt8](repeating: 0x41, count: 10 << 20)
+        async let uploads: Void = withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<24 {
+                group.addTask {
+                    for _ in 0..<2 {
+                        let connection = try RawConnection(port: port)
+                        switch i % 3 {
+                        case 0: try await connection.send("POST", "/v1/nowhere", body: body)
+                        case 1: try await connection.send("POST", "/v1/envelopes", body: body)
+                        default:
+                            _ = connection.sendNow("POST /v1/envelopes HTTP/1.1\r\nHost: relay\r\nTransfer-Encoding: chunked\r\n\r\n")
+                            try await connection.send(raw: Array("a00000\r\n".utf8) + body + Array("\r\n0\r\n\r\n".utf8))
+                        }
+                        _ = try? await connection.readStatus()
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        var peak = 0
+        for _ in 0..<40 {
+            peak = max(peak, process.residentBytes ?? 0)
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        try await uploads
+        #expect(peak < 256 << 20, "relay grew to \(peak >> 20) MiB")
+        #expect(process.process.isRunning)
+    }
 }
