@@ -17,8 +17,11 @@ public struct RelayDelivery: Codable, Sendable, Equatable {
     public var friends: [String] = []
     /// When they are tried again, Unix seconds.
     public var nextRetryAt: UInt64?
-    /// Why the relay failed.
+    /// Why deliveries wait (the relay's fault, or a full mailbox).
     public var error: String?
+    /// Whether the relay itself failed (down, broken or busy), so that this
+    /// sync does not fetch from it either; a full mailbox is not that.
+    public var relayFailed = false
 
     public init(relay: String) { self.relay = relay }
 }
@@ -68,12 +71,14 @@ extension Node {
     }
 
     /// Delivers one relay's jobs in order; stops at the first network or
-    /// server fault. Returns the relay's status and one line per problem.
+    /// server fault, and passes over a job refused because a mailbox is full
+    /// (it waits alone). Returns the relay's status and one line per problem.
     func deliver(_ jobs: [DeliveryJob], to relay: String, budget: RelayBudget) async throws -> (RelayDelivery, [String]) {
         var status = RelayDelivery(relay: relay)
         var problems: [String] = []
         let client = RelayClient(baseURL: relay, deadline: .now() + budget.time)
         let shown = RelayClient.clean(relay)
+        var held: [DeliveryJob] = []
         for (index, job) in jobs.enumerated() {
             do {
                 let result = try await client.drop(bytes: job.request)
@@ -91,10 +96,23 @@ extension Node {
                 }
                 status.refused += 1
                 problems.append("delivery to \(shown) refused (\(failure.reason)\(failure.detail.map { ", \($0)" } ?? "")): it will not be retried")
+            } catch let failure as RelayClient.Failure where failure.code == "mailbox_full" {
+                // A drop is all or nothing, so one full mailbox holds up this envelope only,
+                // until its owner fetches: the relay's other jobs go on.
+                let next = Self.retryTime(after: clock(), attempt: job.attempts, notBefore: failure.retryAfter)
+                try await db.writer.write { db in
+                    try db.execute(sql: "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ? AND state = 'queued'",
+                                   arguments: [next, failure.description, job.id])
+                }
+                held.append(job)
+                status.waiting += 1
+                status.nextRetryAt = min(status.nextRetryAt ?? UInt64.max, UInt64(clamping: next))
+                status.error = failure.reason
             } catch let failure as RelayClient.Failure {
                 // The relay is down, broken or busy (429, 503, 507: try again
                 // later, not before its Retry-After): the rest of its jobs wait too, untried.
                 let rest = Array(jobs[index...])
+                held += rest
                 let next = Self.retryTime(after: clock(), attempt: job.attempts, notBefore: failure.retryAfter)
                 let ids = rest.map(\.id)
                 try await db.writer.write { db in
@@ -103,13 +121,16 @@ extension Node {
                         """)
                     for id in ids { try update.execute(arguments: [next, failure.description, id]) }
                 }
-                status.waiting = rest.count
-                status.nextRetryAt = UInt64(clamping: next)
+                status.waiting += rest.count
+                status.relayFailed = true
+                status.nextRetryAt = min(status.nextRetryAt ?? UInt64.max, UInt64(clamping: next))
                 status.error = failure.reason
-                status.friends = try await friendNames(for: rest, on: relay)
-                problems.append(Self.waitingLine(status, shown: shown))
                 break
             }
+        }
+        if !held.isEmpty {
+            status.friends = try await friendNames(for: held, on: relay)
+            problems.append(Self.waitingLine(status, shown: shown))
         }
         return (status, problems)
     }

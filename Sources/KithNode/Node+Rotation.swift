@@ -11,9 +11,9 @@ public struct RotationSchedule: Codable, Sendable, Equatable {
     /// Seconds a replaced (or expired) encryption secret is kept.
     public let grace: UInt64
 
-    /// Weekly, as the design asks; old secrets are kept two weeks, as long as
-    /// a relay keeps an envelope by default, so that a key message a friend
-    /// sealed just before learning the new key still opens.
+    /// Weekly, as the design asks; old secrets are kept two weeks, so that a
+    /// key message a friend sealed just before learning the new key still
+    /// opens when that friend syncs within two weeks.
     public static let standard = RotationSchedule(period: 7 * 86_400, grace: 14 * 86_400)
     /// The period may be set from 1 to 365 days (a certificate lasts
     /// `Node.encryptionKeyLifetime`, a year, so a key is always replaced
@@ -100,7 +100,7 @@ extension Node {
         let current = try encryptionCertificate()
         // Each certificate starts after the one before, so friends can tell the newest.
         let notBefore = max(now > Self.encryptionKeyLead ? now - Self.encryptionKeyLead : 0, current.notBefore + 1)
-        let notAfter = now + Self.encryptionKeyLifetime
+        let notAfter = now.addingReportingOverflow(Self.encryptionKeyLifetime).partialValue
         guard notBefore < notAfter else {
             throw NodeError("the clock is far behind the current encryption key's start", hint: "check the system clock")
         }
@@ -160,7 +160,11 @@ extension Node {
     /// valid, or retired less than the grace period ago.
     func openingKeys(_ db: Database) throws -> [BoxKey] {
         let now = clock(), grace = try Self.rotationSchedule(db).grace
-        return try requireKeys().encryptionKeys.filter { now < $0.notAfter.addingReportingOverflow(grace).partialValue }.map(\.key)
+        // The key my cards publish always opens, even if a crash between the keystore
+        // and the database left it marked retired.
+        let published = try encryptionCertificate().publicKey
+        return try requireKeys().encryptionKeys
+            .filter { $0.key.publicKey == published || now < $0.notAfter.addingReportingOverflow(grace).partialValue }.map(\.key)
     }
 
     /// The key to seal to a friend: the newest (latest `not_before`) of the

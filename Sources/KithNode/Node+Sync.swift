@@ -101,7 +101,7 @@ extension Node {
                     var delivery: (RelayDelivery, [String])? = nil
                     if let due { delivery = try await self.deliver(due, to: relay, budget: budget) }
                     guard let key else { return (relay, delivery, nil) }
-                    guard delivery?.0.error == nil else {
+                    guard delivery?.0.relayFailed != true else {
                         var skipped = RelayFetch(relay: relay)
                         skipped.state = .failed
                         skipped.detail = "not tried: its deliveries failed in this sync"

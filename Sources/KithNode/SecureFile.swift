@@ -4,9 +4,16 @@ import KithCrypto
 /// Files that hold secrets: created 0600, written atomically, refused on open
 /// if group or others have any access or another user owns them.
 public enum SecureFile {
+    /// Writes `bytes` to a new temporary file beside `path` (a name of its
+    /// own, so two writers never share one), syncs it and renames it over
+    /// `path`. Temporary files a crash left behind are removed first: they
+    /// may hold an earlier version of a secret.
     static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
-        let tmp = path + ".tmp"
-        unlink(tmp)
+        let dir = (path as NSString).deletingLastPathComponent, name = (path as NSString).lastPathComponent
+        for stale in (try? FileManager.default.contentsOfDirectory(atPath: dir.isEmpty ? "." : dir)) ?? [] where stale.hasPrefix(name + ".tmp") {
+            unlink((dir as NSString).appendingPathComponent(stale))
+        }
+        let tmp = path + ".tmp-" + Hex.encode(randomBytes(6))
         let fd = Foundation.open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o600)
         guard fd >= 0 else { throw NodeError("cannot create \(tmp): \(String(cString: strerror(errno)))") }
         var ok = bytes.withUnsafeBytes { buf in
@@ -24,7 +31,6 @@ public enum SecureFile {
             unlink(tmp)
             throw NodeError("cannot write \(path): \(String(cString: strerror(errno)))")
         }
-        let dir = (path as NSString).deletingLastPathComponent
         let dfd = Foundation.open(dir.isEmpty ? "." : dir, O_RDONLY)
         if dfd >= 0 { fsync(dfd); close(dfd) }
     }

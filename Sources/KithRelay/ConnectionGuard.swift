@@ -10,10 +10,19 @@ final class ConnectionCounter: Sendable {
     private let counts = NIOLockedValueBox((total: 0, byAddress: [[UInt8]: Int]()))
     let perClient: Int
     let total: Int
+    /// Reverse proxies (exact addresses), whose connections count only in the total.
+    let trustedProxies: Set<[UInt8]>
 
-    init(perClient: Int, total: Int) {
+    init(perClient: Int, total: Int, trustedProxies: Set<[UInt8]> = []) {
         self.perClient = perClient
         self.total = total
+        self.trustedProxies = trustedProxies
+    }
+
+    /// The key a connection from `address` is counted by.
+    func key(_ address: String) -> [UInt8] {
+        if let exact = ClientAddress.bytes(address), trustedProxies.contains(exact) { return [0xff] + exact }
+        return DropRateLimiter.addressKey(address)
     }
 
     /// Counts a new connection from `key`, or returns false (and counts
@@ -21,7 +30,7 @@ final class ConnectionCounter: Sendable {
     func open(_ key: [UInt8]) -> Bool {
         counts.withLockedValue { counts in
             let mine = counts.byAddress[key, default: 0]
-            guard mine < perClient, counts.total < total else { return false }
+            guard mine < perClient || key.first == 0xff, counts.total < total else { return false }
             counts.byAddress[key] = mine + 1
             counts.total += 1
             return true
@@ -87,7 +96,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func admit(_ context: ChannelHandlerContext) {
         guard counted == nil, !refused else { return }
-        let key = DropRateLimiter.addressKey(context.channel.remoteAddress?.ipAddress ?? "unknown")
+        let key = counter.key(context.channel.remoteAddress?.ipAddress ?? "unknown")
         guard counter.open(key) else {
             refused = true
             let body = #"{"error":{"code":"too_many_connections","message":"too many connections from this address, or to this relay: try again later"}}"#

@@ -29,7 +29,8 @@ public func buildRelayApplication(
     let http1 = HTTP1Channel.Configuration(additionalChannelHandlers: [WriteTimeoutHandler(timeout: writeTimeout)],
                                            idleTimeout: .seconds(configuration.idleTimeoutSeconds))
     let counter = ConnectionCounter(perClient: configuration.maxConnectionsPerClient,
-                                    total: ConnectionCounter.total(configured: configuration.maxConnections))
+                                    total: ConnectionCounter.total(configured: configuration.maxConnections),
+                                    trustedProxies: configuration.trustedProxies)
     let server = HTTPServerBuilder { responder in
         GuardedHTTP1Channel(inner: HTTP1Channel(responder: responder, configuration: http1), counter: counter,
                             requestTimeout: .seconds(configuration.requestTimeoutSeconds))

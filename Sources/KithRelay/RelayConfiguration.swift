@@ -37,6 +37,11 @@ public struct RelayConfiguration: Sendable {
     public static let defaultTTLDays = 30
     /// References (and then bodies) the collector deletes per transaction.
     public var collectionBatch = 1000
+    /// Reverse proxies whose `X-Forwarded-For` names the client
+    /// (`relay.trusted_proxies`, IP addresses, default none): the limits per
+    /// client count that client, and the proxy's own connections are not
+    /// limited per client.
+    public var trustedProxies: Set<[UInt8]> = []
     /// The directory of the relay's database, whose file system's free space
     /// `DiskSpaceGuard` watches; nil (an in-memory store) watches nothing.
     public var storageDirectory: String?
@@ -198,6 +203,12 @@ extension RelayConfiguration {
                              default: .perTokenStandard)
         addressRate = try rate("drop_rate_per_address", file.dropRatePerAddress, "drop_burst_per_address", file.dropBurstPerAddress,
                                default: .perAddressStandard)
+
+        // relay.trusted_proxies: IP addresses of reverse proxies, default none.
+        for (i, text) in (file.trustedProxies ?? []).enumerated() {
+            guard let address = ClientAddress.bytes(text) else { throw Failure("relay.trusted_proxies[\(i)] is not an IP address") }
+            trustedProxies.insert(address)
+        }
 
         // relay.min_free_bytes: at least 16 MiB, default 256 MiB.
         if let bytes = file.minFreeBytes {

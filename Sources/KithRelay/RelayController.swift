@@ -40,7 +40,7 @@ public struct RelayController: Sendable {
     /// it, the tokens (403 if none is valid) and the quotas of the accepted
     /// targets' mailboxes (507, all or nothing).
     func drop(_ request: Request, _ context: RelayRequestContext) async throws -> Response {
-        do { try drops.admit(address: context.clientAddress) } catch { throw Self.refusal(error) }
+        do { try drops.admit(address: client(request, context)) } catch { throw Self.refusal(error) }
         let body = try await collect(request)
         let drop: DropRequest
         do { drop = try DropRequest(bytes: body) } catch let error as ProtocolError {
@@ -135,7 +135,7 @@ public struct RelayController: Sendable {
             after = n
         }
         let permit: FetchLimiter.Permit
-        do { permit = try fetches.acquire(mailbox: mailbox, client: context.clientAddress) } catch {
+        do { permit = try fetches.acquire(mailbox: mailbox, client: Hex.encode(DropRateLimiter.addressKey(client(request, context)))) } catch {
             switch error {
             case .mailboxBusy: throw HTTPError(.tooManyRequests, message: "too many fetches in progress for this mailbox")
             case .clientBusy: throw HTTPError(.tooManyRequests, message: "too many fetches in progress from this address")
@@ -180,6 +180,11 @@ public struct RelayController: Sendable {
     }
 
     // MARK: Helpers
+
+    /// The client a request counts against (see `ClientAddress`).
+    private func client(_ request: Request, _ context: RelayRequestContext) -> String {
+        ClientAddress.of(remote: context.clientAddress, headers: request.headers, trustedProxies: configuration.trustedProxies)
+    }
 
     private func collect(_ request: Request) async throws -> [UInt8] {
         var request = request

@@ -36,6 +36,8 @@ public struct RelayFileConfiguration: Decodable, Equatable, Sendable {
     public var metricsToken: String?
     /// Free disk space below which drops and registrations get 507.
     public var minFreeBytes: Int?
+    /// IP addresses of reverse proxies whose X-Forwarded-For names the client.
+    public var trustedProxies: [String]?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case home, listen
@@ -54,6 +56,7 @@ public struct RelayFileConfiguration: Decodable, Equatable, Sendable {
         case dropBurstPerAddress = "drop_burst_per_address"
         case metricsToken = "metrics_token"
         case minFreeBytes = "min_free_bytes"
+        case trustedProxies = "trusted_proxies"
     }
 
     public init() {}

@@ -102,14 +102,7 @@ final class DropRateLimiter: Sendable {
     /// when mapped into IPv6), an IPv6 address by its /64, which one host or
     /// home network usually has to itself; anything else as written.
     static func addressKey(_ address: String) -> [UInt8] {
-        var v4 = in_addr()
-        if inet_pton(AF_INET, address, &v4) == 1 { return withUnsafeBytes(of: &v4) { Array($0) } }
-        var v6 = in6_addr()
-        if inet_pton(AF_INET6, address, &v6) == 1 {
-            let bytes = withUnsafeBytes(of: &v6) { Array($0) }
-            if bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xff, bytes[11] == 0xff { return Array(bytes[12...]) }
-            return Array(bytes[0..<8]) + [6]
-        }
-        return Array(address.utf8)
+        guard let bytes = ClientAddress.bytes(address) else { return Array(address.utf8) }
+        return bytes.count == 4 ? bytes : Array(bytes[0..<8]) + [6]
     }
 }

@@ -108,7 +108,7 @@ private func expectFailure(_ r: Output, _ message: String, hint: String? = nil, 
         // Still private, and nothing left beside it.
         var st = stat()
         #expect(stat(keystore, &st) == 0 && st.st_mode & 0o777 == 0o600)
-        #expect(!FileManager.default.fileExists(atPath: keystore + ".tmp"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: home).filter { $0.hasPrefix("keystore.tmp") }.isEmpty)
         relay.stop()
     }
 

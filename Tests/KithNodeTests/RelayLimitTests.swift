@@ -29,6 +29,35 @@ import Testing
         }
     }
 
+    /// bob keeps his mailbox full: alice's posts to him wait, and her posts
+    /// to others on the same relay (and her later jobs there) still go.
+    @Test func aFullMailboxHoldsUpOnlyWhatIsForIt() async throws {
+        var configuration = RelayConfiguration()
+        configuration.quota = MailboxQuota(bytes: 1 << 20, envelopes: 2)
+        try await Self.withFriends(on: configuration) { alice, bob in
+            let url = try await alice.db.writer.read { db in try String.fetchOne(db, sql: "SELECT relay FROM mailbox")! }
+            let carol = try await Node.create(home: (alice.home as NSString).deletingLastPathComponent + "/carol", name: "carol", relays: [url],
+                                              passphrase: passphrase, kdf: .interactive)
+            try await carol.addFriend(cardText: try await alice.issueCard().text)
+            try await alice.addFriend(cardText: try await carol.issueCard().text)
+            try await alice.createAudience(name: "bob's")
+            try await alice.addMember(audience: "bob's", friend: "bob")
+            _ = try await alice.post(to: "bob's", text: "fills bob's mailbox")
+            _ = try await alice.post(to: "bob's", text: "waits for room")
+            try await alice.createAudience(name: "carol's")
+            try await alice.addMember(audience: "carol's", friend: "carol")
+            _ = try await alice.post(to: "carol's", text: "goes at once")
+            // Jobs in order: bob's key and first post (his mailbox is then full), his second post, carol's key and post.
+            let report = try await alice.sync()
+            #expect(report.delivered == 4 && report.retrying == 1, "\(report)")
+            #expect(report.fetchFailures == 0 && report.fetches.allSatisfy { $0.state != .failed }, "alice still fetches her own mail")
+            #expect(try await carol.sync().newPosts == 1, "carol's post went past bob's full mailbox")
+            #expect(try await bob.sync().newPosts == 1)
+            #expect(try await alice.sync(retryNow: true).delivered == 1)
+            #expect(try await bob.sync().newPosts == 1)
+        }
+    }
+
     @Test func aFullMailboxIsRetriedLaterNotRefused() async throws {
         var configuration = RelayConfiguration()
         configuration.quota = MailboxQuota(bytes: 1 << 20, envelopes: 1)

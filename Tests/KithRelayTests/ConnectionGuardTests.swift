@@ -1,5 +1,8 @@
 import Foundation
 import HTTPTypes
+import KithCrypto
+import KithProtocol
+import NIOCore
 import HummingbirdTesting
 import Testing
 @testable import KithRelay
@@ -60,5 +63,53 @@ import Testing
             let answer = try await connection.readHeadText()
             #expect(answer.hasPrefix("HTTP/1.1 413"), "\(answer)")
         }
+    }
+}
+
+/// Behind a reverse proxy the operator trusts, limits count the clients the
+/// proxy names; anyone else's X-Forwarded-For is ignored.
+@Suite struct TrustedProxyTests {
+    static func drop(_ client: any TestClientProtocol, from forwarded: String) async throws -> HTTPResponse.Status {
+        let body = DropRequest(targets: [.init(mailbox: randomBytes(32), token: randomBytes(32))], envelope: envelopeBytes()).bytes
+        return try await client.execute(uri: "/v1/envelopes", method: .post, headers: [.xForwardedFor: forwarded],
+                                        body: ByteBuffer(bytes: body)) { $0.status }
+    }
+
+    @Test func aTrustedProxysClientsAreCountedApart() async throws {
+        var configuration = RelayConfiguration()
+        configuration.addressRate = RateLimit(perSecond: 0.001, burst: 2)
+        configuration.trustedProxies = [ClientAddress.bytes("127.0.0.1")!]
+        configuration.maxConnectionsPerClient = 2
+        try await withLiveRelay(configuration: configuration) { _, client in
+            let s1 = try await Self.drop(client, from: "10.0.0.1")
+            #expect(s1 != .tooManyRequests)
+            let s2 = try await Self.drop(client, from: "192.0.2.9, 10.0.0.1")
+            #expect(s2 != .tooManyRequests, "the address the proxy added counts")
+            let s3 = try await Self.drop(client, from: "10.0.0.1")
+            #expect(s3 == .tooManyRequests)
+            let s4 = try await Self.drop(client, from: "10.0.0.2")
+            #expect(s4 != .tooManyRequests, "another client behind the proxy")
+            // The proxy's own connections are not limited per client.
+            for _ in 0..<4 {
+                let connection = try RawConnection(port: client.port!)
+                try await connection.send("GET", "/v1/health", headers: [("Connection", "close")])
+                #expect(try await connection.readStatus() == 200)
+            }
+        }
+    }
+
+    @Test func anUntrustedForwardedForIsIgnored() async throws {
+        var configuration = RelayConfiguration()
+        configuration.addressRate = RateLimit(perSecond: 0.001, burst: 2)
+        try await withLiveRelay(configuration: configuration) { _, client in
+            let s5 = try await Self.drop(client, from: "10.0.0.1")
+            #expect(s5 != .tooManyRequests)
+            let s6 = try await Self.drop(client, from: "10.0.0.2")
+            #expect(s6 != .tooManyRequests)
+            let s7 = try await Self.drop(client, from: "10.0.0.3")
+            #expect(s7 == .tooManyRequests, "all three are the connecting address")
+        }
+        #expect(RelayConfigurationTests.error(["trusted_proxies": ["not an address"]])?.contains("relay.trusted_proxies[0]") == true)
+        #expect(try RelayConfigurationTests.configuration(["trusted_proxies": ["127.0.0.1", "::1"]]).trustedProxies.count == 2)
     }
 }

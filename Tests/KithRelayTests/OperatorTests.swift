@@ -54,4 +54,12 @@ import Testing
         #expect(RelayConfigurationTests.error(["metrics_token": "has a space in it, sadly"])?.contains("relay.metrics_token") == true)
         #expect(try RelayConfigurationTests.configuration(["metrics_token": Self.token]).metricsToken == Self.token)
     }
+
+    /// The example an operator starts from is a valid config.
+    @Test func theExampleConfigIsValid() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("config/relay.example.json").path
+        let configuration = try RelayConfiguration(file: RelayFileConfiguration.load(path: path))
+        #expect(configuration.registration == .invite && configuration.trustedProxies == [ClientAddress.bytes("127.0.0.1")!])
+    }
 }
