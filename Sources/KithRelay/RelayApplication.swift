@@ -18,6 +18,7 @@ public func buildRelayApplication(
 ) -> some ApplicationProtocol {
     let router = Router(context: RelayRequestContext.self)
     router.add(middleware: RelayMetricsMiddleware(metrics: metrics))
+    router.add(middleware: JSONErrorBodies())
     if let directory = configuration.storageDirectory {
         router.add(middleware: DiskSpaceGuard(directory: directory, minFreeBytes: configuration.minFreeBytes))
     }

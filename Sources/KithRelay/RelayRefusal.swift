@@ -34,3 +34,15 @@ struct RelayRefusal: HTTPResponseError {
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }
+
+/// Gives every error answer a JSON body: Hummingbird's own errors (an
+/// unknown route or method) come without one.
+struct JSONErrorBodies<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as HTTPError where error.body == nil {
+            throw HTTPError(error.status, headers: error.headers, message: error.status.reasonPhrase.lowercased())
+        }
+    }
+}
