@@ -22,6 +22,10 @@ public struct RelayConfiguration: Sendable {
     /// a second, and `relay.drop_burst_per_address`, default 2,000); nil for
     /// no limit. IPv6 clients are counted by their /64.
     public var addressRate: RateLimit? = .perAddressStandard
+    /// Registrations per client address: 200 at once, then one a second
+    /// (fixed; checking a registration's signature writes its nonce, kept
+    /// five minutes, so this bounds the nonces one address can leave).
+    public var registrationRate: RateLimit? = RateLimit(perSecond: 1, burst: 200)
     /// Most token buckets kept in memory for each of the two rate limits;
     /// beyond, idle buckets are forgotten first (see `TokenBuckets`).
     public var rateLimitEntries = 65_536

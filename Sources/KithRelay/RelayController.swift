@@ -12,6 +12,8 @@ public struct RelayController: Sendable {
     let configuration: RelayConfiguration
     let fetches: FetchLimiter
     let drops: DropRateLimiter
+    /// Registrations per client address: checking one writes a nonce, so strangers must not send them without end.
+    let registrations: DropRateLimiter
 
     public init(store: RelayStore, configuration: RelayConfiguration) {
         self.store = store
@@ -20,6 +22,7 @@ public struct RelayController: Sendable {
                                           total: configuration.maxFetches))
         self.drops = DropRateLimiter(perAddress: configuration.addressRate, perToken: configuration.tokenRate,
                                      capacity: configuration.rateLimitEntries)
+        self.registrations = DropRateLimiter(perAddress: configuration.registrationRate, perToken: nil, capacity: configuration.rateLimitEntries)
     }
 
     public func addRoutes(to router: Router<RelayRequestContext>) {
@@ -78,6 +81,12 @@ public struct RelayController: Sendable {
     /// existing mailbox is 200 whatever the policy; a new one is checked
     /// against the policy and the relay's room.
     func register(_ request: Request, _ context: RelayRequestContext) async throws -> Response {
+        // Checking a signature writes its nonce: registrations are limited per
+        // address first, so strangers cannot fill the nonce table.
+        do { try registrations.admit(address: client(request, context)) } catch {
+            throw RelayRefusal(.tooManyRequests, "registration_rate_limited", "too many registrations from this address; try again later",
+                               retryAfter: { if case .address(let wait) = error { wait } else { 60 } }())
+        }
         let (mailbox, body) = try await authenticate(request, context, requireRegistered: false)
         var invite: RelayInvite?
         if !body.isEmpty {
