@@ -14,7 +14,7 @@ import Testing
 
         let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: file))) as! [String: Any]
         let cases = report["cases"] as! [[String: Any]]
-        #expect(cases.count == 5)
+        #expect(cases.count == 7)
         for c in cases {
             let ours = c["ours"] as! Double, floor = c["floor"] as! Double, ratio = c["ratio"] as! Double
             #expect(ours > 0 && floor > 0, "\(c["name"]!)")
@@ -30,7 +30,7 @@ import Testing
             #expect((b["nip17"] as! Int) > upload)
         }
         let memory = report["memory"] as! [[String: Any]]
-        #expect(memory.count == 2)
+        #expect(memory.count == 3)
         for m in memory { #expect((m["peak_mib"] as! Double) >= (m["resident_mib"] as! Double)) }
     }
 }
