@@ -78,7 +78,7 @@ enum RelayBench {
         let synchronous = try await relay.store.synchronous()
         await relay.stop()
         let floor = try await SQLiteFloor.relayIngest(directory: dir, drops: count, targets: 1, envelopeBytes: 6 + Post.payloadOverhead + Post.minBucket)
-        return BenchCase(name: "relay ingest: 1 mailbox, \(concurrency) clients", unit: "drops/s", ours: Double(count) / seconds, floor: floor.rate,
+        return BenchCase(name: "1-mailbox ingest, \(concurrency) clients", unit: "drops/s", ours: Double(count) / seconds, floor: floor.rate,
                          target: 3, note: "\(concurrency) concurrent HTTP clients, drops committed together; floor: one C-API transaction per drop (body + reference); synchronous: kith \(synchronous), floor \(floor.synchronous) (2 = FULL)")
     }
 
