@@ -15,9 +15,14 @@ public enum Bench {
         report.cases.append(try CryptoBench.seal(count: quick ? 300 : 20_000))
         report.cases.append(try CryptoBench.open(count: quick ? 300 : 20_000))
         progress("relay ingest: single-mailbox drops")
-        report.cases.append(try await RelayBench.singleDrops(count: quick ? 200 : 5_000, concurrency: 8))
+        report.cases.append(try await RelayBench.singleDrops(count: quick ? 200 : 10_000, concurrency: 32))
         progress("relay ingest: one post to 150 mailboxes")
         report.cases.append(try await RelayBench.fanOut(uploads: quick ? 20 : 400, concurrency: 4))
+        let stored = quick ? 20_000 : 1_000_000
+        progress("relay with \(stored) envelopes stored")
+        let large = try await LargeStoreBench.measure(executable: executable, stored: stored, drops: quick ? 200 : 5_000, concurrency: 32,
+                                                      rounds: quick ? 1 : 2)
+        report.cases += [large.ingest, large.fetch]
         progress("sync")
         report.cases.append(try await SyncBench.sync(posts: quick ? 300 : 10_000))
         progress("bytes")
@@ -25,6 +30,7 @@ public enum Bench {
         report.nip17Formula = NIP17.formula
         progress("memory")
         report.memory = try await MemoryBench.measure(executable: executable, relayEnvelopes: quick ? 3_000 : 100_000, posts: quick ? 300 : 10_000)
+        report.memory.append(large.memory)
         return report
     }
 }

@@ -6,12 +6,12 @@ import Logging
 /// A relay served by this process on 127.0.0.1 over real HTTP, backed by a
 /// SQLite file, as `kith relay` runs it.
 struct BenchRelay {
-    let store: RelayStore
+    let store: SQLiteRelayStore
     let url: String
     private let task: Task<Void, any Error>
 
     static func start(directory: String) async throws -> BenchRelay {
-        let store = try RelayStore(path: directory + "/relay.sqlite")
+        let store = try SQLiteRelayStore(path: directory + "/relay.sqlite")
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         var logger = Logger(label: "kith.bench.relay")
         logger.logLevel = .critical
@@ -40,9 +40,9 @@ final class RelayChild {
     let process = Process()
     let url: String
 
-    init(executable: String, home: String) throws {
+    init(executable: String, home: String, config: String? = nil) throws {
         process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["relay", "--home", home, "--listen", "127.0.0.1:0", "--log-level", "error"]
+        process.arguments = ["relay", "--home", home, "--listen", "127.0.0.1:0", "--log-level", "error"] + (config.map { ["--config", $0] } ?? [])
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice

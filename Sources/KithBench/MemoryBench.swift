@@ -14,7 +14,7 @@ enum MemoryBench {
         let relay = try RelayChild(executable: executable, home: relayHome)
         defer { relay.stop() }
         // This process writes to the relay's database beside it (SQLite in WAL mode allows it).
-        let store = try RelayStore(path: relayHome + "/relay.sqlite")
+        let store = try SQLiteRelayStore(path: relayHome + "/relay.sqlite")
         _ = try await SyncFixture.make(bobHome: dir + "/bob", relayURL: relay.url, store: store, posts: posts)
 
         let filler = RelayBench.Mailbox()

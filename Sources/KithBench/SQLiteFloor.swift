@@ -6,14 +6,17 @@ import KithProtocol
 import KithRelay
 
 /// Floors measured straight through the SQLite C API: the same rows into the
-/// same schema, in WAL mode with the same settings, batched as Kith batches.
+/// same schema, in WAL mode with the same settings (`synchronous=FULL`),
+/// batched as Kith batches, or one transaction per drop where that is the
+/// floor.
 final class SQLiteFloor {
     private var db: OpaquePointer?
 
     /// Opens `path` with the C API. `schema` runs first, if given.
     init(path: String, schema: String? = nil) throws {
         guard sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nil) == SQLITE_OK else { throw BenchError("sqlite3_open_v2 failed") }
-        try exec("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON")
+        // The relay's settings: a commit is on disk when it returns.
+        try exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON")
         if let schema { try exec(schema) }
     }
 
@@ -62,7 +65,7 @@ final class SQLiteFloor {
         // The relay's migrations make the schema; the floor then writes with the C API.
         var mailboxes: [[UInt8]] = []
         do {
-            let store = try RelayStore(path: path)
+            let store = try SQLiteRelayStore(path: path)
             for _ in 0..<targets {
                 let m = randomBytes(32)
                 _ = try await store.register(mailbox: m, now: 1)

@@ -15,7 +15,7 @@ struct SyncFixture {
     let posts: [[UInt8]]
 
     /// `store` must be the relay's database (this process's or a relay child's).
-    static func make(bobHome: String, relayURL: String, store: RelayStore, posts count: Int) async throws -> SyncFixture {
+    static func make(bobHome: String, relayURL: String, store: SQLiteRelayStore, posts count: Int) async throws -> SyncFixture {
         let bob = try await Node.create(home: bobHome, name: "bob", relays: [relayURL], passphrase: passphrase)
         let client = RelayClient(baseURL: relayURL)
         let alice = SigningKey(), aliceBox = BoxKey(), aliceMailbox = SigningKey()

@@ -26,8 +26,13 @@ public struct NodeDatabase: Sendable {
             // Deleted and overwritten content is zeroed, not left in free pages:
             // erased values (an expired inbox body, a removed friend) are gone from the file.
             try db.execute(sql: "PRAGMA secure_delete = ON")
+            // A commit is on disk when it returns: fetched envelopes are
+            // committed before the relay is told to delete them.
+            try db.execute(sql: "PRAGMA synchronous = FULL")
         }
         writer = try DatabasePool(path: path, configuration: config)
+        // GRDB sets synchronous=NORMAL on the pool's writer when it turns WAL on, after prepareDatabase.
+        try writer.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         let migrator = Self.migrator(atRest: nil)
         if try !writer.read({ try migrator.appliedIdentifiers($0) }).contains(Self.lastKeylessMigration) {
             try migrator.migrate(writer, upTo: Self.lastKeylessMigration)

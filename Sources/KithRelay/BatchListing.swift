@@ -2,7 +2,7 @@ import KithProtocol
 
 /// The deliveries one fetch returns, listed before any body is read, so the
 /// relay can announce the answer's exact length and then stream the bodies
-/// page by page (see `RelayStore.listBatch` and `RelayStore.readPage`).
+/// page by page (see `RelayStorage.listBatch` and `RelayStorage.readPage`).
 public struct BatchListing: Sendable {
     public struct Entry: Sendable, Equatable {
         public let sequence: UInt64

@@ -8,7 +8,7 @@ import NIOCore
 /// an idle timeout for connections with no request in progress, and a write
 /// timeout for peers that stop reading their answers.
 public func buildRelayApplication(
-    store: RelayStore,
+    store: any RelayStorage,
     configuration: RelayConfiguration,
     host: String,
     port: Int,

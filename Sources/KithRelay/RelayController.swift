@@ -8,14 +8,14 @@ import NIOCore
 
 /// The relay's HTTP API (see docs/PROTOCOL.md, "Relay API").
 public struct RelayController: Sendable {
-    let store: RelayStore
+    let store: any RelayStorage
     let configuration: RelayConfiguration
     let fetches: FetchLimiter
     let drops: DropRateLimiter
     /// Registrations per client address: checking one writes a nonce, so strangers must not send them without end.
     let registrations: DropRateLimiter
 
-    public init(store: RelayStore, configuration: RelayConfiguration) {
+    public init(store: any RelayStorage, configuration: RelayConfiguration) {
         self.store = store
         self.configuration = configuration
         self.fetches = FetchLimiter(.init(perMailbox: configuration.maxFetchesPerMailbox, perClient: configuration.maxFetchesPerClient,
@@ -57,7 +57,7 @@ public struct RelayController: Sendable {
         let result: DropResult
         do {
             result = try await store.drop(drop, now: configuration.clock(), ttl: configuration.ttlSeconds, quota: configuration.quota)
-        } catch let full as RelayStore.MailboxFull {
+        } catch let full as MailboxFull {
             let quota = configuration.quota ?? .standard
             throw RelayRefusal(RelayRefusal.insufficientStorage, "mailbox_full",
                                "the mailbox of target \(full.target) is full (at most \(quota.envelopes) envelopes and \(quota.bytes) bytes); nothing was stored",
@@ -98,7 +98,7 @@ public struct RelayController: Sendable {
             let created = try await store.register(mailbox: mailbox, now: configuration.clock(), policy: configuration.registration,
                                                    invite: invite, maxMailboxes: configuration.maxMailboxes)
             return Response(status: created ? .created : .ok)
-        } catch let refusal as RelayStore.RegistrationRefusal {
+        } catch let refusal as RegistrationRefusal {
             switch refusal {
             case .inviteRequired:
                 throw RelayRefusal(.forbidden, "invite_required", "this relay registers mailboxes by invitation: an invite code is needed")

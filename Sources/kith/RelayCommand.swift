@@ -90,7 +90,7 @@ struct RelayCommand: AsyncParsableCommand {
     /// Opens the relay's database in `dir`, making a new directory 0700 and
     /// a new database 0600 (its WAL and shared-memory files take the
     /// database's mode), whatever the umask.
-    static func openStore(_ dir: String) throws -> RelayStore {
+    static func openStore(_ dir: String) throws -> any RelayStorage {
         if !FileManager.default.fileExists(atPath: dir) {
             do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700]) } catch {
                 throw NodeError("cannot create \(dir): \(error.localizedDescription)")
@@ -99,7 +99,7 @@ struct RelayCommand: AsyncParsableCommand {
         }
         let databasePath = (dir as NSString).appendingPathComponent("relay.sqlite")
         try SecureFile.createPrivateIfMissing(databasePath)
-        return try RelayStore(path: databasePath)
+        return try SQLiteRelayStore(path: databasePath)
     }
 
     static func parseListen(_ listen: String) throws -> (String, Int) {

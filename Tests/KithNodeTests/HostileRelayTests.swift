@@ -13,7 +13,7 @@ import Testing
 func withHonestRelay(_ body: @escaping @Sendable (_ url: String) async throws -> Void) async throws {
     var logger = Logger(label: "test.relay")
     logger.logLevel = .warning
-    let app = buildRelayApplication(store: try RelayStore(), configuration: RelayConfiguration(), host: "127.0.0.1", port: 0, logger: logger)
+    let app = buildRelayApplication(store: try SQLiteRelayStore(), configuration: RelayConfiguration(), host: "127.0.0.1", port: 0, logger: logger)
     try await app.test(.live) { client in try await body("http://127.0.0.1:\(client.port!)") }
 }
 

@@ -21,7 +21,7 @@ func temporaryDirectory() -> String {
 func withRelayAndDirectory(_ body: @escaping @Sendable (_ relay: String, _ dir: String) async throws -> Void) async throws {
     var logger = Logger(label: "test.relay")
     logger.logLevel = .warning
-    let app = buildRelayApplication(store: try RelayStore(), configuration: RelayConfiguration(), host: "127.0.0.1", port: 0, logger: logger)
+    let app = buildRelayApplication(store: try SQLiteRelayStore(), configuration: RelayConfiguration(), host: "127.0.0.1", port: 0, logger: logger)
     let dir = temporaryDirectory()
     defer { try? FileManager.default.removeItem(atPath: dir) }
     try await app.test(.live) { client in try await body("http://127.0.0.1:\(client.port!)", dir) }

@@ -16,7 +16,7 @@ import Testing
                             _ body: @escaping @Sendable (_ alice: Node, _ bob: Node) async throws -> Void) async throws {
         var logger = Logger(label: "test.relay")
         logger.logLevel = .warning
-        let app = buildRelayApplication(store: try RelayStore(), configuration: configuration, host: "127.0.0.1", port: 0, logger: logger)
+        let app = buildRelayApplication(store: try SQLiteRelayStore(), configuration: configuration, host: "127.0.0.1", port: 0, logger: logger)
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try await app.test(.live) { client in

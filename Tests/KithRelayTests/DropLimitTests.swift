@@ -26,7 +26,7 @@ import Testing
     }
 
     @Test func aFullMailboxIsRefusedWith507AndNothingIsStored() async throws {
-        let store = try RelayStore()
+        let store = try SQLiteRelayStore()
         var configuration = Self.unlimitedRates
         configuration.quota = MailboxQuota(bytes: 1 << 20, envelopes: 3)
         try await withLiveRelay(store: store, configuration: configuration) { url, _ in
@@ -52,13 +52,13 @@ import Testing
     }
 
     @Test func theQuotaCountsBytes() async throws {
-        let store = try RelayStore()
+        let store = try SQLiteRelayStore()
         let bob = TestMailbox()
         _ = try await store.register(mailbox: bob.key.publicKey, now: 1)
         try await store.addToken(hash: DropToken.hash(bob.token), mailbox: bob.key.publicKey, now: 1)
         let quota = MailboxQuota(bytes: 3 * (62 + 1024), envelopes: 100)
         for _ in 0..<3 { _ = try await store.drop(DropRequest(targets: [bob.target], envelope: envelopeBytes(1024)), now: 1, ttl: 99, quota: quota) }
-        await #expect(throws: RelayStore.MailboxFull(target: 0)) {
+        await #expect(throws: MailboxFull(target: 0)) {
             try await store.drop(DropRequest(targets: [bob.target], envelope: envelopeBytes(512)), now: 1, ttl: 99, quota: quota)
         }
         #expect(try await store.usage(of: bob.key.publicKey)! == (3, 3 * 1086))
@@ -67,7 +67,7 @@ import Testing
     /// Quotas are checked in the transaction that stores a drop, so drops
     /// racing for the last places never take a mailbox over its quota.
     @Test func concurrentDropsDoNotOvershootTheQuota() async throws {
-        let store = try RelayStore()
+        let store = try SQLiteRelayStore()
         var configuration = Self.unlimitedRates
         configuration.quota = MailboxQuota(bytes: 1 << 20, envelopes: 5)
         try await withLiveRelay(store: store, configuration: configuration) { url, _ in
@@ -165,7 +165,7 @@ import Testing
     /// Each reference expires 30 days (by default) after it was accepted; the
     /// collector deletes expired references, then bodies nothing references.
     @Test func referencesExpireAndTheirBodiesFollow() async throws {
-        let store = try RelayStore()
+        let store = try SQLiteRelayStore()
         // Signed requests must be near the real clock, so it starts there.
         let t0 = UInt64(Date().timeIntervalSince1970)
         let now = NIOLockedValueBox<UInt64>(t0)
@@ -201,7 +201,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let bob = TestMailbox()
         do {
-            let old = try RelayStore(path: dir + "/relay.sqlite", migratingUpTo: "v2")
+            let old = try SQLiteRelayStore(path: dir + "/relay.sqlite", migratingUpTo: "v2")
             _ = try await old.register(mailbox: bob.key.publicKey, now: 1)
             try await old.addToken(hash: DropToken.hash(bob.token), mailbox: bob.key.publicKey, now: 1)
             try await old.writer.write { db in
@@ -213,9 +213,9 @@ import Testing
                 }
             }
         }
-        let store = try RelayStore(path: dir + "/relay.sqlite")
+        let store = try SQLiteRelayStore(path: dir + "/relay.sqlite")
         #expect(try await store.usage(of: bob.key.publicKey)! == (2, 574 + 1086))
-        #expect(try await store.collect(now: 100) == RelayStore.Collected(references: 1, bodies: 1, nonces: 0))
+        #expect(try await store.collect(now: 100) == CollectedGarbage(references: 1, bodies: 1, nonces: 0))
         #expect(try await store.usage(of: bob.key.publicKey)! == (1, 1086))
     }
 }

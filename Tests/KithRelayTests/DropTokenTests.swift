@@ -38,11 +38,11 @@ import Testing
         let path = dir + "/relay.sqlite"
         let bob = TestMailbox()
         do {
-            let old = try RelayStore(path: path, migratingUpTo: "v1")
+            let old = try SQLiteRelayStore(path: path, migratingUpTo: "v1")
             _ = try await old.register(mailbox: bob.key.publicKey, now: 1)
             try await old.addToken(hash: DropToken.hash(bob.token), mailbox: bob.key.publicKey, now: 1)
         }
-        let store = try RelayStore(path: path)
+        let store = try SQLiteRelayStore(path: path)
         #expect(try await store.drop(DropRequest(targets: [bob.target], envelope: envelopeBytes()), now: 2, ttl: 9).accepted == 1)
         // And the same hash can now be added to another mailbox.
         let carol = SigningKey().publicKey
@@ -54,7 +54,7 @@ import Testing
 
     /// A drop naming one mailbox twice once answered `accepted: 2`; it is malformed.
     @Test func aDropNamingAMailboxTwiceIsRefused() async throws {
-        let store = try RelayStore()
+        let store = try SQLiteRelayStore()
         try await withLiveRelay(store: store) { url, client in
             let relay = RelayClient(baseURL: url)
             let bob = try await TestMailbox.make(relay), carol = try await TestMailbox.make(relay)

@@ -126,7 +126,7 @@ import Testing
     /// A body acknowledged between listing and reading is never replaced by
     /// other bytes: reading the page fails, and the relay cuts the answer short.
     @Test func aBodyThatVanishedAbortsThePage() async throws {
-        let store = try RelayStore()
+        let store = try SQLiteRelayStore()
         let bob = TestMailbox()
         _ = try await store.register(mailbox: bob.key.publicKey, now: 1)
         try await store.addToken(hash: DropToken.hash(bob.token), mailbox: bob.key.publicKey, now: 1)

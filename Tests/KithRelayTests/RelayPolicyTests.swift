@@ -112,7 +112,7 @@ func signedFields(_ method: String, _ path: String, body: [UInt8] = [], key: Sig
     }
 
     @Test func invitesAreOneTimeCodes() async throws {
-        let store = try RelayStore()
+        let store = try SQLiteRelayStore()
         var configuration = RelayConfiguration()
         configuration.registration = .invite
         try await withLiveRelay(store: store, configuration: configuration) { url, _ in
@@ -139,13 +139,13 @@ func signedFields(_ method: String, _ path: String, body: [UInt8] = [], key: Sig
 
     /// Two registrations racing for one code: exactly one gets the mailbox.
     @Test func aCodeIsConsumedOnce() async throws {
-        let store = try RelayStore()
+        let store = try SQLiteRelayStore()
         let invite = RelayInvite()
         try await store.addInvite(invite, now: 1)
         let results = try await withThrowingTaskGroup(of: Bool.self) { group in
             for _ in 0..<8 {
                 group.addTask {
-                    do { return try await store.register(mailbox: SigningKey().publicKey, now: 2, policy: .invite, invite: invite, maxMailboxes: 100) } catch RelayStore.RegistrationRefusal.inviteUsed {
+                    do { return try await store.register(mailbox: SigningKey().publicKey, now: 2, policy: .invite, invite: invite, maxMailboxes: 100) } catch RegistrationRefusal.inviteUsed {
                         return false
                     }
                 }
@@ -172,7 +172,7 @@ func signedFields(_ method: String, _ path: String, body: [UInt8] = [], key: Sig
     }
 
     @Test func aFullRelayRefusesNewMailboxes() async throws {
-        let store = try RelayStore()
+        let store = try SQLiteRelayStore()
         var configuration = RelayConfiguration()
         configuration.maxMailboxes = 2
         configuration.registration = .invite

@@ -11,7 +11,7 @@ import NIOCore
 import Testing
 
 /// Runs `body` against a relay listening on a free port of 127.0.0.1.
-func withLiveRelay(store: RelayStore = try! RelayStore(), configuration: RelayConfiguration = RelayConfiguration(),
+func withLiveRelay(store: SQLiteRelayStore = try! SQLiteRelayStore(), configuration: RelayConfiguration = RelayConfiguration(),
                    _ body: @escaping @Sendable (String, any TestClientProtocol) async throws -> Void) async throws {
     var logger = Logger(label: "test.relay")
     logger.logLevel = .warning
@@ -40,7 +40,7 @@ struct TestMailbox {
 
 @Suite struct RelayTests {
     @Test func registrationIsSignedAndIdempotent() async throws {
-        let store = try RelayStore()
+        let store = try SQLiteRelayStore()
         try await withLiveRelay(store: store) { url, client in
             let relay = RelayClient(baseURL: url)
             let key = SigningKey()
@@ -54,7 +54,7 @@ struct TestMailbox {
     }
 
     @Test func dropNeedsAValidTokenForEachMailbox() async throws {
-        let store = try RelayStore()
+        let store = try SQLiteRelayStore()
         try await withLiveRelay(store: store) { url, _ in
             let relay = RelayClient(baseURL: url)
             let bob = try await TestMailbox.make(relay), carol = try await TestMailbox.make(relay)
@@ -95,7 +95,7 @@ struct TestMailbox {
     }
 
     @Test func fetchAndAcknowledge() async throws {
-        let store = try RelayStore()
+        let store = try SQLiteRelayStore()
         try await withLiveRelay(store: store) { url, _ in
             let relay = RelayClient(baseURL: url)
             let bob = try await TestMailbox.make(relay)
@@ -115,7 +115,7 @@ struct TestMailbox {
     }
 
     @Test func oneBodyForManyMailboxes() async throws {
-        let store = try RelayStore()
+        let store = try SQLiteRelayStore()
         try await withLiveRelay(store: store) { url, _ in
             let relay = RelayClient(baseURL: url)
             var boxes: [TestMailbox] = []
@@ -177,7 +177,7 @@ struct TestMailbox {
     }
 
     @Test func expiredEnvelopesAreCollected() async throws {
-        let store = try RelayStore()
+        let store = try SQLiteRelayStore()
         let bob = TestMailbox()
         _ = try await store.register(mailbox: bob.key.publicKey, now: 100)
         try await store.addToken(hash: DropToken.hash(bob.token), mailbox: bob.key.publicKey, now: 100)
@@ -189,7 +189,7 @@ struct TestMailbox {
     }
 
     @Test func batchesAreBoundedInBytes() async throws {
-        let store = try RelayStore()
+        let store = try SQLiteRelayStore()
         let bob = TestMailbox()
         _ = try await store.register(mailbox: bob.key.publicKey, now: 1)
         try await store.addToken(hash: DropToken.hash(bob.token), mailbox: bob.key.publicKey, now: 1)

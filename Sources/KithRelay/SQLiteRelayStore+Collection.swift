@@ -1,29 +1,10 @@
 import Foundation
 import GRDB
 
-extension RelayStore {
-    /// What one collection deleted.
-    public struct Collected: Sendable, Equatable {
-        /// Mailbox references past their time to live.
-        public var references = 0
-        /// Bodies no mailbox referenced any more.
-        public var bodies = 0
-        /// Nonces of signed requests past their time.
-        public var nonces = 0
-    }
-
-    /// Deletes expired references first, then the bodies no mailbox
-    /// references any more, then expired nonces, each in transactions of at
-    /// most `batch` rows so that drops and fetches are never held up long.
-    /// Returns how many bodies were deleted.
-    @discardableResult
-    public func collectGarbage(now: UInt64, batch: Int = 1000) async throws -> Int {
-        try await collect(now: now, batch: batch).bodies
-    }
-
-    public func collect(now: UInt64, batch: Int = 1000) async throws -> Collected {
+extension SQLiteRelayStore {
+    public func collect(now: UInt64, batch: Int) async throws -> CollectedGarbage {
         let now = Int64(clamping: now), batch = max(1, batch)
-        var collected = Collected()
+        var collected = CollectedGarbage()
         // Expired references, and in the same transaction the bodies they
         // leave unreferenced.
         while true {

@@ -2,21 +2,7 @@ import Foundation
 import GRDB
 import KithProtocol
 
-extension RelayStore {
-    /// Why a registration was refused; nothing was stored.
-    public enum RegistrationRefusal: Error, Equatable {
-        /// The relay registers by invitation and the request carried no code.
-        case inviteRequired
-        /// No such invite code was minted on this relay.
-        case inviteUnknown
-        /// The code registered a mailbox already.
-        case inviteUsed
-        /// The relay registers only the mailboxes of its allow-list.
-        case notAllowed
-        /// The relay holds its most mailboxes.
-        case relayFull
-    }
-
+extension SQLiteRelayStore {
     /// Registers a mailbox under `policy`, consuming `invite` in the same
     /// transaction when the policy needs one. Returns false if the mailbox
     /// existed already (no check is made and no code is consumed then).

@@ -2,31 +2,60 @@ import Foundation
 import GRDB
 import KithProtocol
 
-/// The relay's SQLite database. It holds mailbox public keys, hashes of drop
-/// tokens, envelope bodies stored once, and one small reference per
-/// (mailbox, envelope). Nothing in it names a person. Every method runs on
-/// GRDB's own queue, never blocking the server's event loops on disk writes.
-public struct RelayStore: Sendable {
+/// The relay's embedded store: one SQLite database in WAL mode with
+/// `synchronous=FULL`, so that a commit is on disk when it returns. It holds
+/// mailbox public keys, hashes of drop tokens, envelope bodies stored once,
+/// and one small reference per (mailbox, envelope). Nothing in it names a
+/// person. Every method runs on GRDB's own queue, never blocking the
+/// server's event loops on disk writes. Drops that arrive while one is being
+/// committed are committed together in the next transaction (`DropQueue`).
+public struct SQLiteRelayStore: RelayStorage {
     let writer: any DatabaseWriter
+    let drops: DropQueue
 
-    /// Opens (creating if needed) the database at `path`, in WAL mode.
+    /// Opens (creating if needed) the database at `path`.
     public init(path: String) throws {
-        var config = Configuration()
-        config.busyMode = .timeout(10)
-        writer = try DatabasePool(path: path, configuration: config)
-        try Self.migrator.migrate(writer)
+        try self.init(writer: DatabasePool(path: path, configuration: Self.configuration))
     }
 
     /// A store at `path` migrated only up to `migration`, for tests of later migrations.
     init(path: String, migratingUpTo migration: String) throws {
-        writer = try DatabasePool(path: path)
+        writer = try DatabasePool(path: path, configuration: Self.configuration)
+        try Self.requireFullSync(writer)
         try Self.migrator.migrate(writer, upTo: migration)
+        drops = DropQueue(writer: writer)
     }
 
     /// An in-memory store, for tests.
     public init() throws {
-        writer = try DatabaseQueue()
+        try self.init(writer: DatabaseQueue(configuration: Self.configuration))
+    }
+
+    private init(writer: any DatabaseWriter) throws {
+        self.writer = writer
+        try Self.requireFullSync(writer)
         try Self.migrator.migrate(writer)
+        drops = DropQueue(writer: writer)
+    }
+
+    /// The committing connection's `PRAGMA synchronous` (2 is FULL), for reports.
+    public func synchronous() async throws -> Int {
+        try await writer.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
+    }
+
+    static var configuration: Configuration {
+        var config = Configuration()
+        config.busyMode = .timeout(10)
+        config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+        return config
+    }
+
+    /// GRDB sets `synchronous=NORMAL` on a pool's writer when it turns WAL
+    /// on, after `prepareDatabase` ran: with NORMAL a commit acknowledged
+    /// just before a power cut can be lost. The writer is the one connection
+    /// that commits, so FULL is set on it here.
+    static func requireFullSync(_ writer: any DatabaseWriter) throws {
+        try writer.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
     }
 
     static var migrator: DatabaseMigrator {
@@ -87,12 +116,6 @@ public struct RelayStore: Sendable {
         return m
     }
 
-    /// Registers a mailbox, whoever asks and however many there are. Returns
-    /// false if it existed already.
-    public func register(mailbox: [UInt8], now: UInt64) async throws -> Bool {
-        try await register(mailbox: mailbox, now: now, policy: .open, invite: nil, maxMailboxes: .max)
-    }
-
     public func mailboxExists(_ mailbox: [UInt8]) async throws -> Bool {
         try await writer.read { db in
             try Bool.fetchOne(db, sql: "SELECT 1 FROM mailbox WHERE id = ?", arguments: [Data(mailbox)]) ?? false
@@ -124,23 +147,16 @@ public struct RelayStore: Sendable {
         }
     }
 
-    /// A drop refused because it would take a mailbox over its quota;
-    /// nothing of the drop was stored.
-    public struct MailboxFull: Error, Equatable {
-        /// The index of the first target whose mailbox is full.
-        public let target: Int
+    /// Drops are queued and committed together with those that arrive
+    /// meanwhile, each in a savepoint of its own: one drop refused does not
+    /// refuse the others. Returns once the batch's commit is on disk.
+    public func drop(_ request: DropRequest, now: UInt64, ttl: UInt64, quota: MailboxQuota?) async throws -> DropResult {
+        try await drops.submit(request, now: now, ttl: ttl, quota: quota)
     }
 
-    /// Stores the envelope once and references it from every target whose
-    /// token is valid for its mailbox, in one transaction. Idempotent. With a
-    /// quota, the drop is all or nothing: if a new reference would take any
-    /// accepted target's mailbox over it, nothing is stored (`MailboxFull`).
-    public func drop(_ request: DropRequest, now: UInt64, ttl: UInt64, quota: MailboxQuota? = nil) async throws -> DropResult {
-        try await drop([request], now: now, ttl: ttl, quota: quota)[0]
-    }
-
-    /// Several drops in one transaction (one commit, one sync to disk); a
-    /// `MailboxFull` refuses them all.
+    /// Several drops in one transaction (one commit, one sync to disk),
+    /// without the queue; a `MailboxFull` refuses them all. For filling a
+    /// store quickly.
     public func drop(_ requests: [DropRequest], now: UInt64, ttl: UInt64, quota: MailboxQuota? = nil) async throws -> [DropResult] {
         try await writer.write { db in try requests.map { try Self.drop($0, db, now: now, ttl: ttl, quota: quota) } }
     }
@@ -179,21 +195,6 @@ public struct RelayStore: Sendable {
             for mailbox in accepted { try insert.execute(arguments: [mailbox, id, now, size, expires]) }
         }
         return DropResult(id: id.hexString, accepted: accepted.count, refused: refused)
-    }
-
-    /// Up to `limit` envelopes waiting in `mailbox` after sequence number
-    /// `after`, oldest first, and no more than `maxBytes` of them (but always
-    /// at least one, if any is waiting). Reads the whole batch into memory:
-    /// the relay's handler streams it instead (`listBatch`, `readPage`).
-    public func fetch(mailbox: [UInt8], after: UInt64 = 0, limit: Int, maxBytes: Int = FetchedBatch.maxBytes) async throws -> FetchedBatch {
-        let listing = try await listBatch(mailbox: mailbox, after: after, limit: limit, maxBytes: maxBytes)
-        var items: [FetchedBatch.Item] = []
-        for page in listing.pages(maxBytes: maxBytes) {
-            for (entry, body) in zip(page, try await readPage(mailbox: mailbox, page)) {
-                items.append(FetchedBatch.Item(sequence: entry.sequence, receivedAt: entry.receivedAt, envelope: body))
-            }
-        }
-        return FetchedBatch(items: items, more: listing.more)
     }
 
     /// Which deliveries a fetch returns, without their bodies: one cheap read
@@ -257,18 +258,9 @@ public struct RelayStore: Sendable {
         }
     }
 
-    /// Counts for status output and tests.
-    public struct Counts: Sendable, Equatable {
-        public let mailboxes: Int, bodies: Int, deliveries: Int, bodyBytes: Int
-
-        public init(mailboxes: Int, bodies: Int, deliveries: Int, bodyBytes: Int) {
-            self.mailboxes = mailboxes; self.bodies = bodies; self.deliveries = deliveries; self.bodyBytes = bodyBytes
-        }
-    }
-
-    public func counts() async throws -> Counts {
+    public func counts() async throws -> RelayCounts {
         try await writer.read { db in
-            Counts(mailboxes: try Int.fetchOne(db, sql: "SELECT count(*) FROM mailbox") ?? 0,
+            RelayCounts(mailboxes: try Int.fetchOne(db, sql: "SELECT count(*) FROM mailbox") ?? 0,
                    bodies: try Int.fetchOne(db, sql: "SELECT count(*) FROM body") ?? 0,
                    deliveries: try Int.fetchOne(db, sql: "SELECT count(*) FROM delivery") ?? 0,
                    bodyBytes: try Int.fetchOne(db, sql: "SELECT coalesce(sum(length(data)), 0) FROM body") ?? 0)

@@ -1,0 +1,104 @@
+import GRDB
+import KithProtocol
+import NIOConcurrencyHelpers
+
+/// Group commit for drops. With `synchronous=FULL` each commit waits for the
+/// disk, so one transaction per drop would cap a relay at the disk's syncs
+/// per second. Instead, drops that arrive while a transaction is being
+/// committed wait in this queue, and the next transaction takes them all (at
+/// most `maxDrops` of them or `maxBytes` of envelopes): one commit and one
+/// sync for the lot. Each drop runs in a savepoint of its own, so a drop
+/// refused (a full mailbox) or failing leaves the others in its batch
+/// stored; each caller is answered only after the commit of its batch
+/// returned, when its drop is on disk.
+final class DropQueue: Sendable {
+    static let maxDrops = 256
+    static let maxBytes = 8 << 20
+
+    private struct Pending {
+        let request: DropRequest
+        let now: UInt64, ttl: UInt64
+        let quota: MailboxQuota?
+        let continuation: CheckedContinuation<DropResult, any Error>
+    }
+
+    private struct State {
+        var pending: [Pending] = []
+        /// True while a task is committing batches; it takes whatever is
+        /// pending when its transaction ends, and stops when nothing is.
+        var committing = false
+        /// Batches taken so far, for tests.
+        var batches = 0
+    }
+
+    private let writer: any DatabaseWriter
+    private let state = NIOLockedValueBox(State())
+
+    init(writer: any DatabaseWriter) {
+        self.writer = writer
+    }
+
+    func submit(_ request: DropRequest, now: UInt64, ttl: UInt64, quota: MailboxQuota?) async throws -> DropResult {
+        try await withCheckedThrowingContinuation { continuation in
+            let start = state.withLockedValue { s in
+                s.pending.append(Pending(request: request, now: now, ttl: ttl, quota: quota, continuation: continuation))
+                defer { s.committing = true }
+                return !s.committing
+            }
+            if start { Task { await self.commitPending() } }
+        }
+    }
+
+    /// How many transactions have committed drops so far.
+    var batches: Int { state.withLockedValue { $0.batches } }
+
+    /// Commits batches until none is waiting.
+    private func commitPending() async {
+        while let batch = nextBatch() {
+            let results: [Result<DropResult, any Error>]
+            do {
+                results = try await writer.write { db in
+                    try batch.map { drop in
+                        var result: Result<DropResult, any Error> = .failure(CancellationError())
+                        try db.inSavepoint {
+                            do {
+                                result = .success(try SQLiteRelayStore.drop(drop.request, db, now: drop.now, ttl: drop.ttl, quota: drop.quota))
+                                return .commit
+                            } catch {
+                                result = .failure(error)
+                                return .rollback
+                            }
+                        }
+                        return result
+                    }
+                }
+            } catch {
+                // The transaction itself failed (its commit, or the disk): nothing of the batch is stored.
+                for drop in batch { drop.continuation.resume(throwing: error) }
+                continue
+            }
+            for (drop, result) in zip(batch, results) { drop.continuation.resume(with: result) }
+        }
+    }
+
+    /// The drops waiting, oldest first, up to the batch's bounds; nil (and
+    /// the queue idle) when none is.
+    private func nextBatch() -> [Pending]? {
+        state.withLockedValue { s in
+            guard !s.pending.isEmpty else {
+                s.committing = false
+                return nil
+            }
+            var count = 0, bytes = 0
+            for drop in s.pending {
+                if count == Self.maxDrops || (count > 0 && bytes + drop.request.envelope.count > Self.maxBytes) { break }
+                count += 1
+                bytes += drop.request.envelope.count
+            }
+            let batch = Array(s.pending.prefix(count))
+            s.pending.removeFirst(count)
+            s.batches += 1
+            return batch
+        }
+    }
+}

@@ -1,0 +1,152 @@
+import KithProtocol
+
+/// Where a relay keeps mailboxes, drop tokens, envelopes and the nonces of
+/// signed requests. The routes (`RelayController`) and the collector use
+/// only this, so that another engine can take the place of the embedded
+/// SQLite store (`SQLiteRelayStore`) without touching them. Every
+/// implementation must pass the contract suite in the relay's tests
+/// (`RelayStorageContract`).
+///
+/// A write that returns has been made durable: an answer sent after it
+/// survives a crash or a power cut.
+public protocol RelayStorage: Sendable {
+    /// Registers a mailbox under `policy`, consuming `invite` in the same
+    /// transaction when the policy needs one. Returns false if the mailbox
+    /// existed already (no check is made and no code is consumed then).
+    /// Throws `RegistrationRefusal` with nothing stored.
+    func register(mailbox: [UInt8], now: UInt64, policy: RegistrationPolicy, invite: RelayInvite?, maxMailboxes: Int) async throws -> Bool
+
+    func mailboxExists(_ mailbox: [UInt8]) async throws -> Bool
+
+    /// Records a nonce of a signed request. Returns false if it was used
+    /// already (a replay).
+    func useNonce(mailbox: [UInt8], nonce: [UInt8], expiresAt: UInt64) async throws -> Bool
+
+    /// Allows drops into `mailbox` with the token whose hash this is.
+    func addToken(hash: [UInt8], mailbox: [UInt8], now: UInt64) async throws
+
+    /// Revokes a token. Returns false if the mailbox had no such token.
+    func removeToken(hash: [UInt8], mailbox: [UInt8]) async throws -> Bool
+
+    /// Stores the envelope once and references it from every target whose
+    /// token is valid for its mailbox, all at once. Idempotent. With a quota,
+    /// the drop is all or nothing: if a new reference would take any
+    /// accepted target's mailbox over it, nothing is stored and it throws
+    /// `MailboxFull`. Returns only once what it stored is durable; the quota
+    /// holds however many drops run at the same time.
+    func drop(_ request: DropRequest, now: UInt64, ttl: UInt64, quota: MailboxQuota?) async throws -> DropResult
+
+    /// Which deliveries a fetch returns, without their bodies: up to `limit`
+    /// envelopes waiting in `mailbox` after sequence number `after`, oldest
+    /// first, no more than `maxBytes` of them (but always at least one, if
+    /// any is waiting).
+    func listBatch(mailbox: [UInt8], after: UInt64, limit: Int, maxBytes: Int) async throws -> BatchListing
+
+    /// The bodies of these listed deliveries, in order. Throws
+    /// `BatchListing.Vanished` if any was acknowledged or expired since it
+    /// was listed, or changed size.
+    func readPage(mailbox: [UInt8], _ page: ArraySlice<BatchListing.Entry>) async throws -> [[UInt8]]
+
+    /// Removes the mailbox's references to these envelopes and every body no
+    /// mailbox references any more. Returns how many references were removed.
+    func acknowledge(mailbox: [UInt8], ids: [[UInt8]]) async throws -> Int
+
+    /// Records a new invite code (only its hash) that can register one mailbox.
+    func addInvite(_ invite: RelayInvite, now: UInt64) async throws
+
+    /// Invite codes minted and not used yet.
+    func unusedInvites() async throws -> Int
+
+    /// A mailbox's envelopes and their bytes, as its quota counts them.
+    func usage(of mailbox: [UInt8]) async throws -> (envelopes: Int, bytes: Int)?
+
+    /// Counts for status output and tests.
+    func counts() async throws -> RelayCounts
+
+    /// Deletes expired references, the bodies no mailbox references any
+    /// more, and expired nonces, at most `batch` rows at a time so that drops
+    /// and fetches are never held up long.
+    func collect(now: UInt64, batch: Int) async throws -> CollectedGarbage
+}
+
+extension RelayStorage {
+    /// Registers a mailbox, whoever asks and however many there are. Returns
+    /// false if it existed already.
+    public func register(mailbox: [UInt8], now: UInt64) async throws -> Bool {
+        try await register(mailbox: mailbox, now: now, policy: .open, invite: nil, maxMailboxes: .max)
+    }
+
+    /// A drop with no quota.
+    public func drop(_ request: DropRequest, now: UInt64, ttl: UInt64) async throws -> DropResult {
+        try await drop(request, now: now, ttl: ttl, quota: nil)
+    }
+
+    public func collect(now: UInt64) async throws -> CollectedGarbage {
+        try await collect(now: now, batch: 1000)
+    }
+
+    /// Collects, and returns how many bodies were deleted.
+    @discardableResult
+    public func collectGarbage(now: UInt64, batch: Int = 1000) async throws -> Int {
+        try await collect(now: now, batch: batch).bodies
+    }
+
+    /// A whole batch read into memory: the relay's handler streams it
+    /// instead (`listBatch`, `readPage`).
+    public func fetch(mailbox: [UInt8], after: UInt64 = 0, limit: Int, maxBytes: Int = FetchedBatch.maxBytes) async throws -> FetchedBatch {
+        let listing = try await listBatch(mailbox: mailbox, after: after, limit: limit, maxBytes: maxBytes)
+        var items: [FetchedBatch.Item] = []
+        for page in listing.pages(maxBytes: maxBytes) {
+            for (entry, body) in zip(page, try await readPage(mailbox: mailbox, page)) {
+                items.append(FetchedBatch.Item(sequence: entry.sequence, receivedAt: entry.receivedAt, envelope: body))
+            }
+        }
+        return FetchedBatch(items: items, more: listing.more)
+    }
+}
+
+/// A drop refused because it would take a mailbox over its quota; nothing
+/// of the drop was stored.
+public struct MailboxFull: Error, Equatable {
+    /// The index of the first target whose mailbox is full.
+    public let target: Int
+
+    public init(target: Int) { self.target = target }
+}
+
+/// Why a registration was refused; nothing was stored.
+public enum RegistrationRefusal: Error, Equatable {
+    /// The relay registers by invitation and the request carried no code.
+    case inviteRequired
+    /// No such invite code was minted on this relay.
+    case inviteUnknown
+    /// The code registered a mailbox already.
+    case inviteUsed
+    /// The relay registers only the mailboxes of its allow-list.
+    case notAllowed
+    /// The relay holds its most mailboxes.
+    case relayFull
+}
+
+/// What a relay holds, for status output and tests.
+public struct RelayCounts: Sendable, Equatable {
+    public let mailboxes: Int, bodies: Int, deliveries: Int, bodyBytes: Int
+
+    public init(mailboxes: Int, bodies: Int, deliveries: Int, bodyBytes: Int) {
+        self.mailboxes = mailboxes; self.bodies = bodies; self.deliveries = deliveries; self.bodyBytes = bodyBytes
+    }
+}
+
+/// What one collection deleted.
+public struct CollectedGarbage: Sendable, Equatable {
+    /// Mailbox references past their time to live.
+    public var references = 0
+    /// Bodies no mailbox referenced any more.
+    public var bodies = 0
+    /// Nonces of signed requests past their time.
+    public var nonces = 0
+
+    public init(references: Int = 0, bodies: Int = 0, nonces: Int = 0) {
+        self.references = references; self.bodies = bodies; self.nonces = nonces
+    }
+}

@@ -1,0 +1,98 @@
+import Foundation
+import GRDB
+import KithCrypto
+import KithProtocol
+@testable import KithRelay
+import Testing
+
+/// An acknowledged drop is on disk: the relay's database commits with
+/// `synchronous=FULL` in WAL mode, and its queries stay on indexes, so that
+/// their cost does not grow with what the relay holds.
+@Suite struct DurabilityTests {
+    @Test func theRelayDatabaseSyncsEveryCommit() async throws {
+        let dir = NSTemporaryDirectory() + "kith-relay-" + UUID().uuidString.prefix(8)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try SQLiteRelayStore(path: dir + "/relay.sqlite")
+        // The writer commits; readers are set the same way.
+        let written = try await store.writer.writeWithoutTransaction { db in
+            (try String.fetchOne(db, sql: "PRAGMA journal_mode"), try Int.fetchOne(db, sql: "PRAGMA synchronous"))
+        }
+        #expect(written.0 == "wal")
+        #expect(written.1 == 2, "synchronous=FULL is 2")
+        #expect(try await store.writer.read { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)
+    }
+
+    /// Each query the routes run for a drop, a fetch, an acknowledgement or
+    /// a collection searches an index or a primary key: none scans a table.
+    @Test func theHotQueriesUseIndexes() async throws {
+        let store = try SQLiteRelayStore()
+        let queries = [
+            // drop: the token, the mailbox's counts, whether it holds the envelope
+            """
+            SELECT m.envelopes, m.bytes, EXISTS (SELECT 1 FROM delivery d WHERE d.mailbox = m.id AND d.body_id = ?)
+            FROM drop_token t JOIN mailbox m ON m.id = t.mailbox WHERE t.hash = ? AND t.mailbox = ?
+            """,
+            // fetch: listing, then a page of bodies
+            """
+            SELECT d.seq, d.received_at, length(b.data) FROM delivery d JOIN body b ON b.id = d.body_id
+            WHERE d.mailbox = ? AND d.seq > ? ORDER BY d.seq LIMIT ?
+            """,
+            """
+            SELECT d.seq, b.data FROM delivery d JOIN body b ON b.id = d.body_id
+            WHERE d.mailbox = ? AND d.seq >= ? AND d.seq <= ? ORDER BY d.seq
+            """,
+            // acknowledge
+            "DELETE FROM delivery WHERE mailbox = ? AND body_id IN (?, ?)",
+            "DELETE FROM body WHERE id IN (?, ?) AND NOT EXISTS (SELECT 1 FROM delivery WHERE delivery.body_id = body.id)",
+            // collection
+            "SELECT seq, body_id FROM delivery WHERE expires_at <= ? ORDER BY expires_at LIMIT ?",
+            "DELETE FROM request_nonce WHERE (mailbox, nonce) IN (SELECT mailbox, nonce FROM request_nonce WHERE expires_at <= ? LIMIT ?)",
+            "INSERT OR IGNORE INTO request_nonce (mailbox, nonce, expires_at) VALUES (?, ?, ?)",
+        ]
+        for sql in queries {
+            let plan = try await store.writer.read { db in
+                let arguments = StatementArguments(Array(repeating: DatabaseValue.null, count: sql.filter { $0 == "?" }.count))
+                return try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: arguments).map { $0["detail"] as String }
+            }
+            #expect(!plan.contains { $0.hasPrefix("SCAN") && !$0.contains("USING") }, "\(sql): \(plan)")
+            #expect(!plan.contains { $0.contains("TEMP B-TREE") }, "\(sql): \(plan)")
+        }
+    }
+
+    /// Drops that arrive together share a transaction and its sync; a drop
+    /// refused in a shared transaction leaves the others stored, and a
+    /// multi-target drop stays all or nothing.
+    @Test func concurrentDropsShareCommits() async throws {
+        let dir = NSTemporaryDirectory() + "kith-relay-" + UUID().uuidString.prefix(8)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try SQLiteRelayStore(path: dir + "/relay.sqlite")
+        let bob = TestMailbox(), carol = TestMailbox()
+        for m in [bob, carol] {
+            _ = try await store.register(mailbox: m.key.publicKey, now: 1)
+            try await store.addToken(hash: DropToken.hash(m.token), mailbox: m.key.publicKey, now: 1)
+        }
+        let quota = MailboxQuota(bytes: 1 << 30, envelopes: 40)
+        // 100 drops to bob alone, 50 to bob and carol: bob takes 40, so some of each kind are refused.
+        let outcomes = try await withThrowingTaskGroup(of: (Int, Bool).self) { group in
+            for i in 0..<150 {
+                let targets = i < 100 ? [bob.target] : [bob.target, carol.target]
+                group.addTask {
+                    do {
+                        _ = try await store.drop(DropRequest(targets: targets, envelope: envelopeBytes()), now: 1, ttl: 100, quota: quota)
+                        return (targets.count, true)
+                    } catch is MailboxFull { return (targets.count, false) }
+                }
+            }
+            return try await group.reduce(into: [(Int, Bool)]()) { $0.append($1) }
+        }
+        let accepted = outcomes.filter(\.1)
+        #expect(accepted.count == 40)
+        #expect(try await store.usage(of: bob.key.publicKey)!.envelopes == 40)
+        // carol holds exactly the two-target drops that bob took too.
+        #expect(try await store.usage(of: carol.key.publicKey)!.envelopes == accepted.filter { $0.0 == 2 }.count)
+        #expect(try await store.counts().bodies == 40)
+        #expect(store.drops.batches < 150, "\(store.drops.batches) transactions for 150 drops")
+    }
+}
