@@ -1,6 +1,5 @@
 import Dispatch
 import Foundation
-import GRDB
 import HTTPTypes
 import Hummingbird
 import KithCrypto
@@ -16,7 +15,7 @@ import Prometheus
 public final class RelayMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
     let factory: PrometheusMetricsFactory
-    private let figures = NIOLockedValueBox<(at: DispatchTime, counts: RelayStore.Counts)?>(nil)
+    private let figures = NIOLockedValueBox<(at: DispatchTime, counts: RelayCounts)?>(nil)
 
     public init() {
         var factory = PrometheusMetricsFactory(registry: registry)
@@ -49,7 +48,7 @@ public final class RelayMetrics: Sendable {
     }
 
     /// The store's figures, read at most every 10 seconds (counting bytes reads every body's length).
-    func storeFigures(_ store: RelayStore) async throws -> RelayStore.Counts {
+    func storeFigures(_ store: any RelayStorage) async throws -> RelayCounts {
         if let cached = figures.withLockedValue({ $0 }), DispatchTime.now().uptimeNanoseconds - cached.at.uptimeNanoseconds < 10_000_000_000 {
             return cached.counts
         }
@@ -59,7 +58,7 @@ public final class RelayMetrics: Sendable {
     }
 
     /// The Prometheus text of every figure, the store's read now.
-    func render(_ store: RelayStore) async throws -> String {
+    func render(_ store: any RelayStorage) async throws -> String {
         let counts = try await storeFigures(store)
         gauge("kith_relay_mailboxes", counts.mailboxes)
         gauge("kith_relay_envelopes", counts.bodies)
@@ -97,7 +96,7 @@ struct RelayMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
 /// /readyz` (its database answers a query too) and, with a metrics token set,
 /// `GET /metrics` for a client that sends it as `Authorization: Bearer TOKEN`.
 struct OperatorRoutes {
-    let store: RelayStore
+    let store: any RelayStorage
     let metrics: RelayMetrics
     let metricsToken: String?
 
@@ -105,7 +104,7 @@ struct OperatorRoutes {
         router.get("/healthz") { _, _ in "ok\n" }
         router.get("/readyz") { _, _ -> Response in
             do {
-                try await store.writer.read { db in try db.execute(sql: "SELECT 1 FROM mailbox LIMIT 1") }
+                _ = try await store.mailboxExists([UInt8](repeating: 0, count: 32))
                 return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ready\n")))
             } catch {
                 return Response(status: .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: "the database does not answer\n")))

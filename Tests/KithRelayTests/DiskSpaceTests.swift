@@ -10,7 +10,7 @@ import Testing
 /// lets owners drain their mailboxes.
 @Suite struct DiskSpaceTests {
     @Test func aNearlyFullDiskRefusesDropsButOwnersStillFetchAndAcknowledge() async throws {
-        let store = try RelayStore()
+        let store = try SQLiteRelayStore()
         var configuration = RelayConfiguration()
         let made = Mutex<TestMailbox?>(nil)
         try await withLiveRelay(store: store, configuration: configuration) { url, _ in
