@@ -73,6 +73,11 @@ public struct Daemon: Sendable {
                                   onServerRunning: { _ in
                                       // The umask already made it 0600; this says so whatever the umask was.
                                       chmod(socket, 0o600)
+                                      // Ready means every part is: the embedded relay listens too.
+                                      let deadline = ContinuousClock.now + .seconds(30)
+                                      while config.relayEnabled, relayURL.get() == nil, ContinuousClock.now < deadline {
+                                          try? await Task.sleep(for: .milliseconds(20))
+                                      }
                                       ready(socket, relayURL.get())
                                   },
                                   logger: logger)

@@ -104,6 +104,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     /// with `environment` over it.
     public static func load(home: String, file: String? = nil,
                             environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> DaemonConfiguration {
+        // Absolute, so that the socket's path in the lock file means the same from any directory.
+        let home = URL(fileURLWithPath: home).standardizedFileURL.path
         let path = file ?? (home as NSString).appendingPathComponent(fileName)
         let exists = FileManager.default.fileExists(atPath: path)
         if file != nil, !exists { throw DaemonConfigurationError("no config file at \(path)") }

@@ -7,6 +7,8 @@ final class DaemonProcess: @unchecked Sendable {
     let process = Process()
     let home: String
     private(set) var socket = ""
+    /// The embedded relay's URL, with `relay.enabled`.
+    private(set) var relay: String?
 
     /// Fast settings for tests: sync every 5 s, retries after 1 to 2 s.
     static let quick = ["KITH_SYNC_INTERVAL": "5", "KITH_OUTBOX_RETRY_FIRST": "1", "KITH_OUTBOX_RETRY_LONGEST": "2", "KITH_LOG_LEVEL": "debug"]
@@ -28,17 +30,18 @@ final class DaemonProcess: @unchecked Sendable {
         try process.run()
         var text = ""
         let deadline = Date().addingTimeInterval(60)
-        while !text.contains("\n"), Date() < deadline {
+        let prefix = "daemon running, control socket "
+        while !text.split(separator: "\n").contains(where: { $0.hasPrefix(prefix) }) || !text.hasSuffix("\n"), Date() < deadline {
             let data = out.fileHandleForReading.availableData
             if data.isEmpty { break }
             text += String(decoding: data, as: UTF8.self)
         }
-        let prefix = "daemon running, control socket "
         guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) else {
             if process.isRunning { process.terminate() }
             throw Failure(message: "daemon did not start: \(text)")
         }
         socket = String(line.dropFirst(prefix.count))
+        relay = text.split(separator: "\n").first { $0.hasPrefix("relay listening on ") }.map { String($0.dropFirst("relay listening on ".count)) }
     }
 
     /// SIGTERM, then the exit status.
@@ -72,7 +75,14 @@ func eventually(_ seconds: Double = 120, _ condition: () throws -> Bool) rethrow
 
 /// alice and bob as friends, with an audience "family" of alice's holding bob.
 func aliceBobAndFamily(in dir: String, relay: RelayProcess) throws -> (alice: String, bob: String) {
-    let (alice, bob) = try aliceAndBob(in: dir, relay: relay)
+    try aliceBobAndFamily(in: dir, relayURL: relay.url)
+}
+
+func aliceBobAndFamily(in dir: String, relayURL: String) throws -> (alice: String, bob: String) {
+    let alice = dir + "/alice", bob = dir + "/bob"
+    for (name, home) in [("alice", alice), ("bob", bob)] { try kithOK(["init", "--home", home, "--name", name, "--relay", relayURL]) }
+    try kithOK(["friend", "add", "--home", alice, try kithOK(["card", "--home", bob])])
+    try kithOK(["friend", "add", "--home", bob, try kithOK(["card", "--home", alice])])
     try kithOK(["group", "create", "--home", alice, "family"])
     try kithOK(["group", "add", "--home", alice, "family", "bob"])
     return (alice, bob)

@@ -123,4 +123,23 @@ import Testing
         #expect(bobDaemon.stop() == 0)
         relay.stop()
     }
+
+    /// With relay.enabled the daemon serves a relay too: another node registers and posts through it.
+    @Test(.timeLimit(.minutes(3))) func theDaemonCanServeARelay() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let outside = try RelayProcess(home: dir + "/outside")
+        let host = dir + "/host"
+        try kithOK(["init", "--home", host, "--name", "host", "--relay", outside.url])
+        let daemon = try DaemonProcess(home: host, env: DaemonProcess.quick.merging(["KITH_RELAY_ENABLED": "true", "KITH_RELAY_LISTEN": "127.0.0.1:0"]) { $1 })
+        let url = try #require(daemon.relay)
+        #expect(FileManager.default.fileExists(atPath: host + "/relay/relay.sqlite"))
+        let (alice, bob) = try aliceBobAndFamily(in: dir, relayURL: url)
+        try kithOK(["post", "--home", alice, "--to", "family", "through the embedded relay"])
+        try kithOK(["sync", "--home", alice])
+        try kithOK(["sync", "--home", bob])
+        #expect(try texts(bob) == ["through the embedded relay"])
+        #expect(daemon.stop() == 0)
+        outside.stop()
+    }
 }
