@@ -12,6 +12,8 @@ extension DaemonConfiguration {
         # outbox.max_age_days is KITH_OUTBOX_MAX_AGE_DAYS. An unknown key, a value of
         # the wrong type or out of range stops the daemon with an error that names
         # the key and this file. Relative paths are relative to the node directory.
+        # Other KITH_ variables (KITH_HOME, KITH_ALLOW_LOCAL_RELAYS) are not keys
+        # and are left alone.
 
         # A file whose first line is the keystore passphrase, so the daemon can start
         # unattended. It must be yours and mode 0600. Without it the daemon uses
@@ -35,6 +37,8 @@ extension DaemonConfiguration {
           after_post: true
 
         relays:
+          # How the daemon treats the relays your mailboxes are on. Which relays those
+          # are is kept in the node database (`kith init --relay URL`), not here.
           # Seconds each relay gets in one sync for its deliveries, and again for
           # its fetch, 5 to 600. A dead relay costs this much, never more.
           timeout: 60

@@ -142,4 +142,25 @@ import Testing
         #expect(daemon.stop() == 0)
         outside.stop()
     }
+
+    /// The daemon unlocks with the config's passphrase_file, which must be private.
+    @Test(.timeLimit(.minutes(3))) func thePassphraseFileMustBePrivate() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let relay = try RelayProcess(home: dir + "/relay")
+        let alice = dir + "/alice"
+        try kithOK(["init", "--home", alice, "--name", "alice", "--relay", relay.url])
+        let secret = dir + "/secret"
+        try "test passphrase\n".write(toFile: secret, atomically: true, encoding: .utf8)
+        chmod(secret, 0o644)
+        let env = ["KITH_PASSPHRASE_FILE": secret]
+        let open = try kith(["daemon", "--home", alice], passphrase: nil, env: env)
+        #expect(open.status != 0 && open.stderr.contains("is accessible by other users"), "\(open.stderr)")
+        #expect(!open.stderr.contains("test passphrase"))
+        chmod(secret, 0o600)
+        let daemon = try DaemonProcess(home: alice, env: DaemonProcess.quick.merging(env) { $1 }, passphrase: nil)
+        #expect(try kithOK(["status", "--home", alice], passphrase: nil).contains("daemon pid"))
+        #expect(daemon.stop() == 0)
+        relay.stop()
+    }
 }
