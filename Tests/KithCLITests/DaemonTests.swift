@@ -69,11 +69,12 @@ import Testing
             kill(daemon.process.processIdentifier, signal)
             daemon.process.waitUntilExit()
             #expect(daemon.process.terminationReason == .exit && daemon.process.terminationStatus == 0)
-            #expect(Date().timeIntervalSince(sent) < 15, "the daemon took \(Date().timeIntervalSince(sent)) s to stop")
+            #expect(Date().timeIntervalSince(sent) < 30, "the daemon took \(Date().timeIntervalSince(sent)) s to stop")
             #expect(!FileManager.default.fileExists(atPath: daemon.socket))
         }
         relay = try RelayProcess(home: dir + "/relay", port: port)
-        try kithOK(["sync", "--home", alice])
+        // --retry-now: the daemons last tried a moment ago, so the queued deliveries are not due yet.
+        try kithOK(["sync", "--home", alice, "--retry-now"])
         try kithOK(["sync", "--home", bob])
         #expect(try Set(texts(bob)) == ["queued before signal \(SIGTERM)", "queued before signal \(SIGINT)"])
         relay.stop()
