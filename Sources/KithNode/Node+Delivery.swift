@@ -89,7 +89,7 @@ extension Node {
                     problems.append("\(shown) refused \(min(result.refused.count, targets)) of \(targets) mailboxes (drop token revoked?)")
                 }
             } catch let failure as RelayClient.Failure where failure.permanent {
-                let next = Self.retryTime(after: clock(), attempt: job.attempts)
+                let next = Self.retryTime(after: clock(), attempt: job.attempts, policy: retryPolicy)
                 try await db.writer.write { db in
                     try db.execute(sql: "UPDATE outbox SET state = 'failed', attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?",
                                    arguments: [next, failure.description, job.id])
@@ -99,7 +99,7 @@ extension Node {
             } catch let failure as RelayClient.Failure where failure.code == "mailbox_full" {
                 // A drop is all or nothing, so one full mailbox holds up this envelope only,
                 // until its owner fetches: the relay's other jobs go on.
-                let next = Self.retryTime(after: clock(), attempt: job.attempts, notBefore: failure.retryAfter)
+                let next = Self.retryTime(after: clock(), attempt: job.attempts, notBefore: failure.retryAfter, policy: retryPolicy)
                 try await db.writer.write { db in
                     try db.execute(sql: "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ? AND state = 'queued'",
                                    arguments: [next, failure.description, job.id])
@@ -113,7 +113,7 @@ extension Node {
                 // later, not before its Retry-After): the rest of its jobs wait too, untried.
                 let rest = Array(jobs[index...])
                 held += rest
-                let next = Self.retryTime(after: clock(), attempt: job.attempts, notBefore: failure.retryAfter)
+                let next = Self.retryTime(after: clock(), attempt: job.attempts, notBefore: failure.retryAfter, policy: retryPolicy)
                 let ids = rest.map(\.id)
                 try await db.writer.write { db in
                     let update = try db.cachedStatement(sql: """
@@ -173,20 +173,22 @@ extension Node {
     /// When a job that failed `attempts` times before is tried again, as a
     /// database value (saturating rather than trapping on any input).
     /// A relay's Retry-After (`notBefore`, seconds) is honoured up to the
-    /// longest backoff, an hour, so a relay cannot park a job for longer.
-    static func retryTime(after now: UInt64, attempt attempts: Int64, notBefore retryAfter: UInt64? = nil) -> Int64 {
-        let wait = max(backoff(attempt: Int(clamping: attempts) &+ 1), min(retryAfter ?? 0, maxBackoff))
+    /// longest backoff (an hour by default), so a relay cannot park a job for longer.
+    static func retryTime(after now: UInt64, attempt attempts: Int64, notBefore retryAfter: UInt64? = nil,
+                          policy: RetryPolicy = .standard) -> Int64 {
+        let wait = max(backoff(attempt: Int(clamping: attempts) &+ 1, policy: policy), min(retryAfter ?? 0, policy.longest))
         let (sum, overflow) = now.addingReportingOverflow(wait)
         return Int64(clamping: overflow ? UInt64.max : sum)
     }
 
-    /// The longest wait between two attempts of a delivery, in seconds.
-    static let maxBackoff: UInt64 = 3600
+    /// The longest wait between two attempts of a delivery, in seconds, by default.
+    static let maxBackoff: UInt64 = RetryPolicy.standard.longest
 
-    /// Exponential backoff with jitter: 5 s doubling to at most an hour, then
-    /// a random factor between 0.5 and 1, so that many nodes do not retry in step.
-    static func backoff(attempt: Int) -> UInt64 {
-        let base = min(Double(maxBackoff), 5.0 * pow(2.0, Double(min(max(attempt, 1), 20) - 1)))
+    /// Exponential backoff with jitter: 5 s doubling to at most an hour (by
+    /// default; see `RetryPolicy`), then a random factor between 0.5 and 1,
+    /// so that many nodes do not retry in step.
+    static func backoff(attempt: Int, policy: RetryPolicy = .standard) -> UInt64 {
+        let base = min(Double(policy.longest), Double(policy.first) * pow(2.0, Double(min(max(attempt, 1), 20) - 1)))
         return UInt64(base * Double.random(in: 0.5...1.0))
     }
 }

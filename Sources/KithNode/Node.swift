@@ -12,6 +12,8 @@ public struct Node: Sendable {
     /// The decrypted keystore, once unlocked; shared by copies of this value.
     let unlocked: UnlockedKeystore?
     let clock: @Sendable () -> UInt64
+    /// How failed deliveries back off (the daemon's `outbox` settings).
+    public var retryPolicy: RetryPolicy = .standard
 
     /// The node's secrets as they are now, if unlocked.
     var keys: Keystore? { unlocked?.keys }

@@ -102,7 +102,8 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             let body = #"{"error":{"code":"too_many_connections","message":"too many connections from this address, or to this relay: try again later"}}"#
             let answer = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 10\r\nConnection: close\r\n"
                 + "Content-Length: \(body.utf8.count)\r\n\r\n\(body)"
-            context.writeAndFlush(wrapOutboundOut(.byteBuffer(ByteBuffer(string: answer)))).whenComplete { _ in context.close(promise: nil) }
+            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            context.writeAndFlush(wrapOutboundOut(.byteBuffer(ByteBuffer(string: answer)))).whenComplete { _ in bound.value.close(promise: nil) }
             return
         }
         counted = key

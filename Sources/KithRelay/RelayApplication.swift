@@ -44,3 +44,33 @@ public func buildRelayApplication(
         logger: logger
     )
 }
+
+/// Runs a relay until it stops: its store's expired envelopes are collected
+/// at start and once a minute (expired references, then the bodies no
+/// mailbox references, then expired nonces, in bounded batches), beside the
+/// application. With `handlingSignals`, SIGTERM and SIGINT stop it gracefully
+/// (`kith relay`); without, the caller's service group does (the daemon).
+public func runRelay(store: any RelayStorage, configuration: RelayConfiguration, host: String, port: Int, logger: Logger,
+                     handlingSignals: Bool, onServerRunning: @escaping @Sendable (Int) async -> Void) async throws {
+    let clock = configuration.clock, batch = configuration.collectionBatch
+    try await store.collectGarbage(now: clock(), batch: batch)
+    let app = buildRelayApplication(store: store, configuration: configuration, host: host, port: port, logger: logger,
+                                    onServerRunning: onServerRunning)
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { if handlingSignals { try await app.runService() } else { try await app.run() } }
+        group.addTask {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(60))
+                if Task.isCancelled { return }
+                do {
+                    let collected = try await store.collect(now: clock(), batch: batch)
+                    if collected.references + collected.bodies > 0 {
+                        logger.info("expired envelopes collected", metadata: ["references": "\(collected.references)", "bodies": "\(collected.bodies)"])
+                    }
+                } catch { logger.error("garbage collection failed", metadata: ["error": "\(error)"]) }
+            }
+        }
+        try await group.next()
+        group.cancelAll()
+    }
+}

@@ -1,6 +1,7 @@
 import Foundation
 import ArgumentParser
 import KithCrypto
+import KithDaemon
 import KithNode
 import KithProtocol
 
@@ -51,6 +52,7 @@ struct InitCommand: AsyncParsableCommand {
             defer { wipe(&passphrase) }
             try Keystore.checkNewPassphrase(passphrase)
             let node = try Node.restore(home: dir, from: contents, passphrase: passphrase) { Console.note($0) }
+            try Self.writeConfig(in: dir)
             Console.out("\(try node.name())  \(Fingerprint.of(identity: try node.identity()))")
             Console.note("restored: `kith sync` fetches what friends sent meanwhile; they need do nothing")
             return
@@ -63,7 +65,26 @@ struct InitCommand: AsyncParsableCommand {
         defer { wipe(&passphrase) }
         try Keystore.checkNewPassphrase(passphrase)
         let node = try await Node.create(home: dir, name: name ?? "", relays: relay, passphrase: passphrase, invite: code)
+        try Self.writeConfig(in: dir)
         Console.out("\(name ?? "")  \(Fingerprint.of(identity: try node.identity()))")
+    }
+}
+
+extension InitCommand {
+    /// Writes the commented config file for `kith daemon` into a new node
+    /// directory, unless one is there already (it is the user's).
+    static func writeConfig(in dir: String) throws {
+        let path = (dir as NSString).appendingPathComponent(DaemonConfiguration.fileName)
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else {
+            if errno == EEXIST { return }
+            throw NodeError("cannot write \(path): \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        let text = DaemonConfiguration.template + "\n"
+        guard text.withCString({ write(fd, $0, strlen($0)) }) == text.utf8.count else {
+            throw NodeError("cannot write \(path): \(String(cString: strerror(errno)))")
+        }
     }
 }
 

@@ -22,7 +22,8 @@ struct Kith: AsyncParsableCommand {
             """,
         subcommands: [
             InitCommand.self, CardCommand.self, WhoamiCommand.self, KeyCommand.self, FriendCommand.self, GroupCommand.self,
-            PostCommand.self, SyncCommand.self, FeedCommand.self, RelayCommand.self, BenchCommand.self,
+            PostCommand.self, SyncCommand.self, FeedCommand.self, DaemonCommand.self, StatusCommand.self, RelayCommand.self,
+            BenchCommand.self,
         ]
     )
 

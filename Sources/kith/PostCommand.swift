@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KithDaemon
 import KithNode
 
 struct PostCommand: AsyncParsableCommand {
@@ -19,7 +20,14 @@ struct PostCommand: AsyncParsableCommand {
 
     func run() async throws {
         let body = try Input.argumentOrStandardInput(text, what: "the post")
-        let posted = try await home.unlock().post(to: to, text: body)
+        let posted: (id: String, recipients: Int)
+        if let daemon = ControlClient.running(home: try home.resolve()) {
+            let answer = try await daemon.post(to: to, text: body)
+            posted = (answer.id, answer.recipients)
+        } else {
+            let direct = try await home.unlock().post(to: to, text: body)
+            posted = (direct.id, direct.recipients)
+        }
         if posted.recipients == 0 { Console.note("\"\(to)\" has no members yet: only you will see this post") }
         Console.out(posted.id)
     }
@@ -54,7 +62,12 @@ struct SyncCommand: AsyncParsableCommand {
     @Flag(help: "Retry queued deliveries now, even those whose retry time has not come.") var retryNow = false
 
     func run() async throws {
-        let report = try await home.unlock().sync(retryNow: retryNow)
+        let report: SyncReport
+        if let daemon = ControlClient.running(home: try home.resolve()) {
+            report = try await daemon.sync(retryNow: retryNow)
+        } else {
+            report = try await home.unlock().sync(retryNow: retryNow)
+        }
         if report.rotatedEncryptionKey { Console.note("replaced the encryption key, as scheduled; friends get the new one with this sync") }
         if report.erasedEncryptionKeys > 0 {
             Console.note("erased \(report.erasedEncryptionKeys) old encryption \(report.erasedEncryptionKeys == 1 ? "secret" : "secrets") whose grace period was over")
@@ -78,7 +91,7 @@ struct SyncCommand: AsyncParsableCommand {
     }
 }
 
-struct FeedCommand: ParsableCommand {
+struct FeedCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "feed", abstract: "Show the posts you can read, newest first.")
 
     @OptionGroup var home: HomeOptions
@@ -91,8 +104,13 @@ struct FeedCommand: ParsableCommand {
         guard limit > 0 else { throw ValidationError("--limit must be positive") }
     }
 
-    func run() throws {
-        let items = try home.unlock().feed(limit: limit)
+    func run() async throws {
+        let items: [FeedItem]
+        if let daemon = ControlClient.running(home: try home.resolve()) {
+            items = try await daemon.feed(limit: limit)
+        } else {
+            items = try home.unlock().feed(limit: limit)
+        }
         if json { return try Console.json(items) }
         if items.isEmpty { Console.note("no posts yet") }
         for item in items {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Hummingbird
+import KithDaemon
 import KithNode
 import KithProtocol
 import KithRelay
@@ -87,20 +88,6 @@ struct RelayCommand: AsyncParsableCommand {
         }
     }
 
-    /// Opens the relay's database in `dir`, making a new directory 0700 and
-    /// a new database 0600 (its WAL and shared-memory files take the
-    /// database's mode), whatever the umask.
-    static func openStore(_ dir: String) throws -> any RelayStorage {
-        if !FileManager.default.fileExists(atPath: dir) {
-            do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700]) } catch {
-                throw NodeError("cannot create \(dir): \(error.localizedDescription)")
-            }
-            guard chmod(dir, 0o700) == 0 else { throw NodeError("cannot make \(dir) private: \(String(cString: strerror(errno)))") }
-        }
-        let databasePath = (dir as NSString).appendingPathComponent("relay.sqlite")
-        try SecureFile.createPrivateIfMissing(databasePath)
-        return try SQLiteRelayStore(path: databasePath)
-    }
 
     static func parseListen(_ listen: String) throws -> (String, Int) {
         guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
@@ -120,32 +107,11 @@ struct RelayCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "kith.relay")
-        let store = try Self.openStore(settings.home)
-        let clock = settings.configuration.clock, batch = settings.configuration.collectionBatch
-        try await store.collectGarbage(now: clock(), batch: batch)
-
         let host = settings.host
-        let app = buildRelayApplication(store: store, configuration: settings.configuration, host: host, port: settings.port, logger: logger) { bound in
+        try await runRelay(store: try RelayDirectory.openStore(settings.home), configuration: settings.configuration, host: host,
+                           port: settings.port, logger: logger, handlingSignals: true) { bound in
             let shown = host.contains(":") ? "[\(host)]" : host
             Console.out("listening on http://\(shown):\(bound)")
-        }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await app.runService() }
-            group.addTask {
-                // Once a minute: expired references, then the bodies no
-                // mailbox references, then expired nonces, in bounded batches.
-                while !Task.isCancelled {
-                    try await Task.sleep(for: .seconds(60))
-                    do {
-                        let collected = try await store.collect(now: clock(), batch: batch)
-                        if collected.references + collected.bodies > 0 {
-                            logger.info("expired envelopes collected", metadata: ["references": "\(collected.references)", "bodies": "\(collected.bodies)"])
-                        }
-                    } catch { logger.error("garbage collection failed", metadata: ["error": "\(error)"]) }
-                }
-            }
-            try await group.next()
-            group.cancelAll()
         }
     }
 }
@@ -176,7 +142,7 @@ struct RelayInviteCommand: AsyncParsableCommand {
                 Console.note("this config's relay.registration is not \"invite\": the relay does not ask for codes")
             }
         }
-        let store = try RelayCommand.openStore(home)
+        let store = try RelayDirectory.openStore(home)
         let invite = RelayInvite()
         try await store.addInvite(invite, now: RelayConfiguration().clock())
         Console.out(invite.text)
@@ -208,7 +174,7 @@ struct RelayStatusCommand: AsyncParsableCommand {
         guard FileManager.default.fileExists(atPath: database) else {
             throw NodeError("\(home) holds no relay (no relay.sqlite)", hint: "give the directory a relay runs in, with --home or --config")
         }
-        let counts = try await RelayCommand.openStore(home).counts()
+        let counts = try await RelayDirectory.openStore(home).counts()
         let size = ["", "-wal"].reduce(0) { total, suffix in
             total + ((try? FileManager.default.attributesOfItem(atPath: database + suffix)[.size] as? Int) ?? 0)
         }

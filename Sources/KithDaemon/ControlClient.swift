@@ -1,0 +1,63 @@
+import AsyncHTTPClient
+import Foundation
+import KithNode
+import NIOCore
+import NIOHTTP1
+
+/// The command line's side of the control socket: `kith post`, `feed`,
+/// `sync` and `status` go through the running daemon of a node, which holds
+/// the unlocked keys, so they need no passphrase.
+public struct ControlClient: Sendable {
+    public let socket: String
+    public let pid: Int32
+
+    /// The client for the daemon running for `home`, if one runs.
+    public static func running(home: String) -> ControlClient? {
+        guard let holder = DaemonLock.holder(home: home) else { return nil }
+        return ControlClient(socket: holder.socket, pid: holder.pid)
+    }
+
+    public func status() async throws -> DaemonStatus {
+        try await call(.GET, "/v1/status")
+    }
+
+    public func post(to audience: String, text: String) async throws -> PostResponse {
+        try await call(.POST, "/v1/post", body: try JSONEncoder().encode(PostRequest(to: audience, text: text)))
+    }
+
+    public func feed(limit: Int) async throws -> [FeedItem] {
+        try await call(.GET, "/v1/feed?limit=\(limit)")
+    }
+
+    public func sync(retryNow: Bool) async throws -> SyncReport {
+        try await call(.POST, "/v1/sync" + (retryNow ? "?retry_now=1" : ""))
+    }
+
+    /// One request; an error answer becomes the daemon's `NodeError`.
+    private func call<T: Decodable>(_ method: HTTPMethod, _ path: String, body: Data? = nil) async throws -> T {
+        guard let url = URL(httpURLWithSocketPath: socket, uri: path) else { throw NodeError("bad control socket path \(socket)") }
+        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
+        do {
+            var request = HTTPClientRequest(url: url.absoluteString)
+            request.method = method
+            if let body {
+                request.headers.add(name: "Content-Type", value: "application/json")
+                request.body = .bytes(ByteBuffer(bytes: body))
+            }
+            let response: HTTPClientResponse
+            do { response = try await client.execute(request, timeout: .hours(1)) } catch {
+                throw NodeError("the daemon (pid \(pid)) did not answer on \(socket)", hint: "is it stopping? try again, or stop it")
+            }
+            let data = Data(try await response.body.collect(upTo: 256 << 20).readableBytesView)
+            try await client.shutdown()
+            guard response.status == .ok else {
+                if let failure = try? JSONDecoder().decode(ControlFailure.self, from: data) { throw NodeError(failure.error, hint: failure.hint) }
+                throw NodeError("the daemon answered \(response.status.code)")
+            }
+            return try JSONDecoder().decode(T.self, from: data)
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+    }
+}

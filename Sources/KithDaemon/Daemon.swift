@@ -1,0 +1,175 @@
+import Foundation
+import Hummingbird
+import KithNode
+import KithRelay
+import Logging
+import ServiceLifecycle
+import Synchronization
+import UnixSignals
+
+/// `kith daemon`: the node's parts as services in one `ServiceGroup`,
+/// started in order and stopped in reverse at SIGTERM or SIGINT:
+///
+/// 1. the embedded relay, when `relay.enabled` (its HTTP server and its collector),
+/// 2. sync: delivery of the outbox and fetching of the inboxes, at
+///    `sync.interval`, at once after a post, and when a `MailSignal` says so,
+/// 3. the key rotation schedule,
+/// 4. the control socket.
+///
+/// Everything the daemon does is committed to SQLite before it is
+/// acknowledged to anyone, so stopping it at any moment (even `kill -9`)
+/// loses nothing: a restart goes on from the database.
+public struct Daemon: Sendable {
+    public let node: Node
+    public let configuration: DaemonConfiguration
+    public let logger: Logger
+    /// Push from relays, when there is one; polling otherwise.
+    public var mailSignal: (any MailSignal)?
+
+    public init(node: Node, configuration: DaemonConfiguration, logger: Logger, mailSignal: (any MailSignal)? = nil) {
+        var node = node
+        node.retryPolicy = configuration.retryPolicy
+        self.node = node
+        self.configuration = configuration
+        self.logger = logger
+        self.mailSignal = mailSignal
+    }
+
+    /// Runs until SIGTERM or SIGINT. `ready` is called once the control
+    /// socket accepts connections, with the embedded relay's URL if any.
+    public func run(lock: DaemonLock, ready: @escaping @Sendable (_ socket: String, _ relay: String?) -> Void) async throws {
+        let config = configuration
+        if config.rotationDays != nil || config.graceDays != nil {
+            _ = try await node.setRotationSchedule(everyDays: config.rotationDays, graceDays: config.graceDays)
+        }
+        let runner = SyncRunner(node: node, maxAgeDays: config.outboxMaxAgeDays, fetchLimit: config.fetchLimit,
+                                relayTimeout: config.relayTimeout, logger: logger)
+        let trigger = SyncTrigger()
+        let startedAt = Node.now()
+        let relayURL = RelayURL()
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+
+        if config.relayEnabled {
+            let relay = try EmbeddedRelay(configuration: config, logger: logger) { url in
+                relayURL.set(url)
+                trigger.fire()
+            }
+            services.append(.init(service: relay, serviceName: "relay"))
+        }
+        services.append(.init(service: SyncService(runner: runner, trigger: trigger, interval: config.syncInterval,
+                                                   signal: mailSignal, logger: logger), serviceName: "sync"))
+        services.append(.init(service: RotationService(node: node, trigger: trigger, logger: logger), serviceName: "rotation"))
+
+        let node = self.node
+        let routes = ControlRoutes(node: node, runner: runner, trigger: trigger, syncAfterPost: config.syncAfterPost) {
+            DaemonStatus(pid: getpid(), home: node.home, startedAt: startedAt, syncInterval: config.syncInterval,
+                         outbox: try await node.outboxSummary(), lastSync: await runner.lastSync(), relay: relayURL.get())
+        }
+        // A socket left by a daemon that was killed: the lock says none runs now.
+        unlink(config.controlSocket)
+        let socket = config.controlSocket
+        let control = Application(router: routes.router(),
+                                  configuration: .init(address: .unixDomainSocket(path: socket), serverName: "kith-daemon"),
+                                  onServerRunning: { _ in
+                                      // The umask already made it 0600; this says so whatever the umask was.
+                                      chmod(socket, 0o600)
+                                      // Ready means every part is: the embedded relay listens too.
+                                      let deadline = ContinuousClock.now + .seconds(30)
+                                      while config.relayEnabled, relayURL.get() == nil, ContinuousClock.now < deadline {
+                                          try? await Task.sleep(for: .milliseconds(20))
+                                      }
+                                      ready(socket, relayURL.get())
+                                  },
+                                  logger: logger)
+        services.append(.init(service: control, serviceName: "control"))
+
+        var groupConfiguration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
+                                                           cancellationSignals: [], logger: logger)
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(10)
+        groupConfiguration.maximumCancellationDuration = .seconds(3)
+        let group = ServiceGroup(configuration: groupConfiguration)
+        logger.info("daemon started", metadata: ["home": "\(node.home)", "sync_interval": "\(config.syncInterval)"])
+        defer {
+            unlink(socket)
+            lock.release()
+        }
+        try await group.run()
+        logger.info("daemon stopped")
+    }
+}
+
+/// The embedded relay's URL once it listens.
+final class RelayURL: Sendable {
+    private let value = Mutex<String?>(nil)
+    func set(_ url: String) { value.withLock { $0 = url } }
+    func get() -> String? { value.withLock { $0 } }
+}
+
+/// Syncs at `interval`, or at once when the trigger fires (a post, a
+/// rotated key, `kith sync`) or the mail signal says mail is waiting.
+struct SyncService: Service {
+    let runner: SyncRunner
+    let trigger: SyncTrigger
+    let interval: Int
+    let signal: (any MailSignal)?
+    let logger: Logger
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                if let signal {
+                    group.addTask {
+                        // Push: each announcement wakes the loop; while the relays offer none, polling alone.
+                        while !Task.isCancelled {
+                            do {
+                                try await signal.waitForMail()
+                                trigger.fire()
+                            } catch {
+                                try? await Task.sleep(for: .seconds(interval))
+                            }
+                        }
+                    }
+                }
+                group.addTask {
+                    while !Task.isCancelled {
+                        do { _ = try await runner.sync() } catch {
+                            if Task.isCancelled { return }
+                            logger.error("sync failed", metadata: ["error": "\(error)"])
+                        }
+                        await trigger.wait(upTo: .seconds(interval))
+                    }
+                }
+                try await group.next()
+                group.cancelAll()
+            }
+        }
+    }
+}
+
+/// Keeps the key rotation schedule between syncs: checks every ten
+/// minutes, and when it replaced the key, wakes the sync so the key
+/// updates go out at once.
+struct RotationService: Service {
+    let node: Node
+    let trigger: SyncTrigger
+    let logger: Logger
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    let (rotated, erased) = try await node.rotateOnSchedule()
+                    if rotated {
+                        logger.notice("replaced the encryption key, as scheduled")
+                        trigger.fire()
+                    }
+                    if erased > 0 { logger.notice("erased old encryption secrets", metadata: ["count": "\(erased)"]) }
+                } catch {
+                    if Task.isCancelled { return }
+                    logger.error("key rotation failed", metadata: ["error": "\(error)"])
+                }
+                try? await Task.sleep(for: .seconds(600))
+            }
+        }
+    }
+}

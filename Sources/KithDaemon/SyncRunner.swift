@@ -1,0 +1,125 @@
+import Foundation
+import KithNode
+import Logging
+import NIOCore
+import Synchronization
+
+/// Runs the node's syncs one at a time, whoever asks (the schedule, a post,
+/// `kith sync`), and keeps what the last one did for `kith status`.
+///
+/// Each round first gives up deliveries older than the outbox's age limit
+/// (logging them), then runs `Node.sync`: key rotation when due, due
+/// deliveries, fetches, processing. Logs carry relays and counts only:
+/// never names, texts or tokens.
+public actor SyncRunner {
+    let node: Node
+    let maxAge: UInt64
+    let fetchLimit: Int
+    let budget: RelayBudget
+    let logger: Logger
+    private var running: Task<SyncReport, any Error>?
+    private(set) var last: LastSync?
+
+    /// What the last sync did, for `kith status`.
+    public struct LastSync: Codable, Sendable {
+        public let finishedAt: UInt64
+        public let report: SyncReport?
+        public let error: String?
+
+        enum CodingKeys: String, CodingKey {
+            case finishedAt = "finished_at"
+            case report, error
+        }
+    }
+
+    public init(node: Node, maxAgeDays: Int, fetchLimit: Int, relayTimeout: Int, logger: Logger) {
+        self.node = node
+        self.maxAge = UInt64(max(1, maxAgeDays)) * 86_400
+        self.fetchLimit = fetchLimit
+        self.budget = RelayBudget(time: .seconds(Int64(relayTimeout)))
+        self.logger = logger
+    }
+
+    /// Runs one sync, after the one in progress if any.
+    public func sync(retryNow: Bool = false) async throws -> SyncReport {
+        while let current = running { _ = try? await current.value }
+        let task = Task { try await self.round(retryNow: retryNow) }
+        running = task
+        defer { running = nil }
+        do {
+            // Cancelling the caller (shutdown) cancels the sync: what it did so far is committed.
+            let report = try await withTaskCancellationHandler { try await task.value } onCancel: { task.cancel() }
+            last = LastSync(finishedAt: Node.now(), report: report, error: nil)
+            return report
+        } catch {
+            last = LastSync(finishedAt: Node.now(), report: nil, error: String(describing: error))
+            throw error
+        }
+    }
+
+    public func lastSync() -> LastSync? { last }
+
+    private func round(retryNow: Bool) async throws -> SyncReport {
+        for expired in try await node.expireDeliveries(olderThan: maxAge) {
+            logger.error("deliveries given up after the outbox's age limit", metadata: [
+                "relay": "\(expired.relay)", "count": "\(expired.count)", "last_error": "\(expired.lastError ?? "none")",
+            ])
+        }
+        let report = try await node.sync(retryNow: retryNow, fetchLimit: fetchLimit, budget: budget)
+        if report.rotatedEncryptionKey { logger.notice("replaced the encryption key, as scheduled") }
+        if report.erasedEncryptionKeys > 0 { logger.notice("erased old encryption secrets", metadata: ["count": "\(report.erasedEncryptionKeys)"]) }
+        for delivery in report.deliveries {
+            var metadata: Logger.Metadata = ["relay": "\(delivery.relay)", "delivered": "\(delivery.delivered)"]
+            if delivery.refused > 0 { metadata["refused"] = "\(delivery.refused)" }
+            if delivery.waiting > 0 { metadata["waiting"] = "\(delivery.waiting)" }
+            if let error = delivery.error {
+                metadata["error"] = "\(error)"
+                logger.warning("deliveries wait for their relay", metadata: metadata)
+            } else {
+                logger.debug("delivered", metadata: metadata)
+            }
+        }
+        for fetch in report.fetches where fetch.state == .failed || fetch.state == .misbehaving {
+            logger.warning("fetch failed", metadata: ["relay": "\(fetch.relay)", "state": "\(fetch.state.rawValue)",
+                                                      "detail": "\(fetch.detail ?? "")"])
+        }
+        if report.delivered + report.fetched + report.rejected > 0 {
+            logger.info("synced", metadata: ["delivered": "\(report.delivered)", "fetched": "\(report.fetched)", "new_posts": "\(report.newPosts)",
+                                             "refused": "\(report.rejected)", "waiting": "\(report.waiting)"])
+        }
+        return report
+    }
+}
+
+/// Something that says "sync now": a post through the daemon, a rotated
+/// key, or mail announced by a relay. Firing while nobody waits is kept
+/// (once), so a request between two waits is not lost.
+public final class SyncTrigger: Sendable {
+    private let pending = Mutex(false)
+
+    public init() {}
+
+    public func fire() { pending.withLock { $0 = true } }
+
+    /// Whether it fired since the last call; clears it.
+    func consume() -> Bool { pending.withLock { was in defer { was = false }; return was } }
+
+    /// Returns when it fires, after `timeout`, or at cancellation or shutdown.
+    func wait(upTo timeout: Duration) async {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline, !Task.isCancelled {
+            if consume() { return }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+    }
+}
+
+/// Where a relay's push plugs in: something that returns when mail may be
+/// waiting on one of the node's relays (for example a long poll). The sync
+/// service then syncs at once instead of at the next interval. Without
+/// one, or while it fails, the daemon polls at `sync.interval`.
+public protocol MailSignal: Sendable {
+    /// Returns when mail may be waiting; throws when the relays offer no
+    /// push or on cancellation.
+    func waitForMail() async throws
+}
