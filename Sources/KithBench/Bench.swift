@@ -18,6 +18,8 @@ public enum Bench {
         report.cases.append(try await RelayBench.singleDrops(count: quick ? 200 : 5_000, concurrency: 8))
         progress("relay ingest: one post to 150 mailboxes")
         report.cases.append(try await RelayBench.fanOut(uploads: quick ? 20 : 400, concurrency: 4))
+        progress("push: drop to notification")
+        report.push = try await PushBench.latency(drops: quick ? 20 : 200)
         progress("sync")
         report.cases.append(try await SyncBench.sync(posts: quick ? 300 : 10_000))
         progress("bytes")

@@ -147,6 +147,7 @@ extension Node {
             try db.execute(sql: "INSERT OR REPLACE INTO friend_inbox (friend, relay, mailbox, drop_token) VALUES (?, ?, ?, ?)",
                            arguments: [card.identity.data, inbox.relay, inbox.mailbox.data, token])
         }
+        try reapplyInboxChanges(db, friend: card.identity.data, cardSequence: card.sequence)
     }
 
     /// My friends, by name.

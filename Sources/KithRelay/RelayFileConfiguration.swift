@@ -32,6 +32,11 @@ public struct RelayFileConfiguration: Decodable, Equatable, Sendable {
     /// Drops a second, and at once, from one client address.
     public var dropRatePerAddress: Double?
     public var dropBurstPerAddress: Int?
+    /// Seconds an owner's wait for mail is held open before 204.
+    public var waitSeconds: Int?
+    /// Owners' waits held open at once for one mailbox, and in all.
+    public var maxWaitersPerMailbox: Int?
+    public var maxWaiters: Int?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case home, listen
@@ -48,6 +53,9 @@ public struct RelayFileConfiguration: Decodable, Equatable, Sendable {
         case dropBurstPerToken = "drop_burst_per_token"
         case dropRatePerAddress = "drop_rate_per_address"
         case dropBurstPerAddress = "drop_burst_per_address"
+        case waitSeconds = "wait_seconds"
+        case maxWaitersPerMailbox = "max_waiters_per_mailbox"
+        case maxWaiters = "max_waiters"
     }
 
     public init() {}
@@ -71,7 +79,7 @@ public struct RelayFileConfiguration: Decodable, Equatable, Sendable {
         // Foundation's decoder reports a fraction given for a whole number
         // without naming the key; name it here.
         let wholeNumbers: [CodingKeys] = [.ttlDays, .maxEnvelopeBytes, .fetchLimit, .maxMailboxes, .quotaBytes, .quotaEnvelopes,
-                                          .dropBurstPerToken, .dropBurstPerAddress]
+                                          .dropBurstPerToken, .dropBurstPerAddress, .waitSeconds, .maxWaitersPerMailbox, .maxWaiters]
         for key in wholeNumbers {
             if let n = section[key.rawValue] as? NSNumber, !(n is Bool), n.doubleValue.rounded() != n.doubleValue {
                 throw ConfigError("\(path): relay.\(key.rawValue) must be a whole number")

@@ -43,7 +43,9 @@ struct SyncCommand: AsyncParsableCommand {
             if a relay could not be reached or broke the protocol. What could not be delivered stays \
             queued and is retried by a later sync after a growing delay (5 s doubling to an hour, \
             with jitter); --retry-now tries it at once. A relay that fails is not tried again in the \
-            same sync. --json adds per-relay results ("deliveries", "fetches").
+            same sync. --json adds per-relay results ("deliveries", "fetches"). \
+            --wait keeps going until interrupted: after each sync it waits for a relay to say that \
+            mail has arrived (a long poll on each of your relays), then syncs again.
             """
     )
 
@@ -53,8 +55,22 @@ struct SyncCommand: AsyncParsableCommand {
 
     @Flag(help: "Retry queued deliveries now, even those whose retry time has not come.") var retryNow = false
 
+    @Flag(help: "After syncing, wait for new mail and sync again, until interrupted.") var wait = false
+
     func run() async throws {
-        let report = try await home.unlock().sync(retryNow: retryNow)
+        let node = try home.unlock()
+        guard wait else { return try await Self.syncOnce(node, retryNow: retryNow, json: json) }
+        var retryNow = self.retryNow
+        while true {
+            // A failed sync is reported and retried at the next mail or minute, not the end of the loop.
+            do { try await Self.syncOnce(node, retryNow: retryNow, json: json) } catch is ExitCode {}
+            retryNow = false
+            _ = try await node.waitForMail(timeout: .seconds(60))
+        }
+    }
+
+    static func syncOnce(_ node: Node, retryNow: Bool, json: Bool) async throws {
+        let report = try await node.sync(retryNow: retryNow)
         if report.rotatedEncryptionKey { Console.note("replaced the encryption key, as scheduled; friends get the new one with this sync") }
         if report.erasedEncryptionKeys > 0 {
             Console.note("erased \(report.erasedEncryptionKeys) old encryption \(report.erasedEncryptionKeys == 1 ? "secret" : "secrets") whose grace period was over")

@@ -19,15 +19,18 @@ final class RelayProcess: @unchecked Sendable {
     let process = Process()
     let home: String
     private(set) var url = ""
+    /// Whether `stop` leaves the directory, for a relay started again in it.
+    var keepsHome = false
 
-    /// `relay` is the `relay` section of a config file to start it with (none if empty).
-    init(relay: [String: any Sendable] = [:]) throws {
-        home = NSTemporaryDirectory() + "kith-relay-" + UUID().uuidString.prefix(8)
-        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+    /// `relay` is the `relay` section of a config file to start it with (none if empty);
+    /// `home` and `port` start it again where an earlier one ran.
+    init(relay: [String: any Sendable] = [:], home: String? = nil, port: Int = 0) throws {
+        self.home = home ?? NSTemporaryDirectory() + "kith-relay-" + UUID().uuidString.prefix(8)
+        try FileManager.default.createDirectory(atPath: self.home, withIntermediateDirectories: true)
         process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = ["relay", "--home", home, "--listen", "127.0.0.1:0", "--log-level", "error"]
+        process.arguments = ["relay", "--home", self.home, "--listen", "127.0.0.1:\(port)", "--log-level", "error"]
         if !relay.isEmpty {
-            let path = home + "/config.json"
+            let path = self.home + "/config.json"
             try JSONSerialization.data(withJSONObject: ["relay": relay]).write(to: URL(fileURLWithPath: path))
             process.arguments! += ["--config", path]
         }
@@ -64,7 +67,7 @@ final class RelayProcess: @unchecked Sendable {
             process.terminate()
             process.waitUntilExit()
         }
-        try? FileManager.default.removeItem(atPath: home)
+        if !keepsHome { try? FileManager.default.removeItem(atPath: home) }
     }
 
     deinit { stop() }
