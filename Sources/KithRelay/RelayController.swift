@@ -5,6 +5,7 @@ import KithCrypto
 import KithProtocol
 import Logging
 import NIOCore
+import ServiceLifecycle
 
 /// The relay's HTTP API (see docs/PROTOCOL.md, "Relay API").
 public struct RelayController: Sendable {
@@ -196,7 +197,14 @@ public struct RelayController: Sendable {
         }
         defer { waiters.leave(mailbox, id: id) }
         if let sequence = try await firstSequence(mailbox, after: after) { return try json(["sequence": sequence]) }
-        guard await waiters.wait(mailbox, id: id, timeout: .seconds(configuration.waitSeconds)),
+        // A relay shutting down ends its waits at once (204), rather than wait for them to time out.
+        let waiters = self.waiters, timeout = Duration.seconds(configuration.waitSeconds)
+        let woken = await withGracefulShutdownHandler {
+            await waiters.wait(mailbox, id: id, timeout: timeout)
+        } onGracefulShutdown: {
+            waiters.leave(mailbox, id: id)
+        }
+        guard woken,
               let sequence = try await firstSequence(mailbox, after: after) else { return Response(status: .noContent) }
         return try json(["sequence": sequence])
     }

@@ -18,6 +18,9 @@ struct RelayAddCommand: AsyncParsableCommand {
 
     @OptionGroup var home: HomeOptions
 
+    /// `kith relay` reads `--home` too (the relay's directory); here it is the node's.
+    @ParentCommand var relay: RelayCommand
+
     @Option(help: ArgumentHelp("A one-time invite code from the relay's operator.", valueName: "code")) var invite: String?
 
     @Argument(help: ArgumentHelp("The relay's URL.", valueName: "url")) var url: String
@@ -27,7 +30,7 @@ struct RelayAddCommand: AsyncParsableCommand {
         do { code = try invite.map { try RelayInvite(text: $0) } } catch {
             throw NodeError("--invite is not an invite code", hint: "an invite code is \(RelayInvite.textLength) characters, as `kith relay invite` prints it")
         }
-        let change = try await home.unlock().addRelay(url, invite: code)
+        let change = try await RelayChangeReport.node(home, relay).addRelay(url, invite: code)
         RelayChangeReport.print(change, verb: "added")
     }
 }
@@ -46,15 +49,25 @@ struct RelayRemoveCommand: AsyncParsableCommand {
 
     @OptionGroup var home: HomeOptions
 
+    /// `kith relay` reads `--home` too (the relay's directory); here it is the node's.
+    @ParentCommand var relay: RelayCommand
+
     @Argument(help: ArgumentHelp("The relay's URL.", valueName: "url")) var url: String
 
     func run() async throws {
-        let change = try await home.unlock().removeRelay(url)
+        let change = try await RelayChangeReport.node(home, relay).removeRelay(url)
         RelayChangeReport.print(change, verb: "removed")
     }
 }
 
 enum RelayChangeReport {
+    /// The node to change: `--home` may have been read by `kith relay` itself.
+    static func node(_ home: HomeOptions, _ relay: RelayCommand) throws -> Node {
+        var home = home
+        if home.home == nil { home.home = relay.place.home }
+        return try home.unlock()
+    }
+
     static func print(_ change: RelayChange, verb: String) {
         for failure in change.failures { Console.warning(failure) }
         if !change.skipped.isEmpty {

@@ -21,6 +21,12 @@ import Testing
         #expect(try kith(["relay", "add", "--home", bob, two.url]).status != 0)
         try kithOK(["sync", "--home", bob])
         try kithOK(["sync", "--home", alice], env: local)
+        // alice now delivers to both of bob's relays.
+        func bobsRelays() throws -> [String] {
+            let list = try JSONSerialization.jsonObject(with: Data(try kithOK(["friend", "list", "--home", alice, "--json"]).utf8)) as! [[String: Any]]
+            return list.first { $0["name"] as? String == "bob" }?["relays"] as? [String] ?? []
+        }
+        #expect(try bobsRelays() == [one.url, two.url].sorted())
         try kithOK(["group", "create", "--home", alice, "friends"])
         try kithOK(["group", "add", "--home", alice, "friends", "bob"])
         try kithOK(["sync", "--home", alice], env: local)
@@ -50,6 +56,7 @@ import Testing
         #expect(try kith(["relay", "remove", "--home", bob, one.url]).stderr.contains("only relay"))
         try kithOK(["sync", "--home", bob])
         try kithOK(["sync", "--home", alice], env: local)
+        #expect(try bobsRelays() == [one.url])
         two.stop()
         ids.append(try kithOK(["post", "--home", alice, "--to", "friends", "post 5"]))
         // r2 is no longer one of bob's inboxes, so its being down costs alice nothing.

@@ -31,7 +31,9 @@ import Testing
         #expect(InboxUpdate.maxRelayBytes(.add) == 51 && InboxUpdate.maxRelayBytes(.remove) == 83)
         for change in [InboxUpdate.Change.add, .remove] {
             let max = InboxUpdate.maxRelayBytes(change)
-            let fits = "https://" + String(repeating: "a", count: max - 8)
+            // A host of short labels (a DNS label is at most 63 bytes) as long as fits.
+            let length = max - 8
+            let fits = "https://" + (length % 2 == 1 ? String(repeating: "r.", count: length / 2) + "r" : "rr" + String(repeating: ".r", count: (length - 2) / 2))
             let tooLong = fits + "a"
             func update(_ relay: String) -> InboxUpdate {
                 change == .add ? InboxUpdate(sender: alice.publicKey, recipient: bob.publicKey, sequence: 1,
