@@ -1,0 +1,61 @@
+import Foundation
+import Testing
+
+/// Output of a running process, collected as it comes.
+private final class Collected: @unchecked Sendable {
+    private let lock = NSLock()
+    private var text = ""
+    func append(_ data: Data) { lock.withLock { text += String(decoding: data, as: UTF8.self) } }
+    var value: String { lock.withLock { text } }
+
+    /// Waits until `predicate` holds for the output, or `seconds` pass.
+    func wait(seconds: Double, until predicate: (String) -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if predicate(value) { return true }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return predicate(value)
+    }
+}
+
+/// `kith sync --wait`: syncs, waits for mail, and syncs again when it comes.
+@Suite(.serialized) struct SyncWaitTests {
+    @Test func aWaitingSyncFetchesAPostSoonAfterItIsDropped() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let relay = try RelayProcess(home: dir + "/relay")
+        defer { relay.stop() }
+        let (alice, bob) = try aliceAndBob(in: dir, relay: relay)
+        try kithOK(["group", "create", "--home", alice, "friends"])
+        try kithOK(["group", "add", "--home", alice, "friends", "bob"])
+        try kithOK(["sync", "--home", alice])
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: kithBinary)
+        process.arguments = ["sync", "--home", bob, "--wait"]
+        var environment = ProcessInfo.processInfo.environment
+        environment.removeValue(forKey: "KITH_HOME")
+        environment.removeValue(forKey: "KITH_PASSPHRASE_FILE")
+        environment["KITH_PASSPHRASE"] = "test passphrase"
+        process.environment = environment
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        let collected = Collected()
+        out.fileHandleForReading.readabilityHandler = { handle in collected.append(handle.availableData) }
+        try process.run()
+        defer {
+            if process.isRunning { process.interrupt(); process.waitUntilExit() }
+            out.fileHandleForReading.readabilityHandler = nil
+        }
+        // The first sync takes the audience key; then it waits.
+        #expect(collected.wait(seconds: 120) { $0.contains("new audience keys 1") }, "\(collected.value)")
+        try kithOK(["post", "--home", alice, "--to", "friends", "hello while you wait"])
+        try kithOK(["sync", "--home", alice])
+        #expect(collected.wait(seconds: 120) { $0.contains("new posts 1") }, "\(collected.value)")
+        process.interrupt()
+        process.waitUntilExit()
+        #expect(try feed(bob).map(\.text) == ["hello while you wait"])
+    }
+}
