@@ -61,11 +61,15 @@ struct SyncCommand: AsyncParsableCommand {
         let node = try home.unlock()
         guard wait else { return try await Self.syncOnce(node, retryNow: retryNow, json: json) }
         var retryNow = self.retryNow
+        let clock = ContinuousClock()
         while true {
+            let started = clock.now
             // A failed sync is reported and retried at the next mail or minute, not the end of the loop.
             do { try await Self.syncOnce(node, retryNow: retryNow, json: json) } catch is ExitCode {}
             retryNow = false
             _ = try await node.waitForMail(timeout: .seconds(60))
+            // At most one sync a second, even if a relay keeps saying that mail waits.
+            try await Task.sleep(until: started + .seconds(1), clock: clock)
         }
     }
 

@@ -8,12 +8,13 @@ private final class Collected: @unchecked Sendable {
     func append(_ data: Data) { lock.withLock { text += String(decoding: data, as: UTF8.self) } }
     var value: String { lock.withLock { text } }
 
-    /// Waits until `predicate` holds for the output, or `seconds` pass.
-    func wait(seconds: Double, until predicate: (String) -> Bool) -> Bool {
+    /// Waits until `predicate` holds for the output, or `seconds` pass
+    /// (sleeping as a task, so no thread of the test pool is held).
+    func wait(seconds: Double, until predicate: (String) -> Bool) async throws -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if predicate(value) { return true }
-            Thread.sleep(forTimeInterval: 0.05)
+            try await Task.sleep(for: .milliseconds(50))
         }
         return predicate(value)
     }
@@ -21,7 +22,7 @@ private final class Collected: @unchecked Sendable {
 
 /// `kith sync --wait`: syncs, waits for mail, and syncs again when it comes.
 @Suite(.serialized) struct SyncWaitTests {
-    @Test func aWaitingSyncFetchesAPostSoonAfterItIsDropped() throws {
+    @Test func aWaitingSyncFetchesAPostSoonAfterItIsDropped() async throws {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let relay = try RelayProcess(home: dir + "/relay")
@@ -50,10 +51,10 @@ private final class Collected: @unchecked Sendable {
             out.fileHandleForReading.readabilityHandler = nil
         }
         // The first sync takes the audience key; then it waits.
-        #expect(collected.wait(seconds: 120) { $0.contains("new audience keys 1") }, "\(collected.value)")
+        #expect(try await collected.wait(seconds: 120) { $0.contains("new audience keys 1") }, "\(collected.value)")
         try kithOK(["post", "--home", alice, "--to", "friends", "hello while you wait"])
         try kithOK(["sync", "--home", alice])
-        #expect(collected.wait(seconds: 120) { $0.contains("new posts 1") }, "\(collected.value)")
+        #expect(try await collected.wait(seconds: 120) { $0.contains("new posts 1") }, "\(collected.value)")
         process.interrupt()
         process.waitUntilExit()
         #expect(try feed(bob).map(\.text) == ["hello while you wait"])
