@@ -28,9 +28,9 @@ private final class Collected: @unchecked Sendable {
         let relay = try RelayProcess(home: dir + "/relay")
         defer { relay.stop() }
         let (alice, bob) = try aliceAndBob(in: dir, relay: relay)
-        try kithOK(["group", "create", "--home", alice, "friends"])
-        try kithOK(["group", "add", "--home", alice, "friends", "bob"])
-        try kithOK(["sync", "--home", alice])
+        try await kithOKAsync(["group", "create", "--home", alice, "friends"])
+        try await kithOKAsync(["group", "add", "--home", alice, "friends", "bob"])
+        try await kithOKAsync(["sync", "--home", alice])
 
         let process = Process()
         process.executableURL = URL(fileURLWithPath: kithBinary)
@@ -52,11 +52,11 @@ private final class Collected: @unchecked Sendable {
         }
         // The first sync takes the audience key; then it waits.
         #expect(try await collected.wait(seconds: 120) { $0.contains("new audience keys 1") }, "\(collected.value)")
-        try kithOK(["post", "--home", alice, "--to", "friends", "hello while you wait"])
-        try kithOK(["sync", "--home", alice])
+        try await kithOKAsync(["post", "--home", alice, "--to", "friends", "hello while you wait"])
+        try await kithOKAsync(["sync", "--home", alice])
         #expect(try await collected.wait(seconds: 120) { $0.contains("new posts 1") }, "\(collected.value)")
         process.interrupt()
         process.waitUntilExit()
-        #expect(try feed(bob).map(\.text) == ["hello while you wait"])
+        #expect(try await feedAsync(bob).map(\.text) == ["hello while you wait"])
     }
 }
