@@ -23,6 +23,8 @@ public enum Bench {
         let large = try await LargeStoreBench.measure(executable: executable, stored: stored, drops: quick ? 200 : 5_000, concurrency: 32,
                                                       rounds: quick ? 1 : 2)
         report.cases += [large.ingest, large.fetch]
+        progress("push: drop to notification")
+        report.push = try await PushBench.latency(drops: quick ? 20 : 200)
         progress("sync")
         report.cases.append(try await SyncBench.sync(posts: quick ? 300 : 10_000))
         progress("bytes")

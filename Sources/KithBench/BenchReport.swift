@@ -77,6 +77,8 @@ public struct BenchReport: Encodable, Sendable {
     public var bytes: [ByteCost] = []
     public var nip17Formula = ""
     public var memory: [MemoryCost] = []
+    /// How soon a waiting owner learns of a drop (the relay's long poll).
+    public var push: PushLatency?
 
     /// The report as a plain-text table.
     public var table: String {
@@ -86,6 +88,12 @@ public struct BenchReport: Encodable, Sendable {
             lines.append(row([c.name, format(c.ours) + " " + c.unit, format(c.floor) + " " + c.unit,
                               String(format: "%.2f", c.ratio), String(format: "≥ %.2f", c.target), c.met ? "ok" : "MISSED"]))
             if let note = c.note { lines.append("    " + note) }
+        }
+        if let p = push {
+            lines.append("")
+            lines.append(row(["push (long poll)", "p50", "p99", "", "drop itself", ""]))
+            lines.append(row(["drop to notification, \(p.drops) drops", String(format: "%.2f ms", p.p50Milliseconds),
+                              String(format: "%.2f ms", p.p99Milliseconds), "", String(format: "median %.2f ms", p.dropMedianMilliseconds), ""]))
         }
         lines.append("")
         lines.append(row(["recipients", "kith upload", "kith stored", "NIP-17", "kith B/recipient", ""]))

@@ -148,13 +148,14 @@ extension Node {
             try db.execute(sql: "INSERT OR REPLACE INTO friend_inbox (friend, relay, mailbox, drop_token) VALUES (?, ?, ?, ?)",
                            arguments: [card.identity.data, inbox.relay, inbox.mailbox.data, token])
         }
+        try reapplyInboxChanges(db, friend: card.identity.data, cardSequence: card.sequence)
     }
 
     /// My friends, by name.
     public func friends() throws -> [Friend] {
         let atRest = try atRest
         return try db.writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT identity, name, card, verified_at FROM friend").map { try Self.friend(row: $0, atRest) }
+            try Row.fetchAll(db, sql: "SELECT identity, name, card, verified_at FROM friend").map { try Self.friend(row: $0, atRest, db) }
         }.sorted { $0.name < $1.name }
     }
 
@@ -162,15 +163,19 @@ extension Node {
         let atRest = try atRest
         return try db.writer.read { db in
             try Row.fetchOne(db, sql: "SELECT identity, name, card, verified_at FROM friend WHERE identity = ?",
-                             arguments: [identity.data]).map { try Self.friend(row: $0, atRest) }
+                             arguments: [identity.data]).map { try Self.friend(row: $0, atRest, db) }
         }
     }
 
-    /// A friend from a row of `identity, name, card, verified_at`.
-    static func friend(row: Row, _ atRest: AtRest) throws -> Friend {
+    /// A friend from a row of `identity, name, card, verified_at`; with `db`,
+    /// the relays are those I deliver to (the card's, and their inbox updates').
+    static func friend(row: Row, _ atRest: AtRest, _ db: Database? = nil) throws -> Friend {
         let card = try ContactCard(text: try atRest.text(row[2], .card))
+        let relays = try db.map { db in
+            try String.fetchAll(db, sql: "SELECT DISTINCT relay FROM friend_inbox WHERE friend = ? ORDER BY relay", arguments: [row[0] as Data])
+        } ?? card.inboxes.map(\.relay)
         return Friend(name: try atRest.text(row[1], .friendName), fingerprint: Fingerprint.of(identity: [UInt8](row[0] as Data)), cardName: card.name,
-                      relays: card.inboxes.map(\.relay), verified: (row[3] as Int64?) != nil)
+                      relays: relays, verified: (row[3] as Int64?) != nil)
     }
 
     /// A friend's stored card, by local name.

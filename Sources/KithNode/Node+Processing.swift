@@ -140,6 +140,7 @@ extension Node {
                 switch try KeyChannel.open(envelope, keys: try openingKeys(db), me: keys.identity.publicKey) {
                 case .keyMessage(let opened): message = opened
                 case .keyUpdate(let update): return try apply(update, db)
+                case .inboxUpdate(let update): return try apply(update, db)
                 }
                 let owner = message.audience.owner
                 guard try Bool.fetchOne(db, sql: "SELECT 1 FROM friend WHERE identity = ?", arguments: [owner.data]) == true else {

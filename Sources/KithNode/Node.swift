@@ -14,6 +14,10 @@ public struct Node: Sendable {
     let clock: @Sendable () -> UInt64
     /// How failed deliveries back off (the daemon's `outbox` settings).
     public var retryPolicy: RetryPolicy = .standard
+    /// Whether a friend's inbox update may name a relay on a local network
+    /// that is not mine (as `addFriend(allowLocalRelays:)` for a card);
+    /// the command line sets it from `KITH_ALLOW_LOCAL_RELAYS=1`.
+    public var allowsLocalRelays = false
 
     /// The node's secrets as they are now, if unlocked.
     var keys: Keystore? { unlocked?.keys }

@@ -142,6 +142,16 @@ public struct NodeDatabase: Sendable {
             guard let atRest else { throw NodeError("the node database needs the keystore unlocked to be upgraded") }
             try sealPersonalData(db, atRest)
         }
+        m.registerMigration("v7-inbox-changes") { db in
+            // Friends' inbox updates (Node+Inboxes.swift): per inbox, the newest change applied, its
+            // sequence, and for an addition the drop token (sealed like friend_inbox's). A newer card
+            // replaces the changes it supersedes; those after it are applied over it again.
+            try db.execute(sql: """
+                CREATE TABLE friend_inbox_change (friend BLOB NOT NULL REFERENCES friend(identity) ON DELETE CASCADE, relay TEXT NOT NULL,
+                    mailbox BLOB NOT NULL, sequence INTEGER NOT NULL, change INTEGER NOT NULL, drop_token BLOB,
+                    PRIMARY KEY (friend, relay, mailbox));
+                """)
+        }
         return m
     }
 

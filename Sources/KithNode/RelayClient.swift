@@ -140,6 +140,19 @@ public struct RelayClient: Sendable {
         }
     }
 
+    /// Waits for mail (a long poll the relay holds open up to its
+    /// `wait_seconds`): the sequence number of an envelope waiting after
+    /// `after`, as soon as there is one, or nil if the relay's wait ended
+    /// without one.
+    public func wait(mailboxKey: SigningKey, after: UInt64 = 0) async throws -> UInt64? {
+        let body = try await signed(.GET, "/v1/mailboxes/\(Base64URL.encode(mailboxKey.publicKey))/wait?after=\(after)", body: [], key: mailboxKey)
+        if body.isEmpty { return nil }
+        struct Answer: Decodable { let sequence: UInt64 }
+        do { return try JSONDecoder().decode(Answer.self, from: Data(body)).sequence } catch {
+            throw Failure(relay: baseURL, reason: "unreadable answer to a wait")
+        }
+    }
+
     public func acknowledge(ids: [[UInt8]], mailboxKey: SigningKey) async throws {
         _ = try await signed(.POST, "/v1/mailboxes/\(Base64URL.encode(mailboxKey.publicKey))/ack", body: AckRequest(ids: ids).bytes, key: mailboxKey)
     }

@@ -2,7 +2,7 @@ import KithCrypto
 
 /// The sealed key channel: envelopes of type 1 carry either a key message
 /// (inner type 1, an audience epoch key) or an encryption-key update (inner
-/// type 2). Both are padded to the same 256 bytes and sealed to the
+/// type 2) or an inbox update (inner type 3). All are padded to the same 256 bytes and sealed to the
 /// recipient's encryption key, so a relay cannot tell a rotation from a
 /// change of an audience's members (docs/PROTOCOL.md, "Key channel").
 public enum KeyChannel {
@@ -10,12 +10,13 @@ public enum KeyChannel {
     public enum Message: Sendable {
         case keyMessage(KeyMessage)
         case keyUpdate(KeyUpdate)
+        case inboxUpdate(InboxUpdate)
     }
 
     /// Opens a key-channel envelope with one of `keys` (current and
     /// grace-period encryption keys) and parses whichever message it holds,
     /// checking its signature and that it is addressed to `me`. An inner
-    /// type other than 1 or 2 is `unsupported version`: the byte is the key
+    /// type other than 1, 2 or 3 is `unsupported version`: the byte is the key
     /// message's version byte of earlier revisions.
     public static func open(_ envelope: Envelope, keys: [BoxKey], me: [UInt8]) throws -> Message {
         var inner = try openInner(envelope, keys: keys)
@@ -23,6 +24,7 @@ public enum KeyChannel {
         switch inner.first {
         case KeyMessage.version: return .keyMessage(try KeyMessage.parse(inner: inner, me: me))
         case KeyUpdate.type: return .keyUpdate(try KeyUpdate.parse(inner: inner, me: me))
+        case InboxUpdate.type: return .inboxUpdate(try InboxUpdate.parse(inner: inner, me: me))
         case let type?: throw ProtocolError(.unsupportedVersion, "key channel: inner type \(type) is not supported")
         case nil: throw ProtocolError.malformed("key channel: empty message")
         }

@@ -89,6 +89,15 @@ public struct RelayConfiguration: Sendable {
     /// still incomplete) is closed after this long: longer than
     /// AsyncHTTPClient's 60-second pool idle time, so clients close first.
     public var idleTimeoutSeconds: Int64 = 90
+    /// How long an owner's wait for mail (`GET .../wait`) is held open before
+    /// 204 (`relay.wait_seconds`, 1 to 28, default 25: under the 30-second
+    /// read timeout of Kith's client and of common proxies).
+    public var waitSeconds = 25
+    /// Waits held open at once for one mailbox (`relay.max_waiters_per_mailbox`,
+    /// 1 to 64, default 4) and in all (`relay.max_waiters`, 1 to 1,000,000,
+    /// default 4096); more get 429 with `Retry-After`.
+    public var maxWaitersPerMailbox = 4
+    public var maxWaiters = 4096
     /// The relay's clock, in Unix seconds.
     public var clock: @Sendable () -> UInt64 = { UInt64(Date().timeIntervalSince1970) }
 
@@ -205,6 +214,15 @@ extension RelayConfiguration {
         }
         tokenRate = try rate("drop_rate_per_token", file.dropRatePerToken, "drop_burst_per_token", file.dropBurstPerToken,
                              default: .perTokenStandard)
+        // relay.wait_seconds: 1 to 28, default 25; relay.max_waiters_per_mailbox:
+        // 1 to 64, default 4; relay.max_waiters: 1 to 1000000, default 4096.
+        waitSeconds = file.waitSeconds ?? waitSeconds
+        try check((1...28).contains(waitSeconds), "relay.wait_seconds must be 1 to 28, not \(waitSeconds)")
+        maxWaitersPerMailbox = file.maxWaitersPerMailbox ?? maxWaitersPerMailbox
+        try check((1...64).contains(maxWaitersPerMailbox), "relay.max_waiters_per_mailbox must be 1 to 64, not \(maxWaitersPerMailbox)")
+        maxWaiters = file.maxWaiters ?? maxWaiters
+        try check((1...1_000_000).contains(maxWaiters), "relay.max_waiters must be 1 to 1000000, not \(maxWaiters)")
+
         addressRate = try rate("drop_rate_per_address", file.dropRatePerAddress, "drop_burst_per_address", file.dropBurstPerAddress,
                                default: .perAddressStandard)
 

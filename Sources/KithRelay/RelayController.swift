@@ -5,6 +5,7 @@ import KithCrypto
 import KithProtocol
 import Logging
 import NIOCore
+import ServiceLifecycle
 
 /// The relay's HTTP API (see docs/PROTOCOL.md, "Relay API").
 public struct RelayController: Sendable {
@@ -14,6 +15,7 @@ public struct RelayController: Sendable {
     let drops: DropRateLimiter
     /// Registrations per client address: checking one writes a nonce, so strangers must not send them without end.
     let registrations: DropRateLimiter
+    let waiters: MailWaiters
 
     public init(store: any RelayStorage, configuration: RelayConfiguration) {
         self.store = store
@@ -23,6 +25,7 @@ public struct RelayController: Sendable {
         self.drops = DropRateLimiter(perAddress: configuration.addressRate, perToken: configuration.tokenRate,
                                      capacity: configuration.rateLimitEntries)
         self.registrations = DropRateLimiter(perAddress: configuration.registrationRate, perToken: nil, capacity: configuration.rateLimitEntries)
+        self.waiters = MailWaiters(perMailbox: configuration.maxWaitersPerMailbox, total: configuration.maxWaiters)
     }
 
     public func addRoutes(to router: Router<RelayRequestContext>) {
@@ -33,6 +36,7 @@ public struct RelayController: Sendable {
         router.delete("/v1/mailboxes/:mailbox/tokens/:hash") { request, context in try await removeToken(request, context) }
         router.get("/v1/mailboxes/:mailbox/envelopes") { request, context in try await fetch(request, context) }
         router.post("/v1/mailboxes/:mailbox/ack") { request, context in try await acknowledge(request, context) }
+        router.get("/v1/mailboxes/:mailbox/wait") { request, context in try await wait(request, context) }
     }
 
     // MARK: Handlers
@@ -64,6 +68,9 @@ public struct RelayController: Sendable {
                                retryAfter: configuration.mailboxFullRetryAfter)
         }
         guard result.accepted > 0 else { throw RelayRefusal(.forbidden, "no_valid_token", "no valid drop token for any target mailbox") }
+        // Committed: wake the owners waiting for mail in the accepted mailboxes.
+        let refused = Set(result.refused)
+        for (i, target) in drop.targets.list.enumerated() where !refused.contains(i) { waiters.notify(target.mailbox) }
         context.logger.debug("drop stored", metadata: ["targets": "\(drop.targets.count)", "bytes": "\(drop.envelope.count)"])
         return try json(result)
     }
@@ -176,6 +183,44 @@ public struct RelayController: Sendable {
             try await writer.finish(nil)
         }
         return Response(status: .ok, headers: [.contentType: "application/octet-stream"], body: body)
+    }
+
+    /// A long poll for mail: answers 200 `{"sequence": n}` as soon as an
+    /// envelope with a sequence number above `after` waits in the mailbox
+    /// (at once if one does already), or 204 after `wait_seconds`. Waits
+    /// are bounded per mailbox and in all (429 beyond, with `Retry-After`).
+    func wait(_ request: Request, _ context: RelayRequestContext) async throws -> Response {
+        let (mailbox, _) = try await authenticate(request, context)
+        var after: UInt64 = 0
+        if let text = request.uri.queryParameters.get("after") {
+            guard let n = UInt64(text), n <= UInt64(Int64.max) else { throw HTTPError(.badRequest, message: "after must be a sequence number") }
+            after = n
+        }
+        let id: UInt64
+        do { id = try waiters.enter(mailbox) } catch {
+            let retry = UInt64(configuration.waitSeconds)
+            switch error {
+            case .mailboxBusy: throw RelayRefusal(.tooManyRequests, "too_many_waits", "too many waits for this mailbox", retryAfter: retry)
+            case .relayBusy: throw RelayRefusal(.tooManyRequests, "relay_busy", "too many waits on this relay; try again later", retryAfter: retry)
+            }
+        }
+        defer { waiters.leave(mailbox, id: id) }
+        if let sequence = try await firstSequence(mailbox, after: after) { return try json(["sequence": sequence]) }
+        // A relay shutting down ends its waits at once (204), rather than wait for them to time out.
+        let waiters = self.waiters, timeout = Duration.seconds(configuration.waitSeconds)
+        let woken = await withGracefulShutdownHandler {
+            await waiters.wait(mailbox, id: id, timeout: timeout)
+        } onGracefulShutdown: {
+            waiters.leave(mailbox, id: id)
+        }
+        guard woken,
+              let sequence = try await firstSequence(mailbox, after: after) else { return Response(status: .noContent) }
+        return try json(["sequence": sequence])
+    }
+
+    /// The sequence number of the first envelope waiting after `after`, if any.
+    private func firstSequence(_ mailbox: [UInt8], after: UInt64) async throws -> UInt64? {
+        try await store.listBatch(mailbox: mailbox, after: after, limit: 1, maxBytes: 1).entries.first?.sequence
     }
 
     func acknowledge(_ request: Request, _ context: RelayRequestContext) async throws -> Response {

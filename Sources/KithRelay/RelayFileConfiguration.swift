@@ -38,6 +38,11 @@ public struct RelayFileConfiguration: Decodable, Equatable, Sendable {
     public var minFreeBytes: Int?
     /// IP addresses of reverse proxies whose X-Forwarded-For names the client.
     public var trustedProxies: [String]?
+    /// Seconds an owner's wait for mail is held open before 204.
+    public var waitSeconds: Int?
+    /// Owners' waits held open at once for one mailbox, and in all.
+    public var maxWaitersPerMailbox: Int?
+    public var maxWaiters: Int?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case home, listen
@@ -57,6 +62,9 @@ public struct RelayFileConfiguration: Decodable, Equatable, Sendable {
         case metricsToken = "metrics_token"
         case minFreeBytes = "min_free_bytes"
         case trustedProxies = "trusted_proxies"
+        case waitSeconds = "wait_seconds"
+        case maxWaitersPerMailbox = "max_waiters_per_mailbox"
+        case maxWaiters = "max_waiters"
     }
 
     public init() {}
@@ -80,7 +88,7 @@ public struct RelayFileConfiguration: Decodable, Equatable, Sendable {
         // Foundation's decoder reports a fraction given for a whole number
         // without naming the key; name it here.
         let wholeNumbers: [CodingKeys] = [.ttlDays, .maxEnvelopeBytes, .fetchLimit, .maxMailboxes, .quotaBytes, .quotaEnvelopes,
-                                          .dropBurstPerToken, .dropBurstPerAddress, .minFreeBytes]
+                                          .dropBurstPerToken, .dropBurstPerAddress, .minFreeBytes, .waitSeconds, .maxWaitersPerMailbox, .maxWaiters]
         for key in wholeNumbers {
             if let n = section[key.rawValue] as? NSNumber, !(n is Bool), n.doubleValue.rounded() != n.doubleValue {
                 throw ConfigError("\(path): relay.\(key.rawValue) must be a whole number")

@@ -32,7 +32,7 @@ enum Seeds {
                     add(.cardBytes, name, raw)
                     if raw.count >= 33 + EncryptionKeyCertificate.length { add(.certificate, name, Array(raw[33..<33 + EncryptionKeyCertificate.length])) }
                 }
-            case "key-message", "key-update":
+            case "key-message", "key-update", "inbox-update":
                 guard let env = Hex.decode(body) else { continue }
                 envelopes.append(env)
                 add(.envelope, name, env); add(.keyMessage, name, env)
@@ -73,6 +73,15 @@ enum Seeds {
         add(.batch, "empty", FetchedBatch(items: [], more: false).bytes)
         add(.ack, "two", AckRequest(ids: envelopes.prefix(2).map { Envelope.id(of: $0) }).bytes)
         add(.ack, "one", AckRequest(ids: [Envelope.id(of: small)]).bytes)
+
+        // An inbox update (key channel, inner type 3), sealed to bob, whole and opened.
+        let inboxUpdate = InboxUpdate(sender: Fixtures.alice.publicKey, recipient: Fixtures.bob.publicKey, sequence: 2,
+                                      adding: Inbox(relay: "https://relay.example:8443", mailbox: Fixtures.mailboxKey.publicKey,
+                                                    dropToken: [UInt8](repeating: 0xa4, count: 32)))
+        if let sealed = try? inboxUpdate.seal(sender: Fixtures.alice, to: Fixtures.bobBox.publicKey) {
+            add(.envelope, "inbox-update", sealed.bytes); add(.keyMessage, "inbox-update", sealed.bytes)
+            if let inner = try? Fixtures.bobBox.open(sealed.payload) { add(.keyMessageInner, "inbox-update", inner) }
+        }
 
         add(.keyMessageFields, "family", Array("family".utf8))
         add(.keyMessageFields, "emoji", Array("Zoë's 🦊 friends".utf8))

@@ -170,6 +170,10 @@ enum FuzzTarget: String, CaseIterable, Sendable {
             check((try? update.certificate.verify(identity: update.sender)) != nil, "a key update's certificate does not verify")
             check((try? KeyMessage.open(envelope, keys: [Fixtures.bobBox], me: Fixtures.bob.publicKey)) == nil,
                   "KeyMessage.open accepted a key update")
+        case .inboxUpdate(let update):
+            check(update.recipient == Fixtures.bob.publicKey, "an inbox update for someone else was accepted")
+            check((try? InboxUpdate.open(envelope, keys: [Fixtures.bobBox], me: Fixtures.bob.publicKey)) == update,
+                  "KeyChannel.open and InboxUpdate.open disagree")
         }
     }
 

@@ -185,6 +185,48 @@ import KithProtocol
               try sealed(inner(createdAt: 1 << 63)))
     try write("key-update-trailing-bytes.txt", header("malformed", "a byte after the signature"),
               try sealed(inner(trailing: [0])))
-    try write("key-update-unknown-type.txt", header("unsupported version", "inner type 3, otherwise a valid key update"),
-              try sealed(inner(type: 3)))
+    try write("key-update-unknown-type.txt", header("unsupported version", "inner type 4, otherwise a valid key update"),
+              try sealed(inner(type: 4)))
+}
+
+/// Inbox updates: inner type 3 of a key-channel envelope, built field by field
+/// from the spec and sealed to bob's encryption key like key messages.
+@MainActor func writeInboxUpdateVectors() throws {
+    let added = Inbox(relay: "https://second.example:8443", mailbox: try SigningKey(seed: seed(0xa6)).publicKey, dropToken: seed(0xa7))
+    func inner(sender: [UInt8] = alice.publicKey, recipient: [UInt8] = bob.publicKey, sequence: UInt64 = 8, change: UInt8 = 1,
+               relay: String = added.relay, token: [UInt8]? = nil, signer: SigningKey = alice) -> [UInt8] {
+        var w = ByteWriter()
+        w.u8(3); w.raw(sender); w.raw(recipient); w.u64(sequence); w.u8(change)
+        w.u16(UInt16(relay.utf8.count)); w.raw(Array(relay.utf8)); w.raw(added.mailbox); w.raw(token ?? (change == 1 ? added.dropToken : []))
+        return Padding.pad(w.bytes + signer.sign(sigMessage("kith/inbox-update/v1", w.bytes)), blockSize: 256)
+    }
+    func sealed(_ padded: [UInt8]) throws -> String {
+        hex(Envelope(kind: .keyMessage, payload: try BoxKey.seal(padded, to: bobBox.publicKey)).bytes)
+    }
+    func header(_ expect: String, _ comment: String) -> [(String, String)] {
+        [("kind", "inbox-update"), ("expect", expect), ("comment", comment),
+         ("recipient-identity", hex(bob.publicKey)), ("recipient-encryption-secret", hex(bobBox.exportSecret()))]
+    }
+    func success(_ change: String) -> [(String, String)] {
+        [("sender", hex(alice.publicKey)), ("sequence", "8"), ("change", change), ("relay", added.relay), ("mailbox", hex(added.mailbox))]
+    }
+    try write("inbox-update-add.txt", header("success", "alice tells bob of her mailbox on a second relay, with his drop token for it")
+              + success("add") + [("drop-token", hex(added.dropToken))], try sealed(inner()))
+    try write("inbox-update-remove.txt", header("success", "alice tells bob to drop into that mailbox no more") + success("remove"),
+              try sealed(inner(change: 2)))
+    let longest = "https://" + String(repeating: "r", count: 51 - 8)
+    try write("inbox-update-longest-relay.txt", header("success", "an addition with a 51-byte relay URL, the longest that fits") + [
+        ("sender", hex(alice.publicKey)), ("sequence", "8"), ("change", "add"), ("relay", longest), ("mailbox", hex(added.mailbox)),
+        ("drop-token", hex(added.dropToken))], try sealed(inner(relay: longest)))
+    try write("inbox-update-bad-signature.txt", header("bad signature", "claims alice as sender, signed by another key"),
+              try sealed(inner(signer: mallory)))
+    try write("inbox-update-wrong-recipient.txt", header("wrong recipient", "signed by alice for someone else, re-sealed to bob"),
+              try sealed(inner(recipient: mallory.publicKey)))
+    try write("inbox-update-unknown-change.txt", header("malformed", "change 3 (only 1, add, and 2, remove, exist)"),
+              try sealed(inner(change: 3, token: [])))
+    try write("inbox-update-removal-with-token.txt", header("malformed", "a removal followed by a drop token: trailing bytes"),
+              try sealed(inner(change: 2, token: added.dropToken)))
+    try write("inbox-update-relay-uppercase-scheme.txt", header("malformed", "relay URL HTTPS://... (the URL rule of cards)"),
+              try sealed(inner(relay: "HTTPS://second.example")))
+    try write("inbox-update-sequence-overflow.txt", header("malformed", "sequence 2^63"), try sealed(inner(sequence: 1 << 63)))
 }

@@ -215,5 +215,6 @@ try writeAudienceKeyVectors()
 try writeRelayMessageVectors()
 try writeKeystoreVectors()
 try writeKeyUpdateVectors()
+try writeInboxUpdateVectors()
 
 print("wrote \(written) vectors to \(dir)")

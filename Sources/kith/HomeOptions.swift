@@ -22,6 +22,8 @@ struct HomeOptions: ParsableArguments {
         let node = try open()
         var passphrase = try Passphrase.obtain(confirm: false)
         defer { wipe(&passphrase) }
-        return try node.unlock(passphrase: passphrase)
+        var unlocked = try node.unlock(passphrase: passphrase)
+        unlocked.allowsLocalRelays = Input.allowLocalRelays
+        return unlocked
     }
 }

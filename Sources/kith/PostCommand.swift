@@ -51,7 +51,9 @@ struct SyncCommand: AsyncParsableCommand {
             if a relay could not be reached or broke the protocol. What could not be delivered stays \
             queued and is retried by a later sync after a growing delay (5 s doubling to an hour, \
             with jitter); --retry-now tries it at once. A relay that fails is not tried again in the \
-            same sync. --json adds per-relay results ("deliveries", "fetches").
+            same sync. --json adds per-relay results ("deliveries", "fetches"). \
+            --wait keeps going until interrupted: after each sync it waits for a relay to say that \
+            mail has arrived (a long poll on each of your relays), then syncs again.
             """
     )
 
@@ -61,13 +63,31 @@ struct SyncCommand: AsyncParsableCommand {
 
     @Flag(help: "Retry queued deliveries now, even those whose retry time has not come.") var retryNow = false
 
+    @Flag(help: "After syncing, wait for new mail and sync again, until interrupted.") var wait = false
+
     func run() async throws {
-        let report: SyncReport
         if let daemon = ControlClient.running(home: try home.resolve()) {
-            report = try await daemon.sync(retryNow: retryNow)
-        } else {
-            report = try await home.unlock().sync(retryNow: retryNow)
+            // The daemon syncs by itself, as mail arrives: --wait has nothing to add.
+            if wait { Console.note("this node's daemon is running and syncs as mail arrives; syncing once through it") }
+            return try Self.show(try await daemon.sync(retryNow: retryNow), json: json)
         }
+        let node = try home.unlock()
+        guard wait else { return try Self.show(try await node.sync(retryNow: retryNow), json: json) }
+        var retryNow = self.retryNow
+        let clock = ContinuousClock()
+        while true {
+            let started = clock.now
+            // A failed sync is reported and retried at the next mail or minute, not the end of the loop.
+            do { try Self.show(try await node.sync(retryNow: retryNow), json: json) } catch is ExitCode {}
+            retryNow = false
+            _ = try await node.waitForMail(timeout: .seconds(60))
+            // At most one sync a second, even if a relay keeps saying that mail waits.
+            try await Task.sleep(until: started + .seconds(1), clock: clock)
+        }
+    }
+
+    /// Prints a sync's report; exits 1 if deliveries wait or a fetch failed.
+    static func show(_ report: SyncReport, json: Bool) throws {
         if report.rotatedEncryptionKey { Console.note("replaced the encryption key, as scheduled; friends get the new one with this sync") }
         if report.erasedEncryptionKeys > 0 {
             Console.note("erased \(report.erasedEncryptionKeys) old encryption \(report.erasedEncryptionKeys == 1 ? "secret" : "secrets") whose grace period was over")

@@ -35,7 +35,7 @@ struct RelayCommand: AsyncParsableCommand {
             Its policy (registration, quotas, rate limits, time to live) comes from the config \
             file; see config/README.md.
             """,
-        subcommands: [RelayInviteCommand.self, RelayStatusCommand.self]
+        subcommands: [RelayInviteCommand.self, RelayStatusCommand.self, RelayAddCommand.self, RelayRemoveCommand.self]
     )
 
     @OptionGroup var place: RelayPlace

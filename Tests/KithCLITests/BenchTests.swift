@@ -34,6 +34,9 @@ import Testing
             #expect((b["nip17"] as! Int) > upload)
         }
         let memory = report["memory"] as! [[String: Any]]
+        let push = report["push"] as! [String: Any]
+        #expect(push["drops"] as? Int == 20 && (push["p50_ms"] as! Double) > 0 && (push["p99_ms"] as! Double) >= (push["p50_ms"] as! Double))
+        #expect(r.stdout.contains("drop to notification"))
         #expect(memory.count == 3)
         for m in memory { #expect((m["peak_mib"] as! Double) >= (m["resident_mib"] as! Double)) }
     }

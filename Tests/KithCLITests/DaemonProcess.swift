@@ -88,20 +88,3 @@ func aliceBobAndFamily(in dir: String, relayURL: String) throws -> (alice: Strin
     return (alice, bob)
 }
 
-/// Runs `body`, which blocks (it waits for processes and sleeps), on a
-/// thread of its own rather than on Swift concurrency's few threads, which
-/// the in-process relays of the other test suites need meanwhile. It stays
-/// in the test's task, so its expectations count for the test.
-func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withTaskExecutorPreference(ThreadPerJobExecutor.shared) { try body() }
-}
-
-/// Runs each job on a new thread: a job that blocks blocks only its own.
-final class ThreadPerJobExecutor: TaskExecutor, @unchecked Sendable {
-    static let shared = ThreadPerJobExecutor()
-
-    func enqueue(_ job: consuming ExecutorJob) {
-        let job = UnownedJob(job)
-        Thread.detachNewThread { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
-    }
-}

@@ -70,6 +70,19 @@ func outcome(of v: Vector) throws -> String {
             #expect(update.certificate.notBefore == UInt64(v.fields["not-before"]!))
             #expect(update.certificate.notAfter == UInt64(v.fields["not-after"]!))
             #expect(update.createdAt == UInt64(v.fields["created-at"]!))
+        case "inbox-update":
+            let envelope = try Envelope(bytes: Hex.decode(v.body)!)
+            let key = try BoxKey(secretKey: v.hex("recipient-encryption-secret"))
+            guard case .inboxUpdate(let update) = try KeyChannel.open(envelope, keys: [key], me: v.hex("recipient-identity")) else {
+                Issue.record("\(v.file): not an inbox update"); return "other"
+            }
+            #expect(update.sender == v.hex("sender"))
+            #expect(update.sequence == UInt64(v.fields["sequence"]!))
+            #expect(update.change == (v.fields["change"] == "add" ? .add : .remove))
+            #expect(update.relay == v.fields["relay"])
+            #expect(update.mailbox == v.hex("mailbox"))
+            #expect(update.dropToken == (update.change == .add ? v.hex("drop-token") : []))
+            #expect(try InboxUpdate.open(envelope, keys: [key], me: v.hex("recipient-identity")) == update)
         case "post":
             let envelope = try Envelope(bytes: Hex.decode(v.body)!)
             var key = v.hex("epoch-key")
@@ -130,7 +143,7 @@ func outcome(of v: Vector) throws -> String {
         #expect(vectors.count >= 63)
         #expect(vectors.allSatisfy { $0.fields["now"] != nil }, "every vector names its evaluation time")
         let kinds = Set(vectors.compactMap { $0.fields["kind"] })
-        #expect(kinds == ["card", "key-message", "key-update", "post", "request", "audience-key", "drop", "batch", "ack", "keystore"])
+        #expect(kinds == ["card", "key-message", "key-update", "inbox-update", "post", "request", "audience-key", "drop", "batch", "ack", "keystore"])
         let expects = Set(vectors.compactMap { $0.fields["expect"] })
         for kind in ProtocolError.Kind.allCases {
             #expect(expects.contains(kind.rawValue), "no vector expects \(kind.rawValue)")

@@ -38,6 +38,7 @@ func signedFields(_ method: String, _ path: String, body: [UInt8] = [], key: Sig
         #expect(c.addressRate == RateLimit(perSecond: 20, burst: 2000))
         #expect(c.maxMailboxes == 1000)
         #expect(c.maxEnvelopeBytes == Envelope.maxLength && c.fetchLimit == 500)
+        #expect(c.waitSeconds == 25 && c.maxWaitersPerMailbox == 4 && c.maxWaiters == 4096)
     }
 
     @Test func everyKeyIsRead() throws {
@@ -46,7 +47,9 @@ func signedFields(_ method: String, _ path: String, body: [UInt8] = [], key: Sig
             "registration": "allowlist", "allowed_mailboxes": [Base64URL.encode(key)], "max_mailboxes": 5,
             "quota_bytes": 2_000_000, "quota_envelopes": 7, "ttl_days": 3,
             "drop_rate_per_token": 0.5, "drop_burst_per_token": 4, "drop_rate_per_address": 3, "drop_burst_per_address": 9,
+            "wait_seconds": 10, "max_waiters_per_mailbox": 2, "max_waiters": 100,
         ])
+        #expect(c.waitSeconds == 10 && c.maxWaitersPerMailbox == 2 && c.maxWaiters == 100)
         #expect(c.registration == .allowlist([key]))
         #expect(c.maxMailboxes == 5 && c.quota == MailboxQuota(bytes: 2_000_000, envelopes: 7) && c.ttlSeconds == 3 * 86_400)
         #expect(c.tokenRate == RateLimit(perSecond: 0.5, burst: 4) && c.addressRate == RateLimit(perSecond: 3, burst: 9))
@@ -72,6 +75,14 @@ func signedFields(_ method: String, _ path: String, body: [UInt8] = [], key: Sig
             (["ttl_days": 5000], "relay.ttl_days"),
             (["max_envelope_bytes": 10], "relay.max_envelope_bytes"),
             (["fetch_limit": 0], "relay.fetch_limit"),
+            (["wait_seconds": 0], "relay.wait_seconds"),
+            (["wait_seconds": 29], "relay.wait_seconds"),
+            (["wait_seconds": 2.5], "relay.wait_seconds"),
+            (["max_waiters_per_mailbox": 0], "relay.max_waiters_per_mailbox"),
+            (["max_waiters_per_mailbox": 65], "relay.max_waiters_per_mailbox"),
+            (["max_waiters": 0], "relay.max_waiters"),
+            (["max_waiters": 1_000_001], "relay.max_waiters"),
+            (["max_waiters": "many"], "relay.max_waiters"),
             (["quota_envelopes": "many"], "relay.quota_envelopes"),
             (["quota_envelopes": 1.5], "relay.quota_envelopes"),
             (["registration": 1], "relay.registration"),

@@ -19,16 +19,16 @@ final class RelayProcess: @unchecked Sendable {
     let process = Process()
     let home: String
     private(set) var url = ""
-    /// Whether stopping removes the directory (not once a killed relay left it to a new process).
-    private var ownsHome = true
+    /// Whether `stop` leaves the directory, for a relay started again in it.
+    var keepsHome = false
 
-    /// `relay` is the `relay` section of a config file to start it with (none
-    /// if empty); `home` an existing relay directory to start it on again.
-    init(relay: [String: any Sendable] = [:], home: String? = nil) throws {
+    /// `relay` is the `relay` section of a config file to start it with (none if empty);
+    /// `home` and `port` start it again where an earlier one ran.
+    init(relay: [String: any Sendable] = [:], home: String? = nil, port: Int = 0) throws {
         self.home = home ?? NSTemporaryDirectory() + "kith-relay-" + UUID().uuidString.prefix(8)
         try FileManager.default.createDirectory(atPath: self.home, withIntermediateDirectories: true)
         process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = ["relay", "--home", self.home, "--listen", "127.0.0.1:0", "--log-level", "error"]
+        process.arguments = ["relay", "--home", self.home, "--listen", "127.0.0.1:\(port)", "--log-level", "error"]
         if !relay.isEmpty {
             let path = self.home + "/config.json"
             try JSONSerialization.data(withJSONObject: ["relay": relay]).write(to: URL(fileURLWithPath: path))
@@ -67,13 +67,13 @@ final class RelayProcess: @unchecked Sendable {
             process.terminate()
             process.waitUntilExit()
         }
-        if ownsHome { try? FileManager.default.removeItem(atPath: home) }
+        if !keepsHome { try? FileManager.default.removeItem(atPath: home) }
     }
 
     /// Kills the process with SIGKILL, as a crash or a power cut would end it,
     /// and leaves its directory for a new process.
     func kill() {
-        ownsHome = false
+        keepsHome = true
         Glibc.kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
     }
