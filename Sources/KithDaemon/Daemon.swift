@@ -124,6 +124,8 @@ struct SyncService: Service {
                             do {
                                 try await signal.waitForMail()
                                 trigger.fire()
+                                // At most one sync a second from push, even if a relay keeps saying that mail waits.
+                                try await Task.sleep(for: .seconds(1))
                             } catch {
                                 try? await Task.sleep(for: .seconds(interval))
                             }

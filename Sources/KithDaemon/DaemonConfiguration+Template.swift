@@ -31,7 +31,8 @@ extension DaemonConfiguration {
         sync:
           # Seconds between two syncs (deliver what is queued, fetch what is new),
           # 5 to 86400. The daemon also syncs at once after a post made through it,
-          # and when `kith sync` asks.
+          # when `kith sync` asks, and when a relay says mail has arrived (its long
+          # poll for mail, held open on each of your relays).
           interval: 60
           # Deliver a post made through the daemon at once (false: at the next sync).
           after_post: true

@@ -48,7 +48,7 @@ struct DaemonCommand: AsyncParsableCommand {
             return handler
         }
         if !settings.fileExists { Console.note("no config file at \(settings.file): using the defaults") }
-        let daemon = Daemon(node: unlocked, configuration: settings, logger: Logger(label: "kith.daemon"))
+        let daemon = Daemon(node: unlocked, configuration: settings, logger: Logger(label: "kith.daemon"), mailSignal: RelayPush(node: unlocked))
         try await daemon.run(lock: lock) { socket, relay in
             if let relay { Console.out("relay listening on \(relay)") }
             Console.out("daemon running, control socket \(socket)")

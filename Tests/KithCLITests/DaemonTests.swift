@@ -177,3 +177,25 @@ import Testing
         }
     }
 }
+
+extension DaemonTests {
+    /// With the relay's push, bob's daemon fetches alice's post as soon as it
+    /// is dropped, long before its next scheduled sync (an hour away).
+    @Test(.timeLimit(.minutes(3))) func pushBringsAPostAtOnce() async throws {
+        try await offPool {
+            let dir = temporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let relay = try RelayProcess(home: dir + "/relay")
+            let (alice, bob) = try aliceBobAndFamily(in: dir, relay: relay)
+            let hourly = DaemonProcess.quick.merging(["KITH_SYNC_INTERVAL": "3600"]) { $1 }
+            let bobDaemon = try DaemonProcess(home: bob, env: hourly)
+            let aliceDaemon = try DaemonProcess(home: alice, env: hourly)
+            Thread.sleep(forTimeInterval: 2)
+            try kithOK(["post", "--home", alice, "--to", "family", "pushed"], passphrase: nil)
+            #expect(try eventually(30) { try texts(bob) == ["pushed"] })
+            #expect(aliceDaemon.stop() == 0)
+            #expect(bobDaemon.stop() == 0)
+            relay.stop()
+        }
+    }
+}
