@@ -22,8 +22,9 @@ public func buildRelayApplication(
     if let directory = configuration.storageDirectory {
         router.add(middleware: DiskSpaceGuard(directory: directory, minFreeBytes: configuration.minFreeBytes))
     }
-    RelayController(store: store, configuration: configuration).addRoutes(to: router)
-    OperatorRoutes(store: store, metrics: metrics, metricsToken: configuration.metricsToken).add(to: router)
+    let controller = RelayController(store: store, configuration: configuration)
+    controller.addRoutes(to: router)
+    OperatorRoutes(store: store, metrics: metrics, metricsToken: configuration.metricsToken, waiters: controller.waiters).add(to: router)
     let responder = RequestSizeLimits(next: router.buildResponder(), maxTargetBytes: configuration.maxRequestTargetBytes,
                                       maxHeaderBytes: configuration.maxHeaderBytes, maxBodyBytes: configuration.maxRequestBytes)
     let writeTimeout = TimeAmount.seconds(configuration.writeTimeoutSeconds)

@@ -57,9 +57,10 @@ public final class RelayMetrics: Sendable {
         return counts
     }
 
-    /// The Prometheus text of every figure, the store's read now.
-    func render(_ store: any RelayStorage) async throws -> String {
+    /// The Prometheus text of every figure, the store's and the waiting owners' read now.
+    func render(_ store: any RelayStorage, waiters: MailWaiters) async throws -> String {
         let counts = try await storeFigures(store)
+        gauge("kith_relay_push_waiters", waiters.count)
         gauge("kith_relay_mailboxes", counts.mailboxes)
         gauge("kith_relay_envelopes", counts.bodies)
         gauge("kith_relay_envelope_bytes", counts.bodyBytes)
@@ -99,6 +100,7 @@ struct OperatorRoutes {
     let store: any RelayStorage
     let metrics: RelayMetrics
     let metricsToken: String?
+    let waiters: MailWaiters
 
     func add(to router: Router<RelayRequestContext>) {
         router.get("/healthz") { _, _ in "ok\n" }
@@ -116,7 +118,7 @@ struct OperatorRoutes {
                 throw HTTPError(.notFound)
             }
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                            body: .init(byteBuffer: ByteBuffer(string: try await metrics.render(store))))
+                            body: .init(byteBuffer: ByteBuffer(string: try await metrics.render(store, waiters: waiters))))
         }
     }
 }

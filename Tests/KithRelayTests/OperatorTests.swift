@@ -38,7 +38,7 @@ import Testing
             #expect(status == .ok)
             for line in ["kith_relay_mailboxes 1", "kith_relay_envelopes 1", "kith_relay_drops_accepted_total 1",
                          #"kith_relay_refusals_total{reason="no_valid_token"} 1"#, #"route="/v1/envelopes""#,
-                         "kith_relay_request_duration_seconds_bucket"] {
+                         "kith_relay_request_duration_seconds_bucket", "kith_relay_push_waiters 0"] {
                 #expect(text.contains(line), "metrics lack \(line)")
             }
             #expect(!text.contains(Base64URL.encode(box.key.publicKey)), "metrics never name a mailbox")
