@@ -73,18 +73,4 @@ func eventually(_ seconds: Double = 120, _ condition: () throws -> Bool) rethrow
     return try condition()
 }
 
-/// alice and bob as friends, with an audience "family" of alice's holding bob.
-func aliceBobAndFamily(in dir: String, relay: RelayProcess) throws -> (alice: String, bob: String) {
-    try aliceBobAndFamily(in: dir, relayURL: relay.url)
-}
-
-func aliceBobAndFamily(in dir: String, relayURL: String) throws -> (alice: String, bob: String) {
-    let alice = dir + "/alice", bob = dir + "/bob"
-    for (name, home) in [("alice", alice), ("bob", bob)] { try kithOK(["init", "--home", home, "--name", name, "--relay", relayURL]) }
-    try kithOK(["friend", "add", "--home", alice, try kithOK(["card", "--home", bob])])
-    try kithOK(["friend", "add", "--home", bob, try kithOK(["card", "--home", alice])])
-    try kithOK(["group", "create", "--home", alice, "family"])
-    try kithOK(["group", "add", "--home", alice, "family", "bob"])
-    return (alice, bob)
-}
 

@@ -25,9 +25,7 @@ import Testing
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let relay = try RelayProcess(home: dir + "/relay")
-        let (alice, bob) = try aliceAndBob(in: dir, relay: relay)
-        try kithOK(["group", "create", "--home", alice, "family"])
-        try kithOK(["group", "add", "--home", alice, "family", "bob"])
+        let (alice, bob) = try aliceBobAndFamily(in: dir, relay: relay)
 
         // A carriage return would put a forged header over the line the post is on;
         // the rest retitles and recolours the terminal, reverses text, breaks lines

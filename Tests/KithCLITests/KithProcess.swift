@@ -154,10 +154,26 @@ func relayFiles(in home: String, contain text: String) throws -> Bool {
 
 /// alice and bob, each with a node on `relay` and the other's card: the start of most scenarios.
 func aliceAndBob(in dir: String, relay: RelayProcess) throws -> (alice: String, bob: String) {
+    try aliceAndBob(in: dir, relayURL: relay.url)
+}
+
+func aliceAndBob(in dir: String, relayURL: String) throws -> (alice: String, bob: String) {
     let alice = dir + "/alice", bob = dir + "/bob"
-    for (name, home) in [("alice", alice), ("bob", bob)] { try kithOK(["init", "--home", home, "--name", name, "--relay", relay.url]) }
+    for (name, home) in [("alice", alice), ("bob", bob)] { try kithOK(["init", "--home", home, "--name", name, "--relay", relayURL]) }
     try kithOK(["friend", "add", "--home", alice, try kithOK(["card", "--home", bob])])
     try kithOK(["friend", "add", "--home", bob, try kithOK(["card", "--home", alice])])
+    return (alice, bob)
+}
+
+/// alice and bob as friends, with an audience "family" of alice's holding bob.
+func aliceBobAndFamily(in dir: String, relay: RelayProcess) throws -> (alice: String, bob: String) {
+    try aliceBobAndFamily(in: dir, relayURL: relay.url)
+}
+
+func aliceBobAndFamily(in dir: String, relayURL: String) throws -> (alice: String, bob: String) {
+    let (alice, bob) = try aliceAndBob(in: dir, relayURL: relayURL)
+    try kithOK(["group", "create", "--home", alice, "family"])
+    try kithOK(["group", "add", "--home", alice, "family", "bob"])
     return (alice, bob)
 }
 

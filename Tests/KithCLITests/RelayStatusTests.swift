@@ -9,9 +9,7 @@ import Testing
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let relay = try RelayProcess(home: dir + "/relay")
-        let (alice, _) = try aliceAndBob(in: dir, relay: relay)
-        try kithOK(["group", "create", "--home", alice, "family"])
-        try kithOK(["group", "add", "--home", alice, "family", "bob"])
+        let (alice, _) = try aliceBobAndFamily(in: dir, relay: relay)
         try kithOK(["post", "--home", alice, "--to", "family", "hello"])
         try kithOK(["sync", "--home", alice])
         let shown = try JSONDecoder().decode(Status.self, from: Data(try kithOK(["relay", "status", "--home", relay.home, "--json"]).utf8))

@@ -26,9 +26,7 @@ func keystoreSecrets(path: String, passphrase: String = "test passphrase") throw
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let relay = try RelayProcess(home: dir + "/relay")
-        let (alice, bob) = try aliceAndBob(in: dir, relay: relay)
-        try kithOK(["group", "create", "--home", alice, "family"])
-        try kithOK(["group", "add", "--home", alice, "family", "bob"])
+        let (alice, bob) = try aliceBobAndFamily(in: dir, relay: relay)
         try kithOK(["sync", "--home", alice])
         let before = try keyShow(alice)
         #expect((before["oldKeys"] as? [Any])?.isEmpty == true)
