@@ -70,7 +70,9 @@ public struct RelayController: Sendable {
         guard result.accepted > 0 else { throw RelayRefusal(.forbidden, "no_valid_token", "no valid drop token for any target mailbox") }
         // Committed: wake the owners waiting for mail in the accepted mailboxes.
         let refused = Set(result.refused)
-        for (i, target) in drop.targets.list.enumerated() where !refused.contains(i) { waiters.notify(target.mailbox) }
+        let accepted = drop.targets.list.enumerated().filter { !refused.contains($0.offset) }.map(\.element)
+        drops.accepted(tokenHashes: accepted.map { DropToken.hash($0.token) })
+        for target in accepted { waiters.notify(target.mailbox) }
         context.logger.debug("drop stored", metadata: ["targets": "\(drop.targets.count)", "bytes": "\(drop.envelope.count)"])
         return try json(result)
     }

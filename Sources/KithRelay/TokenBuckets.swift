@@ -26,13 +26,16 @@ final class TokenBuckets<Key: Hashable & Sendable>: Sendable {
 
     /// Takes one token from each key's bucket (a key listed twice takes two),
     /// all or none. Returns nil when taken, or the seconds until they would be.
-    func take(_ keys: [Key], now: Double) -> Double? {
+    /// With `creating` false, a key without a bucket is let through and gets
+    /// none (see `remember`).
+    func take(_ keys: [Key], now: Double, creating: Bool = true) -> Double? {
         var needed: [Key: Int] = [:]
         for key in keys { needed[key, default: 0] += 1 }
         return buckets.withLockedValue { map -> Double? in
             var wait = 0.0
             var refilled: [Key: Bucket] = [:]
             for (key, count) in needed {
+                guard creating || map[key] != nil else { continue }
                 let bucket = map[key].map { refill($0, now: now) } ?? Bucket(tokens: Double(rate.burst), updated: now)
                 if bucket.tokens < Double(count) {
                     wait = max(wait, (Double(count) - bucket.tokens) / rate.perSecond)
@@ -46,6 +49,17 @@ final class TokenBuckets<Key: Hashable & Sendable>: Sendable {
                 map[key] = bucket
             }
             return nil
+        }
+    }
+
+    /// Gives each key without a bucket one, charged once: for keys known
+    /// to be genuine only after the work they asked for.
+    func remember(_ keys: [Key], now: Double) {
+        buckets.withLockedValue { map in
+            for key in keys where map[key] == nil {
+                if map.count >= capacity { evict(&map, now: now) }
+                map[key] = Bucket(tokens: Double(rate.burst) - 1, updated: now)
+            }
         }
     }
 
@@ -91,8 +105,17 @@ final class DropRateLimiter: Sendable {
         if let wait = addresses?.take([Self.addressKey(address)], now: now) { throw .address(retryAfter: Self.seconds(wait)) }
     }
 
+    /// Charges the drop tokens that have buckets, that is that were valid in
+    /// an earlier drop; a token seen for the first time is charged by
+    /// `accepted` once the store has found it valid, so that invented tokens
+    /// never get a bucket (and cannot crowd out real ones).
     func admit(tokenHashes: [[UInt8]]) throws(Refusal) {
-        if let wait = tokens?.take(tokenHashes, now: now) { throw .token(retryAfter: Self.seconds(wait)) }
+        if let wait = tokens?.take(tokenHashes, now: now, creating: false) { throw .token(retryAfter: Self.seconds(wait)) }
+    }
+
+    /// The drop tokens a store accepted.
+    func accepted(tokenHashes: [[UInt8]]) {
+        tokens?.remember(tokenHashes, now: now)
     }
 
     /// Whole seconds to wait, at least 1.

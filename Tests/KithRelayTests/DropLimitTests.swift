@@ -219,3 +219,27 @@ import Testing
         #expect(try await store.usage(of: bob.key.publicKey)! == (1, 1086))
     }
 }
+
+extension DropLimitTests {
+    /// Invented drop tokens get no rate bucket, so naming many of them cannot
+    /// make the relay forget a real token's spent bucket.
+    @Test func junkTokensDoNotFlushARealTokensBucket() async throws {
+        var configuration = RelayConfiguration()
+        configuration.tokenRate = RateLimit(perSecond: 0.001, burst: 2)
+        configuration.rateLimitEntries = 8
+        try await withLiveRelay(configuration: configuration) { url, _ in
+            let relay = RelayClient(baseURL: url)
+            let bob = try await TestMailbox.make(relay)
+            for _ in 0..<2 { _ = try await relay.drop(DropRequest(targets: [bob.target], envelope: envelopeBytes())) }
+            let spent = await Self.refusal { _ = try await relay.drop(DropRequest(targets: [bob.target], envelope: envelopeBytes())) }
+            #expect(spent?.code == "token_rate_limited")
+            for _ in 0..<10 {
+                let junk = (0..<20).map { _ in DropRequest.Target(mailbox: randomBytes(32), token: randomBytes(32)) }
+                let refused = await Self.refusal { _ = try await relay.drop(DropRequest(targets: junk, envelope: envelopeBytes())) }
+                #expect(refused?.code == "no_valid_token")
+            }
+            let still = await Self.refusal { _ = try await relay.drop(DropRequest(targets: [bob.target], envelope: envelopeBytes())) }
+            #expect(still?.code == "token_rate_limited")
+        }
+    }
+}
