@@ -56,6 +56,17 @@ extension SQLiteRelayStore {
             collected.nonces += nonces
             if nonces < batch { break }
         }
+        // The space of what was deleted here and by acknowledgements goes back
+        // to the file system, a thousand pages at a time.
+        var free = Int.max
+        while free > 0 {
+            let left = try await writer.writeWithoutTransaction { db -> Int in
+                try db.execute(sql: "PRAGMA incremental_vacuum(1000)")
+                return try Int.fetchOne(db, sql: "PRAGMA freelist_count") ?? 0
+            }
+            guard left < free else { break }
+            free = left
+        }
         return collected
     }
 

@@ -34,8 +34,21 @@ public struct SQLiteRelayStore: RelayStorage {
     private init(writer: any DatabaseWriter) throws {
         self.writer = writer
         try Self.requireFullSync(writer)
+        try Self.requireIncrementalVacuum(writer)
         try Self.migrator.migrate(writer)
         drops = DropQueue(writer: writer)
+    }
+
+    /// Makes the database give deleted space back to the file system
+    /// (`auto_vacuum = INCREMENTAL`, which `collect` then runs). Switching
+    /// takes one `VACUUM`: at once for a new database, once for one an
+    /// earlier version made.
+    static func requireIncrementalVacuum(_ writer: any DatabaseWriter) throws {
+        try writer.writeWithoutTransaction { db in
+            guard try Int.fetchOne(db, sql: "PRAGMA auto_vacuum") != 2 else { return }
+            try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL")
+            try db.execute(sql: "VACUUM")
+        }
     }
 
     /// The committing connection's `PRAGMA synchronous` (2 is FULL), for reports.
