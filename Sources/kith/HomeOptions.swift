@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KithCrypto
+import KithDaemon
 import KithNode
 
 /// `--home DIR`, or `KITH_HOME`.
@@ -16,6 +17,19 @@ struct HomeOptions: ParsableArguments {
 
     /// Opens the node without its secrets.
     func open() throws -> Node { try Node.open(home: try resolve()) }
+
+    /// Opens the node and decrypts its keystore, for a command that rewrites
+    /// the keystore (`what` it does): refused while a daemon runs for the
+    /// node, since the daemon rewrites it too (rotation) and one would undo
+    /// the other's change.
+    func unlockWithoutDaemon(to what: String) throws -> Node {
+        let dir = try resolve()
+        if ControlClient.running(home: dir) != nil {
+            throw NodeError("a daemon runs for \(dir): stop it before you \(what)",
+                            hint: "the daemon rewrites the keystore too; start it again afterwards")
+        }
+        return try unlock()
+    }
 
     /// Opens the node and decrypts its keystore.
     func unlock() throws -> Node {

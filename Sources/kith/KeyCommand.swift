@@ -65,7 +65,7 @@ struct KeyCommand: AsyncParsableCommand {
         @OptionGroup var home: HomeOptions
 
         func run() async throws {
-            let node = try home.unlock()
+            let node = try home.unlockWithoutDaemon(to: "rotate the encryption key")
             let rotation = try await node.rotateEncryptionKey()
             let info = try node.keyInfo()
             Console.out("encryption key  \(info.encryptionKey.publicKey)")
@@ -126,7 +126,7 @@ struct KeyCommand: AsyncParsableCommand {
             var fromEnvironment = try NewPassphrase.fromEnvironment()
             defer { if fromEnvironment != nil { wipe(&fromEnvironment!) } }
             if let given = fromEnvironment { try Keystore.checkNewPassphrase(given) }
-            let node = try home.unlock()
+            let node = try home.unlockWithoutDaemon(to: "change the passphrase")
             var newPassphrase = try fromEnvironment ?? NewPassphrase.prompt()
             defer { wipe(&newPassphrase) }
             try node.changePassphrase(to: newPassphrase)

@@ -65,7 +65,7 @@ enum RelayChangeReport {
     static func node(_ home: HomeOptions, _ relay: RelayCommand) throws -> Node {
         var home = home
         if home.home == nil { home.home = relay.place.home }
-        return try home.unlock()
+        return try home.unlockWithoutDaemon(to: "change your relays")
     }
 
     static func print(_ change: RelayChange, verb: String) {

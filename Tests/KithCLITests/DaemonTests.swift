@@ -199,3 +199,24 @@ extension DaemonTests {
         }
     }
 }
+
+extension DaemonTests {
+    /// Commands that rewrite the keystore are refused while the daemon, which
+    /// rewrites it too, runs for the node; they work once it has stopped.
+    @Test(.timeLimit(.minutes(3))) func keystoreWritersWaitForTheDaemonToStop() async throws {
+        try await offPool {
+            let dir = temporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let relay = try RelayProcess(home: dir + "/relay")
+            let (alice, _) = try aliceAndBob(in: dir, relay: relay)
+            let daemon = try DaemonProcess(home: alice)
+            for args in [["key", "rotate"], ["key", "passwd"], ["relay", "add", relay.url]] {
+                let r = try kith(args + ["--home", alice], env: ["KITH_NEW_PASSPHRASE": "another test passphrase"])
+                #expect(r.status != 0 && r.stderr.contains("a daemon runs for"), "\(args): \(r.stderr)")
+            }
+            #expect(daemon.stop() == 0)
+            try kithOK(["key", "rotate", "--home", alice])
+            relay.stop()
+        }
+    }
+}
