@@ -24,6 +24,13 @@ public struct RelayDelivery: Codable, Sendable, Equatable {
     public var relayFailed = false
 
     public init(relay: String) { self.relay = relay }
+
+    /// Counts one more delivery waiting until `next`, for `reason`.
+    mutating func hold(until next: Int64, because reason: String) {
+        waiting += 1
+        nextRetryAt = min(nextRetryAt ?? UInt64.max, UInt64(clamping: next))
+        error = reason
+    }
 }
 
 extension Node {
@@ -72,7 +79,9 @@ extension Node {
 
     /// Delivers one relay's jobs in order; stops at the first network or
     /// server fault, and passes over a job refused because a mailbox is full
-    /// (it waits alone). Returns the relay's status and one line per problem.
+    /// (it waits alone). A job the relay stored for some of its mailboxes
+    /// and not for others, full, is kept for those alone. Returns the
+    /// relay's status and one line per problem.
     func deliver(_ jobs: [DeliveryJob], to relay: String, budget: RelayBudget) async throws -> (RelayDelivery, [String]) {
         var status = RelayDelivery(relay: relay)
         var problems: [String] = []
@@ -82,12 +91,25 @@ extension Node {
         for (index, job) in jobs.enumerated() {
             do {
                 let result = try await client.drop(bytes: job.request)
-                try await db.writer.write { db in try db.execute(sql: "DELETE FROM outbox WHERE id = ?", arguments: [job.id]) }
-                status.delivered += 1
+                let request = try? DropRequest(bytes: job.request)
+                let targets = request?.targets.list ?? []
                 if !result.refused.isEmpty {
-                    let targets = (try? DropRequest(bytes: job.request))?.targets.count ?? 0
-                    problems.append("\(shown) refused \(min(result.refused.count, targets)) of \(targets) mailboxes (drop token revoked?)")
+                    problems.append("\(shown) refused \(min(result.refused.count, targets.count)) of \(targets.count) mailboxes (drop token revoked?)")
                 }
+                // The relay stored the envelope for the others: the job waits for the full mailboxes alone.
+                let full = Set(result.full)
+                let left = targets.indices.filter { full.contains($0) }.map { targets[$0] }
+                status.delivered += 1
+                guard let request, !left.isEmpty else {
+                    try await db.writer.write { db in try db.execute(sql: "DELETE FROM outbox WHERE id = ?", arguments: [job.id]) }
+                    continue
+                }
+                let rest = DropRequest(targets: left, envelope: request.envelope)
+                let next = Self.retryTime(after: clock(), attempt: job.attempts, notBefore: result.retryAfter, policy: retryPolicy)
+                let reason = "\(left.count) of \(targets.count) mailboxes full"
+                try await requeue(job.id, request: try atRest.seal(rest.bytes, .request), next: next, error: "\(shown): \(reason)")
+                held.append(DeliveryJob(id: job.id, request: rest.bytes, attempts: job.attempts + 1))
+                status.hold(until: next, because: reason)
             } catch let failure as RelayClient.Failure where failure.permanent {
                 let next = Self.retryTime(after: clock(), attempt: job.attempts, policy: retryPolicy)
                 try await db.writer.write { db in
@@ -97,17 +119,12 @@ extension Node {
                 status.refused += 1
                 problems.append("delivery to \(shown) refused (\(failure.reason)\(failure.detail.map { ", \($0)" } ?? "")): it will not be retried")
             } catch let failure as RelayClient.Failure where failure.code == "mailbox_full" {
-                // A drop is all or nothing, so one full mailbox holds up this envelope only,
-                // until its owner fetches: the relay's other jobs go on.
+                // Every mailbox of this job is full: it waits until their owners
+                // fetch, and the relay's other jobs go on.
                 let next = Self.retryTime(after: clock(), attempt: job.attempts, notBefore: failure.retryAfter, policy: retryPolicy)
-                try await db.writer.write { db in
-                    try db.execute(sql: "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ? AND state = 'queued'",
-                                   arguments: [next, failure.description, job.id])
-                }
+                try await requeue(job.id, next: next, error: failure.description)
                 held.append(job)
-                status.waiting += 1
-                status.nextRetryAt = min(status.nextRetryAt ?? UInt64.max, UInt64(clamping: next))
-                status.error = failure.reason
+                status.hold(until: next, because: failure.reason)
             } catch let failure as RelayClient.Failure {
                 // The relay is down, broken or busy (429, 503, 507: try again
                 // later, not before its Retry-After): the rest of its jobs wait too, untried.
@@ -133,6 +150,16 @@ extension Node {
             problems.append(Self.waitingLine(status, shown: shown))
         }
         return (status, problems)
+    }
+
+    /// Keeps a job queued until `next`, with `request` (sealed) in place of its own if given.
+    private func requeue(_ id: Int64, request: Data? = nil, next: Int64, error: String) async throws {
+        try await db.writer.write { db in
+            try db.execute(sql: """
+                UPDATE outbox SET request = coalesce(?, request), attempts = attempts + 1, next_attempt_at = ?, last_error = ?
+                WHERE id = ? AND state = 'queued'
+                """, arguments: [request, next, error, id])
+        }
     }
 
     /// One line for a relay whose deliveries wait, e.g. `delivery to

@@ -94,13 +94,38 @@ public struct DropRequest: Sendable {
     }
 }
 
-/// A relay's answer to a drop: the envelope id and which targets it refused.
+/// A relay's answer to a drop: the envelope id, how many targets' mailboxes
+/// hold it now, and which targets it refused and why.
 public struct DropResult: Codable, Equatable, Sendable {
     public let id: String
     public let accepted: Int
-    /// Indexes into the request's targets whose mailbox or token was not valid.
+    /// Indexes into the request's targets whose mailbox or token was not
+    /// valid: trying them again cannot help.
     public let refused: [Int]
-    public init(id: String, accepted: Int, refused: [Int]) { self.id = id; self.accepted = accepted; self.refused = refused }
+    /// Indexes into the request's targets whose mailbox is full: nothing was
+    /// stored for them, and they can be tried again later (not before
+    /// `retryAfter` seconds). Empty in the answers of relays that predate it.
+    public let full: [Int]
+    /// Seconds the relay asks to wait before trying the `full` targets again.
+    public var retryAfter: UInt64?
+
+    enum CodingKeys: String, CodingKey {
+        case id, accepted, refused, full
+        case retryAfter = "retry_after"
+    }
+
+    public init(id: String, accepted: Int, refused: [Int], full: [Int] = [], retryAfter: UInt64? = nil) {
+        self.id = id; self.accepted = accepted; self.refused = refused; self.full = full; self.retryAfter = retryAfter
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decode(String.self, forKey: .id)
+        accepted = try c.decode(Int.self, forKey: .accepted)
+        refused = try c.decode([Int].self, forKey: .refused)
+        full = try c.decodeIfPresent([Int].self, forKey: .full) ?? []
+        retryAfter = try c.decodeIfPresent(UInt64.self, forKey: .retryAfter)
+    }
 }
 
 /// Envelopes waiting in a mailbox, oldest first, as returned by a fetch.

@@ -45,7 +45,8 @@ public struct RelayController: Sendable {
     /// the body is read), the drop's form (400), the envelope's size (413),
     /// each target token's rate (429), then, in the transaction that stores
     /// it, the tokens (403 if none is valid) and the quotas of the accepted
-    /// targets' mailboxes (507, all or nothing).
+    /// targets' mailboxes: a full one is named in the answer's `full` and
+    /// the others are stored (507 if every one is full).
     func drop(_ request: Request, _ context: RelayRequestContext) async throws -> Response {
         do { try drops.admit(address: client(request, context)) } catch { throw Self.refusal(error) }
         let body = try await collect(request)
@@ -58,7 +59,7 @@ public struct RelayController: Sendable {
                                "envelope is larger than this relay's limit of \(configuration.maxEnvelopeBytes) bytes")
         }
         do { try drops.admit(tokenHashes: drop.targets.list.map { DropToken.hash($0.token) }) } catch { throw Self.refusal(error) }
-        let result: DropResult
+        var result: DropResult
         do {
             result = try await store.drop(drop, now: configuration.clock(), ttl: configuration.ttlSeconds, quota: configuration.quota)
         } catch let full as MailboxFull {
@@ -68,8 +69,9 @@ public struct RelayController: Sendable {
                                retryAfter: configuration.mailboxFullRetryAfter)
         }
         guard result.accepted > 0 else { throw RelayRefusal(.forbidden, "no_valid_token", "no valid drop token for any target mailbox") }
+        if !result.full.isEmpty { result.retryAfter = configuration.mailboxFullRetryAfter }
         // Committed: wake the owners waiting for mail in the accepted mailboxes.
-        let refused = Set(result.refused)
+        let refused = Set(result.refused + result.full)
         let accepted = drop.targets.list.enumerated().filter { !refused.contains($0.offset) }.map(\.element)
         drops.accepted(tokenHashes: accepted.map { DropToken.hash($0.token) })
         for target in accepted { waiters.notify(target.mailbox) }

@@ -30,10 +30,11 @@ public protocol RelayStorage: Sendable {
 
     /// Stores the envelope once and references it from every target whose
     /// token is valid for its mailbox, all at once. Idempotent. With a quota,
-    /// the drop is all or nothing: if a new reference would take any
-    /// accepted target's mailbox over it, nothing is stored and it throws
-    /// `MailboxFull`. Returns only once what it stored is durable; the quota
-    /// holds however many drops run at the same time.
+    /// a target whose mailbox a new reference would take over it is left
+    /// out and listed in the result's `full`; if that leaves no target,
+    /// nothing is stored and it throws `MailboxFull`. Returns only once what
+    /// it stored is durable; the quota holds however many drops run at the
+    /// same time.
     func drop(_ request: DropRequest, now: UInt64, ttl: UInt64, quota: MailboxQuota?) async throws -> DropResult
 
     /// Which deliveries a fetch returns, without their bodies: up to `limit`
@@ -105,8 +106,8 @@ extension RelayStorage {
     }
 }
 
-/// A drop refused because it would take a mailbox over its quota; nothing
-/// of the drop was stored.
+/// A drop refused because the mailbox of every target with a valid token is
+/// full; nothing of the drop was stored.
 public struct MailboxFull: Error, Equatable {
     /// The index of the first target whose mailbox is full.
     public let target: Int

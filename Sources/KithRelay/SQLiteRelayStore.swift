@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import KithCrypto
 import KithProtocol
 
 /// The relay's embedded store: one SQLite database in WAL mode with
@@ -175,9 +176,10 @@ public struct SQLiteRelayStore: RelayStorage {
     }
 
     static func drop(_ request: DropRequest, _ db: Database, now: UInt64, ttl: UInt64, quota: MailboxQuota?) throws -> DropResult {
-        let id = Data(Envelope.id(of: request.envelope))
+        let envelopeID = Envelope.id(of: request.envelope)
+        let id = Data(envelopeID)
         let size = request.envelope.count
-        var refused: [Int] = []
+        var refused: [Int] = [], full: [Int] = []
         var accepted: [Data] = []
         // One row if the token opens the mailbox: its counts, and whether it holds this envelope already.
         let check = try db.cachedStatement(sql: """
@@ -192,10 +194,12 @@ public struct SQLiteRelayStore: RelayStorage {
             }
             let envelopes: Int = row[0], bytes: Int = row[1], present: Bool = row[2]
             if let quota, !present, envelopes >= quota.envelopes || bytes > quota.bytes - size {
-                throw MailboxFull(target: i)
+                full.append(i)
+                continue
             }
             accepted.append(mailbox)
         }
+        if accepted.isEmpty, let first = full.first { throw MailboxFull(target: first) }
         if !accepted.isEmpty {
             let expires = Int64(clamping: now.addingReportingOverflow(ttl).overflow ? UInt64.max : now + ttl)
             try db.cachedStatement(sql: """
@@ -207,7 +211,7 @@ public struct SQLiteRelayStore: RelayStorage {
                 """)
             for mailbox in accepted { try insert.execute(arguments: [mailbox, id, now, size, expires]) }
         }
-        return DropResult(id: id.hexString, accepted: accepted.count, refused: refused)
+        return DropResult(id: Hex.encode(envelopeID), accepted: accepted.count, refused: refused, full: full)
     }
 
     /// Which deliveries a fetch returns, without their bodies: one cheap read
@@ -281,6 +285,3 @@ public struct SQLiteRelayStore: RelayStorage {
     }
 }
 
-extension Data {
-    var hexString: String { map { String(format: "%02x", $0) }.joined() }
-}

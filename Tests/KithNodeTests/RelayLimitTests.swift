@@ -58,6 +58,52 @@ import Testing
         }
     }
 
+    /// A post to bob and carol while bob's mailbox is full: the relay stores
+    /// it for carol at once, and alice's outbox keeps it for bob alone.
+    @Test func anUploadWaitsOnlyForItsFullMailboxes() async throws {
+        var configuration = RelayConfiguration()
+        configuration.quota = MailboxQuota(bytes: 1 << 20, envelopes: 2)
+        configuration.mailboxFullRetryAfter = 900
+        try await Self.withFriends(on: configuration) { alice, bob in
+            let url = try await alice.db.writer.read { db in try String.fetchOne(db, sql: "SELECT relay FROM mailbox")! }
+            let carol = try await Node.create(home: (alice.home as NSString).deletingLastPathComponent + "/carol", name: "carol", relays: [url],
+                                              passphrase: passphrase, kdf: .interactive)
+            try await carol.addFriend(cardText: try await alice.issueCard().text)
+            try await alice.addFriend(cardText: try await carol.issueCard().text)
+            try await alice.createAudience(name: "bob's")
+            try await alice.addMember(audience: "bob's", friend: "bob")
+            _ = try await alice.post(to: "bob's", text: "fills bob's mailbox")
+            try await alice.createAudience(name: "both")
+            try await alice.addMember(audience: "both", friend: "bob")
+            try await alice.addMember(audience: "both", friend: "carol")
+            _ = try await alice.post(to: "both", text: "for both")
+            let before = Node.now()
+            let first = try await alice.sync()
+            #expect(first.retrying >= 1 && first.deliveries.first?.error?.contains("full") == true, "\(first)")
+            #expect(try await carol.sync().newPosts == 1, "the post reached carol although bob's mailbox was full")
+
+            // What waits names bob's mailbox alone, not before the relay's Retry-After.
+            let bobsMailbox = try await bob.db.writer.read { db in try Data.fetchOne(db, sql: "SELECT mailbox FROM mailbox")! }
+            let atRest = try alice.atRest
+            let waiting = try await alice.db.writer.read { db in
+                try Row.fetchAll(db, sql: "SELECT request, next_attempt_at FROM outbox WHERE state = 'queued'").map {
+                    (try DropRequest(bytes: try atRest.open($0[0], .request)), $0[1] as Int64)
+                }
+            }
+            #expect(!waiting.isEmpty)
+            for (request, next) in waiting {
+                #expect(request.targets.list.map { Data($0.mailbox) } == [bobsMailbox])
+                #expect(next >= Int64(before + 900))
+            }
+
+            // bob fetches, which makes room; what waited goes to him, and carol gets nothing twice.
+            #expect(try await bob.sync().newPosts == 1)
+            #expect(try await alice.sync(retryNow: true).retrying == 0)
+            #expect(try await bob.sync().newPosts == 1)
+            #expect(try await carol.sync().fetched == 0)
+        }
+    }
+
     @Test func aFullMailboxIsRetriedLaterNotRefused() async throws {
         var configuration = RelayConfiguration()
         configuration.quota = MailboxQuota(bytes: 1 << 20, envelopes: 1)

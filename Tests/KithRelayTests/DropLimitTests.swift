@@ -25,7 +25,7 @@ import Testing
         return configuration
     }
 
-    @Test func aFullMailboxIsRefusedWith507AndNothingIsStored() async throws {
+    @Test func aFullMailboxIsLeftOutAndNamedInTheAnswer() async throws {
         let store = try SQLiteRelayStore()
         var configuration = Self.unlimitedRates
         configuration.quota = MailboxQuota(bytes: 1 << 20, envelopes: 3)
@@ -36,18 +36,23 @@ import Testing
             for e in envs { _ = try await relay.drop(DropRequest(targets: [bob.target], envelope: e)) }
             // The same envelope again is no new reference, so it is not over the quota.
             #expect(try await relay.drop(DropRequest(targets: [bob.target], envelope: envs[0])).accepted == 1)
-            // A drop for carol and the full bob is all or nothing: carol gets nothing either.
-            let full = await Self.refusal { _ = try await relay.drop(DropRequest(targets: [carol.target, bob.target], envelope: envelopeBytes())) }
+            // A drop for carol and the full bob is stored for carol; the answer names bob's target as full.
+            let shared = envelopeBytes()
+            let partial = try await relay.drop(DropRequest(targets: [carol.target, bob.target], envelope: shared))
+            #expect(partial == DropResult(id: Hex.encode(Envelope.id(of: shared)), accepted: 1, refused: [], full: [1], retryAfter: 600))
+            #expect(try await relay.fetch(mailboxKey: carol.key, limit: 10).items.map(\.envelope) == [shared])
+            // A drop for bob alone stores nothing: 507, to be tried again later.
+            let full = await Self.refusal { _ = try await relay.drop(DropRequest(targets: [bob.target], envelope: envelopeBytes())) }
             #expect(full?.status == 507 && full?.code == "mailbox_full" && full?.permanent == false)
             #expect(full?.retryAfter == 600)
-            #expect(full?.reason.contains("target 1") == true)
-            #expect(try await relay.fetch(mailboxKey: carol.key, limit: 10).items.isEmpty)
-            #expect(try await store.counts().bodies == 3)
-            // Nothing accepted was dropped; once bob acknowledges, there is room again.
+            #expect(full?.reason.contains("target 0") == true)
+            #expect(try await store.counts().bodies == 4)
+            // Nothing accepted was dropped; once bob acknowledges, there is room again for what he missed.
             let waiting = try await relay.fetch(mailboxKey: bob.key, limit: 10)
             #expect(waiting.items.map(\.envelope) == envs)
             try await relay.acknowledge(ids: [Envelope.id(of: envs[0])], mailboxKey: bob.key)
-            #expect(try await relay.drop(DropRequest(targets: [carol.target, bob.target], envelope: envelopeBytes())).accepted == 2)
+            #expect(try await relay.drop(DropRequest(targets: [bob.target], envelope: shared)) == DropResult(id: partial.id, accepted: 1, refused: []))
+            #expect(try await relay.fetch(mailboxKey: bob.key, after: waiting.items.last!.sequence, limit: 10).items.map(\.envelope) == [shared])
         }
     }
 

@@ -136,26 +136,41 @@ struct StoreFactory: Sendable, CustomTestStringConvertible {
         }
     }
 
-    @Test(arguments: StoreFactory.all) func aQuotaRefusesAWholeDrop(_ factory: StoreFactory) async throws {
+    @Test(arguments: StoreFactory.all) func aQuotaLeavesOutOnlyTheFullMailboxes(_ factory: StoreFactory) async throws {
         try await Self.with(factory) { (store: any RelayStorage) async throws in
-            let bob = try await Box.make(store), carol = try await Box.make(store)
+            let bob = try await Box.make(store), carol = try await Box.make(store), dave = try await Box.make(store)
             let quota = MailboxQuota(bytes: 1 << 20, envelopes: 2)
             _ = try await store.drop(DropRequest(targets: [carol.target], envelope: envelopeBytes()), now: 1, ttl: 100, quota: quota)
             _ = try await store.drop(DropRequest(targets: [carol.target], envelope: envelopeBytes()), now: 1, ttl: 100, quota: quota)
-            // carol is full: a drop to bob and carol stores nothing, not even bob's reference.
-            await #expect(throws: MailboxFull(target: 1)) {
-                _ = try await store.drop(DropRequest(targets: [bob.target, carol.target], envelope: envelopeBytes()), now: 1, ttl: 100, quota: quota)
+            // carol is full: a drop to bob, carol and dave is stored for bob and dave, and names carol.
+            let wrong = Box()  // not registered
+            let shared = envelopeBytes()
+            let result = try await store.drop(DropRequest(targets: [bob.target, carol.target, wrong.target, dave.target], envelope: shared),
+                                              now: 1, ttl: 100, quota: quota)
+            #expect(result.accepted == 2 && result.full == [1] && result.refused == [2])
+            #expect(try await store.fetch(mailbox: bob.id, limit: 5).items.map(\.envelope) == [shared])
+            #expect(try await store.fetch(mailbox: dave.id, limit: 5).items.map(\.envelope) == [shared])
+            #expect(try await store.usage(of: carol.id)! == (2, 2 * shared.count))
+            // A drop for carol alone, or for carol and a wrong token, stores nothing.
+            for targets in [[carol.target], [wrong.target, carol.target]] {
+                await #expect(throws: MailboxFull(target: targets.count - 1)) {
+                    _ = try await store.drop(DropRequest(targets: targets, envelope: envelopeBytes()), now: 1, ttl: 100, quota: quota)
+                }
             }
+            #expect(try await store.counts().bodies == 3)
+            // Once carol has room, the same envelope again adds her reference alone.
+            _ = try await store.acknowledge(mailbox: carol.id, ids: [Envelope.id(of: try await store.fetch(mailbox: carol.id, limit: 1).items[0].envelope)])
+            #expect(try await store.drop(DropRequest(targets: [carol.target], envelope: shared), now: 2, ttl: 100, quota: quota).accepted == 1)
             #expect(try await store.counts().bodies == 2)
-            #expect(try await store.usage(of: bob.id)! == (0, 0))
+            #expect(try await store.usage(of: bob.id)! == (1, shared.count))
             // An envelope a mailbox holds already does not count twice.
             let held = try await store.fetch(mailbox: carol.id, limit: 1).items[0].envelope
             #expect(try await store.drop(DropRequest(targets: [carol.target], envelope: held), now: 2, ttl: 100, quota: quota).accepted == 1)
             // Bytes count too.
-            let tight = MailboxQuota(bytes: 600, envelopes: 100)
-            _ = try await store.drop(DropRequest(targets: [bob.target], envelope: envelopeBytes()), now: 1, ttl: 100, quota: tight)
+            let tight = MailboxQuota(bytes: 600, envelopes: 100), erin = try await Box.make(store)
+            _ = try await store.drop(DropRequest(targets: [erin.target], envelope: envelopeBytes()), now: 1, ttl: 100, quota: tight)
             await #expect(throws: MailboxFull(target: 0)) {
-                _ = try await store.drop(DropRequest(targets: [bob.target], envelope: envelopeBytes()), now: 1, ttl: 100, quota: tight)
+                _ = try await store.drop(DropRequest(targets: [erin.target], envelope: envelopeBytes()), now: 1, ttl: 100, quota: tight)
             }
         }
     }
