@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import Foundation
 import GRDBSQLite
 import KithCrypto
@@ -32,19 +31,12 @@ enum LargeStoreBench {
         defer { full.stop() }
         let fillSeconds = try fill(path: dir + "/full/relay.sqlite", envelopes: stored)
 
-        let http = RelayBench.wideHTTPClient(connections: concurrency)
         var best = (emptyIngest: 0.0, fullIngest: 0.0, emptyFetch: 0.0, fullFetch: 0.0)
-        do {
-            for _ in 0..<rounds {
-                let e = try await round(on: RelayClient(baseURL: empty.url, dropHTTP: http, ownerHTTP: http), drops: drops, concurrency: concurrency)
-                let f = try await round(on: RelayClient(baseURL: full.url, dropHTTP: http, ownerHTTP: http), drops: drops, concurrency: concurrency)
-                best = (max(best.emptyIngest, e.ingest), max(best.fullIngest, f.ingest), max(best.emptyFetch, e.fetch), max(best.fullFetch, f.fetch))
-            }
-        } catch {
-            try? await http.shutdown()
-            throw error
+        for _ in 0..<rounds {
+            let e = try await round(on: RelayClient(baseURL: empty.url), drops: drops, concurrency: concurrency)
+            let f = try await round(on: RelayClient(baseURL: full.url), drops: drops, concurrency: concurrency)
+            best = (max(best.emptyIngest, e.ingest), max(best.fullIngest, f.ingest), max(best.emptyFetch, e.fetch), max(best.fullFetch, f.fetch))
         }
-        try await http.shutdown()
         let shown = stored.formatted(.number.grouping(.automatic))
         let ingest = BenchCase(name: "relay ingest, \(shown) stored", unit: "drops/s", ours: best.fullIngest, floor: best.emptyIngest, target: 0.8,
                                note: "\(drops) drops into one mailbox from \(concurrency) clients, on a `kith relay` holding \(shown) envelopes (filled in \(String(format: "%.0f", fillSeconds)) s) against an empty one")
@@ -59,7 +51,7 @@ enum LargeStoreBench {
     static func round(on client: RelayClient, drops count: Int, concurrency: Int) async throws -> (ingest: Double, fetch: Double) {
         let box = try await RelayBench.mailboxes(1, on: client)[0]
         let drops = (0..<count).map { _ in RelayBench.smallDrop(to: box) }
-        let ingest = try await RelayBench.send(drops, to: client, concurrency: concurrency)
+        let ingest = try await DropSender.send(drops, to: client.baseURL, concurrency: concurrency)
         var fetched = 0
         let fetch = try await Measure.seconds {
             var after: UInt64 = 0

@@ -1,10 +1,8 @@
-import AsyncHTTPClient
 import Foundation
 import KithCrypto
 import KithNode
 import KithProtocol
 import KithRelay
-import NIOCore
 
 /// Relay ingest over real HTTP on 127.0.0.1, against the SQLite floor.
 enum RelayBench {
@@ -26,32 +24,6 @@ enum RelayBench {
         return result
     }
 
-    /// Sends the encoded drops from `concurrency` clients at once; returns seconds.
-    static func send(_ drops: [[UInt8]], to client: RelayClient, concurrency: Int) async throws -> Double {
-        try await Measure.seconds {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for lane in 0..<concurrency {
-                    group.addTask {
-                        for i in stride(from: lane, to: drops.count, by: concurrency) {
-                            let result = try await client.drop(bytes: drops[i])
-                            guard result.refused.isEmpty else { throw BenchError("the relay refused a drop") }
-                        }
-                    }
-                }
-                try await group.waitForAll()
-            }
-        }
-    }
-
-    /// A client whose pool opens as many connections as the bench has
-    /// clients (AsyncHTTPClient opens 8 per host by default). Shut it down after use.
-    static func wideHTTPClient(connections: Int) -> HTTPClient {
-        var configuration = HTTPClient.Configuration()
-        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: connections)
-        configuration.redirectConfiguration = .disallow
-        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
-    }
-
     /// A drop of one 512-byte-bucket post envelope into `box`.
     static func smallDrop(to box: Mailbox) -> [UInt8] {
         DropRequest(targets: [box.target], envelope: Envelope(kind: .post, payload: randomBytes(Post.payloadOverhead + Post.minBucket)).bytes).bytes
@@ -65,16 +37,9 @@ enum RelayBench {
         let dir = try scratchDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let relay = try await BenchRelay.start(directory: dir)
-        let http = wideHTTPClient(connections: concurrency)
-        let client = RelayClient(baseURL: relay.url, dropHTTP: http)
-        let box = try await mailboxes(1, on: client)[0]
+        let box = try await mailboxes(1, on: RelayClient(baseURL: relay.url))[0]
         let drops = (0..<count).map { _ in smallDrop(to: box) }
-        let seconds: Double
-        do { seconds = try await send(drops, to: client, concurrency: concurrency) } catch {
-            try? await http.shutdown()
-            throw error
-        }
-        try await http.shutdown()
+        let seconds = try await DropSender.send(drops, to: relay.url, concurrency: concurrency)
         let synchronous = try await relay.store.synchronous()
         await relay.stop()
         let floor = try await SQLiteFloor.relayIngest(directory: dir, drops: count, targets: 1, envelopeBytes: 6 + Post.payloadOverhead + Post.minBucket)
@@ -96,7 +61,7 @@ enum RelayBench {
                                     createdAt: 1_790_000_000, text: CryptoBench.text).seal(author: alice, audience: audience)
             return DropRequest(targets: boxes.map(\.target), envelope: envelope.bytes).bytes
         }
-        let seconds = try await send(drops, to: client, concurrency: concurrency)
+        let seconds = try await DropSender.send(drops, to: relay.url, concurrency: concurrency)
         await relay.stop()
         let envelopeBytes = try Envelope(bytes: Array(drops[0].suffix(from: 3 + 64 * boxes.count + 4))).bytes.count
         let floor = try await SQLiteFloor.relayIngest(directory: dir, drops: uploads, targets: boxes.count, envelopeBytes: envelopeBytes)
