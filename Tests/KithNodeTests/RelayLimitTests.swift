@@ -29,17 +29,23 @@ import Testing
         }
     }
 
+    /// carol, on alice's relay, friends both ways with alice.
+    static func carol(friendOf alice: Node) async throws -> Node {
+        let url = try await alice.db.writer.read { db in try String.fetchOne(db, sql: "SELECT relay FROM mailbox")! }
+        let carol = try await Node.create(home: (alice.home as NSString).deletingLastPathComponent + "/carol", name: "carol", relays: [url],
+                                          passphrase: passphrase, kdf: .interactive)
+        try await carol.addFriend(cardText: try await alice.issueCard().text)
+        try await alice.addFriend(cardText: try await carol.issueCard().text)
+        return carol
+    }
+
     /// bob keeps his mailbox full: alice's posts to him wait, and her posts
     /// to others on the same relay (and her later jobs there) still go.
     @Test func aFullMailboxHoldsUpOnlyWhatIsForIt() async throws {
         var configuration = RelayConfiguration()
         configuration.quota = MailboxQuota(bytes: 1 << 20, envelopes: 2)
         try await Self.withFriends(on: configuration) { alice, bob in
-            let url = try await alice.db.writer.read { db in try String.fetchOne(db, sql: "SELECT relay FROM mailbox")! }
-            let carol = try await Node.create(home: (alice.home as NSString).deletingLastPathComponent + "/carol", name: "carol", relays: [url],
-                                              passphrase: passphrase, kdf: .interactive)
-            try await carol.addFriend(cardText: try await alice.issueCard().text)
-            try await alice.addFriend(cardText: try await carol.issueCard().text)
+            let carol = try await Self.carol(friendOf: alice)
             try await alice.createAudience(name: "bob's")
             try await alice.addMember(audience: "bob's", friend: "bob")
             _ = try await alice.post(to: "bob's", text: "fills bob's mailbox")
@@ -65,11 +71,7 @@ import Testing
         configuration.quota = MailboxQuota(bytes: 1 << 20, envelopes: 2)
         configuration.mailboxFullRetryAfter = 900
         try await Self.withFriends(on: configuration) { alice, bob in
-            let url = try await alice.db.writer.read { db in try String.fetchOne(db, sql: "SELECT relay FROM mailbox")! }
-            let carol = try await Node.create(home: (alice.home as NSString).deletingLastPathComponent + "/carol", name: "carol", relays: [url],
-                                              passphrase: passphrase, kdf: .interactive)
-            try await carol.addFriend(cardText: try await alice.issueCard().text)
-            try await alice.addFriend(cardText: try await carol.issueCard().text)
+            let carol = try await Self.carol(friendOf: alice)
             try await alice.createAudience(name: "bob's")
             try await alice.addMember(audience: "bob's", friend: "bob")
             _ = try await alice.post(to: "bob's", text: "fills bob's mailbox")
