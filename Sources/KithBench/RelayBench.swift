@@ -32,19 +32,32 @@ enum RelayBench {
     /// (a) Drops of 512-byte envelopes into one mailbox from `concurrency`
     /// clients at once, against one transaction per drop, both with
     /// `synchronous=FULL`: the relay commits the drops that arrive together
-    /// in one transaction and one sync.
-    static func singleDrops(count: Int, concurrency: Int) async throws -> BenchCase {
+    /// in one transaction and one sync. The floor and Kith alternate, each
+    /// round into a fresh mailbox, and the best round of each is kept: the
+    /// floor syncs every drop, so a disk busy for a while must not make it
+    /// look slower than it is.
+    static func singleDrops(count: Int, concurrency: Int, rounds: Int = 2) async throws -> BenchCase {
         let dir = try scratchDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let relay = try await BenchRelay.start(directory: dir)
-        let box = try await mailboxes(1, on: RelayClient(baseURL: relay.url))[0]
-        let drops = (0..<count).map { _ in smallDrop(to: box) }
-        let seconds = try await DropSender.send(drops, to: relay.url, concurrency: concurrency)
+        var best = (ours: 0.0, floor: 0.0), floorSynchronous = -1
+        do {
+            for _ in 0..<rounds {
+                let floor = try await SQLiteFloor.relayIngest(directory: dir, drops: count, targets: 1, envelopeBytes: 6 + Post.payloadOverhead + Post.minBucket)
+                floorSynchronous = floor.synchronous
+                let box = try await mailboxes(1, on: RelayClient(baseURL: relay.url))[0]
+                let drops = (0..<count).map { _ in smallDrop(to: box) }
+                let seconds = try await DropSender.send(drops, to: relay.url, concurrency: concurrency)
+                best = (max(best.ours, Double(count) / seconds), max(best.floor, floor.rate))
+            }
+        } catch {
+            await relay.stop()
+            throw error
+        }
         let synchronous = try await relay.store.synchronous()
         await relay.stop()
-        let floor = try await SQLiteFloor.relayIngest(directory: dir, drops: count, targets: 1, envelopeBytes: 6 + Post.payloadOverhead + Post.minBucket)
-        return BenchCase(name: "1-mailbox ingest, \(concurrency) clients", unit: "drops/s", ours: Double(count) / seconds, floor: floor.rate,
-                         target: 3, note: "\(concurrency) concurrent HTTP clients, drops committed together; floor: one C-API transaction per drop (body + reference); synchronous: kith \(synchronous), floor \(floor.synchronous) (2 = FULL)")
+        return BenchCase(name: "1-mailbox ingest, \(concurrency) clients", unit: "drops/s", ours: best.ours, floor: best.floor,
+                         target: 3, note: "\(concurrency) concurrent HTTP clients, drops committed together; floor: one C-API transaction per drop (body + reference); best of \(rounds) alternating rounds; synchronous: kith \(synchronous), floor \(floorSynchronous) (2 = FULL)")
     }
 
     /// (b) One 1 KiB post to 150 mailboxes per upload; counts mailbox references.
