@@ -11,17 +11,18 @@ import Glibc
 /// request, JSON decoding) takes from the relay what it measures.
 enum DropSender {
     /// Sends `drops` (encoded drop requests) from `concurrency` connections
-    /// at once, and returns the seconds from the first to the last answer.
+    /// at once, and returns the seconds from the start to the last answer.
     /// Every answer must be 200 and accept the drop for every target.
     static func send(_ drops: [[UInt8]], to url: String, concurrency: Int) async throws -> Double {
         guard let port = URL(string: url)?.port, URL(string: url)?.host == "127.0.0.1" else { throw BenchError("not a local relay: \(url)") }
-        let sockets = try (0..<concurrency).map { _ in try connect(port: UInt16(port)) }
+        var sockets: [Int32] = []
         defer { for fd in sockets { close(fd) } }
-        let failure = FirstError()
+        for _ in 0..<concurrency { sockets.append(try connect(port: UInt16(port))) }
+        let lanes = sockets, failure = FirstError()
         return try await withCheckedThrowingContinuation { continuation in
             let group = DispatchGroup()
             let start = ContinuousClock.now
-            for (lane, fd) in sockets.enumerated() {
+            for (lane, fd) in lanes.enumerated() {
                 group.enter()
                 Thread.detachNewThread {
                     defer { group.leave() }
@@ -59,6 +60,9 @@ enum DropSender {
         }
         var one: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        // A relay that stops answering fails the bench rather than hang it.
+        var timeout = timeval(tv_sec: 60, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         guard connected == 0 else {
             close(fd)
             throw BenchError("cannot connect to the relay on port \(port)")
