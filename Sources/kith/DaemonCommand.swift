@@ -19,8 +19,9 @@ struct DaemonCommand: AsyncParsableCommand {
             `feed`, `sync`, `status`, `card`, `whoami`, `friend ...`, `group ...`, `key show`, \
             `key rotate`, `key schedule` and `relay add`/`remove` for the same --home go through its \
             control socket (DIR/daemon.sock, mode 0600, served only to processes of the same user) \
-            and need no passphrase; `key passwd` is refused until it stops. Prints "daemon running, control socket PATH" on standard output once \
-            it serves; logs go to standard error unless log.destination says otherwise. Exits 0 \
+            and need no passphrase; `key passwd` is refused until it stops. Prints "daemon running, \
+            control socket PATH" on standard output once it serves; logs go to standard error unless \
+            log.destination says otherwise (one line per event, never a text, name, token or key). Exits 0 \
             after SIGTERM or SIGINT; nothing queued is lost, whenever it stops.
             """
     )

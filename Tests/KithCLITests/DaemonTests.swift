@@ -222,7 +222,7 @@ import Testing
             #expect(!open.stderr.contains("test passphrase"))
             chmod(secret, 0o600)
             let daemon = try DaemonProcess(home: alice, env: DaemonProcess.quick.merging(env) { $1 }, passphrase: nil)
-            #expect(try kithOK(["status", "--home", alice], passphrase: nil).contains("daemon pid"))
+            #expect(try kithOK(["status", "--home", alice], passphrase: nil).contains("daemon     pid"))
             #expect(daemon.stop() == 0)
             relay.stop()
         }
