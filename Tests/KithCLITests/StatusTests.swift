@@ -69,4 +69,45 @@ import Testing
             #expect(try status(alice)["daemon"] is NSNull)
         }
     }
+
+    /// A relay's error reaches `kith status` with nothing a terminal would act on.
+    @Test(.timeLimit(.minutes(3)), .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/env")))
+    func aRelaysErrorIsShownEscaped() async throws {
+        try await withAliceAndBob { _, relay, alice, _ in
+            let port = relay.port
+            relay.stop()
+            // In the relay's place, a server that answers everything with a hostile error.
+            let script = """
+                import http.server, json, sys
+                class H(http.server.BaseHTTPRequestHandler):
+                    def answer(self):
+                        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                        body = json.dumps({"error": {"code": "busy", "message": "\\x1b]0;pwned\\x07\\x1b[31m \\u202eevil\\u2028line"}}).encode()
+                        self.send_response(503)
+                        self.send_header("Content-Type", "application/json")
+                        self.send_header("Content-Length", str(len(body)))
+                        self.end_headers()
+                        self.wfile.write(body)
+                    do_GET = do_POST = do_PUT = do_DELETE = answer
+                    def log_message(self, *args): pass
+                http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+                """
+            let hostile = Process()
+            hostile.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            hostile.arguments = ["python3", "-c", script, String(port)]
+            hostile.standardOutput = FileHandle.nullDevice
+            hostile.standardError = FileHandle.nullDevice
+            try hostile.run()
+            defer { hostile.terminate(); hostile.waitUntilExit() }
+            Thread.sleep(forTimeInterval: 1)
+            #expect(try kith(["sync", "--home", alice]).status == 1)
+            let shown = try kith(["status", "--home", alice])
+            #expect(shown.status == 0 && shown.stdout.contains("pwned"), "\(shown.stdout) \(shown.stderr)")
+            #expect(!shown.stdout.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 || $0.value == 0x202E || $0.value == 0x2028 },
+                    "\(shown.stdout.debugDescription)")
+            let relays = try node(try status(alice))["relays"] as? [[String: Any]]
+            let error = try #require(relays?.first?["last_error"] as? String)
+            #expect(error.contains("pwned"), "\(error)")
+        }
+    }
 }
