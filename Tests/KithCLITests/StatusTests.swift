@@ -98,7 +98,8 @@ import Testing
             hostile.standardOutput = FileHandle.nullDevice
             hostile.standardError = FileHandle.nullDevice
             try hostile.run()
-            defer { hostile.terminate(); hostile.waitUntilExit() }
+            // SIGKILL: the test runner's blocked signals are inherited, SIGTERM among them.
+            defer { kill(hostile.processIdentifier, SIGKILL); hostile.waitUntilExit() }
             Thread.sleep(forTimeInterval: 1)
             #expect(try kith(["sync", "--home", alice]).status == 1)
             let shown = try kith(["status", "--home", alice])
