@@ -19,14 +19,14 @@ import Testing
     }
 
     @Test(.timeLimit(.minutes(5))) func friendGroupKeyAndRelayCommandsGoThroughTheDaemon() async throws {
-        try await withAliceAndBob { dir, relay, alice, bob in
+        try await withAliceAndBob { dir, relay, alice, _ in
             let second = try RelayProcess(home: dir + "/second")
             defer { second.stop() }
             let carol = dir + "/carol"
             try kithOK(["init", "--home", carol, "--name", "carol", "--relay", relay.url])
             let daemon = try DaemonProcess(home: alice)
             // No passphrase from here on: each of these is answered by the daemon.
-            func run(_ args: [String]) throws -> String { try kithOK(args + ["--home", alice], passphrase: nil) }
+            @discardableResult func run(_ args: [String]) throws -> String { try kithOK(args + ["--home", alice], passphrase: nil) }
             #expect(try run(["whoami"]).hasPrefix("alice  "))
             #expect(try run(["friend", "list"]).hasPrefix("bob  "))
             try kithOK(["friend", "add", "--home", carol, try run(["card", "--for", "carol"])])
@@ -41,7 +41,7 @@ import Testing
             try run(["key", "rotate"])
             try run(["relay", "add", second.url])
             try run(["friend", "remove", "carol"])
-            // A bad input through the daemon: its one-line error, and nothing changed.
+            // A bad input through the daemon: its one-line error, as without a daemon.
             let bad = try kith(["group", "add", "--home", alice, "work", "nobody"], passphrase: nil)
             #expect(bad.status == 1 && bad.stderr.hasPrefix("kith: error: ") && bad.stderr.contains("nobody"), "\(bad.stderr)")
             let passwd = try kith(["key", "passwd", "--home", alice], env: ["KITH_NEW_PASSPHRASE": "another test passphrase"])
@@ -59,7 +59,6 @@ import Testing
             #expect(try kithOK(["friend", "list", "--home", alice]).split(separator: "\n").count == 1)
             #expect(try kithOK(["group", "list", "--home", alice]).contains("family: (no members)"))
             try kithOK(["key", "passwd", "--home", alice], env: ["KITH_NEW_PASSPHRASE": "another test passphrase"])
-            _ = bob
         }
     }
 
@@ -121,7 +120,7 @@ import Testing
             defer { daemon.stop() }
             chmod(socket, 0o666)
             func curl(as user: [String]) throws -> Output {
-                try run(user + ["/usr/bin/curl", "-sS", "--max-time", "20", "--unix-socket", socket, "http://kith/v1/status"])
+                try runProgram(user + ["/usr/bin/curl", "-sS", "--max-time", "20", "--unix-socket", socket, "http://kith/v1/status"])
             }
             let owner = try curl(as: [])
             #expect(owner.status == 0 && owner.stdout.contains("\"fingerprint\""), "\(owner.stderr)")
@@ -144,7 +143,7 @@ final class ResultsBox: @unchecked Sendable {
 }
 
 /// A program other than kith, run to completion.
-func run(_ command: [String]) throws -> Output {
+func runProgram(_ command: [String]) throws -> Output {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: command[0])
     process.arguments = Array(command.dropFirst())
