@@ -131,6 +131,6 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "KithCLITests", dependencies: ["KithCrypto"], swiftSettings: swiftSettings),
+        .testTarget(name: "KithCLITests", dependencies: ["KithCrypto", "KithProtocol"], swiftSettings: swiftSettings),
     ]
 )

@@ -4,9 +4,10 @@ import KithNode
 import NIOCore
 import NIOHTTP1
 
-/// The command line's side of the control socket: `kith post`, `feed`,
-/// `sync` and `status` go through the running daemon of a node, which holds
-/// the unlocked keys, so they need no passphrase.
+/// The command line's side of the control socket: `kith sync`, `status` and
+/// every `NodeCommand` (post, feed, friends, audiences, keys, relays) go
+/// through the running daemon of a node, which holds the unlocked keys, so
+/// they need no passphrase.
 public struct ControlClient: Sendable {
     public let socket: String
     public let pid: Int32
@@ -17,16 +18,13 @@ public struct ControlClient: Sendable {
         return ControlClient(socket: holder.socket, pid: holder.pid)
     }
 
-    public func status() async throws -> DaemonStatus {
+    public func status() async throws -> Status {
         try await call(.GET, "/v1/status")
     }
 
-    public func post(to audience: String, text: String) async throws -> PostResponse {
-        try await call(.POST, "/v1/post", body: try JSONEncoder().encode(PostRequest(to: audience, text: text)))
-    }
-
-    public func feed(limit: Int) async throws -> [FeedItem] {
-        try await call(.GET, "/v1/feed?limit=\(limit)")
+    /// Runs `command` in the daemon.
+    public func run<C: NodeCommand>(_ command: C) async throws -> C.Answer {
+        try await call(.POST, "/v1/node/\(C.name)", body: try JSONEncoder().encode(command))
     }
 
     public func sync(retryNow: Bool) async throws -> SyncReport {

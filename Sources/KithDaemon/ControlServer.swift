@@ -4,42 +4,44 @@ import KithNode
 import Logging
 import NIOCore
 
-/// `POST /v1/post`'s body.
-public struct PostRequest: Codable, Sendable {
-    public let to: String
-    public let text: String
-
-    public init(to: String, text: String) {
-        self.to = to
-        self.text = text
-    }
-}
-
-/// `POST /v1/post`'s answer.
-public struct PostResponse: Codable, Sendable {
-    public let id: String
-    public let recipients: Int
-}
-
 /// An error answer: the node's one-line error and its hint.
 struct ControlFailure: Codable, Sendable {
     let error: String
     let hint: String?
 }
 
-/// `GET /v1/status`'s answer.
+/// `GET /v1/status`'s answer, and `kith status --json`'s: the node's state,
+/// and the daemon's when one runs.
+public struct Status: Codable, Sendable {
+    public let node: NodeStatus
+    public let daemon: DaemonStatus?
+
+    public init(node: NodeStatus, daemon: DaemonStatus?) {
+        self.node = node
+        self.daemon = daemon
+    }
+
+    enum CodingKeys: String, CodingKey { case node, daemon }
+
+    /// `daemon` is written as null, not left out, when none runs.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(node, forKey: .node)
+        try container.encode(daemon, forKey: .daemon)
+    }
+}
+
+/// The running daemon's own state.
 public struct DaemonStatus: Codable, Sendable {
     public let pid: Int32
-    public let home: String
     public let startedAt: UInt64
     public let syncInterval: Int
-    public let outbox: OutboxSummary
     public let lastSync: SyncRunner.LastSync?
     /// The embedded relay's URL, when this node also serves as a relay.
     public let relay: String?
 
     enum CodingKeys: String, CodingKey {
-        case pid, home, outbox, relay
+        case pid, relay
         case startedAt = "started_at"
         case syncInterval = "sync_interval"
         case lastSync = "last_sync"
@@ -48,40 +50,38 @@ public struct DaemonStatus: Codable, Sendable {
 
 /// What the control socket serves. Every answer is JSON; a failure is 400
 /// (or 500) with `{"error": ..., "hint": ...}`. Only the owner of the node
-/// directory can connect: the socket is 0600 inside the 0700 directory.
+/// directory can connect: the socket is 0600 inside the 0700 directory, and
+/// each connection's peer must run as the daemon's user (`OwnerOnlyChannel`).
 struct ControlRoutes: Sendable {
     let node: Node
     let runner: SyncRunner
     let trigger: SyncTrigger
     let syncAfterPost: Bool
-    let status: @Sendable () async throws -> DaemonStatus
+    let status: @Sendable () async throws -> Status
 
-    /// The largest request body: a post's text is at most 64 KiB.
+    /// The largest request body: a post's text is at most 64 KiB, a card a few.
     static let maxBody = 1 << 20
 
     func router() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.get("/v1/status") { _, _ in await answer { try await status() } }
-        router.post("/v1/post") { request, _ in
-            await answer {
-                let body = try await request.body.collect(upTo: Self.maxBody)
-                let post = try JSONDecoder().decode(PostRequest.self, from: Data(body.readableBytesView))
-                let posted = try await node.post(to: post.to, text: post.text)
-                if syncAfterPost { trigger.fire() }
-                return PostResponse(id: posted.id, recipients: posted.recipients)
-            }
-        }
         router.post("/v1/sync") { request, _ in
             await answer { try await runner.sync(retryNow: request.uri.queryParameters.get("retry_now") == "1") }
         }
-        router.get("/v1/feed") { request, _ in
+        for command in nodeCommands { serve(command, on: router) }
+        return router
+    }
+
+    /// `POST /v1/node/NAME`: the command in the body, run on the daemon's node.
+    private func serve<C: NodeCommand>(_: C.Type, on router: Router<BasicRequestContext>) {
+        router.post("/v1/node/\(C.name)") { request, _ in
             await answer {
-                let limit = request.uri.queryParameters.get("limit").flatMap { Int($0) } ?? 100
-                guard limit > 0 else { throw NodeError("the limit must be positive") }
-                return try node.feed(limit: limit)
+                let body = try await request.body.collect(upTo: Self.maxBody)
+                let answer = try await JSONDecoder().decode(C.self, from: Data(body.readableBytesView)).run(on: node)
+                if C.queues, syncAfterPost { trigger.fire() }
+                return answer
             }
         }
-        return router
     }
 }
 

@@ -14,7 +14,7 @@ import UnixSignals
 /// 2. sync: delivery of the outbox and fetching of the inboxes, at
 ///    `sync.interval`, at once after a post, and when a `MailSignal` says so,
 /// 3. the key rotation schedule,
-/// 4. the control socket.
+/// 4. the control socket, for the command line (`ControlRoutes`).
 ///
 /// Everything the daemon does is committed to SQLite before it is
 /// acknowledged to anyone, so stopping it at any moment (even `kill -9`)
@@ -62,13 +62,14 @@ public struct Daemon: Sendable {
 
         let node = self.node
         let routes = ControlRoutes(node: node, runner: runner, trigger: trigger, syncAfterPost: config.syncAfterPost) {
-            DaemonStatus(pid: getpid(), home: node.home, startedAt: startedAt, syncInterval: config.syncInterval,
-                         outbox: try await node.outboxSummary(), lastSync: await runner.lastSync(), relay: relayURL.get())
+            Status(node: try await node.status(),
+                   daemon: DaemonStatus(pid: getpid(), startedAt: startedAt, syncInterval: config.syncInterval,
+                                        lastSync: await runner.lastSync(), relay: relayURL.get()))
         }
         // A socket left by a daemon that was killed: the lock says none runs now.
         unlink(config.controlSocket)
         let socket = config.controlSocket
-        let control = Application(router: routes.router(),
+        let control = Application(router: routes.router(), server: .ownerOnly,
                                   configuration: .init(address: .unixDomainSocket(path: socket), serverName: "kith-daemon"),
                                   onServerRunning: { _ in
                                       // The umask already made it 0600; this says so whatever the umask was.

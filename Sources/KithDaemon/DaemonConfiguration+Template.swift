@@ -65,9 +65,10 @@ extension DaemonConfiguration {
           # grace_days: 14
 
         control:
-          # The Unix socket through which `kith post`, `kith feed`, `kith sync` and
-          # `kith status` use the running daemon. It is created mode 0600 in the
-          # node directory (0700): only you can connect.
+          # The Unix socket through which the command line (post, feed, sync, status,
+          # friend, group, key and relay commands) uses the running daemon. It is
+          # created mode 0600 in the node directory (0700), and the daemon serves
+          # only connections from processes of its own user.
           socket: daemon.sock
 
         web:

@@ -40,12 +40,16 @@ public actor SyncRunner {
         self.logger = logger
     }
 
-    /// Runs one sync, after the one in progress if any.
+    /// Runs one sync, after the one in progress if any: each sync starts
+    /// once the one asked for before it has ended.
     public func sync(retryNow: Bool = false) async throws -> SyncReport {
-        while let current = running { _ = try? await current.value }
-        let task = Task { try await self.round(retryNow: retryNow) }
+        let previous = running
+        let task = Task {
+            _ = await previous?.result
+            return try await self.round(retryNow: retryNow)
+        }
         running = task
-        defer { running = nil }
+        defer { if running == task { running = nil } }
         do {
             // Cancelling the caller (shutdown) cancels the sync: what it did so far is committed.
             let report = try await withTaskCancellationHandler { try await task.value } onCancel: { task.cancel() }

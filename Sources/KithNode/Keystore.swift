@@ -92,22 +92,42 @@ public struct Keystore: Sendable {
     /// Reads and decrypts the keystore, and returns the key it is encrypted
     /// under with it; refuses a file others can read or write.
     public static func unlock(path: String, passphrase: [UInt8]) throws -> (keys: Keystore, fileKey: FileKey) {
-        let bytes = try SecureFile.readPrivate(path, what: "keystore")
-        let header: KeystoreFile.Header, ct: [UInt8]
-        do { (header, ct) = try KeystoreFile.Header.parse(file: bytes) } catch let error as ProtocolError {
-            if error.kind == .unsupportedVersion { throw NodeError("\(path): unsupported keystore version") }
-            throw NodeError("\(path) is not a usable Kith keystore (\(error.detail))")
-        }
+        let (header, ct) = try read(path)
         let key: SecretBytes
         do { key = try PasswordKDF.deriveKey(passphrase: passphrase, salt: header.salt, opsLimit: header.opsLimit, memLimit: header.memLimit) } catch {
             throw NodeError("\(path): keystore has unusable key-derivation parameters")
         }
+        let fileKey = FileKey(opsLimit: header.opsLimit, memLimit: header.memLimit, salt: header.salt, key: key)
+        return (try decrypt(ct, header: header, under: fileKey), fileKey)
+    }
+
+    /// Reads the keystore again under the key an unlock derived, as it is now
+    /// on disk: another command may have rewritten it since (a rotation, an
+    /// added relay). One re-encrypted under another passphrase since is refused.
+    static func reread(path: String, under fileKey: FileKey) throws -> Keystore {
+        let (header, ct) = try read(path)
+        guard header.salt == fileKey.salt, header.opsLimit == fileKey.opsLimit, header.memLimit == fileKey.memLimit else {
+            throw NodeError("another command changed the keystore's passphrase meanwhile: nothing was changed",
+                            hint: "run the command again with the new passphrase")
+        }
+        return try decrypt(ct, header: header, under: fileKey)
+    }
+
+    private static func read(_ path: String) throws -> (KeystoreFile.Header, [UInt8]) {
+        let bytes = try SecureFile.readPrivate(path, what: "keystore")
+        do { return try KeystoreFile.Header.parse(file: bytes) } catch let error as ProtocolError {
+            if error.kind == .unsupportedVersion { throw NodeError("\(path): unsupported keystore version") }
+            throw NodeError("\(path) is not a usable Kith keystore (\(error.detail))")
+        }
+    }
+
+    private static func decrypt(_ ct: [UInt8], header: KeystoreFile.Header, under fileKey: FileKey) throws -> Keystore {
         var secrets: [UInt8]
-        do { secrets = try AEAD.open(ct, key: key, nonce: header.nonce, associatedData: header.bytes) } catch {
+        do { secrets = try AEAD.open(ct, key: fileKey.key, nonce: header.nonce, associatedData: header.bytes) } catch {
             throw NodeError("wrong passphrase (or a damaged keystore): the keystore could not be decrypted",
                             hint: "the passphrase comes from KITH_PASSPHRASE, KITH_PASSPHRASE_FILE or the prompt")
         }
         defer { wipe(&secrets) }
-        return (try decodeSecrets(secrets), FileKey(opsLimit: header.opsLimit, memLimit: header.memLimit, salt: header.salt, key: key))
+        return try decodeSecrets(secrets)
     }
 }

@@ -31,7 +31,7 @@ extension Node {
     }
 
     /// What changing an audience's members did.
-    public struct MembershipChange: Sendable, Equatable {
+    public struct MembershipChange: Codable, Sendable, Equatable {
         /// The audience's epoch from now on.
         public let epoch: UInt32
         /// Members the new key is queued for.

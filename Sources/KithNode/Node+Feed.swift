@@ -24,14 +24,18 @@ public struct FeedItem: Codable, Sendable, Equatable {
 }
 
 extension Node {
-    /// Posts I can read, newest first.
+    /// Posts I can read, newest first. Those returned count as read from
+    /// now on (`NodeStatus.unread`).
     public func feed(limit: Int = 100) throws -> [FeedItem] {
-        let me = try identity(), myName = try name(), atRest = try atRest
-        return try db.writer.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT p.id, p.author, f.name, p.audience_name, p.text, p.created_at, f.verified_at FROM post p
+        let me = try identity(), myName = try name(), atRest = try atRest, now = Int64(clamping: clock())
+        return try db.writer.write { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT p.id, p.author, f.name, p.audience_name, p.text, p.created_at, f.verified_at, p.rowid FROM post p
                 LEFT JOIN friend f ON f.identity = p.author ORDER BY p.created_at DESC, p.rowid DESC LIMIT ?
-                """, arguments: [limit]).map { row in
+                """, arguments: [limit])
+            let shown = try db.cachedStatement(sql: "UPDATE post SET shown_at = ? WHERE rowid = ? AND shown_at IS NULL")
+            for row in rows { try shown.execute(arguments: [now, row[7] as Int64]) }
+            return try rows.map { row in
                 let author = [UInt8](row[1] as Data)
                 let name = try author == me ? myName
                     : (row[2] as Data?).map { try atRest.text($0, .friendName) } ?? "unknown (\(Fingerprint.of(identity: author).prefix(9)))"

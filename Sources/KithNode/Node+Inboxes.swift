@@ -5,7 +5,7 @@ import KithProtocol
 import NIOCore
 
 /// What `addRelay` or `removeRelay` did.
-public struct RelayChange: Sendable, Equatable {
+public struct RelayChange: Codable, Sendable, Equatable {
     /// The relay, as stored.
     public let relay: String
     /// Friends an inbox update is queued for.

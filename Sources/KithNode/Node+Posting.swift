@@ -5,7 +5,7 @@ import KithProtocol
 
 extension Node {
     /// The outcome of `post`: the new post's id and how many friends it is queued for.
-    public struct Posted: Sendable {
+    public struct Posted: Codable, Sendable {
         public let id: String
         public let recipients: Int
     }

@@ -5,7 +5,7 @@ import KithProtocol
 
 extension Node {
     /// What removing a friend did.
-    public struct FriendRemoval: Sendable {
+    public struct FriendRemoval: Codable, Sendable {
         /// Audiences they were in; each got a new epoch without them.
         public let audiences: [String]
         /// Drop tokens revoked at their relays (those of cards issued `--for` them).

@@ -117,6 +117,7 @@ extension Node {
         for one in served {
             if let (status, problems) = one.delivery { Self.record(status, problems: problems, in: &report) }
         }
+        try await recordRelayStates(served.map { ($0.relay, $0.delivery?.0, $0.fetch?.0) })
         try await countQueued(&report)
         for one in served {
             if let (status, part) = one.fetch { Self.record(status, part: part, in: &report) }

@@ -4,7 +4,7 @@ import KithCrypto
 import KithProtocol
 
 /// What `replaceFriend` did, for the command to tell the user.
-public struct FriendReplacement: Sendable, Equatable {
+public struct FriendReplacement: Codable, Sendable, Equatable {
     /// The friend as now known: the new identity, unverified.
     public let friend: Friend
     /// The fingerprint of the identity that was replaced.

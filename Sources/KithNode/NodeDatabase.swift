@@ -152,6 +152,16 @@ public struct NodeDatabase: Sendable {
                     PRIMARY KEY (friend, relay, mailbox));
                 """)
         }
+        m.registerMigration("v8-status") { db in
+            // For `kith status`: each relay's last successful sync and last error (Node+Status.swift),
+            // and when `kith feed` first showed a post (NULL: unread). Posts from before count as shown.
+            try db.execute(sql: """
+                CREATE TABLE relay_state (relay TEXT PRIMARY KEY NOT NULL, last_success_at INTEGER, last_error TEXT, last_error_at INTEGER);
+                ALTER TABLE post ADD COLUMN shown_at INTEGER;
+                UPDATE post SET shown_at = received_at;
+                CREATE INDEX post_unshown ON post(author) WHERE shown_at IS NULL;
+                """)
+        }
         return m
     }
 

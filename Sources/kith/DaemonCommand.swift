@@ -16,9 +16,12 @@ struct DaemonCommand: AsyncParsableCommand {
             a wrong type or an impossible value is an error naming the key and the file, and the \
             daemon does not start. The keystore is unlocked once, with KITH_PASSPHRASE, the \
             passphrase_file of the config, or a prompt on the terminal. While it runs, `kith post`, \
-            `kith feed`, `kith sync` and `kith status` for the same --home go through it and need \
-            no passphrase. Prints "daemon running, control socket PATH" on standard output once \
-            it serves; logs go to standard error unless log.destination says otherwise. Exits 0 \
+            `feed`, `sync`, `status`, `card`, `whoami`, `friend ...`, `group ...`, `key show`, \
+            `key rotate`, `key schedule` and `relay add`/`remove` for the same --home go through its \
+            control socket (DIR/daemon.sock, mode 0600, served only to processes of the same user) \
+            and need no passphrase; `key passwd` is refused until it stops. Prints "daemon running, \
+            control socket PATH" on standard output once it serves; logs go to standard error unless \
+            log.destination says otherwise (one line per event, never a text, name, token or key). Exits 0 \
             after SIGTERM or SIGINT; nothing queued is lost, whenever it stops.
             """
     )
@@ -77,44 +80,75 @@ struct DaemonCommand: AsyncParsableCommand {
     }
 }
 
-/// `kith status`: what the running daemon is doing.
+/// `kith status`: the node's state, through its daemon if one runs.
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "Show the running daemon's state: its outbox, its last sync, given-up deliveries.",
-        discussion: "Needs a daemon running for the node (`kith daemon`); exits with 3 when none runs."
+        abstract: "Show the node's state: identity, relays, queued deliveries, waiting envelopes, unread posts, key rotation.",
+        discussion: """
+            Shows your name and fingerprint; each relay with its last successful sync and its last \
+            error; the deliveries queued for each friend with their next attempt and why the last one \
+            failed; the fetched envelopes that wait (for an audience key, or for a sender to become a \
+            friend) and why; how many posts of others `kith feed` has not shown yet (unread); the \
+            outbox in numbers; and when the encryption key is next replaced. While a daemon runs for \
+            the node, it answers (no passphrase needed) and adds its own state: pid, start, sync \
+            interval and its last sync. Without one the node is read directly. --json prints all of \
+            it exactly, as README.md describes.
+            """
     )
 
     @OptionGroup var home: HomeOptions
 
-    @Flag(help: "Print the status as JSON.") var json = false
+    @Flag(help: "Print the status as JSON: {node: {...}, daemon: {...} or null}.") var json = false
 
     func run() async throws {
-        let dir = try home.resolve()
-        guard let daemon = ControlClient.running(home: dir) else {
-            Console.error("no daemon runs for \(dir)", hint: "start one with `kith daemon --home \(dir)`")
-            throw ExitCode(3)
+        let status: Status
+        if let daemon = ControlClient.running(home: try home.resolve()) {
+            status = try await daemon.status()
+        } else {
+            status = Status(node: try await home.unlock().status(), daemon: nil)
         }
-        let status = try await daemon.status()
         if json { return try Console.json(status) }
-        Console.out("daemon pid \(status.pid), since \(Self.time(status.startedAt)), syncs every \(status.syncInterval) s")
-        if let relay = status.relay { Console.out("serving a relay at \(relay)") }
-        let outbox = status.outbox
-        var line = "outbox: \(outbox.queued) queued"
-        if let next = outbox.nextAttemptAt, outbox.queued > 0 { line += " (next attempt \(Self.time(next)))" }
-        line += ", \(outbox.refused) refused, \(outbox.expired) given up after the age limit"
-        Console.out(line)
-        if let last = status.lastSync {
-            if let report = last.report {
-                Console.out("last sync \(Self.time(last.finishedAt)): delivered \(report.delivered), fetched \(report.fetched), "
-                    + "new posts \(report.newPosts), waiting \(report.waiting)")
-            } else {
-                Console.out("last sync \(Self.time(last.finishedAt)) failed: \(last.error ?? "unknown error")")
+        let node = status.node
+        Console.out("\(node.name)  \(node.fingerprint)")
+        if let daemon = status.daemon {
+            Console.out("daemon     pid \(daemon.pid), since \(Self.time(daemon.startedAt)), syncs every \(daemon.syncInterval) s")
+            if let relay = daemon.relay { Console.out("           serving a relay at \(relay)") }
+            if let last = daemon.lastSync {
+                if let report = last.report {
+                    Console.out("last sync  \(Self.time(last.finishedAt)): delivered \(report.delivered), fetched \(report.fetched), "
+                        + "new posts \(report.newPosts), waiting \(report.waiting)")
+                } else {
+                    Console.out("last sync  \(Self.time(last.finishedAt)) failed: \(last.error ?? "unknown error")")
+                }
             }
+        } else {
+            Console.out("daemon     none runs for this node")
         }
+        for relay in node.relays {
+            var line = "relay      \(relay.relay)\(relay.mine ? " (my mailbox)" : ""): "
+            line += relay.lastSuccessAt.map { "last synced \(Self.time($0))" } ?? "never synced"
+            if let error = relay.lastError, let at = relay.lastErrorAt { line += "; last error \(Self.time(at)): \(error)" }
+            Console.out(line)
+        }
+        for queued in node.queued {
+            let whom = queued.friend ?? "mailboxes of no friend now"
+            let count = queued.count == 1 ? "1 delivery" : "\(queued.count) deliveries"
+            Console.out("queued     \(count) for \(whom) on \(queued.relay), next attempt \(Self.time(queued.nextAttemptAt)): "
+                + (queued.lastError.map { "last failed: \($0)" } ?? "not tried yet"))
+        }
+        for pending in node.pending {
+            Console.out("waiting    \(pending.count) fetched \(pending.count == 1 ? "envelope" : "envelopes"): \(pending.reason) "
+                + "(since \(Self.time(pending.oldestReceivedAt)))")
+        }
+        Console.out("unread     \(node.unread) \(node.unread == 1 ? "post" : "posts") not shown by `kith feed` yet")
+        let outbox = node.outbox
+        Console.out("outbox     \(outbox.queued) queued, \(outbox.refused) refused, \(outbox.expired) given up after the age limit")
+        Console.out("rotation   every \(node.rotation.everyDays) days, next at the first sync after \(Self.time(node.rotation.nextAt)); "
+            + "old secrets kept \(node.rotation.graceDays) days")
     }
 
-    static func time(_ seconds: UInt64) -> String { Date(timeIntervalSince1970: TimeInterval(seconds)).formatted(.iso8601) }
+    static func time(_ seconds: UInt64) -> String { Date(timeIntervalSince1970: TimeInterval(min(seconds, 253_402_300_799))).formatted(.iso8601) }
 }
 
 /// Where the daemon's log goes.

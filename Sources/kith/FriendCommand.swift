@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KithDaemon
 import KithNode
 
 struct FriendCommand: AsyncParsableCommand {
@@ -31,7 +32,7 @@ struct FriendCommand: AsyncParsableCommand {
 
         func run() async throws {
             let text = try Input.argumentOrStandardInput(card, what: "the card")
-            let friend = try await home.unlock().addFriend(cardText: text, as: localName, allowLocalRelays: Input.allowLocalRelays)
+            let friend = try await home.run(FriendAddRequest(card: text, localName: localName, allowLocalRelays: Input.allowLocalRelays))
             Console.out("\(friend.name)  \(friend.fingerprint)")
         }
     }
@@ -51,7 +52,7 @@ struct FriendCommand: AsyncParsableCommand {
         @Argument(help: "The friend, by the name `kith friend list` shows (or the name given to `kith card --for`).") var friend: String
 
         func run() async throws {
-            let done = try await home.unlock().removeFriend(named: friend)
+            let done = try await home.run(FriendRemoveRequest(friend: friend))
             if !done.audiences.isEmpty {
                 let list = done.audiences.map { "\"\($0)\"" }.joined(separator: ", ")
                 Console.note("removed \(friend) from \(list): they keep the posts they already have and cannot read anything you post there from now on")
@@ -65,7 +66,7 @@ struct FriendCommand: AsyncParsableCommand {
         }
     }
 
-    struct List: ParsableCommand {
+    struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "List friends with their fingerprints.",
             discussion: "\(VerifiedMark.mark) after a name marks a friend you verified with `kith friend verify NAME --confirm`."
@@ -76,8 +77,8 @@ struct FriendCommand: AsyncParsableCommand {
         @Flag(help: "Print a JSON array of {name, fingerprint, cardName, relays, verified}.")
         var json = false
 
-        func run() throws {
-            let friends = try home.unlock().friends()
+        func run() async throws {
+            let friends = try await home.run(FriendListRequest())
             if json { return try Console.json(friends) }
             for f in friends { Console.out("\(VerifiedMark.name(f.name, verified: f.verified))  \(f.fingerprint)") }
         }
@@ -111,13 +112,11 @@ struct FriendCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let node = try home.unlock()
-            let (shown, number) = try node.safetyNumber(withFriendNamed: friend)
-            Console.out(number)
+            let shown = try await home.run(FriendVerifyRequest(friend: friend, mark: confirm || clear ? confirm : nil))
+            Console.out(shown.number)
             if confirm || clear {
-                try await node.setVerified(friendNamed: friend, confirm)
                 Console.note(confirm ? "marked \(friend) verified" : "marked \(friend) not verified")
-            } else if shown.verified {
+            } else if shown.friend.verified {
                 Console.note("\(friend) is verified; on their side, `kith friend verify` with your name shows the same number")
             } else {
                 Console.note("compare these digits with \(friend), in person or by a call: on their side, `kith friend verify` "
@@ -148,7 +147,7 @@ struct FriendCommand: AsyncParsableCommand {
 
         func run() async throws {
             let text = try Input.argumentOrStandardInput(card, what: "the card")
-            let done = try await home.unlock().replaceFriend(named: friend, cardText: text, allowLocalRelays: Input.allowLocalRelays)
+            let done = try await home.run(FriendReplaceRequest(friend: friend, card: text, allowLocalRelays: Input.allowLocalRelays))
             Console.out("\(done.friend.name)  \(done.friend.fingerprint)")
             Console.note("replaced the old identity of \(friend) (fingerprint \(done.oldFingerprint)): it is no longer your friend; "
                 + "nothing new is sent to it or shown from it")
@@ -198,7 +197,7 @@ struct GroupCommand: AsyncParsableCommand {
         @Argument(help: "The audience's name, e.g. family.") var name: String
 
         func run() async throws {
-            try await home.unlock().createAudience(name: name)
+            _ = try await home.run(GroupCreateRequest(audience: name))
             Console.note("created audience \"\(name)\"")
         }
     }
@@ -220,7 +219,7 @@ struct GroupCommand: AsyncParsableCommand {
         @Argument(help: "The friend, by the name `kith friend list` shows.") var friend: String
 
         func run() async throws {
-            guard let change = try await home.unlock().addMember(audience: name, friend: friend, shareHistory: shareHistory) else {
+            guard let change = try await home.run(GroupAddRequest(audience: name, friend: friend, shareHistory: shareHistory)).change else {
                 return Console.note("\(friend) is already in \"\(name)\"")
             }
             if shareHistory {
@@ -246,7 +245,7 @@ struct GroupCommand: AsyncParsableCommand {
         @Argument(help: "The friend, by the name `kith friend list` shows.") var friend: String
 
         func run() async throws {
-            guard let change = try await home.unlock().removeMember(audience: name, friend: friend) else {
+            guard let change = try await home.run(GroupRemoveRequest(audience: name, friend: friend)).change else {
                 return Console.note("\(friend) is not in \"\(name)\"")
             }
             Console.note("removed \(friend) from \"\(name)\": they keep the posts they already have and cannot read anything you post there from now on; `kith sync` sends the new key to the \(change.keyQueuedFor) remaining \(change.keyQueuedFor == 1 ? "member" : "members")")
@@ -259,13 +258,13 @@ struct GroupCommand: AsyncParsableCommand {
         Console.warning("no new key for \(change.skipped.joined(separator: ", ")): their encryption key is not valid now, so they read nothing new until you add their newer card")
     }
 
-    struct List: ParsableCommand {
+    struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List your audiences and their members.")
         @OptionGroup var home: HomeOptions
         @Flag(help: "Print a JSON array of {name, epoch, members}.") var json = false
 
-        func run() throws {
-            let audiences = try home.unlock().audiences()
+        func run() async throws {
+            let audiences = try await home.run(GroupListRequest())
             if json { return try Console.json(audiences) }
             for a in audiences { Console.out("\(a.name): \(a.members.isEmpty ? "(no members)" : a.members.joined(separator: ", "))") }
         }

@@ -18,17 +18,12 @@ struct HomeOptions: ParsableArguments {
     /// Opens the node without its secrets.
     func open() throws -> Node { try Node.open(home: try resolve()) }
 
-    /// Opens the node and decrypts its keystore, for a command that rewrites
-    /// the keystore (`what` it does): refused while a daemon runs for the
-    /// node, since the daemon rewrites it too (rotation) and one would undo
-    /// the other's change.
-    func unlockWithoutDaemon(to what: String) throws -> Node {
-        let dir = try resolve()
-        if ControlClient.running(home: dir) != nil {
-            throw NodeError("a daemon runs for \(dir): stop it before you \(what)",
-                            hint: "the daemon rewrites the keystore too; start it again afterwards")
-        }
-        return try unlock()
+    /// Runs `command` on the node: inside its running daemon, which holds
+    /// the unlocked keystore, so no passphrase is asked; with no daemon,
+    /// here, after unlocking the keystore.
+    func run<C: NodeCommand>(_ command: C) async throws -> C.Answer {
+        if let daemon = ControlClient.running(home: try resolve()) { return try await daemon.run(command) }
+        return try await command.run(on: unlock())
     }
 
     /// Opens the node and decrypts its keystore.

@@ -127,7 +127,6 @@ struct CardCommand: AsyncParsableCommand {
     var holder: String?
 
     func run() async throws {
-        let card = try await home.unlock().issueCard(for: holder)
-        Console.out(card.text)
+        Console.out(try await home.run(CardRequest(holder: holder)))
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KithCrypto
+import KithDaemon
 import KithNode
 
 /// `kith key`: inspecting my keys, rotating the encryption key and changing
@@ -12,7 +13,7 @@ struct KeyCommand: AsyncParsableCommand {
         subcommands: [Show.self, Rotate.self, Schedule.self, Passwd.self, BackupCommand.self]
     )
 
-    struct Show: ParsableCommand {
+    struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show your public keys, their validity and your mailboxes. Never a secret.",
             discussion: """
@@ -30,8 +31,8 @@ struct KeyCommand: AsyncParsableCommand {
             """)
         var json = false
 
-        func run() throws {
-            let info = try home.unlock().keyInfo()
+        func run() async throws {
+            let info = try await home.run(KeyShowRequest())
             if json { return try Console.json(info) }
             Console.out("name            \(info.name)")
             Console.out("identity        \(info.identity)")
@@ -59,15 +60,16 @@ struct KeyCommand: AsyncParsableCommand {
                 Friends seal to the new key once they have synced. The old secret still opens what was \
                 sealed to it for the grace period (`kith key schedule`), then a sync erases it from the \
                 keystore: whoever later gets your node directory and passphrase cannot open key messages \
-                sealed to it. `kith sync` also rotates by itself on the schedule (weekly unless changed).
+                sealed to it. `kith sync` also rotates by itself on the schedule (weekly unless changed). \
+                While a daemon runs for the node, the daemon makes the key (no passphrase is asked) and \
+                sends the updates at once.
                 """
         )
         @OptionGroup var home: HomeOptions
 
         func run() async throws {
-            let node = try home.unlockWithoutDaemon(to: "rotate the encryption key")
-            let rotation = try await node.rotateEncryptionKey()
-            let info = try node.keyInfo()
+            let rotation = try await home.run(KeyRotateRequest())
+            let info = rotation.keys
             Console.out("encryption key  \(info.encryptionKey.publicKey)")
             let friends = rotation.updatesQueuedFor == 1 ? "1 friend" : "\(rotation.updatesQueuedFor) friends"
             Console.note("new encryption key made; an update is queued for \(friends), sent by your next `kith sync`")
@@ -97,9 +99,7 @@ struct KeyCommand: AsyncParsableCommand {
         @Option(help: ArgumentHelp("Keep a replaced secret DAYS days before erasing it (1 to 90).", valueName: "days")) var grace: Int?
 
         func run() async throws {
-            let node = try home.unlock()
-            if every != nil || grace != nil { try await node.setRotationSchedule(everyDays: every, graceDays: grace) }
-            let info = try node.keyInfo()
+            let info = try await home.run(KeyScheduleRequest(every: every, grace: grace))
             Console.out("rotation  every \(days(info.rotation.everyDays)); next at the first sync after \(info.rotation.nextRotation)")
             Console.out("grace     \(days(info.rotation.graceDays))")
         }
@@ -115,7 +115,9 @@ struct KeyCommand: AsyncParsableCommand {
                 least \(Keystore.minimumPassphraseLength) characters. The keystore is rewritten atomically \
                 with the current key-derivation limits, so an older keystore is upgraded as well (giving \
                 the same passphrase again only does that). A copy of the old keystore file, in a backup say, \
-                still opens with the old passphrase.
+                still opens with the old passphrase. It is refused while a daemon runs for the node: the \
+                daemon was unlocked with the old passphrase and could not rewrite the keystore (a rotation) \
+                after the change, so stop it first and start it again with the new passphrase.
                 """
         )
         @OptionGroup var home: HomeOptions
@@ -126,7 +128,12 @@ struct KeyCommand: AsyncParsableCommand {
             var fromEnvironment = try NewPassphrase.fromEnvironment()
             defer { if fromEnvironment != nil { wipe(&fromEnvironment!) } }
             if let given = fromEnvironment { try Keystore.checkNewPassphrase(given) }
-            let node = try home.unlockWithoutDaemon(to: "change the passphrase")
+            let dir = try home.resolve()
+            if ControlClient.running(home: dir) != nil {
+                throw NodeError("a daemon runs for \(dir): stop it before you change the passphrase",
+                                hint: "the daemon keeps the keystore's key from its unlock; start it again afterwards with the new passphrase")
+            }
+            let node = try home.unlock()
             var newPassphrase = try fromEnvironment ?? NewPassphrase.prompt()
             defer { wipe(&newPassphrase) }
             try node.changePassphrase(to: newPassphrase)

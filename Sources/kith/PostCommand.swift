@@ -20,14 +20,7 @@ struct PostCommand: AsyncParsableCommand {
 
     func run() async throws {
         let body = try Input.argumentOrStandardInput(text, what: "the post")
-        let posted: (id: String, recipients: Int)
-        if let daemon = ControlClient.running(home: try home.resolve()) {
-            let answer = try await daemon.post(to: to, text: body)
-            posted = (answer.id, answer.recipients)
-        } else {
-            let direct = try await home.unlock().post(to: to, text: body)
-            posted = (direct.id, direct.recipients)
-        }
+        let posted = try await home.run(PostRequest(to: to, text: body))
         if posted.recipients == 0 { Console.note("\"\(to)\" has no members yet: only you will see this post") }
         Console.out(posted.id)
     }
@@ -112,7 +105,9 @@ struct SyncCommand: AsyncParsableCommand {
 }
 
 struct FeedCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "feed", abstract: "Show the posts you can read, newest first.")
+    static let configuration = CommandConfiguration(
+        commandName: "feed", abstract: "Show the posts you can read, newest first.",
+        discussion: "The posts shown (with --json too) count as read from then on: `kith status` counts those not shown yet as unread.")
 
     @OptionGroup var home: HomeOptions
 
@@ -125,12 +120,7 @@ struct FeedCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let items: [FeedItem]
-        if let daemon = ControlClient.running(home: try home.resolve()) {
-            items = try await daemon.feed(limit: limit)
-        } else {
-            items = try home.unlock().feed(limit: limit)
-        }
+        let items = try await home.run(FeedRequest(limit: limit))
         if json { return try Console.json(items) }
         if items.isEmpty { Console.note("no posts yet") }
         for item in items {

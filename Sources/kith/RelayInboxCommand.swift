@@ -1,6 +1,6 @@
 import ArgumentParser
+import KithDaemon
 import KithNode
-import KithProtocol
 
 /// `kith relay add URL`: a mailbox on one more relay for this node.
 struct RelayAddCommand: AsyncParsableCommand {
@@ -26,11 +26,7 @@ struct RelayAddCommand: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("The relay's URL.", valueName: "url")) var url: String
 
     func run() async throws {
-        let code: RelayInvite?
-        do { code = try invite.map { try RelayInvite(text: $0) } } catch {
-            throw NodeError("--invite is not an invite code", hint: "an invite code is \(RelayInvite.textLength) characters, as `kith relay invite` prints it")
-        }
-        let change = try await RelayChangeReport.node(home, relay).addRelay(url, invite: code)
+        let change = try await RelayChangeReport.home(home, relay).run(RelayAddRequest(url: url, invite: invite))
         RelayChangeReport.print(change, verb: "added")
     }
 }
@@ -55,17 +51,17 @@ struct RelayRemoveCommand: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("The relay's URL.", valueName: "url")) var url: String
 
     func run() async throws {
-        let change = try await RelayChangeReport.node(home, relay).removeRelay(url)
+        let change = try await RelayChangeReport.home(home, relay).run(RelayRemoveRequest(url: url))
         RelayChangeReport.print(change, verb: "removed")
     }
 }
 
 enum RelayChangeReport {
     /// The node to change: `--home` may have been read by `kith relay` itself.
-    static func node(_ home: HomeOptions, _ relay: RelayCommand) throws -> Node {
+    static func home(_ home: HomeOptions, _ relay: RelayCommand) -> HomeOptions {
         var home = home
         if home.home == nil { home.home = relay.place.home }
-        return try home.unlockWithoutDaemon(to: "change your relays")
+        return home
     }
 
     static func print(_ change: RelayChange, verb: String) {

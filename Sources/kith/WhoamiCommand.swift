@@ -1,9 +1,10 @@
 import ArgumentParser
+import KithDaemon
 import KithNode
 
 /// `kith whoami`: my name and fingerprint, to read to a friend who wants to
 /// check my card. It needs the passphrase: my name is stored sealed.
-struct WhoamiCommand: ParsableCommand {
+struct WhoamiCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "whoami",
         abstract: "Print your name and fingerprint.",
@@ -14,8 +15,8 @@ struct WhoamiCommand: ParsableCommand {
     )
     @OptionGroup var home: HomeOptions
 
-    func run() throws {
-        let info = try home.unlock().keyInfo()
+    func run() async throws {
+        let info = try await home.run(KeyShowRequest())
         Console.out("\(info.name)  \(info.fingerprint)")
     }
 }

@@ -1,0 +1,232 @@
+import Foundation
+import KithNode
+import KithProtocol
+
+/// A command line request that runs on the unlocked node: inside the
+/// node's running daemon (`POST /v1/node/NAME` on the control socket,
+/// the command as the JSON body), or, with no daemon, in the command line's
+/// own process. Either way the same `run(on:)` does the work, so the answer
+/// is the same.
+public protocol NodeCommand: Codable, Sendable {
+    associatedtype Answer: Codable & Sendable
+    /// Its name on the control socket.
+    static var name: String { get }
+    /// Whether it queues deliveries, so that the daemon syncs at once after it.
+    static var queues: Bool { get }
+    func run(on node: Node) async throws -> Answer
+}
+
+extension NodeCommand {
+    public static var queues: Bool { false }
+}
+
+/// Every command the control socket serves under `/v1/node/`.
+var nodeCommands: [any NodeCommand.Type] { [
+    PostRequest.self, FeedRequest.self, CardRequest.self, KeyShowRequest.self, KeyRotateRequest.self, KeyScheduleRequest.self,
+    FriendAddRequest.self, FriendRemoveRequest.self, FriendListRequest.self, FriendVerifyRequest.self, FriendReplaceRequest.self,
+    GroupCreateRequest.self, GroupAddRequest.self, GroupRemoveRequest.self, GroupListRequest.self,
+    RelayAddRequest.self, RelayRemoveRequest.self,
+] }
+
+/// An answer with nothing to say beyond success.
+public struct Done: Codable, Sendable {}
+
+// MARK: Posts
+
+public struct PostRequest: NodeCommand {
+    public static let name = "post"
+    public static let queues = true
+    public let to: String
+    public let text: String
+    public init(to: String, text: String) { (self.to, self.text) = (to, text) }
+    public func run(on node: Node) async throws -> Node.Posted { try await node.post(to: to, text: text) }
+}
+
+public struct FeedRequest: NodeCommand {
+    public static let name = "feed"
+    public let limit: Int
+    public init(limit: Int) { self.limit = limit }
+    public func run(on node: Node) async throws -> [FeedItem] {
+        guard limit > 0 else { throw NodeError("the limit must be positive") }
+        return try node.feed(limit: limit)
+    }
+}
+
+// MARK: Keys and cards
+
+public struct CardRequest: NodeCommand {
+    public static let name = "card"
+    public let holder: String?
+    public init(holder: String?) { self.holder = holder }
+    public func run(on node: Node) async throws -> String { try await node.issueCard(for: holder).text }
+}
+
+public struct KeyShowRequest: NodeCommand {
+    public static let name = "key-show"
+    public init() {}
+    public func run(on node: Node) async throws -> KeyInfo { try node.keyInfo() }
+}
+
+/// What `kith key rotate` did, with the keys as they are now.
+public struct KeyRotation: Codable, Sendable {
+    public let updatesQueuedFor: Int
+    public let skipped: [String]
+    public let keys: KeyInfo
+}
+
+public struct KeyRotateRequest: NodeCommand {
+    public static let name = "key-rotate"
+    public static let queues = true
+    public init() {}
+    public func run(on node: Node) async throws -> KeyRotation {
+        let rotation = try await node.rotateEncryptionKey()
+        return KeyRotation(updatesQueuedFor: rotation.updatesQueuedFor, skipped: rotation.skipped, keys: try node.keyInfo())
+    }
+}
+
+public struct KeyScheduleRequest: NodeCommand {
+    public static let name = "key-schedule"
+    public let every: Int?
+    public let grace: Int?
+    public init(every: Int?, grace: Int?) { (self.every, self.grace) = (every, grace) }
+    public func run(on node: Node) async throws -> KeyInfo {
+        if every != nil || grace != nil { try await node.setRotationSchedule(everyDays: every, graceDays: grace) }
+        return try node.keyInfo()
+    }
+}
+
+// MARK: Friends
+
+public struct FriendAddRequest: NodeCommand {
+    public static let name = "friend-add"
+    public let card: String
+    public let localName: String?
+    public let allowLocalRelays: Bool
+    public init(card: String, localName: String?, allowLocalRelays: Bool) {
+        (self.card, self.localName, self.allowLocalRelays) = (card, localName, allowLocalRelays)
+    }
+    public func run(on node: Node) async throws -> Friend {
+        try await node.addFriend(cardText: card, as: localName, allowLocalRelays: allowLocalRelays)
+    }
+}
+
+public struct FriendRemoveRequest: NodeCommand {
+    public static let name = "friend-remove"
+    public static let queues = true
+    public let friend: String
+    public init(friend: String) { self.friend = friend }
+    public func run(on node: Node) async throws -> Node.FriendRemoval { try await node.removeFriend(named: friend) }
+}
+
+public struct FriendListRequest: NodeCommand {
+    public static let name = "friend-list"
+    public init() {}
+    public func run(on node: Node) async throws -> [Friend] { try node.friends() }
+}
+
+/// A friend and the safety number I share with them.
+public struct SafetyNumberAnswer: Codable, Sendable {
+    public let friend: Friend
+    public let number: String
+}
+
+public struct FriendVerifyRequest: NodeCommand {
+    public static let name = "friend-verify"
+    public let friend: String
+    /// Mark verified (true) or not (false); nil only shows the number.
+    public let mark: Bool?
+    public init(friend: String, mark: Bool?) { (self.friend, self.mark) = (friend, mark) }
+    public func run(on node: Node) async throws -> SafetyNumberAnswer {
+        let (shown, number) = try node.safetyNumber(withFriendNamed: friend)
+        if let mark { return SafetyNumberAnswer(friend: try await node.setVerified(friendNamed: friend, mark), number: number) }
+        return SafetyNumberAnswer(friend: shown, number: number)
+    }
+}
+
+public struct FriendReplaceRequest: NodeCommand {
+    public static let name = "friend-replace"
+    public static let queues = true
+    public let friend: String
+    public let card: String
+    public let allowLocalRelays: Bool
+    public init(friend: String, card: String, allowLocalRelays: Bool) {
+        (self.friend, self.card, self.allowLocalRelays) = (friend, card, allowLocalRelays)
+    }
+    public func run(on node: Node) async throws -> FriendReplacement {
+        try await node.replaceFriend(named: friend, cardText: card, allowLocalRelays: allowLocalRelays)
+    }
+}
+
+// MARK: Audiences
+
+public struct GroupCreateRequest: NodeCommand {
+    public static let name = "group-create"
+    public let audience: String
+    public init(audience: String) { self.audience = audience }
+    public func run(on node: Node) async throws -> Done {
+        try await node.createAudience(name: audience)
+        return Done()
+    }
+}
+
+/// A change of members, or nil when there was nothing to change.
+public struct MembershipAnswer: Codable, Sendable {
+    public let change: Node.MembershipChange?
+}
+
+public struct GroupAddRequest: NodeCommand {
+    public static let name = "group-add"
+    public static let queues = true
+    public let audience: String
+    public let friend: String
+    public let shareHistory: Bool
+    public init(audience: String, friend: String, shareHistory: Bool) {
+        (self.audience, self.friend, self.shareHistory) = (audience, friend, shareHistory)
+    }
+    public func run(on node: Node) async throws -> MembershipAnswer {
+        MembershipAnswer(change: try await node.addMember(audience: audience, friend: friend, shareHistory: shareHistory))
+    }
+}
+
+public struct GroupRemoveRequest: NodeCommand {
+    public static let name = "group-remove"
+    public static let queues = true
+    public let audience: String
+    public let friend: String
+    public init(audience: String, friend: String) { (self.audience, self.friend) = (audience, friend) }
+    public func run(on node: Node) async throws -> MembershipAnswer {
+        MembershipAnswer(change: try await node.removeMember(audience: audience, friend: friend))
+    }
+}
+
+public struct GroupListRequest: NodeCommand {
+    public static let name = "group-list"
+    public init() {}
+    public func run(on node: Node) async throws -> [Audience] { try node.audiences() }
+}
+
+// MARK: Relays
+
+public struct RelayAddRequest: NodeCommand {
+    public static let name = "relay-add"
+    public static let queues = true
+    public let url: String
+    /// The invite code as given, checked here.
+    public let invite: String?
+    public init(url: String, invite: String?) { (self.url, self.invite) = (url, invite) }
+    public func run(on node: Node) async throws -> RelayChange {
+        let code: RelayInvite?
+        do { code = try invite.map { try RelayInvite(text: $0) } } catch {
+            throw NodeError("--invite is not an invite code", hint: "an invite code is \(RelayInvite.textLength) characters, as `kith relay invite` prints it")
+        }
+        return try await node.addRelay(url, invite: code)
+    }
+}
+
+public struct RelayRemoveRequest: NodeCommand {
+    public static let name = "relay-remove"
+    public static let queues = true
+    public let url: String
+    public init(url: String) { self.url = url }
+    public func run(on node: Node) async throws -> RelayChange { try await node.removeRelay(url) }
+}
