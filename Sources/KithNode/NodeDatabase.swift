@@ -152,6 +152,7 @@ public struct NodeDatabase: Sendable {
                     PRIMARY KEY (friend, relay, mailbox));
                 """)
         }
+        m.registerMigration("v8-conversations") { db in try createConversationTables(db) }
         return m
     }
 
