@@ -109,7 +109,10 @@ extension Node {
             envelope = try note.seal(audience: audience)
             recipients = [note.owner.data]
         }
-        guard case .done(_, let changed) = try apply(note, db, now: now), changed > 0 else {
+        switch try apply(note, db, now: now) {
+        case .changed: break
+        case .refused(let reason): throw NodeError("refused: \(reason)")
+        case .unchanged, .wait:
             throw NodeError("this changes nothing: the post or comment was deleted, or a newer change of it is known")
         }
         try enqueue(db, envelope: envelope, to: recipients, now: now)

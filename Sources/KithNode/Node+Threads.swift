@@ -33,17 +33,14 @@ extension Node {
                              arguments: [note.owner.data, note.postID.data, note.audienceID.data, Int64(note.epoch)]) != true {
             throw ProtocolError(.wrongRecipient, "note: about a post of mine that does not exist")
         }
-        let outcome = try apply(note, db, now: now)
-        guard case .done(_, let changed) = outcome, changed > 0 else { return outcome }
-        try fanOut(note, audience: audience, db, now: now)
-        return .done(newPosts: 0, newKeys: 0)
+        let applied = try apply(note, db, now: now)
+        if case .changed = applied { try fanOut(note, audience: audience, db, now: now) }
+        return applied.outcome
     }
 
     /// A note the owner of its audience fanned out to me.
     func receiveFanOut(_ note: Note, _ db: Database, now: UInt64) throws -> Outcome {
-        let outcome = try apply(note, db, now: now)
-        if case .done = outcome { return .done(newPosts: 0, newKeys: 0) }
-        return outcome
+        try apply(note, db, now: now).outcome
     }
 
     /// Countersigns a note of my thread and queues it for the members of
@@ -94,15 +91,31 @@ extension Node {
 
     // MARK: Applying a note
 
-    /// Applies a note, checked already, to my database. `.done` counts in
-    /// `newKeys` whether it changed anything (a repeat or an older revision
-    /// does not); `.wait` when its post or comment has not arrived.
-    func apply(_ note: Note, _ db: Database, now: UInt64) throws -> Outcome {
+    /// What applying a note did.
+    enum Applied {
+        case changed
+        /// A repeat, an older revision, or about something deleted.
+        case unchanged
+        /// Its post or comment has not arrived.
+        case wait(Waiting)
+        /// Over a limit.
+        case refused(String)
+
+        var outcome: Outcome {
+            switch self {
+            case .changed, .unchanged: .done(newPosts: 0, newKeys: 0)
+            case .wait(let waiting): .wait(waiting)
+            case .refused(let reason): .reject(reason)
+            }
+        }
+    }
+
+    /// Applies a note, checked already, to my database.
+    func apply(_ note: Note, _ db: Database, now: UInt64) throws -> Applied {
         let atRest = try atRest
         let owner = note.owner.data, post = note.postID.data
-        let unchanged = Outcome.done(newPosts: 0, newKeys: 0), changed = Outcome.done(newPosts: 0, newKeys: 1)
         let threadDeleted = try Self.isDeleted(db, writer: note.owner, id: note.postID, owner: note.owner, postID: note.postID)
-        if threadDeleted { return unchanged }
+        if threadDeleted { return .unchanged }
         let havePost = try Bool.fetchOne(db, sql: "SELECT 1 FROM post WHERE author = ? AND id = ?", arguments: [owner, post]) == true
         if !havePost, !(note.action == .delete && note.targetsPost) {
             return .wait(Waiting(reason: "a comment, reaction or change whose post has not arrived", key: note.owner + note.postID, kind: .post))
@@ -113,42 +126,56 @@ extension Node {
         let target: [(any DatabaseValueConvertible)?] = [note.targetWriter.data, note.targetID.data, owner, post]
         switch note.action {
         case .comment:
-            if try Self.isDeleted(db, writer: note.writer, id: note.targetID, owner: note.owner, postID: note.postID) { return unchanged }
-            guard try count("comment") < Self.maxCommentsPerPost else { return .reject("a post has \(Self.maxCommentsPerPost) comments already") }
+            if try Self.isDeleted(db, writer: note.writer, id: note.targetID, owner: note.owner, postID: note.postID) { return .unchanged }
+            guard try count("comment") < Self.maxCommentsPerPost else { return .refused("a post has \(Self.maxCommentsPerPost) comments already") }
             try db.execute(sql: """
                 INSERT OR IGNORE INTO comment (writer, id, post_author, post_id, text, created_at, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [note.writer.data, note.targetID.data, owner, post, try atRest.seal(note.text, .commentText),
                                  Int64(note.createdAt), Int64(now)])
-            return db.changesCount == 1 ? changed : unchanged
+            return db.changesCount == 1 ? .changed : .unchanged
         case .reaction:
             let current = try Int64.fetchOne(db, sql: "SELECT revision FROM reaction WHERE post_author = ? AND post_id = ? AND writer = ?",
                                              arguments: [owner, post, note.writer.data])
-            if let current, current >= Int64(note.revision) { return unchanged }
-            if current == nil, try count("reaction") >= Self.maxReactionsPerPost { return .reject("a post has \(Self.maxReactionsPerPost) reactions already") }
+            if let current, current >= Int64(note.revision) { return .unchanged }
+            if current == nil, try count("reaction") >= Self.maxReactionsPerPost { return .refused("a post has \(Self.maxReactionsPerPost) reactions already") }
             let emoji: Data? = note.text.isEmpty ? nil : try atRest.seal(note.text, .reaction)
             try db.execute(sql: """
                 INSERT OR REPLACE INTO reaction (post_author, post_id, writer, revision, emoji, created_at) VALUES (?, ?, ?, ?, ?, ?)
                 """, arguments: [owner, post, note.writer.data, Int64(note.revision), emoji, Int64(note.createdAt)])
-            return changed
+            return .changed
         case .edit, .delete:
             let current = try Row.fetchOne(db, sql: "SELECT revision, deleted FROM item_change WHERE writer = ? AND id = ? AND post_author = ? AND post_id = ?",
                                            arguments: StatementArguments(target))
-            if let current, (current[1] as Int64) != 0 { return unchanged }
+            if let current, (current[1] as Int64) != 0 { return .unchanged }
             if note.action == .edit {
-                if let current, (current[0] as Int64) >= Int64(note.revision) { return unchanged }
+                if let current, (current[0] as Int64) >= Int64(note.revision) { return .unchanged }
                 if !note.targetsPost, try Bool.fetchOne(db, sql: "SELECT 1 FROM comment WHERE writer = ? AND id = ? AND post_author = ? AND post_id = ?",
                                                         arguments: StatementArguments(target)) != true {
                     return .wait(Waiting(reason: "an edit whose comment has not arrived", key: note.targetWriter + note.targetID, kind: .post))
                 }
             }
-            if current == nil, try count("item_change") >= Self.maxChangesPerPost { return .reject("a post has \(Self.maxChangesPerPost) changes already") }
+            if current == nil, try count("item_change") >= Self.maxChangesPerPost { return .refused("a post has \(Self.maxChangesPerPost) changes already") }
             let text: Data? = note.action == .edit ? try atRest.seal(note.text, .changeText) : nil
             let values: [(any DatabaseValueConvertible)?] = [Int64(note.revision), text, note.action == .delete, Int64(note.createdAt)]
             try db.execute(sql: """
                 INSERT OR REPLACE INTO item_change (writer, id, post_author, post_id, revision, text, deleted, changed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: StatementArguments(target + values))
-            if note.action == .delete { try erase(note, db) }
-            return changed
+            if note.action == .delete { try erase(note, db) } else { try overwrite(note, db) }
+            return .changed
+        }
+    }
+
+    /// Replaces the stored text of an edited post or comment, so that the
+    /// earlier text does not stay in the database beside the edit.
+    func overwrite(_ edit: Note, _ db: Database) throws {
+        let atRest = try atRest
+        if edit.targetsPost {
+            try db.execute(sql: "UPDATE post SET text = ? WHERE author = ? AND id = ?",
+                           arguments: [try atRest.seal(edit.text, .postText), edit.owner.data, edit.postID.data])
+        } else {
+            try db.execute(sql: "UPDATE comment SET text = ? WHERE writer = ? AND id = ? AND post_author = ? AND post_id = ?",
+                           arguments: [try atRest.seal(edit.text, .commentText), edit.targetWriter.data, edit.targetID.data,
+                                       edit.owner.data, edit.postID.data])
         }
     }
 

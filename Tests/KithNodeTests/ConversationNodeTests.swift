@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 import KithCrypto
 @testable import KithNode
-import KithProtocol
+@testable import KithProtocol
 import Testing
 
 /// Threads at the node: the author's node is the hub; notes apply in any order of arrival.
@@ -75,12 +75,19 @@ import Testing
         }
     }
 
-    @Test func anEditThatArrivesBeforeItsPostWaitsForIt() async throws {
-        try await withThreeFriends { alice, bob, _, _ in
+    /// alice's audience "family" of bob alone, its key delivered, nothing posted yet.
+    func withFamilyOfBob(_ body: @escaping @Sendable (_ alice: Node, _ bob: Node, _ mallory: Node) async throws -> Void) async throws {
+        try await withThreeFriends { alice, bob, mallory, _ in
             try await alice.createAudience(name: "family")
             try await alice.addMember(audience: "family", friend: "bob")
             _ = try await alice.sync()
             _ = try await bob.sync()
+            try await body(alice, bob, mallory)
+        }
+    }
+
+    @Test func anEditThatArrivesBeforeItsPostWaitsForIt() async throws {
+        try await withFamilyOfBob { alice, bob, _ in
             let post = try await alice.post(to: "family", text: "see you at 9").id
             _ = try await alice.edit(post, text: "see you at 10")
             _ = try await alice.edit(post, text: "see you at 11")
@@ -101,11 +108,7 @@ import Testing
     }
 
     @Test func aDeleteThatArrivesFirstWins() async throws {
-        try await withThreeFriends { alice, bob, _, _ in
-            try await alice.createAudience(name: "family")
-            try await alice.addMember(audience: "family", friend: "bob")
-            _ = try await alice.sync()
-            _ = try await bob.sync()
+        try await withFamilyOfBob { alice, bob, _ in
             let post = try await alice.post(to: "family", text: "posted by mistake").id
             let outbox = try await alice.queuedEnvelopes()
             let deleted = try await alice.delete(post)
@@ -136,6 +139,30 @@ import Testing
             #expect(try await carol.files(containingAny: sealed) == [])
             #expect(throws: NodeError.self) { _ = try carol.feedItem(comment) }
         }
+    }
+
+    @Test func aNoteThatDoesNotComeFromTheAuthorIsRefused() async throws {
+        try await withFamilyPost { alice, bob, carol, post in
+            let key = try await bob.heldKey(audienceNamed: "family")
+            let me = try bob.requireKeys().identity
+            let postID = try #require(Hex.decode(post))
+            let note = try Note(action: .comment, writer: me, owner: alice.identity(), audienceID: key.audienceID, epoch: key.epoch, postID: postID,
+                                targetWriter: me.publicKey, targetID: randomBytes(16), revision: 0, createdAt: Node.now(), text: "psst")
+            // Sent straight to another member instead of the author, or fanned out with bob's own countersignature.
+            try await bob.dropRaw(try note.seal(audience: key).bytes, to: "mallory")
+            try await bob.dropRaw(try Self.fanOut(note, countersignedBy: me, audience: key), to: "mallory")
+            let report = try await carol.sync()
+            #expect(report.fetched == 2 && report.rejected == 2)
+            #expect(try carol.feed().first?.comments.isEmpty == true)
+        }
+    }
+
+    /// A fan-out countersigned by anyone, as a hostile member's program could make it.
+    static func fanOut(_ note: Note, countersignedBy signer: SigningKey, audience: AudienceKey) throws -> [UInt8] {
+        var w = ByteWriter()
+        w.u8(1); w.u8(3); w.u32(UInt32(note.bytes.count)); w.raw(note.bytes)
+        let inner = w.bytes + signer.sign(Array("kith/fan-out/v1".utf8) + [0] + w.bytes)
+        return try Post.seal(inner: inner, audience: audience, nonce: randomBytes(24)).bytes
     }
 
     @Test func thePostsAuthorMayRemoveAComment() async throws {
