@@ -116,7 +116,9 @@ extension Node {
         let owner = note.owner.data, post = note.postID.data
         let threadDeleted = try Self.isDeleted(db, writer: note.owner, id: note.postID, owner: note.owner, postID: note.postID)
         if threadDeleted { return .unchanged }
-        let havePost = try Bool.fetchOne(db, sql: "SELECT 1 FROM post WHERE author = ? AND id = ?", arguments: [owner, post]) == true
+        // The post as it was posted: a note is encrypted under the key of the post's own audience and epoch.
+        let havePost = try Bool.fetchOne(db, sql: "SELECT 1 FROM post WHERE author = ? AND id = ? AND audience = ? AND epoch = ?",
+                                         arguments: [owner, post, note.audienceID.data, Int64(note.epoch)]) == true
         if !havePost, !(note.action == .delete && note.targetsPost) {
             return .wait(Waiting(reason: "a comment, reaction or change whose post has not arrived", key: note.owner + note.postID, kind: .post))
         }
