@@ -135,8 +135,9 @@ struct FeedCommand: AsyncParsableCommand {
         if items.isEmpty { Console.note("no posts yet") }
         for item in items {
             // ✓ after the author: a friend verified with `kith friend verify` (or me).
-            Console.out(wrapping: "\(VerifiedMark.name(item.author, verified: item.verified)) → \(item.audience)  \(item.createdAt)  \(item.id)",
+            Console.out(wrapping: "\(VerifiedMark.name(item.author, verified: item.verified)) → \(item.audience)  \(item.createdAt)",
                         indent: "    ", first: "")
+            Console.out("    id \(item.id)")
             // Every line of the text starts indented and fits the terminal; Console escapes everything
             // else (CR included), so no part of a post can show at column 0 and pass for a feed entry.
             Self.show(item.text, indent: "    ")

@@ -65,9 +65,9 @@ func threads(_ home: String) throws -> [ThreadedItem] {
             #expect(thread.comments.map(\.text) == ["congratulations to all three of you!"] && thread.comments.first?.edited == true)
         }
         let shown = try kithOK(["feed", "--home", alice])
-        #expect(shown.contains("    ↳ bob  ") && shown.contains("  \(comment)  (edited)"))
+        #expect(shown.contains("    ↳ \(comment)  bob  ") && shown.contains("Z  (edited)"))
         #expect(shown.contains("👍 1 (bob)") && shown.contains("🎉 1 (carol)"))
-        #expect(shown.contains("  \(post)"), "the feed shows the ids to comment on")
+        #expect(shown.contains("\n    id \(post)\n"), "the feed shows the ids to comment on")
 
         // Refused before anything is sent: someone else's comment, a bad reaction, an unknown id.
         #expect(try kith(["edit", "--home", carol, comment, "mine now"]).stderr.contains("only your own"))
