@@ -92,6 +92,10 @@ func threads(_ home: String) throws -> [ThreadedItem] {
         #expect(try threads(alice).isEmpty)
         try sync(alice, bob)
         #expect(try threads(bob).isEmpty)
+        // Sealed at rest before and erased now (ConversationNodeTests looks for the sealed values themselves).
+        for text in ["the baby is here", "congratulations to all three"] {
+            #expect(try AtRestCommandTests.files(under: bob, containing: Array(text.utf8)) == [])
+        }
         #expect(try kith(["comment", "--home", bob, post, "too late"]).stderr.contains("no post or comment"))
         relay.stop()
     }
