@@ -46,7 +46,7 @@ extension Node {
             let revision = try Int64.fetchOne(db, sql: "SELECT revision FROM reaction WHERE post_author = ? AND post_id = ? AND writer = ?",
                                               arguments: [item.owner.data, item.postID.data, me.data]) ?? 0
             let note = try Note(action: .reaction, writer: keys.identity, owner: item.owner, audienceID: item.audienceID, epoch: item.epoch,
-                                postID: item.postID, targetWriter: item.owner, targetID: item.postID, revision: UInt64(revision) + 1,
+                                postID: item.postID, targetWriter: item.owner, targetID: item.postID, revision: UInt64(clamping: revision) + 1,
                                 createdAt: now, text: emoji ?? "")
             return ThreadChange(id: Hex.encode(item.postID), recipients: try self.send(note, db, now: now).recipients, isPost: true)
         }
@@ -82,7 +82,7 @@ extension Node {
                 SELECT revision FROM item_change WHERE writer = ? AND id = ? AND post_author = ? AND post_id = ?
                 """, arguments: [item.writer.data, item.id.data, item.owner.data, item.postID.data]) ?? 0
             let note = try Note(action: action, writer: keys.identity, owner: item.owner, audienceID: item.audienceID, epoch: item.epoch,
-                                postID: item.postID, targetWriter: item.writer, targetID: item.id, revision: UInt64(revision) + 1,
+                                postID: item.postID, targetWriter: item.writer, targetID: item.id, revision: UInt64(clamping: revision) + 1,
                                 createdAt: now, text: text)
             return ThreadChange(id: Hex.encode(item.id), recipients: try self.send(note, db, now: now).recipients, isPost: item.id == item.postID)
         }
@@ -140,7 +140,7 @@ extension Node {
         guard let row = found.first else { throw NodeError("no post or comment \(Hex.encode(id)) in your feed") }
         guard found.count == 1 else { throw NodeError("more than one post or comment has the id \(Hex.encode(id))") }
         let postID = [UInt8](row[3] as Data)
-        return ThreadItem(owner: [UInt8](row[0] as Data), audienceID: [UInt8](row[1] as Data), epoch: UInt32(row[2] as Int64), postID: postID,
+        return ThreadItem(owner: [UInt8](row[0] as Data), audienceID: [UInt8](row[1] as Data), epoch: UInt32(clamping: row[2] as Int64), postID: postID,
                           writer: comments ? [UInt8](row[4] as Data) : [UInt8](row[0] as Data), id: comments ? [UInt8](row[5] as Data) : postID)
     }
 }
