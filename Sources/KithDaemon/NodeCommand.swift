@@ -26,6 +26,7 @@ var nodeCommands: [any NodeCommand.Type] { [
     FriendAddRequest.self, FriendRemoveRequest.self, FriendListRequest.self, FriendVerifyRequest.self, FriendReplaceRequest.self,
     GroupCreateRequest.self, GroupAddRequest.self, GroupRemoveRequest.self, GroupListRequest.self,
     RelayAddRequest.self, RelayRemoveRequest.self,
+    CommentRequest.self, ReactRequest.self, EditRequest.self, DeleteRequest.self,
 ] }
 
 /// An answer with nothing to say beyond success.
@@ -229,4 +230,42 @@ public struct RelayRemoveRequest: NodeCommand {
     public let url: String
     public init(url: String) { self.url = url }
     public func run(on node: Node) async throws -> RelayChange { try await node.removeRelay(url) }
+}
+
+// MARK: Threads
+
+public struct CommentRequest: NodeCommand {
+    public static let name = "comment"
+    public static let queues = true
+    public let post: String
+    public let text: String
+    public init(post: String, text: String) { (self.post, self.text) = (post, text) }
+    public func run(on node: Node) async throws -> Node.ThreadChange { try await node.comment(on: post, text: text) }
+}
+
+public struct ReactRequest: NodeCommand {
+    public static let name = "react"
+    public static let queues = true
+    public let post: String
+    /// Nil removes my reaction.
+    public let emoji: String?
+    public init(post: String, emoji: String?) { (self.post, self.emoji) = (post, emoji) }
+    public func run(on node: Node) async throws -> Node.ThreadChange { try await node.react(to: post, with: emoji) }
+}
+
+public struct EditRequest: NodeCommand {
+    public static let name = "edit"
+    public static let queues = true
+    public let id: String
+    public let text: String
+    public init(id: String, text: String) { (self.id, self.text) = (id, text) }
+    public func run(on node: Node) async throws -> Node.ThreadChange { try await node.edit(id, text: text) }
+}
+
+public struct DeleteRequest: NodeCommand {
+    public static let name = "delete"
+    public static let queues = true
+    public let id: String
+    public init(id: String) { self.id = id }
+    public func run(on node: Node) async throws -> Node.ThreadChange { try await node.delete(id) }
 }

@@ -24,6 +24,9 @@ struct AtRest: Sendable {
         case postAudience = "post.audience_name"
         case request = "outbox.request"
         case holder = "issued_token.issued_to"
+        case commentText = "comment.text"
+        case reaction = "reaction.emoji"
+        case changeText = "item_change.text"
     }
 
     static let tagLength = 16

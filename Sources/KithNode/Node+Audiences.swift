@@ -64,6 +64,7 @@ extension Node {
             let message = KeyMessage(audience: audience, recipient: card.identity, audienceName: name, createdAt: now)
             let envelope = try message.seal(owner: keys.identity, to: sealTo.publicKey)
             try self.enqueue(db, envelope: envelope, to: [card.identity.data], now: now)
+            try Self.recordEpochMember(db, audience, card.identity)
             return MembershipChange(epoch: audience.epoch, keyQueuedFor: 1, skipped: [])
         }
     }
@@ -101,6 +102,7 @@ extension Node {
             guard let sealTo = try Self.sealingKey(db, of: card, now: now) else { skipped.append(memberName); continue }
             let message = KeyMessage(audience: next, recipient: card.identity, audienceName: name, createdAt: now)
             try enqueue(db, envelope: try message.seal(owner: keys.identity, to: sealTo.publicKey), to: [card.identity.data], now: now)
+            try Self.recordEpochMember(db, next, card.identity)
             sent += 1
         }
         return MembershipChange(epoch: next.epoch, keyQueuedFor: sent, skipped: skipped)

@@ -16,9 +16,15 @@ public struct FeedItem: Codable, Sendable, Equatable {
     /// Whether the author is a friend I marked verified after comparing
     /// safety numbers (`kith friend verify`), or me.
     public let verified: Bool
+    /// Whether its author changed the text since posting it.
+    public let edited: Bool
+    /// Comments, oldest first.
+    public let comments: [FeedComment]
+    /// Reactions by emoji, the most frequent first.
+    public let reactions: [FeedReaction]
 
     enum CodingKeys: String, CodingKey {
-        case id, author, audience, text, verified
+        case id, author, audience, text, verified, edited, comments, reactions
         case createdAt = "created_at"
     }
 }
@@ -29,20 +35,28 @@ extension Node {
     public func feed(limit: Int = 100) throws -> [FeedItem] {
         let me = try identity(), myName = try name(), atRest = try atRest, now = Int64(clamping: clock())
         return try db.writer.write { db in
+            /// A writer's local name and whether I verified them.
+            func name(_ identity: [UInt8]) throws -> (name: String, verified: Bool) {
+                if identity == me { return (myName, true) }
+                guard let row = try Row.fetchOne(db, sql: "SELECT name, verified_at FROM friend WHERE identity = ?", arguments: [identity.data]) else {
+                    return ("unknown (\(Fingerprint.of(identity: identity).prefix(9)))", false)
+                }
+                return (try atRest.text(row[0], .friendName), (row[1] as Int64?) != nil)
+            }
             let rows = try Row.fetchAll(db, sql: """
-                SELECT p.id, p.author, f.name, p.audience_name, p.text, p.created_at, f.verified_at, p.rowid FROM post p
-                LEFT JOIN friend f ON f.identity = p.author ORDER BY p.created_at DESC, p.rowid DESC LIMIT ?
+                SELECT p.id, p.author, p.audience_name, p.text, p.created_at, p.rowid FROM post p
+                ORDER BY p.created_at DESC, p.rowid DESC LIMIT ?
                 """, arguments: [limit])
             let shown = try db.cachedStatement(sql: "UPDATE post SET shown_at = ? WHERE rowid = ? AND shown_at IS NULL")
-            for row in rows { try shown.execute(arguments: [now, row[7] as Int64]) }
+            for row in rows { try shown.execute(arguments: [now, row[5] as Int64]) }
             return try rows.map { row in
-                let author = [UInt8](row[1] as Data)
-                let name = try author == me ? myName
-                    : (row[2] as Data?).map { try atRest.text($0, .friendName) } ?? "unknown (\(Fingerprint.of(identity: author).prefix(9)))"
-                let created = Date(timeIntervalSince1970: TimeInterval(row[5] as Int64))
-                return FeedItem(id: Hex.encode([UInt8](row[0] as Data)), author: name, audience: try atRest.text(row[3], .postAudience),
-                                text: try atRest.text(row[4], .postText),
-                                createdAt: created.formatted(.iso8601), verified: author == me || (row[6] as Int64?) != nil)
+                let id = [UInt8](row[0] as Data), author = [UInt8](row[1] as Data)
+                let (who, verified) = try name(author)
+                let created = Date(timeIntervalSince1970: TimeInterval(row[4] as Int64))
+                let thread = try self.threadView(author: author, id: id, text: try atRest.text(row[3], .postText), db, name: name)
+                return FeedItem(id: Hex.encode(id), author: who, audience: try atRest.text(row[2], .postAudience), text: thread.text,
+                                createdAt: created.formatted(.iso8601), verified: verified, edited: thread.edited,
+                                comments: thread.comments, reactions: thread.reactions)
             }
         }
     }

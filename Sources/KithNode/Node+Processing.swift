@@ -91,7 +91,8 @@ extension Node {
                 let (outcomes, last) = try await db.writer.write { db -> ([Outcome], Int64?) in
                     let rows = try Row.fetchAll(db, sql: """
                         SELECT rowid, envelope_id, data FROM inbox WHERE state = 'pending' AND rowid > ?
-                        AND (wait_key IS NULL OR wait_key IN (SELECT key_id FROM audience_key) OR wait_key IN (SELECT identity FROM friend))
+                        AND (wait_key IS NULL OR wait_key IN (SELECT key_id FROM audience_key) OR wait_key IN (SELECT identity FROM friend)
+                             OR (length(wait_key) = 48 AND \(Self.threadItemArrived("substr(wait_key, 1, 32)", "substr(wait_key, 33)"))))
                         ORDER BY rowid LIMIT ?
                         """, arguments: [after, Self.processingBatch])
                     var keys: AudienceKeyCache = [:]
@@ -124,6 +125,7 @@ extension Node {
                 .map { (reason: ($0[0] as String?) ?? "not processed yet", count: $0[1] as Int) }
         }
         report.waiting = waiting.reduce(0) { $0 + $1.count }
+        try wipeFreedContentIfPending()
         report.waitingReasons = waiting.map { "\($0.count) waiting: \($0.reason)" }
     }
 
@@ -153,9 +155,14 @@ extension Node {
                 let keyID = try Post.keyID(of: envelope)
                 if cache[keyID] == nil { cache[keyID] = try audienceKey(keyID: keyID, db) }
                 guard let (audience, name) = cache[keyID] else { return .wait(Waiting(reason: "a post whose audience key has not arrived", key: keyID, kind: .post)) }
-                let post = try Post.open(envelope, audience: audience, now: clock())
-                try storePost(db, post, audienceOwner: audience.owner, audienceName: name, envelopeID: envelopeID, now: clock())
-                return .done(newPosts: db.changesCount, newKeys: 0)
+                switch try AudienceMessage.open(envelope, audience: audience, now: clock()) {
+                case .post(let post):
+                    if try Self.isDeletedPost(db, author: post.author, id: post.id) { return .done(newPosts: 0, newKeys: 0) }
+                    try storePost(db, post, audienceOwner: audience.owner, audienceName: name, envelopeID: envelopeID, now: clock())
+                    return .done(newPosts: db.changesCount, newKeys: 0)
+                case .note(let note): return try receive(note, audience: audience, db, now: clock())
+                case .fanOut(let note): return try receiveFanOut(note, db, now: clock())
+                }
             }
         } catch let error as ProtocolError {
             return .reject(error.description)

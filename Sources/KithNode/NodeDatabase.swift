@@ -162,6 +162,7 @@ public struct NodeDatabase: Sendable {
                 CREATE INDEX post_unshown ON post(author) WHERE shown_at IS NULL;
                 """)
         }
+        m.registerMigration("v9-conversations") { db in try createConversationTables(db) }
         return m
     }
 

@@ -16,7 +16,10 @@ public struct Post: Equatable, Sendable {
     public static let maxFutureSkew: UInt64 = 24 * 3600
     static let context = "kith/post/v1"
 
-    public enum Kind: UInt8, Sendable { case post = 1 }
+    /// What the inner plaintext of a post envelope holds: a post, a member's
+    /// note to the audience's owner, or the owner's countersigned fan-out of
+    /// a note to the members (Note.swift).
+    public enum Kind: UInt8, Sendable { case post = 1, note = 2, fanOut = 3 }
 
     public let kind: Kind
     public let author: [UInt8]
@@ -65,8 +68,15 @@ public struct Post: Equatable, Sendable {
         precondition(signer.publicKey == author && audience.audienceID == audienceID && audience.epoch == epoch)
         var inner = body()
         inner += signer.sign(signedMessage(context: Self.context, inner))
+        defer { wipe(&inner) }
+        return try Self.seal(inner: inner, audience: audience, nonce: nonce)
+    }
+
+    /// Pads `inner` to its bucket and encrypts it under the audience's post
+    /// key: the envelope of a post, a note or a fan-out alike.
+    static func seal(inner: [UInt8], audience: AudienceKey, nonce: [UInt8]) throws -> Envelope {
         var padded = Padding.pad(inner, toLength: Self.bucket(for: inner.count), block: Self.minBucket)
-        defer { wipe(&inner); wipe(&padded) }
+        defer { wipe(&padded) }
         let keyID = audience.keyID
         let ad = Envelope.header(.post) + keyID
         let ct = try AEAD.seal(padded, key: audience.postKey, nonce: nonce, associatedData: ad)
@@ -92,6 +102,14 @@ public struct Post: Equatable, Sendable {
     /// signature (v1: only the owner posts), and that the post is not dated
     /// more than a day after `now`.
     public static func open(_ envelope: Envelope, audience: AudienceKey, now: UInt64) throws -> Post {
+        var inner = try openInner(envelope, audience: audience)
+        defer { wipe(&inner) }
+        return try parse(inner: inner, audience: audience, now: now)
+    }
+
+    /// Decrypts a post envelope and removes its padding: the inner plaintext
+    /// of a post, a note or a fan-out (its first two bytes: version, kind).
+    static func openInner(_ envelope: Envelope, audience: AudienceKey) throws -> [UInt8] {
         let keyID = try keyID(of: envelope)
         guard constantTimeEqual(keyID, audience.keyID) else { throw ProtocolError(.noMatchingKey, "post: encrypted under another key") }
         let nonce = Array(envelope.payload[AudienceKey.keyIDLength..<AudienceKey.keyIDLength + AEAD.nonceLength])
@@ -103,13 +121,15 @@ public struct Post: Equatable, Sendable {
         }
         defer { wipe(&padded) }
         guard padded.count >= minBucket, padded.count <= maxBucket, padded.count & (padded.count - 1) == 0 else { throw ProtocolError.malformed("post: padded size is not a bucket") }
-        var inner: [UInt8]
-        do { inner = try Padding.unpad(padded, blockSize: padded.count) } catch { throw ProtocolError.malformed("post: bad padding") }
-        defer { wipe(&inner) }
+        do { return try Padding.unpad(padded, blockSize: padded.count) } catch { throw ProtocolError.malformed("post: bad padding") }
+    }
+
+    /// Parses and checks the inner plaintext of a post (kind 1).
+    static func parse(inner: [UInt8], audience: AudienceKey, now: UInt64) throws -> Post {
         var r = ByteReader(inner, what: "post")
         let version = try r.u8()
         guard version == Self.version else { throw ProtocolError(.unsupportedVersion, "post: version \(version) is not supported") }
-        guard let kind = Kind(rawValue: try r.u8()) else { throw ProtocolError.malformed("post: unknown kind") }
+        guard let kind = Kind(rawValue: try r.u8()), kind == .post else { throw ProtocolError.malformed("post: unknown kind") }
         let author = try r.raw(32)
         let audienceID = try r.raw(AudienceKey.audienceIDLength)
         let epoch = try r.u32()
@@ -130,7 +150,6 @@ public struct Post: Equatable, Sendable {
         }
         guard author == audience.owner else { throw ProtocolError(.wrongRecipient, "post: author is not the audience owner") }
         guard created <= now + maxFutureSkew else { throw ProtocolError(.notValidNow, "post: dated more than a day in the future") }
-        _ = kind
         return try Post(author: author, audienceID: audienceID, epoch: epoch, id: id, createdAt: created, text: text)
     }
 }

@@ -39,16 +39,16 @@ enum Seeds {
                 if env.count > Envelope.headerLength, let inner = try? Fixtures.bobBox.open(Array(env[Envelope.headerLength...])) {
                     add(.keyMessageInner, name, inner)
                 }
-            case "post":
+            case "post", "note", "fan-out":
                 guard let env = Hex.decode(body) else { continue }
                 envelopes.append(env)
-                add(.envelope, name, env); add(.post, name, env)
+                add(.envelope, name, env); add(.post, name, env); add(.thread, name, env)
                 let start = Envelope.headerLength + AudienceKey.keyIDLength
                 if env.count > start + AEAD.nonceLength,
                    let padded = try? AEAD.open(Array(env[(start + AEAD.nonceLength)...]), key: Fixtures.postKey,
                                                nonce: Array(env[start..<start + AEAD.nonceLength]),
                                                associatedData: Fixtures.postHeader + Array(env[Envelope.headerLength..<start])) {
-                    add(.postInner, name, padded)
+                    add(.postInner, name, padded); add(.threadInner, name, padded)
                 }
             case "request":
                 guard let mailbox = fields["mailbox"].flatMap({ Hex.decode($0) }), let nonce = fields["nonce"].flatMap({ Hex.decode($0) }),

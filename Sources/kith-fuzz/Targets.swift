@@ -36,6 +36,13 @@ enum FuzzTarget: String, CaseIterable, Sendable {
     /// The padded plaintext of a post: the harness encrypts the input under
     /// the audience key, so `Post.open` checks its padding and parses it.
     case postInner = "post-inner"
+    /// `Envelope(bytes:)` then `AudienceMessage.open` with the fixed
+    /// audience key: posts, members' notes and owners' fan-outs.
+    case thread
+    /// The padded plaintext of a post envelope, encrypted by the harness
+    /// under the audience key, so `AudienceMessage.open` parses it whole
+    /// (a post, a note or a fan-out, by its kind byte).
+    case threadInner = "thread-inner"
     case drop
     case batch
     case ack
@@ -117,6 +124,10 @@ enum FuzzTarget: String, CaseIterable, Sendable {
                 let post = try Post.open(Fixtures.postEnvelope(padded: data), audience: Fixtures.audience, now: Fixtures.now)
                 check(!post.text.isEmpty && post.text.utf8.count <= Post.maxTextBytes, "post text out of range")
             }
+        case .thread:
+            decode { checkThread(try AudienceMessage.open(try Envelope(bytes: data), audience: Fixtures.audience, now: Fixtures.now)) }
+        case .threadInner:
+            decode { checkThread(try AudienceMessage.open(Fixtures.postEnvelope(padded: data), audience: Fixtures.audience, now: Fixtures.now)) }
         case .drop:
             decode {
                 let d = try DropRequest(bytes: data)
@@ -206,4 +217,19 @@ private func decode(_ body: () throws -> Void) {
 /// A property every successfully decoded input must have.
 private func check(_ condition: Bool, _ what: String) {
     if !condition { fatalError("kith-fuzz: \(what)") }
+}
+
+/// A note that opened must parse again, from the bytes its writer signed, to
+/// itself, with a text its action allows.
+private func checkThread(_ message: AudienceMessage) {
+    switch message {
+    case .post: break
+    case .note(let note), .fanOut(let note):
+        check((try? Note.parse(note.bytes)) == note, "a note does not round-trip")
+        switch note.action {
+        case .comment, .edit: check(!note.text.isEmpty && note.text.utf8.count <= Note.maxTextBytes, "note text out of range")
+        case .reaction: check(note.text.utf8.count <= Note.maxReactionBytes, "reaction out of range")
+        case .delete: check(note.text.isEmpty, "a delete with text")
+        }
+    }
 }

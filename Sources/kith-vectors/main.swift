@@ -216,5 +216,6 @@ try writeRelayMessageVectors()
 try writeKeystoreVectors()
 try writeKeyUpdateVectors()
 try writeInboxUpdateVectors()
+try writeThreadVectors()
 
 print("wrote \(written) vectors to \(dir)")

@@ -111,7 +111,7 @@ struct FeedCommand: AsyncParsableCommand {
 
     @OptionGroup var home: HomeOptions
 
-    @Flag(help: "Print a JSON array of {id, author, audience, text, created_at, verified}.") var json = false
+    @Flag(help: "Print a JSON array of {id, author, audience, text, created_at, verified, edited, comments, reactions}.") var json = false
 
     @Option(help: "Show at most this many posts.") var limit = 100
 
@@ -127,11 +127,17 @@ struct FeedCommand: AsyncParsableCommand {
             // ✓ after the author: a friend verified with `kith friend verify` (or me).
             Console.out(wrapping: "\(VerifiedMark.name(item.author, verified: item.verified)) → \(item.audience)  \(item.createdAt)",
                         indent: "    ", first: "")
+            Console.out("    id \(item.id)")
             // Every line of the text starts indented and fits the terminal; Console escapes everything
             // else (CR included), so no part of a post can show at column 0 and pass for a feed entry.
-            for line in item.text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false) {
-                Console.out(wrapping: String(String.UnicodeScalarView(line)), indent: "    ")
-            }
+            Self.show(item.text, indent: "    ")
+            ThreadLines.show(item)
+        }
+    }
+
+    static func show(_ text: String, indent: String) {
+        for line in text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false) {
+            Console.out(wrapping: String(String.UnicodeScalarView(line)), indent: indent)
         }
     }
 }

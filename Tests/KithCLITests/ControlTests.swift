@@ -40,6 +40,15 @@ import Testing
             #expect(schedule.contains("every 3 days") && schedule.contains("2 days"), "\(schedule)")
             try run(["key", "rotate"])
             try run(["relay", "add", second.url])
+            // A thread, through the daemon too: a post, a comment on it, a reaction, an edit and a delete.
+            let post = try run(["post", "--to", "work", "through the daemon"]).trimmingCharacters(in: .whitespacesAndNewlines)
+            let comment = try run(["comment", post, "a comment"]).trimmingCharacters(in: .whitespacesAndNewlines)
+            try run(["react", post, "👍"])
+            try run(["edit", comment, "an edited comment"])
+            let thread = try #require(try JSONDecoder().decode([ThreadedItem].self, from: Data(run(["feed", "--json"]).utf8)).first { $0.id == post })
+            #expect(thread.comments.map(\.text) == ["an edited comment"] && thread.reactions.map(\.emoji) == ["👍"])
+            try run(["delete", post])
+            #expect(try run(["feed", "--json"]).contains(post) == false)
             try run(["friend", "remove", "carol"])
             // A bad input through the daemon: its one-line error, as without a daemon.
             let bad = try kith(["group", "add", "--home", alice, "work", "nobody"], passphrase: nil)

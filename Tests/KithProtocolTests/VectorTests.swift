@@ -94,6 +94,25 @@ func outcome(of v: Vector) throws -> String {
             #expect(post.createdAt == UInt64(v.fields["created-at"]!))
             #expect(post.text == v.fields["text"])
             #expect(envelope.payload.count == 16 + 24 + Int(v.fields["padded-length"]!)! + 16)
+        case "note", "fan-out":
+            let envelope = try Envelope(bytes: Hex.decode(v.body)!)
+            var key = v.hex("epoch-key")
+            let audience = AudienceKey(owner: v.hex("owner"), audienceID: v.hex("audience-id"),
+                                       epoch: UInt32(v.fields["epoch"]!)!, key: SecretBytes(consuming: &key))
+            let note: Note
+            switch try AudienceMessage.open(envelope, audience: audience, now: now) {
+            case .note(let n) where v.fields["kind"] == "note": note = n
+            case .fanOut(let n) where v.fields["kind"] == "fan-out": note = n
+            default: Issue.record("\(v.file): opened as another kind"); return "other"
+            }
+            #expect(String(describing: note.action) == v.fields["action"])
+            #expect(note.writer == v.hex("writer"))
+            #expect(note.postID == v.hex("post-id"))
+            #expect(note.targetWriter == v.hex("target-writer"))
+            #expect(note.targetID == v.hex("target-id"))
+            #expect(note.revision == UInt64(v.fields["revision"]!))
+            #expect(note.createdAt == UInt64(v.fields["created-at"]!))
+            #expect(note.text == (v.fields["text"] ?? ""))
         case "request":
             let message = SignedRequest.message(method: v.fields["method"]!, path: v.fields["path"]!,
                                                 timestamp: UInt64(v.fields["timestamp"]!)!, nonce: v.hex("nonce"), body: v.hex("body"))
@@ -143,7 +162,8 @@ func outcome(of v: Vector) throws -> String {
         #expect(vectors.count >= 63)
         #expect(vectors.allSatisfy { $0.fields["now"] != nil }, "every vector names its evaluation time")
         let kinds = Set(vectors.compactMap { $0.fields["kind"] })
-        #expect(kinds == ["card", "key-message", "key-update", "inbox-update", "post", "request", "audience-key", "drop", "batch", "ack", "keystore"])
+        #expect(kinds == ["card", "key-message", "key-update", "inbox-update", "post", "note", "fan-out", "request", "audience-key", "drop",
+                          "batch", "ack", "keystore"])
         let expects = Set(vectors.compactMap { $0.fields["expect"] })
         for kind in ProtocolError.Kind.allCases {
             #expect(expects.contains(kind.rawValue), "no vector expects \(kind.rawValue)")

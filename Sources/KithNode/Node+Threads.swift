@@ -1,0 +1,214 @@
+import Foundation
+import GRDB
+import KithCrypto
+import KithProtocol
+
+/// Posts' threads: comments, reactions, edits and deletes (`Note`). The
+/// author of a post is the hub of its thread: members send their notes to
+/// it, it checks that the writer is a member of the post's epoch, applies
+/// the note and fans it out, countersigned, to the epoch's members who
+/// still are members. Every node applies notes the same way, in any order
+/// of arrival: a higher revision wins, a delete wins over everything, and
+/// a note about a post or comment not seen yet waits for it.
+extension Node {
+    /// Comments kept per post; more are refused.
+    static let maxCommentsPerPost = 1000
+    /// Reactions kept per post (one per writer); more are refused.
+    static let maxReactionsPerPost = 1000
+    /// Edits and deletes kept per post (one per post or comment).
+    static let maxChangesPerPost = 2 * maxCommentsPerPost
+
+    /// A note a member sent me, the owner of its audience: applied and fanned
+    /// out only if its writer is a member now and was one in the post's epoch.
+    func receive(_ note: Note, audience: AudienceKey, _ db: Database, now: UInt64) throws -> Outcome {
+        let me = try requireKeys().identity
+        guard note.owner == me.publicKey, note.writer != me.publicKey else {
+            throw ProtocolError(.wrongRecipient, "note: sent to someone other than the post's author")
+        }
+        guard try Self.isEpochMember(db, note.writer, audienceID: note.audienceID, epoch: note.epoch) else {
+            throw ProtocolError(.wrongRecipient, "note: its writer is not a member of the post's audience and epoch")
+        }
+        if try !Self.isDeleted(db, writer: note.owner, id: note.postID, owner: note.owner, postID: note.postID),
+           try Bool.fetchOne(db, sql: "SELECT 1 FROM post WHERE author = ? AND id = ? AND audience = ? AND epoch = ?",
+                             arguments: [note.owner.data, note.postID.data, note.audienceID.data, Int64(note.epoch)]) != true {
+            throw ProtocolError(.wrongRecipient, "note: about a post of mine that does not exist")
+        }
+        let applied = try apply(note, db, now: now)
+        if case .changed = applied { try fanOut(note, audience: audience, db, now: now) }
+        return applied.outcome
+    }
+
+    /// A note the owner of its audience fanned out to me.
+    func receiveFanOut(_ note: Note, _ db: Database, now: UInt64) throws -> Outcome {
+        try apply(note, db, now: now).outcome
+    }
+
+    /// Countersigns a note of my thread and queues it for the members of
+    /// the post's epoch who are members now, but its writer.
+    func fanOut(_ note: Note, audience: AudienceKey, _ db: Database, now: UInt64) throws {
+        let envelope = try FanOut.seal(note, owner: try requireKeys().identity, audience: audience)
+        try enqueue(db, envelope: envelope, to: try Self.threadMembers(db, audienceID: note.audienceID, epoch: note.epoch, except: note.writer), now: now)
+    }
+
+    /// Members of an audience of mine who were sent the key of `epoch` and are members still.
+    static func threadMembers(_ db: Database, audienceID: [UInt8], epoch: UInt32, except writer: [UInt8]) throws -> [Data] {
+        try Data.fetchAll(db, sql: """
+            SELECT m.friend FROM audience_member m JOIN audience_epoch_member e ON e.audience = m.audience AND e.friend = m.friend
+            WHERE m.audience = ? AND e.epoch = ? AND m.friend != ?
+            """, arguments: [audienceID.data, Int64(epoch), writer.data])
+    }
+
+    static func isEpochMember(_ db: Database, _ friend: [UInt8], audienceID: [UInt8], epoch: UInt32) throws -> Bool {
+        try threadMembers(db, audienceID: audienceID, epoch: epoch, except: []).contains(friend.data)
+    }
+
+    /// Records that a friend was sent the key of an epoch of my audience.
+    static func recordEpochMember(_ db: Database, _ key: AudienceKey, _ friend: [UInt8]) throws {
+        try db.execute(sql: "INSERT OR IGNORE INTO audience_epoch_member (audience, epoch, friend) VALUES (?, ?, ?)",
+                       arguments: [key.audienceID.data, Int64(key.epoch), friend.data])
+    }
+
+    /// SQL that is true once the post or comment that a note waits for
+    /// (`writer || id`, 48 bytes) has arrived or was deleted.
+    static func threadItemArrived(_ writer: String, _ id: String) -> String {
+        """
+        (EXISTS (SELECT 1 FROM post WHERE author = \(writer) AND id = \(id))
+         OR EXISTS (SELECT 1 FROM comment WHERE writer = \(writer) AND id = \(id))
+         OR EXISTS (SELECT 1 FROM item_change WHERE writer = \(writer) AND id = \(id) AND deleted = 1))
+        """
+    }
+
+    /// Whether a post or comment was deleted: a delete leaves a tombstone.
+    static func isDeleted(_ db: Database, writer: [UInt8], id: [UInt8], owner: [UInt8], postID: [UInt8]) throws -> Bool {
+        try Bool.fetchOne(db, sql: "SELECT 1 FROM item_change WHERE writer = ? AND id = ? AND post_author = ? AND post_id = ? AND deleted = 1",
+                          arguments: [writer.data, id.data, owner.data, postID.data]) == true
+    }
+
+    /// Whether a post arriving now was deleted already (its tombstone came first).
+    static func isDeletedPost(_ db: Database, author: [UInt8], id: [UInt8]) throws -> Bool {
+        try isDeleted(db, writer: author, id: id, owner: author, postID: id)
+    }
+
+    // MARK: Applying a note
+
+    /// What applying a note did.
+    enum Applied {
+        case changed
+        /// A repeat, an older revision, or about something deleted.
+        case unchanged
+        /// Its post or comment has not arrived.
+        case wait(Waiting)
+        /// Over a limit.
+        case refused(String)
+
+        var outcome: Outcome {
+            switch self {
+            case .changed, .unchanged: .done(newPosts: 0, newKeys: 0)
+            case .wait(let waiting): .wait(waiting)
+            case .refused(let reason): .reject(reason)
+            }
+        }
+    }
+
+    /// Applies a note, checked already, to my database.
+    func apply(_ note: Note, _ db: Database, now: UInt64) throws -> Applied {
+        let atRest = try atRest
+        let owner = note.owner.data, post = note.postID.data
+        let threadDeleted = try Self.isDeleted(db, writer: note.owner, id: note.postID, owner: note.owner, postID: note.postID)
+        if threadDeleted { return .unchanged }
+        // The post as it was posted: a note is encrypted under the key of the post's own audience and epoch.
+        let havePost = try Bool.fetchOne(db, sql: "SELECT 1 FROM post WHERE author = ? AND id = ? AND audience = ? AND epoch = ?",
+                                         arguments: [owner, post, note.audienceID.data, Int64(note.epoch)]) == true
+        if !havePost, !(note.action == .delete && note.targetsPost) {
+            return .wait(Waiting(reason: "a comment, reaction or change whose post has not arrived", key: note.owner + note.postID, kind: .post))
+        }
+        func count(_ table: String) throws -> Int {
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table) WHERE post_author = ? AND post_id = ?", arguments: [owner, post]) ?? 0
+        }
+        let target: [(any DatabaseValueConvertible)?] = [note.targetWriter.data, note.targetID.data, owner, post]
+        switch note.action {
+        case .comment:
+            if try Self.isDeleted(db, writer: note.writer, id: note.targetID, owner: note.owner, postID: note.postID) { return .unchanged }
+            guard try count("comment") < Self.maxCommentsPerPost else { return .refused("a post has \(Self.maxCommentsPerPost) comments already") }
+            try db.execute(sql: """
+                INSERT OR IGNORE INTO comment (writer, id, post_author, post_id, text, created_at, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [note.writer.data, note.targetID.data, owner, post, try atRest.seal(note.text, .commentText),
+                                 Int64(note.createdAt), Int64(now)])
+            return db.changesCount == 1 ? .changed : .unchanged
+        case .reaction:
+            let current = try Int64.fetchOne(db, sql: "SELECT revision FROM reaction WHERE post_author = ? AND post_id = ? AND writer = ?",
+                                             arguments: [owner, post, note.writer.data])
+            if let current, current >= Int64(note.revision) { return .unchanged }
+            if current == nil, try count("reaction") >= Self.maxReactionsPerPost { return .refused("a post has \(Self.maxReactionsPerPost) reactions already") }
+            let emoji: Data? = note.text.isEmpty ? nil : try atRest.seal(note.text, .reaction)
+            try db.execute(sql: """
+                INSERT OR REPLACE INTO reaction (post_author, post_id, writer, revision, emoji, created_at) VALUES (?, ?, ?, ?, ?, ?)
+                """, arguments: [owner, post, note.writer.data, Int64(note.revision), emoji, Int64(note.createdAt)])
+            return .changed
+        case .edit, .delete:
+            let current = try Row.fetchOne(db, sql: "SELECT revision, deleted FROM item_change WHERE writer = ? AND id = ? AND post_author = ? AND post_id = ?",
+                                           arguments: StatementArguments(target))
+            if let current, (current[1] as Int64) != 0 { return .unchanged }
+            if note.action == .edit {
+                if let current, (current[0] as Int64) >= Int64(note.revision) { return .unchanged }
+                if !note.targetsPost, try Bool.fetchOne(db, sql: "SELECT 1 FROM comment WHERE writer = ? AND id = ? AND post_author = ? AND post_id = ?",
+                                                        arguments: StatementArguments(target)) != true {
+                    return .wait(Waiting(reason: "an edit whose comment has not arrived", key: note.targetWriter + note.targetID, kind: .post))
+                }
+            }
+            if current == nil, try count("item_change") >= Self.maxChangesPerPost { return .refused("a post has \(Self.maxChangesPerPost) changes already") }
+            let text: Data? = note.action == .edit ? try atRest.seal(note.text, .changeText) : nil
+            let values: [(any DatabaseValueConvertible)?] = [Int64(note.revision), text, note.action == .delete, Int64(note.createdAt)]
+            try db.execute(sql: """
+                INSERT OR REPLACE INTO item_change (writer, id, post_author, post_id, revision, text, deleted, changed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: StatementArguments(target + values))
+            if note.action == .delete { try erase(note, db) } else { try overwrite(note, db) }
+            return .changed
+        }
+    }
+
+    /// Replaces the stored text of an edited post or comment, so that the
+    /// earlier text does not stay in the database beside the edit.
+    func overwrite(_ edit: Note, _ db: Database) throws {
+        let atRest = try atRest
+        if edit.targetsPost {
+            try db.execute(sql: "UPDATE post SET text = ? WHERE author = ? AND id = ?",
+                           arguments: [try atRest.seal(edit.text, .postText), edit.owner.data, edit.postID.data])
+        } else {
+            try db.execute(sql: "UPDATE comment SET text = ? WHERE writer = ? AND id = ? AND post_author = ? AND post_id = ?",
+                           arguments: [try atRest.seal(edit.text, .commentText), edit.targetWriter.data, edit.targetID.data,
+                                       edit.owner.data, edit.postID.data])
+        }
+    }
+
+    /// Erases what a delete deletes, with the queued deliveries that would
+    /// carry it: a post with its whole thread, or one comment. The freed
+    /// pages are zeroed (secure_delete); the write-ahead log still holds the
+    /// old pages until `wipeFreedContentIfPending` empties it.
+    func erase(_ note: Note, _ db: Database) throws {
+        let owner = note.owner.data, post = note.postID.data
+        if note.targetsPost {
+            try db.execute(sql: """
+                DELETE FROM outbox WHERE envelope_id IN (SELECT envelope_id FROM post WHERE author = ? AND id = ?
+                    UNION SELECT envelope_id FROM comment WHERE post_author = ? AND post_id = ?);
+                DELETE FROM post WHERE author = ? AND id = ?;
+                DELETE FROM comment WHERE post_author = ? AND post_id = ?;
+                DELETE FROM reaction WHERE post_author = ? AND post_id = ?;
+                DELETE FROM item_change WHERE post_author = ? AND post_id = ? AND NOT (writer = ? AND id = ?);
+                """, arguments: [owner, post, owner, post, owner, post, owner, post, owner, post, owner, post, owner, post])
+        } else {
+            let target: [(any DatabaseValueConvertible)?] = [note.targetWriter.data, note.targetID.data, owner, post]
+            try db.execute(sql: """
+                DELETE FROM outbox WHERE envelope_id IN (SELECT envelope_id FROM comment WHERE writer = ? AND id = ? AND post_author = ? AND post_id = ?);
+                DELETE FROM comment WHERE writer = ? AND id = ? AND post_author = ? AND post_id = ?;
+                """, arguments: StatementArguments(target + target))
+        }
+        try NodeDatabase.setProfile(db, NodeDatabase.wipePending, Data())
+    }
+
+    /// Empties the freed pages and the write-ahead log if a delete (or an
+    /// upgrade) left them holding erased content.
+    func wipeFreedContentIfPending() throws {
+        if try db.profileValue(NodeDatabase.wipePending) != nil { try db.wipeFreedContent() }
+    }
+}

@@ -1,0 +1,202 @@
+import Foundation
+import GRDB
+import KithCrypto
+@testable import KithNode
+@testable import KithProtocol
+import Testing
+
+/// Threads at the node: the author's node is the hub; notes apply in any order of arrival.
+@Suite struct ConversationNodeTests {
+    /// alice's audience "family" of bob and mallory (here a member like any other), and a post of alice's every one has.
+    func withFamilyPost(_ body: @escaping @Sendable (_ alice: Node, _ bob: Node, _ carol: Node, _ post: String) async throws -> Void) async throws {
+        try await withThreeFriends { alice, bob, carol, _ in
+            try await alice.createAudience(name: "family")
+            try await alice.addMember(audience: "family", friend: "bob")
+            try await alice.addMember(audience: "family", friend: "mallory")
+            let post = try await alice.post(to: "family", text: "the baby is here").id
+            for node in [alice, bob, carol] { _ = try await node.sync() }
+            try await body(alice, bob, carol, post)
+        }
+    }
+
+    @Test func aCommentReachesEveryMemberOnceThroughTheAuthor() async throws {
+        try await withFamilyPost { alice, bob, carol, post in
+            let comment = try await bob.comment(on: post, text: "congratulations!")
+            #expect(comment.recipients == 1)
+            _ = try await bob.sync()
+            _ = try await alice.sync()   // takes the comment in, queues the fan-out
+            _ = try await alice.sync()   // delivers it
+            _ = try await carol.sync()
+            for node in [alice, bob, carol] {
+                let comments = try node.feed().first?.comments ?? []
+                #expect(comments.map(\.text) == ["congratulations!"] && comments.first?.id == comment.id)
+                #expect(comments.first?.author == "bob", "attributed to its writer")
+            }
+            // A comment on a comment lands on the same post, one level deep.
+            _ = try await carol.comment(on: comment.id, text: "seconded")
+            for node in [carol, alice, alice, bob, carol] { _ = try await node.sync() }
+            for node in [alice, bob, carol] { #expect(try node.feed().first?.comments.map(\.text) == ["congratulations!", "seconded"]) }
+        }
+    }
+
+    @Test func aCommentFromARemovedMemberIsRefusedByTheAuthor() async throws {
+        try await withFamilyPost { alice, bob, carol, post in
+            try await alice.removeMember(audience: "family", friend: "mallory")
+            _ = try await carol.sync()
+            // carol still holds the post and its epoch's key: her node sends the comment; alice's refuses it.
+            _ = try await carol.comment(on: post, text: "I am still here")
+            _ = try await carol.sync()
+            let report = try await alice.sync()
+            #expect(report.rejected == 1)
+            _ = try await alice.sync()
+            _ = try await bob.sync()
+            #expect(try alice.feed().first?.comments.isEmpty == true)
+            #expect(try bob.feed().first?.comments.isEmpty == true)
+        }
+    }
+
+    @Test func reactionsAreOnePerPersonChangeableAndRemovable() async throws {
+        try await withFamilyPost { alice, bob, carol, post in
+            _ = try await bob.react(to: post, with: "❤️")
+            _ = try await bob.react(to: post, with: "👍")
+            _ = try await carol.react(to: post, with: "👍")
+            _ = try await alice.react(to: post, with: "🎉")
+            for node in [bob, carol, alice, alice, bob, carol] { _ = try await node.sync() }
+            for node in [alice, bob, carol] {
+                #expect(try node.feed().first?.reactions == [FeedReaction(emoji: "👍", count: 2, by: ["bob", "mallory"]),
+                                                           FeedReaction(emoji: "🎉", count: 1, by: ["alice"])])
+            }
+            _ = try await bob.react(to: post, with: nil)
+            for node in [bob, alice, alice, carol] { _ = try await node.sync() }
+            #expect(try carol.feed().first?.reactions == [FeedReaction(emoji: "🎉", count: 1, by: ["alice"]),
+                                                        FeedReaction(emoji: "👍", count: 1, by: ["mallory"])])
+            await #expect(throws: NodeError.self) { try await bob.react(to: post, with: "👍👍") }
+            await #expect(throws: NodeError.self) { try await bob.react(to: post, with: "\u{202E}") }
+        }
+    }
+
+    /// alice's audience "family" of bob alone, its key delivered, nothing posted yet.
+    func withFamilyOfBob(_ body: @escaping @Sendable (_ alice: Node, _ bob: Node, _ mallory: Node) async throws -> Void) async throws {
+        try await withThreeFriends { alice, bob, mallory, _ in
+            try await alice.createAudience(name: "family")
+            try await alice.addMember(audience: "family", friend: "bob")
+            _ = try await alice.sync()
+            _ = try await bob.sync()
+            try await body(alice, bob, mallory)
+        }
+    }
+
+    @Test func anEditThatArrivesBeforeItsPostWaitsForIt() async throws {
+        try await withFamilyOfBob { alice, bob, _ in
+            let post = try await alice.post(to: "family", text: "see you at 9").id
+            _ = try await alice.edit(post, text: "see you at 10")
+            _ = try await alice.edit(post, text: "see you at 11")
+            let queued = try await alice.queuedEnvelopes()
+            #expect(queued.count == 3)
+            // The edits first, newest first; the post last.
+            try await alice.dropRaw(queued[2], to: "bob")
+            try await alice.dropRaw(queued[1], to: "bob")
+            let early = try await bob.sync()
+            #expect(early.waiting == 2)
+            #expect(try bob.feed().isEmpty)
+            try await alice.dropRaw(queued[0], to: "bob")
+            _ = try await bob.sync()
+            let shown = try bob.feed()
+            #expect(shown.map(\.text) == ["see you at 11"] && shown.first?.edited == true)
+            #expect(try alice.feed().map(\.text) == ["see you at 11"])
+        }
+    }
+
+    @Test func aDeleteThatArrivesFirstWins() async throws {
+        try await withFamilyOfBob { alice, bob, _ in
+            let post = try await alice.post(to: "family", text: "posted by mistake").id
+            let outbox = try await alice.queuedEnvelopes()
+            let deleted = try await alice.delete(post)
+            #expect(deleted.isPost && deleted.recipients == 1)
+            // alice's node dropped the post's queued delivery; hand it to bob anyway, after the delete.
+            let queued = try await alice.queuedEnvelopes()
+            #expect(queued.count == 1 && !queued.contains(outbox[0]))
+            try await alice.dropRaw(queued[0], to: "bob")
+            _ = try await bob.sync()
+            try await alice.dropRaw(outbox[0], to: "bob")
+            let late = try await bob.sync()
+            #expect(late.fetched == 1 && late.newPosts == 0 && late.waiting == 0)
+            #expect(try bob.feed().isEmpty && alice.feed().isEmpty)
+        }
+    }
+
+    @Test func aDeleteErasesTheTextFromEveryFileOfARecipientsNode() async throws {
+        try await withFamilyPost { alice, bob, carol, post in
+            let comment = try await bob.comment(on: post, text: "a comment that goes too").id
+            for node in [bob, alice, alice, carol] { _ = try await node.sync() }
+            let sealed = try await carol.sealedValues()
+            #expect(sealed.count == 2, "the post's text and the comment's, sealed")
+            #expect(try await carol.files(containingAny: sealed).count > 0, "the test finds what it looks for")
+            _ = try await alice.delete(post)
+            _ = try await alice.sync()
+            _ = try await carol.sync()
+            #expect(try carol.feed().isEmpty)
+            #expect(try await carol.files(containingAny: sealed) == [])
+            #expect(throws: NodeError.self) { _ = try carol.feedItem(comment) }
+        }
+    }
+
+    @Test func aNoteThatDoesNotComeFromTheAuthorIsRefused() async throws {
+        try await withFamilyPost { alice, bob, carol, post in
+            let key = try await bob.heldKey(audienceNamed: "family")
+            let me = try bob.requireKeys().identity
+            let postID = try #require(Hex.decode(post))
+            let note = try Note(action: .comment, writer: me, owner: alice.identity(), audienceID: key.audienceID, epoch: key.epoch, postID: postID,
+                                targetWriter: me.publicKey, targetID: randomBytes(16), revision: 0, createdAt: Node.now(), text: "psst")
+            // Sent straight to another member instead of the author, or fanned out with bob's own countersignature.
+            try await bob.dropRaw(try note.seal(audience: key).bytes, to: "mallory")
+            try await bob.dropRaw(try Self.fanOut(note, countersignedBy: me, audience: key), to: "mallory")
+            let report = try await carol.sync()
+            #expect(report.fetched == 2 && report.rejected == 2)
+            #expect(try carol.feed().first?.comments.isEmpty == true)
+        }
+    }
+
+    /// A fan-out countersigned by anyone, as a hostile member's program could make it.
+    static func fanOut(_ note: Note, countersignedBy signer: SigningKey, audience: AudienceKey) throws -> [UInt8] {
+        var w = ByteWriter()
+        w.u8(1); w.u8(3); w.u32(UInt32(note.bytes.count)); w.raw(note.bytes)
+        let inner = w.bytes + signer.sign(Array("kith/fan-out/v1".utf8) + [0] + w.bytes)
+        return try Post.seal(inner: inner, audience: audience, nonce: randomBytes(24)).bytes
+    }
+
+    @Test func thePostsAuthorMayRemoveAComment() async throws {
+        try await withFamilyPost { alice, bob, carol, post in
+            let comment = try await bob.comment(on: post, text: "off topic").id
+            for node in [bob, alice, alice, carol] { _ = try await node.sync() }
+            await #expect(throws: NodeError.self) { try await carol.delete(comment) }
+            await #expect(throws: NodeError.self) { try await carol.edit(comment, text: "mine now") }
+            _ = try await alice.delete(comment)
+            for node in [alice, bob, carol] { _ = try await node.sync() }
+            for node in [alice, bob, carol] { #expect(try node.feed().first?.comments.isEmpty == true) }
+        }
+    }
+}
+
+extension Node {
+    /// Every sealed post text and comment text in the database, as stored.
+    func sealedValues() async throws -> [Data] {
+        try await db.writer.read { db in
+            try Data.fetchAll(db, sql: "SELECT text FROM post") + Data.fetchAll(db, sql: "SELECT text FROM comment")
+        }
+    }
+
+    /// The files of the node's directory holding any of `values`.
+    func files(containingAny values: [Data]) async throws -> [String] {
+        try FileManager.default.subpathsOfDirectory(atPath: home).filter { name in
+            guard let data = FileManager.default.contents(atPath: home + "/" + name) else { return false }
+            return values.contains { data.range(of: $0) != nil }
+        }
+    }
+
+    /// The post or comment with this id, if the feed can find it.
+    func feedItem(_ id: String) throws -> Bool {
+        try db.writer.read { db in _ = try self.threadItem(id, db, comments: true) }
+        return true
+    }
+}
