@@ -1,12 +1,18 @@
 import ArgumentParser
 import Foundation
 import KithNode
+import KithProtocol
 
 @main
 struct Kith: AsyncParsableCommand {
+    /// This release of kith. `kith --version` prints it with the protocol
+    /// version it speaks (the version byte of every envelope, docs/PROTOCOL.md).
+    static let version = "0.1.0"
+
     static let configuration = CommandConfiguration(
         commandName: "kith",
         abstract: "A private, friends-only social network that you run yourself.",
+        version: "kith \(version) (protocol \(Envelope.version))",
         discussion: """
             Every post is encrypted for its audience on your machine and dropped into your \
             friends' mailboxes on relays, which see only ciphertext. A node lives in one \
