@@ -12,7 +12,6 @@ struct Kith: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kith",
         abstract: "A private, friends-only social network that you run yourself.",
-        version: "kith \(version) (protocol \(Envelope.version))",
         discussion: """
             Every post is encrypted for its audience on your machine and dropped into your \
             friends' mailboxes on relays, which see only ciphertext. A node lives in one \
@@ -26,6 +25,7 @@ struct Kith: AsyncParsableCommand {
             private to you: the node directory 0700, its files 0600. kith refuses a node database, \
             keystore or KITH_PASSPHRASE_FILE that other users can read or write.
             """,
+        version: "kith \(version) (protocol \(Envelope.version))",
         subcommands: [
             InitCommand.self, CardCommand.self, WhoamiCommand.self, KeyCommand.self, FriendCommand.self, GroupCommand.self,
             PostCommand.self, SyncCommand.self, FeedCommand.self, DaemonCommand.self, StatusCommand.self, RelayCommand.self,
