@@ -39,18 +39,23 @@ bench: deps
 # dist/kith: one release binary that needs no Swift on the machine it runs
 # on, only the system's libc and libsqlite3 (README, "Running Kith at home").
 # The Swift runtime and Foundation are linked statically; so are libsodium,
-# libstdc++ and libgcc, found as archives in a folder that holds nothing
-# else, searched before the system's, where the shared libraries are.
-# Its own build folder, so that the other builds are not relinked.
+# zlib, libstdc++ and libgcc. The first three are found as archives in a
+# folder that holds nothing else, named first to the linker: by a copy of
+# libsodium.pc whose libdir is that folder (SwiftPM would otherwise name the
+# system's library folder first, where the shared libraries are) and by -L.
+# Needs zlib1g-dev too. Its own build folder, so other builds are not relinked.
 DIST_BUILD ?= .build-dist
-DIST_STATIC = $(DIST_BUILD)/static-libs
+DIST_STATIC = $(CURDIR)/$(DIST_BUILD)/static-libs
 dist: deps
-	mkdir -p $(DIST_STATIC) dist
-	cp "$$(pkg-config --variable=libdir libsodium)/libsodium.a" \
+	mkdir -p $(DIST_STATIC)/pkgconfig dist
+	cp "$$(pkg-config --variable=libdir libsodium)/libsodium.a" "$$(pkg-config --variable=libdir zlib)/libz.a" \
 	   "$$($(CC) -print-file-name=libstdc++.a)" $(DIST_STATIC)/
-	$(SWIFT) build -c release --product kith --scratch-path $(DIST_BUILD) --static-swift-stdlib \
-	    -Xlinker -L$(CURDIR)/$(DIST_STATIC) -Xswiftc -Xclang-linker -Xswiftc -static-libgcc
+	sed 's|^libdir=.*|libdir=$(DIST_STATIC)|' "$$(pkg-config --path libsodium)" > $(DIST_STATIC)/pkgconfig/libsodium.pc
+	PKG_CONFIG_PATH=$(DIST_STATIC)/pkgconfig $(SWIFT) build -c release --product kith --scratch-path $(DIST_BUILD) \
+	    --static-swift-stdlib -Xlinker -L$(DIST_STATIC) -Xswiftc -Xclang-linker -Xswiftc -static-libgcc
 	install -m 0755 $(DIST_BUILD)/release/kith dist/kith
+	# Without the debugging information, but with the symbols crash reports name.
+	strip --strip-debug dist/kith
 	@ls -l dist/kith
 
 # Checks that dist/kith links only what the system may provide, then runs it
