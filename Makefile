@@ -44,6 +44,7 @@ bench: deps
 # libsodium.pc whose libdir is that folder (SwiftPM would otherwise name the
 # system's library folder first, where the shared libraries are) and by -L.
 # Needs zlib1g-dev too. Its own build folder, so other builds are not relinked.
+# The debugging information is stripped; the symbols crash reports name stay.
 DIST_BUILD ?= .build-dist
 DIST_STATIC = $(CURDIR)/$(DIST_BUILD)/static-libs
 dist: deps
@@ -54,7 +55,6 @@ dist: deps
 	PKG_CONFIG_PATH=$(DIST_STATIC)/pkgconfig $(SWIFT) build -c release --product kith --scratch-path $(DIST_BUILD) \
 	    --static-swift-stdlib -Xlinker -L$(DIST_STATIC) -Xswiftc -Xclang-linker -Xswiftc -static-libgcc
 	install -m 0755 $(DIST_BUILD)/release/kith dist/kith
-	# Without the debugging information, but with the symbols crash reports name.
 	strip --strip-debug dist/kith
 	@ls -l dist/kith
 

@@ -109,7 +109,7 @@ public final class SyncTrigger: Sendable {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline, !Task.isCancelled {
             if consume() { return }
-            try? await Task.sleep(for: .milliseconds(100))
+            try? await Task.sleep(for: .milliseconds(10))
         }
     }
 }
