@@ -3,6 +3,7 @@ import Foundation
 import KithNode
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// How soon a post made through alice's daemon shows in bob's feed, read
 /// through bob's daemon: two `kith daemon` processes and a `kith relay`
@@ -84,15 +85,16 @@ enum DaemonBench {
         children.add(relay.process)
         let alice = dir + "/alice", bob = dir + "/bob"
         let kith = KithRunner(executable: executable)
-        for (name, home) in [("alice", alice), ("bob", bob)] {
-            try kith.run(["init", "--home", home, "--name", name, "--relay", relay.url])
-        }
-        try kith.run(["friend", "add", "--home", alice, try kith.run(["card", "--home", bob])])
-        try kith.run(["friend", "add", "--home", bob, try kith.run(["card", "--home", alice])])
+        // Each command unlocks a keystore (Argon2id, most of a second): alice's and bob's run side by side.
+        try kith.runEach([["init", "--home", alice, "--name", "alice", "--relay", relay.url],
+                          ["init", "--home", bob, "--name", "bob", "--relay", relay.url]])
+        let cards = try kith.runEach([["card", "--home", bob], ["card", "--home", alice]])
+        try kith.runEach([["friend", "add", "--home", alice, cards[0]], ["friend", "add", "--home", bob, cards[1]]])
         try kith.run(["group", "create", "--home", alice, "family"])
         try kith.run(["group", "add", "--home", alice, "family", "bob"])
-        let bobSocket = try kith.daemon(home: bob, children: children)
-        let aliceSocket = try kith.daemon(home: alice, children: children)
+        let daemons = try [bob, alice].map { try kith.startDaemon(home: $0, children: children) }
+        let bobSocket = try kith.controlSocket(of: daemons[0], home: bob)
+        let aliceSocket = try kith.controlSocket(of: daemons[1], home: alice)
 
         let http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
         do {
@@ -109,31 +111,33 @@ enum DaemonBench {
     private static func measure(posts: Int, alice: ControlSocket, bob: ControlSocket) async throws -> DaemonLatency {
         let clock = ContinuousClock()
         var latencies: [Double] = []
-        var polls = 0
-        var polling = Duration.zero
+        var reads = 0
+        var reading = Duration.zero
         for round in 0...posts {
             let start = clock.now
             let id = try await alice.post(to: "family", text: "post \(round) from the daemon bench, " + String(repeating: "x", count: 200))
             let posted = clock.now
+            var roundReads = 1
             while try await !bob.feedIDs(limit: 5).contains(id) {
                 guard clock.now - start < patience else {
                     throw BenchError("alice's post did not show in bob's feed within \(patience) (daemons and relay on 127.0.0.1)")
                 }
                 try await Task.sleep(for: pollPause)
-                polls += 1
+                roundReads += 1
             }
             let shown = clock.now
             // Round 0 only shows that bob's daemon waits on the relay.
             if round > 0 {
                 latencies.append((shown - start).seconds * 1000)
-                polling += shown - posted
+                reads += roundReads
+                reading += shown - posted
             }
             if round < posts { try await Task.sleep(for: gap) }
         }
         let sorted = latencies.sorted()
         func percentile(_ p: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
         return DaemonLatency(posts: posts, p50Milliseconds: percentile(0.5), p99Milliseconds: percentile(0.99),
-                             maxMilliseconds: sorted.last ?? 0, pollMilliseconds: polling.seconds * 1000 / Double(max(1, polls)),
+                             maxMilliseconds: sorted.last ?? 0, pollMilliseconds: reading.seconds * 1000 / Double(max(1, reads)),
                              gapMilliseconds: gap.seconds * 1000)
     }
 }
@@ -205,19 +209,35 @@ private struct KithRunner {
         return String(decoding: output, as: UTF8.self).trimmingCharacters(in: .newlines)
     }
 
+    /// Runs the commands at the same time; their standard outputs, in order.
+    @discardableResult
+    func runEach(_ commands: [[String]]) throws -> [String] {
+        let results = Mutex<[Result<String, any Error>?]>(Array(repeating: nil, count: commands.count))
+        DispatchQueue.concurrentPerform(iterations: commands.count) { i in
+            let result = Result { try run(commands[i]) }
+            results.withLock { $0[i] = result }
+        }
+        return try results.withLock { $0 }.map { try $0!.get() }
+    }
+
     /// Starts `kith daemon` for `home`, syncing only on push and after a post
-    /// (the scheduled sync is an hour away); returns its control socket.
-    func daemon(home: String, children: Children) throws -> String {
+    /// (the scheduled sync is an hour away); its standard output is piped.
+    func startDaemon(home: String, children: Children) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = ["daemon", "--home", home]
         process.environment = environment.merging(["KITH_SYNC_INTERVAL": "3600", "KITH_LOG_LEVEL": "error"]) { $1 }
-        let out = Pipe()
-        process.standardOutput = out
+        process.standardOutput = Pipe()
         process.standardError = FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice
         try process.run()
         children.add(process)
+        return process
+    }
+
+    /// Waits for a daemon started by `startDaemon` to say it is ready; its control socket.
+    func controlSocket(of process: Process, home: String) throws -> String {
+        guard let out = process.standardOutput as? Pipe else { throw BenchError("kith daemon for \(home) has no output pipe") }
         let prefix = "daemon running, control socket "
         var text = ""
         while !(text.contains(prefix) && text.hasSuffix("\n")) {
