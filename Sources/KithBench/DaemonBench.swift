@@ -75,6 +75,7 @@ enum DaemonBench {
     /// times `posts` posts, after one untimed post that shows the daemons
     /// are connected. Stops every process and removes every file, also on failure.
     static func latency(executable: String, posts: Int) async throws -> DaemonLatency {
+        precondition(posts > 0, "the daemon case times at least one post")
         let dir = try scratchDirectory()
         let children = Children()
         defer {
