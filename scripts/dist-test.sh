@@ -41,11 +41,13 @@ if [ "${KITH_DIST_NO_CHROOT:-0}" != 1 ] && [ ! -x "$root/bin/bash" ]; then
   if command -v debootstrap > /dev/null; then
     echo "dist-test: debootstrap of Debian 12 (minbase, libsqlite3) into $root"
     start=$SECONDS
-    if debootstrap --variant=minbase --include=libsqlite3-0 bookworm "$root.part" http://deb.debian.org/debian > "$root.log" 2>&1; then
+    log=$(mktemp /tmp/kith-debootstrap-XXXXXX.log)
+    if debootstrap --variant=minbase --include=libsqlite3-0 bookworm "$root.part" http://deb.debian.org/debian > "$log" 2>&1; then
       mv "$root.part" "$root"
+      rm -f "$log"
       echo "dist-test: debootstrap took $((SECONDS - start)) s"
     else
-      echo "dist-test: debootstrap failed (see $root.log): hiding the toolchain instead" >&2
+      echo "dist-test: debootstrap failed (see $log): hiding the toolchain instead" >&2
       rm -rf "$root.part"
     fi
   else
