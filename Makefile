@@ -1,7 +1,7 @@
 # Kith: `make demo` runs a local relay and three nodes; `make test` runs the tests.
 SWIFT ?= swift
 
-.PHONY: demo test bench build deps vectors fuzz clean
+.PHONY: demo test bench build deps vectors fuzz clean dist dist-test
 
 deps:
 	@scripts/install-deps.sh
@@ -36,9 +36,36 @@ bench: deps
 	$(SWIFT) build -c release --product kith
 	.build/release/kith bench
 
+# dist/kith: one release binary that needs no Swift on the machine it runs
+# on, only the system's libc and libsqlite3 (README, "Running Kith at home").
+# The Swift runtime and Foundation are linked statically; so are libsodium,
+# zlib, libstdc++ and libgcc. The first three are found as archives in a
+# folder that holds nothing else, named first to the linker: by a copy of
+# libsodium.pc whose libdir is that folder (SwiftPM would otherwise name the
+# system's library folder first, where the shared libraries are) and by -L.
+# Needs zlib1g-dev too. Its own build folder, so other builds are not relinked.
+# The debugging information is stripped; the symbols crash reports name stay.
+DIST_BUILD ?= .build-dist
+DIST_STATIC = $(CURDIR)/$(DIST_BUILD)/static-libs
+dist: deps
+	mkdir -p $(DIST_STATIC)/pkgconfig dist
+	cp "$$(pkg-config --variable=libdir libsodium)/libsodium.a" "$$(pkg-config --variable=libdir zlib)/libz.a" \
+	   "$$($(CC) -print-file-name=libstdc++.a)" $(DIST_STATIC)/
+	sed 's|^libdir=.*|libdir=$(DIST_STATIC)|' "$$(pkg-config --path libsodium)" > $(DIST_STATIC)/pkgconfig/libsodium.pc
+	PKG_CONFIG_PATH=$(DIST_STATIC)/pkgconfig $(SWIFT) build -c release --product kith --scratch-path $(DIST_BUILD) \
+	    --static-swift-stdlib -Xlinker -L$(DIST_STATIC) -Xswiftc -Xclang-linker -Xswiftc -static-libgcc
+	install -m 0755 $(DIST_BUILD)/release/kith dist/kith
+	strip --strip-debug dist/kith
+	@ls -l dist/kith
+
+# Checks that dist/kith links only what the system may provide, then runs it
+# in a Debian 12 without Swift (scripts/dist-test.sh).
+dist-test: dist
+	scripts/dist-test.sh dist/kith
+
 # Regenerates Tests/KithProtocolTests/Vectors (only when the protocol changes).
 vectors: deps
 	$(SWIFT) run kith-vectors Tests/KithProtocolTests/Vectors
 
 clean:
-	rm -rf .build .build-fuzz
+	rm -rf .build .build-fuzz .build-dist dist

@@ -125,7 +125,7 @@ let package = Package(
         .testTarget(
             name: "KithNodeTests",
             dependencies: [
-                "KithNode", "KithRelay", "KithProtocol", "KithCrypto",
+                "KithNode", "KithRelay", "KithProtocol", "KithCrypto", "KithDaemon",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],

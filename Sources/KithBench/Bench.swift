@@ -25,6 +25,8 @@ public enum Bench {
         report.cases += [large.ingest, large.fetch]
         progress("push: drop to notification")
         report.push = try await PushBench.latency(drops: quick ? 20 : 200)
+        progress("daemons: post to feed")
+        report.daemon = try await DaemonBench.latency(executable: executable, posts: quick ? 3 : 200)
         progress("sync")
         report.cases.append(try await SyncBench.sync(posts: quick ? 300 : 10_000))
         progress("bytes")

@@ -79,6 +79,8 @@ public struct BenchReport: Encodable, Sendable {
     public var memory: [MemoryCost] = []
     /// How soon a waiting owner learns of a drop (the relay's long poll).
     public var push: PushLatency?
+    /// How soon a post through one daemon shows in a friend's feed through theirs.
+    public var daemon: DaemonLatency?
 
     /// The report as a plain-text table.
     public var table: String {
@@ -95,6 +97,7 @@ public struct BenchReport: Encodable, Sendable {
             lines.append(row(["drop to notification, \(p.drops) drops", String(format: "%.2f ms", p.p50Milliseconds),
                               String(format: "%.2f ms", p.p99Milliseconds), "", String(format: "median %.2f ms", p.dropMedianMilliseconds), ""]))
         }
+        if let d = daemon { lines += [""] + d.tableLines }
         lines.append("")
         lines.append(row(["recipients", "kith upload", "kith stored", "NIP-17", "kith B/recipient", ""]))
         for b in bytes {

@@ -121,12 +121,17 @@ struct SyncService: Service {
                 if let signal {
                     group.addTask {
                         // Push: each announcement wakes the loop; while the relays offer none, polling alone.
+                        var recent: [ContinuousClock.Instant] = []
                         while !Task.isCancelled {
                             do {
                                 try await signal.waitForMail()
                                 trigger.fire()
-                                // At most one sync a second from push, even if a relay keeps saying that mail waits.
-                                try await Task.sleep(for: .seconds(1))
+                                // Mail announced now and then syncs at once; a relay that keeps saying
+                                // mail waits gets at most one sync a second after a burst of five.
+                                recent = Array(recent.suffix(4)) + [.now]
+                                if recent.count == 5, let first = recent.first, first.duration(to: .now) < .seconds(1) {
+                                    try await Task.sleep(for: .seconds(1))
+                                }
                             } catch {
                                 try? await Task.sleep(for: .seconds(interval))
                             }

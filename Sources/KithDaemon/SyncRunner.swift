@@ -97,23 +97,66 @@ public actor SyncRunner {
 
 /// Something that says "sync now": a post through the daemon, a rotated
 /// key, or mail announced by a relay. Firing while nobody waits is kept
-/// (once), so a request between two waits is not lost.
+/// (once), so a request between two waits is not lost; firing while the
+/// sync service waits wakes it at once.
 public final class SyncTrigger: Sendable {
-    private let pending = Mutex(false)
+    private struct State {
+        var pending = false
+        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+        /// Waits cancelled before their continuation was stored.
+        var cancelled: Set<Int> = []
+        var nextID = 0
+    }
+
+    private let state = Mutex(State())
 
     public init() {}
 
-    public func fire() { pending.withLock { $0 = true } }
-
-    /// Whether it fired since the last call; clears it.
-    func consume() -> Bool { pending.withLock { was in defer { was = false }; return was } }
+    public func fire() {
+        let woken = state.withLock { s in
+            defer { s.waiters = [:] }
+            if s.waiters.isEmpty { s.pending = true }
+            return Array(s.waiters.values)
+        }
+        for waiter in woken { waiter.resume() }
+    }
 
     /// Returns when it fires, after `timeout`, or at cancellation or shutdown.
     func wait(upTo timeout: Duration) async {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline, !Task.isCancelled {
-            if consume() { return }
-            try? await Task.sleep(for: .milliseconds(100))
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.fired() }
+            group.addTask { try? await Task.sleep(for: timeout) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Returns once it has fired (consuming that), or when cancelled.
+    private func fired() async {
+        let id = state.withLock { s in
+            defer { s.nextID += 1 }
+            return s.nextID
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
+                let now = state.withLock { s in
+                    if s.cancelled.remove(id) != nil { return true }
+                    if s.pending {
+                        s.pending = false
+                        return true
+                    }
+                    s.waiters[id] = waiter
+                    return false
+                }
+                if now { waiter.resume() }
+            }
+        } onCancel: {
+            let waiter = state.withLock { s in
+                if let waiter = s.waiters.removeValue(forKey: id) { return Optional(waiter) }
+                s.cancelled.insert(id)
+                return nil
+            }
+            waiter?.resume()
         }
     }
 }

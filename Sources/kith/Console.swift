@@ -85,8 +85,20 @@ enum Console {
         write(String(decoding: try encoder.encode(value), as: UTF8.self) + "\n", to: .standardOutput)
     }
 
+    /// Writes all of `text`. A reader that has gone (`kith feed | head`)
+    /// ends the program quietly with the status a shell gives a program
+    /// stopped by SIGPIPE (141): SIGPIPE itself is ignored (`Kith.main`), so
+    /// the write fails with EPIPE instead of trapping.
     private static func write(_ text: String, to handle: FileHandle) {
-        handle.write(Data(text.utf8))
+        var bytes = Array(text.utf8)[...]
+        while !bytes.isEmpty {
+            let written = bytes.withUnsafeBytes { Foundation.write(handle.fileDescriptor, $0.baseAddress, $0.count) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                exit(errno == EPIPE ? 128 + SIGPIPE : 1)
+            }
+            bytes = bytes.dropFirst(written)
+        }
     }
 
     /// `text` with every character that a terminal would act on, or that

@@ -1,9 +1,14 @@
 import ArgumentParser
 import Foundation
 import KithNode
+import KithProtocol
 
 @main
 struct Kith: AsyncParsableCommand {
+    /// This release of kith. `kith --version` prints it with the protocol
+    /// version it speaks (the version byte of every envelope, docs/PROTOCOL.md).
+    static let version = "0.1.0"
+
     static let configuration = CommandConfiguration(
         commandName: "kith",
         abstract: "A private, friends-only social network that you run yourself.",
@@ -20,6 +25,7 @@ struct Kith: AsyncParsableCommand {
             private to you: the node directory 0700, its files 0600. kith refuses a node database, \
             keystore or KITH_PASSPHRASE_FILE that other users can read or write.
             """,
+        version: "kith \(version) (protocol \(Envelope.version))",
         subcommands: [
             InitCommand.self, CardCommand.self, WhoamiCommand.self, KeyCommand.self, FriendCommand.self, GroupCommand.self,
             PostCommand.self, SyncCommand.self, FeedCommand.self, DaemonCommand.self, StatusCommand.self, RelayCommand.self,
@@ -33,9 +39,12 @@ struct Kith: AsyncParsableCommand {
     ///
     /// The umask comes first: every file kith creates (node database and its
     /// WAL and shared-memory files, keystore, relay database) is then private
-    /// to its user, whatever the umask it was started with.
+    /// to its user, whatever the umask it was started with. SIGPIPE is
+    /// ignored: output to a reader that has gone ends the program quietly
+    /// (`Console`), and a peer that hangs up is an error on its socket.
     static func main() async {
         umask(0o077)
+        signal(SIGPIPE, SIG_IGN)
         do {
             var command = try parseAsRoot()
             if var command = command as? any AsyncParsableCommand {
