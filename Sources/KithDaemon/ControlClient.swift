@@ -34,6 +34,12 @@ public struct ControlClient: Sendable {
     /// One request; an error answer becomes the daemon's `NodeError`.
     private func call<T: Decodable>(_ method: HTTPMethod, _ path: String, body: Data? = nil) async throws -> T {
         guard let url = URL(httpURLWithSocketPath: socket, uri: path) else { throw NodeError("bad control socket path \(socket)") }
+        // The socket must be the daemon's, made by this user: one that another user put at a
+        // configured path outside the node directory would be served commands and posts.
+        var info = stat()
+        guard lstat(socket, &info) == 0, info.st_mode & S_IFMT == S_IFSOCK, info.st_uid == geteuid() else {
+            throw NodeError("\(socket) is not a socket of yours", hint: "the daemon (pid \(pid)) should have made it; stop it and start it again")
+        }
         let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
         do {
             var request = HTTPClientRequest(url: url.absoluteString)

@@ -90,18 +90,18 @@ extension Node {
         var held: [DeliveryJob] = []
         for (index, job) in jobs.enumerated() {
             do {
+                let request = try DropRequest(bytes: job.request)
+                let targets = request.targets.list
                 let result = try await client.drop(bytes: job.request)
-                let request = try? DropRequest(bytes: job.request)
-                let targets = request?.targets.list ?? []
                 if !result.refused.isEmpty {
                     problems.append("\(shown) refused \(min(result.refused.count, targets.count)) of \(targets.count) mailboxes (drop token revoked?)")
                 }
                 // The relay stored the envelope for the others: the job waits for the full mailboxes alone.
                 let full = Set(result.full)
                 let left = targets.indices.filter { full.contains($0) }.map { targets[$0] }
-                status.delivered += 1
-                guard let request, !left.isEmpty else {
+                guard !left.isEmpty else {
                     try await db.writer.write { db in try db.execute(sql: "DELETE FROM outbox WHERE id = ?", arguments: [job.id]) }
+                    status.delivered += 1
                     continue
                 }
                 let rest = DropRequest(targets: left, envelope: request.envelope)

@@ -50,7 +50,15 @@ extension Node {
         do { try await client.register(mailboxKey: key, invite: invite) } catch let failure as RelayClient.Failure {
             throw NodeError("registering a mailbox failed: \(failure.description)", hint: failure.hint)
         }
-        if unlocked.keys.mailboxKeys[relay] == nil { try unlocked.rewrite { $0.mailboxKeys[relay] = key } }
+        // Checked again under the node's lock, on the keystore as it is now: another `relay add` may have
+        // kept a key for this relay meanwhile, and a mailbox key once kept is never replaced.
+        try unlocked.rewrite { keys in
+            switch keys.mailboxKeys[relay] {
+            case nil: keys.mailboxKeys[relay] = key
+            case let kept? where kept.publicKey == key.publicKey: break
+            case _?: throw NodeError("another command is adding \(relay) at the same time", hint: "run `kith relay add` again once it has finished")
+            }
+        }
         let friends = try await db.writer.read { db in try self.friendCards(db) }
         var tokens: [[UInt8]: [UInt8]] = [:]
         for (_, card) in friends {
