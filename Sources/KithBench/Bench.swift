@@ -1,9 +1,18 @@
 import Foundation
 
-/// Runs every case of `kith bench`.
+/// Runs the cases of `kith bench`.
 public enum Bench {
-    /// `executable` is the `kith` binary, run as child processes for the memory case.
-    public static func run(quick: Bool, executable: String, progress: (String) -> Void) async throws -> BenchReport {
+    /// The cases `run` can be limited to, by these names.
+    public static let caseNames = ["seal", "ingest", "fanout", "large", "push", "daemon", "sync", "bytes", "memory"]
+
+    /// `executable` is the `kith` binary, run as child processes for the memory
+    /// and large-store cases. `only`, if given, names the cases to run (see
+    /// `caseNames`; "seal" is sealing and opening); the others are left out of the report.
+    public static func run(quick: Bool, only: Set<String>? = nil, executable: String, progress: (String) -> Void) async throws -> BenchReport {
+        if let only, let unknown = only.subtracting(caseNames).sorted().first {
+            throw BenchError("no bench case named \(unknown) (cases: \(caseNames.joined(separator: ", ")))")
+        }
+        func wanted(_ name: String) -> Bool { only?.contains(name) ?? true }
         #if DEBUG
         let build = "debug"
         #else
@@ -11,30 +20,50 @@ public enum Bench {
         #endif
         var report = BenchReport(machine: machineDescription(), build: build, quick: quick,
                                  date: Date().formatted(.iso8601.year().month().day()))
-        progress("seal and open")
-        report.cases.append(try CryptoBench.seal(count: quick ? 300 : 20_000))
-        report.cases.append(try CryptoBench.open(count: quick ? 300 : 20_000))
-        progress("relay ingest: single-mailbox drops")
-        report.cases.append(try await RelayBench.singleDrops(count: quick ? 200 : 10_000, concurrency: 32))
-        progress("relay ingest: one post to 150 mailboxes")
-        report.cases.append(try await RelayBench.fanOut(uploads: quick ? 20 : 400, concurrency: 4))
-        let stored = quick ? 20_000 : 1_000_000
-        progress("relay with \(stored) envelopes stored")
-        let large = try await LargeStoreBench.measure(executable: executable, stored: stored, drops: quick ? 200 : 5_000, concurrency: 32,
-                                                      rounds: quick ? 1 : 2)
-        report.cases += [large.ingest, large.fetch]
-        progress("push: drop to notification")
-        report.push = try await PushBench.latency(drops: quick ? 20 : 200)
-        progress("daemons: post to feed")
-        report.daemon = try await DaemonBench.latency(executable: executable, posts: quick ? 3 : 200)
-        progress("sync")
-        report.cases.append(try await SyncBench.sync(posts: quick ? 300 : 10_000))
-        progress("bytes")
-        report.bytes = try BytesBench.costs(recipients: [10, 150, 1000])
-        report.nip17Formula = NIP17.formula
-        progress("memory")
-        report.memory = try await MemoryBench.measure(executable: executable, relayEnvelopes: quick ? 3_000 : 100_000, posts: quick ? 300 : 10_000)
-        report.memory.append(large.memory)
+        if wanted("seal") {
+            progress("seal and open")
+            report.cases.append(try CryptoBench.seal(count: quick ? 300 : 20_000))
+            report.cases.append(try CryptoBench.open(count: quick ? 300 : 20_000))
+        }
+        if wanted("ingest") {
+            progress("relay ingest: single-mailbox drops")
+            report.cases.append(try await RelayBench.singleDrops(count: quick ? 200 : 10_000, concurrency: 32))
+        }
+        if wanted("fanout") {
+            progress("relay ingest: one post to 150 mailboxes")
+            report.cases.append(try await RelayBench.fanOut(uploads: quick ? 20 : 400, concurrency: 4))
+        }
+        var largeMemory: MemoryCost?
+        if wanted("large") {
+            let stored = quick ? 20_000 : 1_000_000
+            progress("relay with \(stored) envelopes stored")
+            let large = try await LargeStoreBench.measure(executable: executable, stored: stored, drops: quick ? 200 : 5_000, concurrency: 32,
+                                                          rounds: quick ? 1 : 2)
+            report.cases += [large.ingest, large.fetch]
+            largeMemory = large.memory
+        }
+        if wanted("push") {
+            progress("push: drop to notification")
+            report.push = try await PushBench.latency(drops: quick ? 20 : 200)
+        }
+        if wanted("daemon") {
+            progress("daemons: post to feed")
+            report.daemon = try await DaemonBench.latency(executable: executable, posts: quick ? 3 : 200)
+        }
+        if wanted("sync") {
+            progress("sync")
+            report.cases.append(try await SyncBench.sync(posts: quick ? 300 : 10_000))
+        }
+        if wanted("bytes") {
+            progress("bytes")
+            report.bytes = try BytesBench.costs(recipients: [10, 150, 1000])
+            report.nip17Formula = NIP17.formula
+        }
+        if wanted("memory") {
+            progress("memory")
+            report.memory = try await MemoryBench.measure(executable: executable, relayEnvelopes: quick ? 3_000 : 100_000, posts: quick ? 300 : 10_000)
+        }
+        if let largeMemory { report.memory.append(largeMemory) }
         return report
     }
 }

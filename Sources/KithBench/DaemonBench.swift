@@ -153,11 +153,12 @@ private struct ControlSocket {
 
     func post(to audience: String, text: String) async throws -> String {
         let body = try JSONSerialization.data(withJSONObject: ["to": audience, "text": text])
-        return try JSONDecoder().decode(Posted.self, from: try await call(.POST, "/v1/post", body: body)).id
+        return try JSONDecoder().decode(Posted.self, from: try await call(.POST, "/v1/node/post", body: body)).id
     }
 
     func feedIDs(limit: Int) async throws -> [String] {
-        try JSONDecoder().decode([FeedItem].self, from: try await call(.GET, "/v1/feed?limit=\(limit)")).map(\.id)
+        let body = try JSONSerialization.data(withJSONObject: ["limit": limit])
+        return try JSONDecoder().decode([FeedItem].self, from: try await call(.POST, "/v1/node/feed", body: body)).map(\.id)
     }
 
     private func call(_ method: HTTPMethod, _ uri: String, body: Data? = nil) async throws -> Data {

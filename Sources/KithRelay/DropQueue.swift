@@ -16,7 +16,7 @@ final class DropQueue: Sendable {
     static let maxBytes = 8 << 20
 
     private struct Pending {
-        let request: DropRequest
+        let drop: SQLiteRelayStore.PreparedDrop
         let now: UInt64, ttl: UInt64
         let quota: MailboxQuota?
         let continuation: CheckedContinuation<DropResult, any Error>
@@ -39,9 +39,10 @@ final class DropQueue: Sendable {
     }
 
     func submit(_ request: DropRequest, now: UInt64, ttl: UInt64, quota: MailboxQuota?) async throws -> DropResult {
-        try await withCheckedThrowingContinuation { continuation in
+        let prepared = SQLiteRelayStore.PreparedDrop(request)
+        return try await withCheckedThrowingContinuation { continuation in
             let start = state.withLockedValue { s in
-                s.pending.append(Pending(request: request, now: now, ttl: ttl, quota: quota, continuation: continuation))
+                s.pending.append(Pending(drop: prepared, now: now, ttl: ttl, quota: quota, continuation: continuation))
                 defer { s.committing = true }
                 return !s.committing
             }
@@ -62,7 +63,7 @@ final class DropQueue: Sendable {
                         var result: Result<DropResult, any Error> = .failure(CancellationError())
                         try db.inSavepoint {
                             do {
-                                result = .success(try SQLiteRelayStore.drop(drop.request, db, now: drop.now, ttl: drop.ttl, quota: drop.quota))
+                                result = .success(try SQLiteRelayStore.drop(drop.drop, db, now: drop.now, ttl: drop.ttl, quota: drop.quota))
                                 return .commit
                             } catch {
                                 result = .failure(error)
@@ -91,9 +92,9 @@ final class DropQueue: Sendable {
             }
             var count = 0, bytes = 0
             for drop in s.pending {
-                if count == Self.maxDrops || (count > 0 && bytes + drop.request.envelope.count > Self.maxBytes) { break }
+                if count == Self.maxDrops || (count > 0 && bytes + drop.drop.envelope.count > Self.maxBytes) { break }
                 count += 1
-                bytes += drop.request.envelope.count
+                bytes += drop.drop.envelope.count
             }
             let batch = Array(s.pending.prefix(count))
             s.pending.removeFirst(count)

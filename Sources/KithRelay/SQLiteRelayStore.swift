@@ -181,13 +181,37 @@ public struct SQLiteRelayStore: RelayStorage {
     /// without the queue; a `MailboxFull` refuses them all. For filling a
     /// store quickly.
     public func drop(_ requests: [DropRequest], now: UInt64, ttl: UInt64, quota: MailboxQuota? = nil) async throws -> [DropResult] {
-        try await writer.write { db in try requests.map { try Self.drop($0, db, now: now, ttl: ttl, quota: quota) } }
+        let prepared = requests.map(PreparedDrop.init)
+        return try await writer.write { db in try prepared.map { try Self.drop($0, db, now: now, ttl: ttl, quota: quota) } }
+    }
+
+    /// A drop with what its transaction needs computed beforehand (the
+    /// envelope's id, each token's hash, the blobs to bind), so that the
+    /// writer, which every drop of a batch waits on, does no hashing or
+    /// copying of its own.
+    struct PreparedDrop: Sendable {
+        let envelope: Data
+        let id: Data
+        let hexID: String
+        /// Each target's mailbox and the hash of its token, in the request's order.
+        let targets: [(mailbox: Data, tokenHash: Data)]
+
+        init(_ request: DropRequest) {
+            let envelopeID = Envelope.id(of: request.envelope)
+            envelope = Data(request.envelope)
+            id = Data(envelopeID)
+            hexID = Hex.encode(envelopeID)
+            targets = request.targets.list.map { (Data($0.mailbox), Data(DropToken.hash($0.token))) }
+        }
     }
 
     static func drop(_ request: DropRequest, _ db: Database, now: UInt64, ttl: UInt64, quota: MailboxQuota?) throws -> DropResult {
-        let envelopeID = Envelope.id(of: request.envelope)
-        let id = Data(envelopeID)
-        let size = request.envelope.count
+        try drop(PreparedDrop(request), db, now: now, ttl: ttl, quota: quota)
+    }
+
+    static func drop(_ drop: PreparedDrop, _ db: Database, now: UInt64, ttl: UInt64, quota: MailboxQuota?) throws -> DropResult {
+        let id = drop.id
+        let size = drop.envelope.count
         var refused: [Int] = [], full: [Int] = []
         var accepted: [Data] = []
         // One row if the token opens the mailbox: its counts, and whether it holds this envelope already.
@@ -195,9 +219,8 @@ public struct SQLiteRelayStore: RelayStorage {
             SELECT m.envelopes, m.bytes, EXISTS (SELECT 1 FROM delivery d WHERE d.mailbox = m.id AND d.body_id = ?)
             FROM drop_token t JOIN mailbox m ON m.id = t.mailbox WHERE t.hash = ? AND t.mailbox = ?
             """)
-        for (i, target) in request.targets.list.enumerated() {
-            let mailbox = Data(target.mailbox)
-            guard let row = try Row.fetchOne(check, arguments: [id, Data(DropToken.hash(target.token)), mailbox]) else {
+        for (i, target) in drop.targets.enumerated() {
+            guard let row = try Row.fetchOne(check, arguments: [id, target.tokenHash, target.mailbox]) else {
                 refused.append(i)
                 continue
             }
@@ -206,7 +229,7 @@ public struct SQLiteRelayStore: RelayStorage {
                 full.append(i)
                 continue
             }
-            accepted.append(mailbox)
+            accepted.append(target.mailbox)
         }
         if accepted.isEmpty, let first = full.first { throw MailboxFull(target: first) }
         if !accepted.isEmpty {
@@ -214,13 +237,13 @@ public struct SQLiteRelayStore: RelayStorage {
             try db.cachedStatement(sql: """
                 INSERT INTO body (id, data, created_at, expires_at) VALUES (?, ?, ?, ?)
                 ON CONFLICT (id) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)
-                """).execute(arguments: [id, Data(request.envelope), now, expires])
+                """).execute(arguments: [id, drop.envelope, now, expires])
             let insert = try db.cachedStatement(sql: """
                 INSERT OR IGNORE INTO delivery (mailbox, body_id, received_at, size, expires_at) VALUES (?, ?, ?, ?, ?)
                 """)
             for mailbox in accepted { try insert.execute(arguments: [mailbox, id, now, size, expires]) }
         }
-        return DropResult(id: Hex.encode(envelopeID), accepted: accepted.count, refused: refused, full: full)
+        return DropResult(id: drop.hexID, accepted: accepted.count, refused: refused, full: full)
     }
 
     /// Which deliveries a fetch returns, without their bodies: one cheap read

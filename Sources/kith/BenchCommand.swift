@@ -21,9 +21,13 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Also write the report as JSON to this file.", valueName: "file"))
     var json: String?
 
+    @Option(name: .customLong("only"), parsing: .upToNextOption,
+            help: ArgumentHelp("Run only these cases: \(Bench.caseNames.joined(separator: ", ")).", valueName: "case"))
+    var only: [String] = []
+
     func run() async throws {
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
-        let report = try await Bench.run(quick: quick, executable: executable) { Console.note("bench: \($0)") }
+        let report = try await Bench.run(quick: quick, only: only.isEmpty ? nil : Set(only), executable: executable) { Console.note("bench: \($0)") }
         Console.out(lines: report.table)
         if let json {
             let encoder = JSONEncoder()

@@ -40,4 +40,25 @@ import Testing
         #expect(memory.count == 3)
         for m in memory { #expect((m["peak_mib"] as! Double) >= (m["resident_mib"] as! Double)) }
     }
+
+    /// `--only` runs the named cases and no other; an unknown name is refused.
+    @Test func onlyRunsTheNamedCases() async throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = dir + "/bench.json"
+        let r = try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try kith(["bench", "--quick", "--only", "bytes", "--json", file]) }) }
+        }
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("kith: bench: bytes") && !r.stderr.contains("kith: bench: seal"))
+        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: file))) as! [String: Any]
+        #expect((report["cases"] as! [[String: Any]]).isEmpty)
+        #expect((report["bytes"] as! [[String: Any]]).map { $0["recipients"] as! Int } == [10, 150, 1000])
+        #expect((report["memory"] as! [[String: Any]]).isEmpty)
+        #expect(report["push"] == nil)
+
+        let unknown = try kith(["bench", "--quick", "--only", "nosuch"])
+        #expect(unknown.status != 0)
+        #expect(unknown.stderr.contains("nosuch"), "\(unknown.stderr)")
+    }
 }
