@@ -129,6 +129,13 @@ extension Node {
         switch note.action {
         case .comment:
             if try Self.isDeleted(db, writer: note.writer, id: note.targetID, owner: note.owner, postID: note.postID) { return .unchanged }
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM comment WHERE writer = ? AND id = ?", arguments: [note.writer.data, note.targetID.data]) == true {
+                return .unchanged
+            }
+            // Comment ids are the writer's choice: one may not take the id of another post or comment.
+            if try Self.isKnownThreadID(db, note.targetID) {
+                throw ProtocolError(.wrongRecipient, "note: a comment whose id is already the id of another post or comment")
+            }
             guard try count("comment") < Self.maxCommentsPerPost else { return .refused("a post has \(Self.maxCommentsPerPost) comments already") }
             try db.execute(sql: """
                 INSERT OR IGNORE INTO comment (writer, id, post_author, post_id, text, created_at, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)

@@ -178,6 +178,68 @@ import Testing
     }
 }
 
+extension ConversationNodeTests {
+    /// A comment note by `node`'s identity on a post of alice's "family", with any id.
+    static func craftComment(by node: Node, owner: Node, post: String, id: [UInt8], text: String = "mine now") async throws -> (Note, AudienceKey) {
+        let key = try await node.heldKey(audienceNamed: "family")
+        let me = try node.requireKeys().identity
+        let note = try Note(action: .comment, writer: me, owner: owner.identity(), audienceID: key.audienceID, epoch: key.epoch,
+                            postID: try #require(Hex.decode(post)), targetWriter: me.publicKey, targetID: id, revision: 0, createdAt: Node.now(), text: text)
+        return (note, key)
+    }
+
+    @Test func aCommentCannotTakeTheIdOfAnotherPostOrComment() async throws {
+        try await withFamilyPost { alice, bob, carol, post in
+            let other = try await alice.post(to: "family", text: "a second post").id
+            let bobs = try await bob.comment(on: post, text: "first!").id
+            for node in [alice, bob, carol, alice, alice, bob, carol] { _ = try await node.sync() }
+            // mallory's program gives its comments the ids of alice's second post and of bob's comment.
+            for id in [other, bobs] {
+                let (note, key) = try await Self.craftComment(by: carol, owner: alice, post: post, id: try #require(Hex.decode(id)))
+                try await carol.dropRaw(try note.seal(audience: key).bytes, to: "alice")
+            }
+            let report = try await alice.sync()
+            #expect(report.fetched == 2 && report.rejected == 2)
+            #expect(try alice.feed().flatMap(\.comments).map(\.text).sorted() == ["first!"])
+            // Every node refuses it, fanned out or not: alice's program countersigns one for bob.
+            let (note, key) = try await Self.craftComment(by: carol, owner: alice, post: post, id: try #require(Hex.decode(other)))
+            try await alice.dropRaw(try Self.fanOut(note, countersignedBy: try alice.requireKeys().identity, audience: key), to: "bob")
+            #expect(try await bob.sync().rejected == 1)
+            // Nobody is kept from their own post or comment.
+            _ = try await bob.comment(on: other, text: "on the second")
+            _ = try await bob.react(to: other, with: "👍")
+            _ = try await bob.edit(bobs, text: "first, edited")
+            _ = try await alice.edit(other, text: "a second post, edited")
+            _ = try await alice.delete(other)
+        }
+    }
+
+    @Test func aCollidingIdDoesNotKeepAnyoneFromTheirOwnItems() async throws {
+        try await withFamilyPost { alice, bob, carol, post in
+            let other = try await alice.post(to: "family", text: "a second post").id
+            let bobs = try await bob.comment(on: post, text: "first!").id
+            for node in [alice, bob, carol, alice, alice, bob, carol] { _ = try await node.sync() }
+            // As a node may hold them: a comment that arrived before a post with its id, or from before ids were checked.
+            for node in [alice, bob] {
+                try await node.db.writer.write { db in
+                    for id in [other, bobs] {
+                        try db.execute(sql: """
+                            INSERT INTO comment (writer, id, post_author, post_id, text, created_at, received_at) VALUES (?, ?, ?, ?, X'00', 0, 0)
+                            """, arguments: [Data(randomBytes(32)), Data(Hex.decode(id)!), Data(try alice.identity()), Data(Hex.decode(post)!)])
+                    }
+                }
+            }
+            _ = try await bob.comment(on: other, text: "on the second")
+            _ = try await bob.react(to: other, with: "👍")
+            _ = try await bob.edit(bobs, text: "first, edited")
+            _ = try await bob.delete(bobs)
+            _ = try await alice.edit(other, text: "a second post, edited")
+            _ = try await alice.delete(other)
+            await #expect(throws: NodeError.self) { try await bob.delete(other) }
+        }
+    }
+}
+
 extension Node {
     /// Every sealed post text and comment text in the database, as stored.
     func sealedValues() async throws -> [Data] {
