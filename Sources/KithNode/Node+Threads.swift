@@ -11,11 +11,13 @@ import KithProtocol
 /// of arrival: a higher revision wins, a delete wins over everything, and
 /// a note about a post or comment not seen yet waits for it.
 extension Node {
-    /// Comments kept per post; more are refused.
+    /// Comments kept per writer per post; more are refused.
     static let maxCommentsPerPost = 1000
     /// Reactions kept per post (one per writer); more are refused.
     static let maxReactionsPerPost = 1000
-    /// Edits and deletes kept per post (one per post or comment).
+    /// Edits and deletes kept per writer per post (one per post or
+    /// comment). A delete of the post, and the author's deletes of
+    /// comments, are never refused.
     static let maxChangesPerPost = 2 * maxCommentsPerPost
 
     /// A note a member sent me, the owner of its audience: applied and fanned
@@ -32,6 +34,14 @@ extension Node {
            try Bool.fetchOne(db, sql: "SELECT 1 FROM post WHERE author = ? AND id = ? AND audience = ? AND epoch = ?",
                              arguments: [note.owner.data, note.postID.data, note.audienceID.data, Int64(note.epoch)]) != true {
             throw ProtocolError(.wrongRecipient, "note: about a post of mine that does not exist")
+        }
+        // The hub sees every comment before it fans it out: a change of one it never saw is made up.
+        if note.action == .edit || note.action == .delete, !note.targetsPost,
+           try Bool.fetchOne(db, sql: """
+               SELECT 1 FROM comment WHERE writer = ?1 AND id = ?2 AND post_author = ?3 AND post_id = ?4
+               UNION ALL SELECT 1 FROM item_change WHERE writer = ?1 AND id = ?2 AND post_author = ?3 AND post_id = ?4
+               """, arguments: [note.targetWriter.data, note.targetID.data, note.owner.data, note.postID.data]) != true {
+            throw ProtocolError(.wrongRecipient, "note: an edit or delete of a comment the post's author never received")
         }
         let applied = try apply(note, db, now: now)
         if case .changed = applied { try fanOut(note, audience: audience, db, now: now) }
@@ -122,8 +132,12 @@ extension Node {
         if !havePost, !(note.action == .delete && note.targetsPost) {
             return .wait(Waiting(reason: "a comment, reaction or change whose post has not arrived", key: note.owner + note.postID, kind: .post))
         }
-        func count(_ table: String) throws -> Int {
-            try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table) WHERE post_author = ? AND post_id = ?", arguments: [owner, post]) ?? 0
+        func count(_ table: String, writer: [UInt8]? = nil) throws -> Int {
+            if let writer {
+                return try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table) WHERE post_author = ? AND post_id = ? AND writer = ?",
+                                        arguments: [owner, post, writer.data]) ?? 0
+            }
+            return try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table) WHERE post_author = ? AND post_id = ?", arguments: [owner, post]) ?? 0
         }
         let target: [(any DatabaseValueConvertible)?] = [note.targetWriter.data, note.targetID.data, owner, post]
         switch note.action {
@@ -136,7 +150,9 @@ extension Node {
             if try Self.isKnownThreadID(db, note.targetID) {
                 throw ProtocolError(.wrongRecipient, "note: a comment whose id is already the id of another post or comment")
             }
-            guard try count("comment") < Self.maxCommentsPerPost else { return .refused("a post has \(Self.maxCommentsPerPost) comments already") }
+            guard try count("comment", writer: note.writer) < Self.maxCommentsPerPost else {
+                return .refused("the writer has \(Self.maxCommentsPerPost) comments on this post already")
+            }
             try db.execute(sql: """
                 INSERT OR IGNORE INTO comment (writer, id, post_author, post_id, text, created_at, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [note.writer.data, note.targetID.data, owner, post, try atRest.seal(note.text, .commentText),
@@ -163,7 +179,11 @@ extension Node {
                     return .wait(Waiting(reason: "an edit whose comment has not arrived", key: note.targetWriter + note.targetID, kind: .post))
                 }
             }
-            if current == nil, try count("item_change") >= Self.maxChangesPerPost { return .refused("a post has \(Self.maxChangesPerPost) changes already") }
+            // A member changes only their own items (`Note.parse`), so the changes they made are the rows of their items.
+            let uncapped = note.action == .delete && (note.targetsPost || note.writer == note.owner)
+            if current == nil, !uncapped, try count("item_change", writer: note.writer) >= Self.maxChangesPerPost {
+                return .refused("the writer has \(Self.maxChangesPerPost) edits or deletes on this post already")
+            }
             let text: Data? = note.action == .edit ? try atRest.seal(note.text, .changeText) : nil
             let values: [(any DatabaseValueConvertible)?] = [Int64(note.revision), text, note.action == .delete, Int64(note.createdAt)]
             try db.execute(sql: """

@@ -240,6 +240,70 @@ extension ConversationNodeTests {
     }
 }
 
+extension ConversationNodeTests {
+    /// A change note (edit or delete) by `node`'s identity in alice's "family" thread, of any target.
+    static func craftChange(_ action: Note.Action, by node: Node, owner: Node, post: String, targetWriter: [UInt8], targetID: [UInt8],
+                            text: String = "") async throws -> (Note, AudienceKey) {
+        let key = try await node.heldKey(audienceNamed: "family")
+        let me = try node.requireKeys().identity
+        let note = try Note(action: action, writer: me, owner: owner.identity(), audienceID: key.audienceID, epoch: key.epoch,
+                            postID: try #require(Hex.decode(post)), targetWriter: targetWriter, targetID: targetID, revision: 1,
+                            createdAt: Node.now(), text: text)
+        return (note, key)
+    }
+
+    @Test func theHubRefusesAChangeOfACommentItNeverReceived() async throws {
+        try await withFamilyPost { alice, _, carol, post in
+            for action in [Note.Action.delete, .edit] {
+                let (note, key) = try await Self.craftChange(action, by: carol, owner: alice, post: post, targetWriter: try carol.identity(),
+                                                             targetID: randomBytes(Note.idLength), text: action == .edit ? "made up" : "")
+                try await carol.dropRaw(try note.seal(audience: key).bytes, to: "alice")
+            }
+            let report = try await alice.sync()
+            #expect(report.fetched == 2 && report.rejected == 2 && report.waiting == 0)
+            #expect(try await alice.db.writer.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM item_change") } == 0)
+        }
+    }
+
+    @Test func limitsAreForEachWriterAndNeverStopTheAuthorsDeletes() async throws {
+        try await withFamilyPost { alice, bob, carol, post in
+            let postID = try #require(Hex.decode(post)), owner = try alice.identity(), mallory = try carol.identity()
+            // mallory's comments and changes up to the limits, as alice's node holds them (the rows are what is counted).
+            let malloryComment = randomBytes(Note.idLength)
+            try await alice.db.writer.write { db in
+                for i in 0..<Node.maxCommentsPerPost {
+                    try db.execute(sql: """
+                        INSERT INTO comment (writer, id, post_author, post_id, text, created_at, received_at) VALUES (?, ?, ?, ?, X'00', 0, 0)
+                        """, arguments: [Data(mallory), Data(i == 0 ? malloryComment : randomBytes(Note.idLength)), Data(owner), Data(postID)])
+                }
+                for _ in 0..<Node.maxChangesPerPost {
+                    try db.execute(sql: """
+                        INSERT INTO item_change (writer, id, post_author, post_id, revision, text, deleted, changed_at) VALUES (?, ?, ?, ?, 1, NULL, 1, 0)
+                        """, arguments: [Data(mallory), Data(randomBytes(Note.idLength)), Data(owner), Data(postID)])
+                }
+            }
+            // bob's comment, and his edit of it, still get in.
+            let comment = try await bob.comment(on: post, text: "still room").id
+            _ = try await bob.edit(comment, text: "still room, edited")
+            _ = try await bob.sync()
+            let report = try await alice.sync()
+            #expect(report.fetched == 2 && report.rejected == 0)
+            let bobs = try await alice.db.writer.read { db in
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM item_change WHERE writer = ?", arguments: [Data(try bob.identity())])
+            }
+            #expect(bobs == 1)
+            // mallory's next comment is refused.
+            let (note, key) = try await Self.craftComment(by: carol, owner: alice, post: post, id: randomBytes(Note.idLength))
+            try await carol.dropRaw(try note.seal(audience: key).bytes, to: "alice")
+            #expect(try await alice.sync().rejected == 1)
+            // alice removes mallory's comment, then deletes the post: neither is counted.
+            _ = try await alice.delete(Hex.encode(malloryComment))
+            _ = try await alice.delete(post)
+            #expect(try alice.feed().isEmpty)
+        }
+    }
+}
+
 extension Node {
     /// Every sealed post text and comment text in the database, as stored.
     func sealedValues() async throws -> [Data] {
