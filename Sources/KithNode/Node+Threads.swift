@@ -214,6 +214,7 @@ extension Node {
     /// old pages until `wipeFreedContentIfPending` empties it.
     func erase(_ note: Note, _ db: Database) throws {
         let owner = note.owner.data, post = note.postID.data
+        let changesBefore = db.totalChangesCount
         if note.targetsPost {
             try db.execute(sql: """
                 DELETE FROM outbox WHERE envelope_id IN (SELECT envelope_id FROM post WHERE author = ? AND id = ?
@@ -230,7 +231,8 @@ extension Node {
                 DELETE FROM comment WHERE writer = ? AND id = ? AND post_author = ? AND post_id = ?;
                 """, arguments: StatementArguments(target + target))
         }
-        try NodeDatabase.setProfile(db, NodeDatabase.wipePending, Data())
+        // Only if something was erased: a delete of nothing must not make every node rewrite its database.
+        if db.totalChangesCount > changesBefore { try NodeDatabase.setProfile(db, NodeDatabase.wipePending, Data()) }
     }
 
     /// Empties the freed pages and the write-ahead log if a delete (or an

@@ -304,6 +304,26 @@ extension ConversationNodeTests {
     }
 }
 
+extension ConversationNodeTests {
+    @Test func aDeleteOfNothingLeavesNoWipePending() async throws {
+        try await withFamilyPost { alice, bob, _, post in
+            let comment = try await bob.comment(on: post, text: "to be removed").id
+            for node in [bob, alice, alice, bob] { _ = try await node.sync() }
+            // As the hub's fan-outs arrive at bob's node: a delete of a comment bob's node never had, then of one it has.
+            func applyDelete(of id: [UInt8], writer: [UInt8]) async throws -> Bool {
+                let (note, _) = try await Self.craftChange(.delete, by: alice, owner: alice, post: post, targetWriter: writer, targetID: id)
+                return try await bob.db.writer.write { db in
+                    try db.execute(sql: "DELETE FROM profile WHERE key = ?", arguments: [NodeDatabase.wipePending])
+                    _ = try bob.apply(note, db, now: Node.now())
+                    return try Data.fetchOne(db, sql: "SELECT value FROM profile WHERE key = ?", arguments: [NodeDatabase.wipePending]) != nil
+                }
+            }
+            #expect(try await applyDelete(of: randomBytes(Note.idLength), writer: try bob.identity()) == false)
+            #expect(try await applyDelete(of: try #require(Hex.decode(comment)), writer: try bob.identity()) == true, "the test sees a wipe")
+        }
+    }
+}
+
 extension Node {
     /// Every sealed post text and comment text in the database, as stored.
     func sealedValues() async throws -> [Data] {
