@@ -116,6 +116,7 @@ extension Node {
             throw NodeError("this changes nothing: the post or comment was deleted, or a newer change of it is known")
         }
         try enqueue(db, envelope: envelope, to: recipients, now: now)
+        try Self.recordEnvelope(db, envelope.id, of: note)
         return (recipients.count, envelope.id)
     }
 

@@ -58,6 +58,16 @@ extension Node {
     func fanOut(_ note: Note, audience: AudienceKey, _ db: Database, now: UInt64) throws {
         let envelope = try FanOut.seal(note, owner: try requireKeys().identity, audience: audience)
         try enqueue(db, envelope: envelope, to: try Self.threadMembers(db, audienceID: note.audienceID, epoch: note.epoch, except: note.writer), now: now)
+        try Self.recordEnvelope(db, envelope.id, of: note)
+    }
+
+    /// Records that a queued envelope carries a note, by the post or comment
+    /// it is about (a reaction: the post), so that `erase` can drop it. A
+    /// delete's own envelope is never dropped.
+    static func recordEnvelope(_ db: Database, _ envelopeID: [UInt8], of note: Note) throws {
+        guard note.action != .delete else { return }
+        try db.execute(sql: "INSERT OR IGNORE INTO thread_envelope (post_author, post_id, writer, id, envelope_id) VALUES (?, ?, ?, ?, ?)",
+                       arguments: [note.owner.data, note.postID.data, note.targetWriter.data, note.targetID.data, envelopeID.data])
     }
 
     /// Members of an audience of mine who were sent the key of `epoch` and are members still.
@@ -218,18 +228,22 @@ extension Node {
         if note.targetsPost {
             try db.execute(sql: """
                 DELETE FROM outbox WHERE envelope_id IN (SELECT envelope_id FROM post WHERE author = ? AND id = ?
-                    UNION SELECT envelope_id FROM comment WHERE post_author = ? AND post_id = ?);
+                    UNION SELECT envelope_id FROM comment WHERE post_author = ? AND post_id = ?
+                    UNION SELECT envelope_id FROM thread_envelope WHERE post_author = ? AND post_id = ?);
+                DELETE FROM thread_envelope WHERE post_author = ? AND post_id = ?;
                 DELETE FROM post WHERE author = ? AND id = ?;
                 DELETE FROM comment WHERE post_author = ? AND post_id = ?;
                 DELETE FROM reaction WHERE post_author = ? AND post_id = ?;
                 DELETE FROM item_change WHERE post_author = ? AND post_id = ? AND NOT (writer = ? AND id = ?);
-                """, arguments: [owner, post, owner, post, owner, post, owner, post, owner, post, owner, post, owner, post])
+                """, arguments: [owner, post, owner, post, owner, post, owner, post, owner, post, owner, post, owner, post, owner, post, owner, post])
         } else {
             let target: [(any DatabaseValueConvertible)?] = [note.targetWriter.data, note.targetID.data, owner, post]
             try db.execute(sql: """
-                DELETE FROM outbox WHERE envelope_id IN (SELECT envelope_id FROM comment WHERE writer = ? AND id = ? AND post_author = ? AND post_id = ?);
+                DELETE FROM outbox WHERE envelope_id IN (SELECT envelope_id FROM comment WHERE writer = ? AND id = ? AND post_author = ? AND post_id = ?
+                    UNION SELECT envelope_id FROM thread_envelope WHERE writer = ? AND id = ? AND post_author = ? AND post_id = ?);
+                DELETE FROM thread_envelope WHERE writer = ? AND id = ? AND post_author = ? AND post_id = ?;
                 DELETE FROM comment WHERE writer = ? AND id = ? AND post_author = ? AND post_id = ?;
-                """, arguments: StatementArguments(target + target))
+                """, arguments: StatementArguments(target + target + target + target))
         }
         // Only if something was erased: a delete of nothing must not make every node rewrite its database.
         if db.totalChangesCount > changesBefore { try NodeDatabase.setProfile(db, NodeDatabase.wipePending, Data()) }

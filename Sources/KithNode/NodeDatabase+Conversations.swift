@@ -36,4 +36,15 @@ extension NodeDatabase {
                 SELECT m.audience, a.epoch, m.friend FROM audience_member m JOIN audience a ON a.id = m.audience;
             """)
     }
+
+    /// `thread_envelope`: the envelopes I queued that carry a comment,
+    /// reaction or edit (mine, or a member's that I fanned out), by the
+    /// post or comment they are about, so that a delete of it can drop
+    /// their queued deliveries.
+    static func createThreadEnvelopeTable(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE thread_envelope (post_author BLOB NOT NULL, post_id BLOB NOT NULL, writer BLOB NOT NULL, id BLOB NOT NULL,
+                envelope_id BLOB NOT NULL, PRIMARY KEY (post_author, post_id, writer, id, envelope_id));
+            """)
+    }
 }

@@ -163,6 +163,7 @@ public struct NodeDatabase: Sendable {
                 """)
         }
         m.registerMigration("v9-conversations") { db in try createConversationTables(db) }
+        m.registerMigration("v10-thread-envelopes") { db in try createThreadEnvelopeTable(db) }
         return m
     }
 

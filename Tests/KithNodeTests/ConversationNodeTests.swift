@@ -324,6 +324,28 @@ extension ConversationNodeTests {
     }
 }
 
+extension ConversationNodeTests {
+    @Test func aDeleteDropsTheQueuedEditsAndFanOutsOfWhatItDeletes() async throws {
+        try await withFamilyPost { alice, bob, carol, post in
+            // A comment of bob's that alice's node takes in and fans out, and an edit of alice's post, neither delivered yet.
+            let comment = try await bob.comment(on: post, text: "soon gone").id
+            _ = try await bob.sync()
+            _ = try await alice.sync()
+            _ = try await alice.edit(post, text: "the baby is here, edited")
+            #expect(try await alice.queuedEnvelopes().count == 2, "the comment's fan-out and the edit")
+            _ = try await alice.delete(comment)
+            #expect(try await alice.queuedEnvelopes().count == 2, "the edit and the comment's delete")
+            _ = try await alice.delete(post)
+            let queued = try await alice.queuedEnvelopes()
+            #expect(queued.count == 2, "the two deletes only")
+            _ = try await alice.sync()
+            let report = try await carol.sync()
+            #expect(report.fetched == 2 && report.waiting == 0)
+            #expect(try carol.feed().isEmpty)
+        }
+    }
+}
+
 extension Node {
     /// Every sealed post text and comment text in the database, as stored.
     func sealedValues() async throws -> [Data] {
