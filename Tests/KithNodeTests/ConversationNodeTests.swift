@@ -346,6 +346,31 @@ extension ConversationNodeTests {
     }
 }
 
+extension ConversationNodeTests {
+    @Test func notesOfOneFriendCannotCrowdOutAnothersWhileTheyWait() async throws {
+        try await withFamilyOfBob { alice, bob, _ in
+            // Another friend's notes fill their room at bob's node, each waiting for a post that never comes.
+            try await bob.db.writer.write { db in
+                let other = randomBytes(32)
+                for _ in 0..<Node.maxPending(.post) {
+                    try db.execute(sql: """
+                        INSERT INTO inbox (envelope_id, data, relay, received_at, state, detail, wait_key) VALUES (?, X'', 'x', ?, 'pending', 'junk', ?)
+                        """, arguments: [Data(randomBytes(32)), Int64(Node.now()), Data(other + randomBytes(Post.idLength))])
+                }
+            }
+            let post = try await alice.post(to: "family", text: "see you at 9").id
+            _ = try await alice.edit(post, text: "see you at 10")
+            let queued = try await alice.queuedEnvelopes()
+            try await alice.dropRaw(queued[1], to: "bob")
+            let early = try await bob.sync()
+            #expect(early.fetched == 1 && early.waiting == Node.maxPending(.post) + 1, "alice's edit waits in her own room")
+            try await alice.dropRaw(queued[0], to: "bob")
+            _ = try await bob.sync()
+            #expect(try bob.feed().map(\.text) == ["see you at 10"])
+        }
+    }
+}
+
 extension Node {
     /// Every sealed post text and comment text in the database, as stored.
     func sealedValues() async throws -> [Data] {
