@@ -109,7 +109,7 @@ extension Node {
                     let rows = try Row.fetchAll(db, sql: """
                         SELECT rowid, envelope_id, data FROM inbox WHERE state = 'pending' AND rowid > ?
                         AND (wait_key IS NULL OR wait_key IN (SELECT key_id FROM audience_key) OR wait_key IN (SELECT identity FROM friend)
-                             OR (length(wait_key) = 48 AND \(Self.threadItemArrived("substr(wait_key, 1, 32)", "substr(wait_key, 33)"))))
+                             OR \(Self.threadItemArrived("wait_key")))
                         ORDER BY rowid LIMIT ?
                         """, arguments: [after, Self.processingBatch])
                     var keys: AudienceKeyCache = [:]

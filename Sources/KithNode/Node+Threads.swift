@@ -88,14 +88,25 @@ extension Node {
                        arguments: [key.audienceID.data, Int64(key.epoch), friend.data])
     }
 
-    /// SQL that is true once the post or comment that a note waits for
-    /// (`writer || id`, 48 bytes) has arrived or was deleted.
-    static func threadItemArrived(_ writer: String, _ id: String) -> String {
+    /// SQL that is true once the post or comment that a note waits for,
+    /// by its wait key, has arrived or was deleted: a post by `owner ||
+    /// post id` (48 bytes), a comment by `owner || post id || writer ||
+    /// comment id` (96 bytes). Only that post's own items count.
+    static func threadItemArrived(_ key: String) -> String {
+        let owner = "substr(\(key), 1, 32)", post = "substr(\(key), 33, 16)"
+        let writer = "substr(\(key), 49, 32)", id = "substr(\(key), 81, 16)"
+        return """
+        ((length(\(key)) = 48 AND (EXISTS (SELECT 1 FROM post WHERE author = \(owner) AND id = \(post))
+              OR EXISTS (SELECT 1 FROM item_change WHERE writer = \(owner) AND id = \(post) AND post_author = \(owner) AND post_id = \(post) AND deleted = 1)))
+         OR (length(\(key)) = 96 AND (EXISTS (SELECT 1 FROM comment WHERE writer = \(writer) AND id = \(id) AND post_author = \(owner) AND post_id = \(post))
+              OR EXISTS (SELECT 1 FROM item_change WHERE post_author = \(owner) AND post_id = \(post) AND deleted = 1
+                         AND ((writer = \(writer) AND id = \(id)) OR (writer = \(owner) AND id = \(post)))))))
         """
-        (EXISTS (SELECT 1 FROM post WHERE author = \(writer) AND id = \(id))
-         OR EXISTS (SELECT 1 FROM comment WHERE writer = \(writer) AND id = \(id))
-         OR EXISTS (SELECT 1 FROM item_change WHERE writer = \(writer) AND id = \(id) AND deleted = 1))
-        """
+    }
+
+    /// What a note waits for: its post, or (an edit) the comment it edits.
+    static func waitKey(_ note: Note, comment: Bool) -> [UInt8] {
+        comment ? note.owner + note.postID + note.targetWriter + note.targetID : note.owner + note.postID
     }
 
     /// Whether a post or comment was deleted: a delete leaves a tombstone.
@@ -140,7 +151,7 @@ extension Node {
         let havePost = try Bool.fetchOne(db, sql: "SELECT 1 FROM post WHERE author = ? AND id = ? AND audience = ? AND epoch = ?",
                                          arguments: [owner, post, note.audienceID.data, Int64(note.epoch)]) == true
         if !havePost, !(note.action == .delete && note.targetsPost) {
-            return .wait(Waiting(reason: "a comment, reaction or change whose post has not arrived", key: note.owner + note.postID, kind: .post))
+            return .wait(Waiting(reason: "a comment, reaction or change whose post has not arrived", key: Self.waitKey(note, comment: false), kind: .post))
         }
         func count(_ table: String, writer: [UInt8]? = nil) throws -> Int {
             if let writer {
@@ -186,7 +197,7 @@ extension Node {
                 if let current, (current[0] as Int64) >= Int64(note.revision) { return .unchanged }
                 if !note.targetsPost, try Bool.fetchOne(db, sql: "SELECT 1 FROM comment WHERE writer = ? AND id = ? AND post_author = ? AND post_id = ?",
                                                         arguments: StatementArguments(target)) != true {
-                    return .wait(Waiting(reason: "an edit whose comment has not arrived", key: note.targetWriter + note.targetID, kind: .post))
+                    return .wait(Waiting(reason: "an edit whose comment has not arrived", key: Self.waitKey(note, comment: true), kind: .post))
                 }
             }
             // A member changes only their own items (`Note.parse`), so the changes they made are the rows of their items.

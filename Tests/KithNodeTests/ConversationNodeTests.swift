@@ -371,6 +371,37 @@ extension ConversationNodeTests {
     }
 }
 
+extension ConversationNodeTests {
+    @Test func aWaitingNoteIsTriedAgainOnlyForItsOwnPostOrComment() async throws {
+        try await withFamilyOfBob { alice, bob, _ in
+            let post = try await alice.post(to: "family", text: "see you at 9").id
+            _ = try await alice.edit(post, text: "see you at 10")
+            try await alice.dropRaw(try await alice.queuedEnvelopes()[1], to: "bob")
+            #expect(try await bob.sync().waiting == 1)
+            let released = { @Sendable () async throws -> Int in
+                try await bob.db.writer.read { db in
+                    try Int.fetchOne(db, sql: "SELECT count(*) FROM inbox WHERE state = 'pending' AND \(Node.threadItemArrived("wait_key"))") ?? -1
+                }
+            }
+            // A delete of something else of alice's with the post's id (a comment of hers on another post) does not release it.
+            let owner = Data(try alice.identity()), postID = Data(try #require(Hex.decode(post)))
+            try await bob.db.writer.write { db in
+                try db.execute(sql: """
+                    INSERT INTO item_change (writer, id, post_author, post_id, revision, text, deleted, changed_at) VALUES (?, ?, ?, ?, 1, NULL, 1, 0)
+                    """, arguments: [owner, postID, owner, Data(randomBytes(Post.idLength))])
+            }
+            #expect(try await released() == 0)
+            // The post itself does.
+            try await bob.db.writer.write { db in
+                try db.execute(sql: """
+                    INSERT INTO item_change (writer, id, post_author, post_id, revision, text, deleted, changed_at) VALUES (?, ?, ?, ?, 1, NULL, 1, 0)
+                    """, arguments: [owner, postID, owner, postID])
+            }
+            #expect(try await released() == 1, "the test sees a release")
+        }
+    }
+}
+
 extension Node {
     /// Every sealed post text and comment text in the database, as stored.
     func sealedValues() async throws -> [Data] {
