@@ -402,6 +402,39 @@ extension ConversationNodeTests {
     }
 }
 
+extension ConversationNodeTests {
+    /// A note's bytes built field by field, as a hostile program could build them (`Note.init` checks their shape).
+    static func rawNote(_ action: Note.Action, signer: SigningKey, owner: [UInt8], key: AudienceKey, postID: [UInt8],
+                        targetWriter: [UInt8], targetID: [UInt8], revision: UInt64, text: String) -> [UInt8] {
+        var w = ByteWriter()
+        w.u8(1); w.u8(2); w.u8(action.rawValue); w.raw(signer.publicKey); w.raw(owner); w.raw(key.audienceID); w.u32(key.epoch); w.raw(postID)
+        w.raw(targetWriter); w.raw(targetID); w.u64(revision); w.u64(Node.now())
+        let t = Array(text.utf8); w.u32(UInt32(t.count)); w.raw(t)
+        return w.bytes + signer.sign(Array("kith/note/v1".utf8) + [0] + w.bytes)
+    }
+
+    @Test func aChangeOfThePostsIdByAnyoneButItsAuthorIsRefused() async throws {
+        try await withFamilyPost { alice, bob, carol, post in
+            let postID = try #require(Hex.decode(post)), owner = try alice.identity()
+            let key = try await alice.heldKey(audienceNamed: "family")
+            // alice's program fans out a delete of "bob's item" with the post's id; mallory's sends alice an edit of "hers".
+            let signer = try alice.requireKeys().identity
+            let delete = Self.rawNote(.delete, signer: signer, owner: owner, key: key, postID: postID, targetWriter: try bob.identity(),
+                                      targetID: postID, revision: 1, text: "")
+            var w = ByteWriter()
+            w.u8(1); w.u8(3); w.u32(UInt32(delete.count)); w.raw(delete)
+            let fanOut = w.bytes + signer.sign(Array("kith/fan-out/v1".utf8) + [0] + w.bytes)
+            try await alice.dropRaw(try Post.seal(inner: fanOut, audience: key, nonce: randomBytes(24)).bytes, to: "bob")
+            let report = try await bob.sync()
+            #expect(report.fetched == 1 && report.rejected == 1)
+            let edit = Self.rawNote(.edit, signer: try carol.requireKeys().identity, owner: owner, key: key, postID: postID,
+                                    targetWriter: try carol.identity(), targetID: postID, revision: 1, text: "made up")
+            try await carol.dropRaw(try Post.seal(inner: edit, audience: key, nonce: randomBytes(24)).bytes, to: "alice")
+            #expect(try await alice.sync().rejected == 1)
+        }
+    }
+}
+
 extension Node {
     /// Every sealed post text and comment text in the database, as stored.
     func sealedValues() async throws -> [Data] {
