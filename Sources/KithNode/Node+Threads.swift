@@ -205,10 +205,10 @@ extension Node {
             if current == nil, !uncapped, try count("item_change", writer: note.writer) >= Self.maxChangesPerPost {
                 return .refused("the writer has \(Self.maxChangesPerPost) edits or deletes on this post already")
             }
-            let text: Data? = note.action == .edit ? try atRest.seal(note.text, .changeText) : nil
-            let values: [(any DatabaseValueConvertible)?] = [Int64(note.revision), text, note.action == .delete, Int64(note.createdAt)]
+            // The edit's text replaces the item's own (`overwrite`): it is kept once.
+            let values: [(any DatabaseValueConvertible)?] = [Int64(note.revision), note.action == .delete, Int64(note.createdAt)]
             try db.execute(sql: """
-                INSERT OR REPLACE INTO item_change (writer, id, post_author, post_id, revision, text, deleted, changed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT OR REPLACE INTO item_change (writer, id, post_author, post_id, revision, text, deleted, changed_at) VALUES (?, ?, ?, ?, ?, NULL, ?, ?)
                 """, arguments: StatementArguments(target + values))
             if note.action == .delete { try erase(note, db) } else { try overwrite(note, db) }
             return .changed

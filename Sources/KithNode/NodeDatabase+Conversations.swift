@@ -9,7 +9,8 @@ extension NodeDatabase {
     ///   (post author and id) and, for my own, the envelope that carries it.
     /// - `reaction`: one row per (post, writer), the newest revision; a
     ///   NULL emoji is a removed reaction, kept so an older one cannot return.
-    /// - `item_change`: per post or comment, the newest edit (its text) or
+    /// - `item_change`: per post or comment, the newest edit's revision
+    ///   (its text replaced the item's; `text` is NULL since v11) or
     ///   a delete (`deleted` 1, no text): a tombstone, kept so that the item
     ///   arriving later is never stored.
     /// - `audience_epoch_member`: who was sent the key of each epoch of my

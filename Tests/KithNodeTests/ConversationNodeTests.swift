@@ -435,6 +435,27 @@ extension ConversationNodeTests {
     }
 }
 
+extension ConversationNodeTests {
+    @Test func anEditsTextIsStoredOnce() async throws {
+        try await withFamilyPost { alice, bob, carol, post in
+            let comment = try await bob.comment(on: post, text: "first words").id
+            for node in [bob, alice, alice, carol] { _ = try await node.sync() }
+            _ = try await alice.edit(post, text: "the baby is here, edited")
+            _ = try await bob.edit(comment, text: "second words")
+            for node in [bob, alice, alice, bob, carol] { _ = try await node.sync() }
+            for node in [alice, bob, carol] {
+                let item = try #require(try node.feed().first)
+                #expect(item.text == "the baby is here, edited" && item.edited)
+                #expect(item.comments.map(\.text) == ["second words"] && item.comments.first?.edited == true)
+                let stored = try await node.db.writer.read { db in
+                    try Int.fetchOne(db, sql: "SELECT count(*) FROM item_change WHERE text IS NOT NULL")
+                }
+                #expect(stored == 0, "the edits' texts are the post's and the comment's only")
+            }
+        }
+    }
+}
+
 extension Node {
     /// Every sealed post text and comment text in the database, as stored.
     func sealedValues() async throws -> [Data] {
