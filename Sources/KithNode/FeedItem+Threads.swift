@@ -29,8 +29,8 @@ public struct FeedReaction: Codable, Sendable, Equatable {
 }
 
 extension Node {
-    /// A post's thread as the feed shows it: its text (the newest edit, if
-    /// any), whether it was edited, its comments oldest first, its reactions.
+    /// A post's thread as the feed shows it: its text (the newest edit's,
+    /// which replaced the stored text), whether it was edited, its comments oldest first, its reactions.
     struct ThreadView {
         var text: String
         var edited: Bool
@@ -41,21 +41,21 @@ extension Node {
     func threadView(author: [UInt8], id: [UInt8], text: String, _ db: Database,
                     name: (_ identity: [UInt8]) throws -> (name: String, verified: Bool)) throws -> ThreadView {
         let atRest = try atRest
-        func edit(of writer: [UInt8], _ item: [UInt8]) throws -> String? {
-            try Data.fetchOne(db, sql: """
-                SELECT text FROM item_change WHERE writer = ? AND id = ? AND post_author = ? AND post_id = ? AND deleted = 0
-                """, arguments: [writer.data, item.data, author.data, id.data]).map { try atRest.text($0, .changeText) }
+        // An edit replaced the item's stored text; its change row says that it was edited.
+        func edited(_ writer: [UInt8], _ item: [UInt8]) throws -> Bool {
+            try Bool.fetchOne(db, sql: """
+                SELECT 1 FROM item_change WHERE writer = ? AND id = ? AND post_author = ? AND post_id = ? AND deleted = 0
+                """, arguments: [writer.data, item.data, author.data, id.data]) == true
         }
-        let postEdit = try edit(of: author, id)
+        let postEdited = try edited(author, id)
         let comments = try Row.fetchAll(db, sql: """
             SELECT writer, id, text, created_at FROM comment WHERE post_author = ? AND post_id = ? ORDER BY created_at, rowid
             """, arguments: [author.data, id.data]).map { row in
             let writer = [UInt8](row[0] as Data), commentID = [UInt8](row[1] as Data)
-            let edited = try edit(of: writer, commentID)
             let (who, verified) = try name(writer)
-            return FeedComment(id: Hex.encode(commentID), author: who, text: try edited ?? atRest.text(row[2], .commentText),
+            return FeedComment(id: Hex.encode(commentID), author: who, text: try atRest.text(row[2], .commentText),
                                createdAt: Date(timeIntervalSince1970: TimeInterval(row[3] as Int64)).formatted(.iso8601),
-                               edited: edited != nil, verified: verified)
+                               edited: try edited(writer, commentID), verified: verified)
         }
         var byEmoji: [String: [String]] = [:]
         for row in try Row.fetchAll(db, sql: """
@@ -65,6 +65,6 @@ extension Node {
         }
         let reactions = byEmoji.map { FeedReaction(emoji: $0.key, count: $0.value.count, by: $0.value.sorted()) }
             .sorted { ($0.count, $1.emoji) > ($1.count, $0.emoji) }
-        return ThreadView(text: postEdit ?? text, edited: postEdit != nil, comments: comments, reactions: reactions)
+        return ThreadView(text: text, edited: postEdited, comments: comments, reactions: reactions)
     }
 }

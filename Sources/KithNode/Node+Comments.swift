@@ -22,9 +22,9 @@ extension Node {
         guard text.utf8.count <= Note.maxTextBytes else { throw NodeError("the comment is longer than \(Note.maxTextBytes) bytes") }
         let now = clock()
         return try await db.writer.write { db in
-            let item = try self.threadItem(id, db)
+            let item = try self.threadItem(id, db, actor: keys.identity.publicKey, action: .comment)
             var commentID = randomBytes(Note.idLength)
-            while commentID == item.postID { commentID = randomBytes(Note.idLength) }
+            while try Self.isKnownThreadID(db, commentID) { commentID = randomBytes(Note.idLength) }
             let note = try Note(action: .comment, writer: keys.identity, owner: item.owner, audienceID: item.audienceID, epoch: item.epoch,
                                 postID: item.postID, targetWriter: keys.identity.publicKey, targetID: commentID, revision: 0, createdAt: now, text: text)
             let (recipients, envelopeID) = try self.send(note, db, now: now)
@@ -41,7 +41,7 @@ extension Node {
         if let emoji { try Validate.reaction(emoji) }
         let now = clock()
         return try await db.writer.write { db in
-            let item = try self.threadItem(id, db)
+            let item = try self.threadItem(id, db, actor: keys.identity.publicKey, action: .reaction)
             let me = keys.identity.publicKey
             let revision = try Int64.fetchOne(db, sql: "SELECT revision FROM reaction WHERE post_author = ? AND post_id = ? AND writer = ?",
                                               arguments: [item.owner.data, item.postID.data, me.data]) ?? 0
@@ -72,7 +72,7 @@ extension Node {
         let keys = try requireKeys()
         let now = clock()
         return try await db.writer.write { db in
-            let item = try self.threadItem(id, db, comments: true)
+            let item = try self.threadItem(id, db, comments: true, actor: keys.identity.publicKey, action: action)
             let me = keys.identity.publicKey
             guard item.writer == me || (action == .delete && item.owner == me) else {
                 throw NodeError(action == .edit ? "you can edit only your own posts and comments"
@@ -116,6 +116,7 @@ extension Node {
             throw NodeError("this changes nothing: the post or comment was deleted, or a newer change of it is known")
         }
         try enqueue(db, envelope: envelope, to: recipients, now: now)
+        try Self.recordEnvelope(db, envelope.id, of: note)
         return (recipients.count, envelope.id)
     }
 
@@ -124,24 +125,63 @@ extension Node {
         let owner: [UInt8], audienceID: [UInt8], epoch: UInt32, postID: [UInt8]
         /// The post's author for a post, the comment's writer for a comment.
         let writer: [UInt8], id: [UInt8]
+        var isPost: Bool { writer == owner && id == postID }
     }
 
     /// Finds a post, or (with `comments`) a comment, by id; a comment's
     /// post when `comments` is false (comments are one level deep).
-    func threadItem(_ hex: String, _ db: Database, comments: Bool = false) throws -> ThreadItem {
+    ///
+    /// Comment ids are chosen by their writers, so an id may match more
+    /// than one item. With `actor`, only the items that person may act on
+    /// count: to comment or react, a post is preferred to a comment (and
+    /// the actor's own post to others'); to edit, their own items; to
+    /// delete, their own items and comments on their own posts. So a
+    /// colliding id cannot keep someone from their own items.
+    func threadItem(_ hex: String, _ db: Database, comments: Bool = false,
+                    actor: [UInt8]? = nil, action: Note.Action? = nil) throws -> ThreadItem {
         guard let id = Hex.decode(hex.lowercased()), id.count == Post.idLength else {
             throw NodeError("\"\(hex.prefix(64))\" is not the id of a post or comment", hint: "ids are 32 hex digits; `kith feed` shows them")
         }
-        var found = try Row.fetchAll(db, sql: "SELECT author, audience, epoch, id, author, id FROM post WHERE id = ?", arguments: [id.data])
-        found += try Row.fetchAll(db, sql: """
+        let posts = try Row.fetchAll(db, sql: "SELECT author, audience, epoch, id, author, id FROM post WHERE id = ?", arguments: [id.data])
+        let commentRows = try Row.fetchAll(db, sql: """
             SELECT c.post_author, p.audience, p.epoch, c.post_id, c.writer, c.id FROM comment c
             JOIN post p ON p.author = c.post_author AND p.id = c.post_id WHERE c.id = ?
             """, arguments: [id.data])
-        guard let row = found.first else { throw NodeError("no post or comment \(Hex.encode(id)) in your feed") }
-        guard found.count == 1 else { throw NodeError("more than one post or comment has the id \(Hex.encode(id))") }
-        let postID = [UInt8](row[3] as Data)
-        return ThreadItem(owner: [UInt8](row[0] as Data), audienceID: [UInt8](row[1] as Data), epoch: UInt32(clamping: row[2] as Int64), postID: postID,
-                          writer: comments ? [UInt8](row[4] as Data) : [UInt8](row[0] as Data), id: comments ? [UInt8](row[5] as Data) : postID)
+        let all = (posts + commentRows).map { row in
+            ThreadItem(owner: [UInt8](row[0] as Data), audienceID: [UInt8](row[1] as Data), epoch: UInt32(clamping: row[2] as Int64),
+                       postID: [UInt8](row[3] as Data), writer: [UInt8](row[4] as Data), id: [UInt8](row[5] as Data))
+        }
+        guard !all.isEmpty else { throw NodeError("no post or comment \(Hex.encode(id)) in your feed") }
+        var found = all
+        if let actor {
+            switch action {
+            case .edit?: found = all.filter { $0.writer == actor }
+            case .delete?: found = all.filter { $0.writer == actor || $0.owner == actor }
+            default: break
+            }
+            guard !found.isEmpty else {
+                throw NodeError(action == .edit ? "you can edit only your own posts and comments"
+                                                : "you can delete only your own posts and comments, and comments on your posts")
+            }
+            // A post before a comment, my own before others'.
+            func rank(_ item: ThreadItem) -> Int { (item.isPost ? 0 : 2) + (item.writer == actor ? 0 : 1) }
+            let best = found.map(rank).min() ?? 0
+            found = found.filter { rank($0) == best }
+        }
+        guard found.count == 1, let item = found.first else { throw NodeError("more than one post or comment has the id \(Hex.encode(id))") }
+        if comments { return item }
+        return ThreadItem(owner: item.owner, audienceID: item.audienceID, epoch: item.epoch, postID: item.postID, writer: item.owner, id: item.postID)
+    }
+}
+
+extension Node {
+    /// Whether an id is already the id of a post or comment I know of (a
+    /// deleted one included), so that a new comment cannot take it.
+    static func isKnownThreadID(_ db: Database, _ id: [UInt8]) throws -> Bool {
+        try Bool.fetchOne(db, sql: """
+            SELECT EXISTS (SELECT 1 FROM post WHERE id = ?1) OR EXISTS (SELECT 1 FROM comment WHERE id = ?1)
+                OR EXISTS (SELECT 1 FROM item_change WHERE id = ?1)
+            """, arguments: [id.data]) == true
     }
 }
 

@@ -31,6 +31,8 @@ extension Node {
     /// disk whatever friends send.
     static func maxPending(_ kind: Envelope.Kind) -> Int { kind == .post ? 1000 : 100 }
     static func maxPendingPerKey(_ kind: Envelope.Kind) -> Int { kind == .post ? 100 : 10 }
+    /// Notes wait for a post or comment: `owner || post id` (48 bytes) or longer.
+    static let noteWaitKeyLength = 48
     /// At most this many records of processed envelopes are kept (about 10 MB).
     static let maxSeen = 100_000
     /// An envelope that has waited this long (30 days) is dropped.
@@ -50,11 +52,26 @@ extension Node {
     /// Why a newly fetched envelope may not wait, if the limits are reached.
     /// Such an envelope is not recorded as seen, so a later copy (from
     /// another relay, or sent again) can still be taken once there is room.
+    ///
+    /// Notes (whose wait key starts with the post's owner, who fans them
+    /// out: `noteWaitKeyLength` bytes or more) have a room for each owner,
+    /// so one friend's notes cannot crowd out another's.
     static func pendingRefusal(_ db: Database, _ waiting: Waiting) throws -> String? {
-        let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM inbox WHERE state = 'pending' AND length(wait_key) = ?",
+        let total: Int
+        if waiting.key.count >= noteWaitKeyLength {
+            total = try Int.fetchOne(db, sql: """
+                SELECT count(*) FROM inbox WHERE state = 'pending' AND length(wait_key) >= ? AND substr(wait_key, 1, 32) = ?
+                """, arguments: [noteWaitKeyLength, Data(waiting.key.prefix(32))]) ?? 0
+        } else {
+            total = try Int.fetchOne(db, sql: "SELECT count(*) FROM inbox WHERE state = 'pending' AND length(wait_key) = ?",
                                      arguments: [waiting.key.count]) ?? 0
+        }
         let limit = maxPending(waiting.kind), perKey = maxPendingPerKey(waiting.kind)
-        if total >= limit { return "dropped for lack of room: \(limit) envelopes like it wait already (\(waiting.reason))" }
+        if total >= limit {
+            return waiting.key.count >= noteWaitKeyLength
+                ? "dropped for lack of room: \(limit) notes of the same friend's threads wait already (\(waiting.reason))"
+                : "dropped for lack of room: \(limit) envelopes like it wait already (\(waiting.reason))"
+        }
         let same = try Int.fetchOne(db, sql: "SELECT count(*) FROM inbox WHERE state = 'pending' AND wait_key = ?", arguments: [waiting.key.data]) ?? 0
         if same >= perKey { return "dropped for lack of room: \(perKey) envelopes wait for the same key or sender already" }
         return nil
@@ -92,7 +109,7 @@ extension Node {
                     let rows = try Row.fetchAll(db, sql: """
                         SELECT rowid, envelope_id, data FROM inbox WHERE state = 'pending' AND rowid > ?
                         AND (wait_key IS NULL OR wait_key IN (SELECT key_id FROM audience_key) OR wait_key IN (SELECT identity FROM friend)
-                             OR (length(wait_key) = 48 AND \(Self.threadItemArrived("substr(wait_key, 1, 32)", "substr(wait_key, 33)"))))
+                             OR \(Self.threadItemArrived("wait_key")))
                         ORDER BY rowid LIMIT ?
                         """, arguments: [after, Self.processingBatch])
                     var keys: AudienceKeyCache = [:]

@@ -11,11 +11,13 @@ import KithProtocol
 /// of arrival: a higher revision wins, a delete wins over everything, and
 /// a note about a post or comment not seen yet waits for it.
 extension Node {
-    /// Comments kept per post; more are refused.
+    /// Comments kept per writer per post; more are refused.
     static let maxCommentsPerPost = 1000
     /// Reactions kept per post (one per writer); more are refused.
     static let maxReactionsPerPost = 1000
-    /// Edits and deletes kept per post (one per post or comment).
+    /// Edits and deletes kept per writer per post (one per post or
+    /// comment). A delete of the post, and the author's deletes of
+    /// comments, are never refused.
     static let maxChangesPerPost = 2 * maxCommentsPerPost
 
     /// A note a member sent me, the owner of its audience: applied and fanned
@@ -33,6 +35,14 @@ extension Node {
                              arguments: [note.owner.data, note.postID.data, note.audienceID.data, Int64(note.epoch)]) != true {
             throw ProtocolError(.wrongRecipient, "note: about a post of mine that does not exist")
         }
+        // The hub sees every comment before it fans it out: a change of one it never saw is made up.
+        if note.action == .edit || note.action == .delete, !note.targetsPost,
+           try Bool.fetchOne(db, sql: """
+               SELECT 1 FROM comment WHERE writer = ?1 AND id = ?2 AND post_author = ?3 AND post_id = ?4
+               UNION ALL SELECT 1 FROM item_change WHERE writer = ?1 AND id = ?2 AND post_author = ?3 AND post_id = ?4
+               """, arguments: [note.targetWriter.data, note.targetID.data, note.owner.data, note.postID.data]) != true {
+            throw ProtocolError(.wrongRecipient, "note: an edit or delete of a comment the post's author never received")
+        }
         let applied = try apply(note, db, now: now)
         if case .changed = applied { try fanOut(note, audience: audience, db, now: now) }
         return applied.outcome
@@ -48,6 +58,16 @@ extension Node {
     func fanOut(_ note: Note, audience: AudienceKey, _ db: Database, now: UInt64) throws {
         let envelope = try FanOut.seal(note, owner: try requireKeys().identity, audience: audience)
         try enqueue(db, envelope: envelope, to: try Self.threadMembers(db, audienceID: note.audienceID, epoch: note.epoch, except: note.writer), now: now)
+        try Self.recordEnvelope(db, envelope.id, of: note)
+    }
+
+    /// Records that a queued envelope carries a note, by the post or comment
+    /// it is about (a reaction: the post), so that `erase` can drop it. A
+    /// delete's own envelope is never dropped.
+    static func recordEnvelope(_ db: Database, _ envelopeID: [UInt8], of note: Note) throws {
+        guard note.action != .delete else { return }
+        try db.execute(sql: "INSERT OR IGNORE INTO thread_envelope (post_author, post_id, writer, id, envelope_id) VALUES (?, ?, ?, ?, ?)",
+                       arguments: [note.owner.data, note.postID.data, note.targetWriter.data, note.targetID.data, envelopeID.data])
     }
 
     /// Members of an audience of mine who were sent the key of `epoch` and are members still.
@@ -68,14 +88,25 @@ extension Node {
                        arguments: [key.audienceID.data, Int64(key.epoch), friend.data])
     }
 
-    /// SQL that is true once the post or comment that a note waits for
-    /// (`writer || id`, 48 bytes) has arrived or was deleted.
-    static func threadItemArrived(_ writer: String, _ id: String) -> String {
+    /// SQL that is true once the post or comment that a note waits for,
+    /// by its wait key, has arrived or was deleted: a post by `owner ||
+    /// post id` (48 bytes), a comment by `owner || post id || writer ||
+    /// comment id` (96 bytes). Only that post's own items count.
+    static func threadItemArrived(_ key: String) -> String {
+        let owner = "substr(\(key), 1, 32)", post = "substr(\(key), 33, 16)"
+        let writer = "substr(\(key), 49, 32)", id = "substr(\(key), 81, 16)"
+        return """
+        ((length(\(key)) = 48 AND (EXISTS (SELECT 1 FROM post WHERE author = \(owner) AND id = \(post))
+              OR EXISTS (SELECT 1 FROM item_change WHERE writer = \(owner) AND id = \(post) AND post_author = \(owner) AND post_id = \(post) AND deleted = 1)))
+         OR (length(\(key)) = 96 AND (EXISTS (SELECT 1 FROM comment WHERE writer = \(writer) AND id = \(id) AND post_author = \(owner) AND post_id = \(post))
+              OR EXISTS (SELECT 1 FROM item_change WHERE post_author = \(owner) AND post_id = \(post) AND deleted = 1
+                         AND ((writer = \(writer) AND id = \(id)) OR (writer = \(owner) AND id = \(post)))))))
         """
-        (EXISTS (SELECT 1 FROM post WHERE author = \(writer) AND id = \(id))
-         OR EXISTS (SELECT 1 FROM comment WHERE writer = \(writer) AND id = \(id))
-         OR EXISTS (SELECT 1 FROM item_change WHERE writer = \(writer) AND id = \(id) AND deleted = 1))
-        """
+    }
+
+    /// What a note waits for: its post, or (an edit) the comment it edits.
+    static func waitKey(_ note: Note, comment: Bool) -> [UInt8] {
+        comment ? note.owner + note.postID + note.targetWriter + note.targetID : note.owner + note.postID
     }
 
     /// Whether a post or comment was deleted: a delete leaves a tombstone.
@@ -120,16 +151,29 @@ extension Node {
         let havePost = try Bool.fetchOne(db, sql: "SELECT 1 FROM post WHERE author = ? AND id = ? AND audience = ? AND epoch = ?",
                                          arguments: [owner, post, note.audienceID.data, Int64(note.epoch)]) == true
         if !havePost, !(note.action == .delete && note.targetsPost) {
-            return .wait(Waiting(reason: "a comment, reaction or change whose post has not arrived", key: note.owner + note.postID, kind: .post))
+            return .wait(Waiting(reason: "a comment, reaction or change whose post has not arrived", key: Self.waitKey(note, comment: false), kind: .post))
         }
-        func count(_ table: String) throws -> Int {
-            try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table) WHERE post_author = ? AND post_id = ?", arguments: [owner, post]) ?? 0
+        func count(_ table: String, writer: [UInt8]? = nil) throws -> Int {
+            if let writer {
+                return try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table) WHERE post_author = ? AND post_id = ? AND writer = ?",
+                                        arguments: [owner, post, writer.data]) ?? 0
+            }
+            return try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table) WHERE post_author = ? AND post_id = ?", arguments: [owner, post]) ?? 0
         }
         let target: [(any DatabaseValueConvertible)?] = [note.targetWriter.data, note.targetID.data, owner, post]
         switch note.action {
         case .comment:
             if try Self.isDeleted(db, writer: note.writer, id: note.targetID, owner: note.owner, postID: note.postID) { return .unchanged }
-            guard try count("comment") < Self.maxCommentsPerPost else { return .refused("a post has \(Self.maxCommentsPerPost) comments already") }
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM comment WHERE writer = ? AND id = ?", arguments: [note.writer.data, note.targetID.data]) == true {
+                return .unchanged
+            }
+            // Comment ids are the writer's choice: one may not take the id of another post or comment.
+            if try Self.isKnownThreadID(db, note.targetID) {
+                throw ProtocolError(.wrongRecipient, "note: a comment whose id is already the id of another post or comment")
+            }
+            guard try count("comment", writer: note.writer) < Self.maxCommentsPerPost else {
+                return .refused("the writer has \(Self.maxCommentsPerPost) comments on this post already")
+            }
             try db.execute(sql: """
                 INSERT OR IGNORE INTO comment (writer, id, post_author, post_id, text, created_at, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [note.writer.data, note.targetID.data, owner, post, try atRest.seal(note.text, .commentText),
@@ -153,14 +197,18 @@ extension Node {
                 if let current, (current[0] as Int64) >= Int64(note.revision) { return .unchanged }
                 if !note.targetsPost, try Bool.fetchOne(db, sql: "SELECT 1 FROM comment WHERE writer = ? AND id = ? AND post_author = ? AND post_id = ?",
                                                         arguments: StatementArguments(target)) != true {
-                    return .wait(Waiting(reason: "an edit whose comment has not arrived", key: note.targetWriter + note.targetID, kind: .post))
+                    return .wait(Waiting(reason: "an edit whose comment has not arrived", key: Self.waitKey(note, comment: true), kind: .post))
                 }
             }
-            if current == nil, try count("item_change") >= Self.maxChangesPerPost { return .refused("a post has \(Self.maxChangesPerPost) changes already") }
-            let text: Data? = note.action == .edit ? try atRest.seal(note.text, .changeText) : nil
-            let values: [(any DatabaseValueConvertible)?] = [Int64(note.revision), text, note.action == .delete, Int64(note.createdAt)]
+            // A member changes only their own items (`Note.parse`), so the changes they made are the rows of their items.
+            let uncapped = note.action == .delete && (note.targetsPost || note.writer == note.owner)
+            if current == nil, !uncapped, try count("item_change", writer: note.writer) >= Self.maxChangesPerPost {
+                return .refused("the writer has \(Self.maxChangesPerPost) edits or deletes on this post already")
+            }
+            // The edit's text replaces the item's own (`overwrite`): it is kept once.
+            let values: [(any DatabaseValueConvertible)?] = [Int64(note.revision), note.action == .delete, Int64(note.createdAt)]
             try db.execute(sql: """
-                INSERT OR REPLACE INTO item_change (writer, id, post_author, post_id, revision, text, deleted, changed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT OR REPLACE INTO item_change (writer, id, post_author, post_id, revision, text, deleted, changed_at) VALUES (?, ?, ?, ?, ?, NULL, ?, ?)
                 """, arguments: StatementArguments(target + values))
             if note.action == .delete { try erase(note, db) } else { try overwrite(note, db) }
             return .changed
@@ -187,23 +235,29 @@ extension Node {
     /// old pages until `wipeFreedContentIfPending` empties it.
     func erase(_ note: Note, _ db: Database) throws {
         let owner = note.owner.data, post = note.postID.data
+        let changesBefore = db.totalChangesCount
         if note.targetsPost {
             try db.execute(sql: """
                 DELETE FROM outbox WHERE envelope_id IN (SELECT envelope_id FROM post WHERE author = ? AND id = ?
-                    UNION SELECT envelope_id FROM comment WHERE post_author = ? AND post_id = ?);
+                    UNION SELECT envelope_id FROM comment WHERE post_author = ? AND post_id = ?
+                    UNION SELECT envelope_id FROM thread_envelope WHERE post_author = ? AND post_id = ?);
+                DELETE FROM thread_envelope WHERE post_author = ? AND post_id = ?;
                 DELETE FROM post WHERE author = ? AND id = ?;
                 DELETE FROM comment WHERE post_author = ? AND post_id = ?;
                 DELETE FROM reaction WHERE post_author = ? AND post_id = ?;
                 DELETE FROM item_change WHERE post_author = ? AND post_id = ? AND NOT (writer = ? AND id = ?);
-                """, arguments: [owner, post, owner, post, owner, post, owner, post, owner, post, owner, post, owner, post])
+                """, arguments: [owner, post, owner, post, owner, post, owner, post, owner, post, owner, post, owner, post, owner, post, owner, post])
         } else {
             let target: [(any DatabaseValueConvertible)?] = [note.targetWriter.data, note.targetID.data, owner, post]
             try db.execute(sql: """
-                DELETE FROM outbox WHERE envelope_id IN (SELECT envelope_id FROM comment WHERE writer = ? AND id = ? AND post_author = ? AND post_id = ?);
+                DELETE FROM outbox WHERE envelope_id IN (SELECT envelope_id FROM comment WHERE writer = ? AND id = ? AND post_author = ? AND post_id = ?
+                    UNION SELECT envelope_id FROM thread_envelope WHERE writer = ? AND id = ? AND post_author = ? AND post_id = ?);
+                DELETE FROM thread_envelope WHERE writer = ? AND id = ? AND post_author = ? AND post_id = ?;
                 DELETE FROM comment WHERE writer = ? AND id = ? AND post_author = ? AND post_id = ?;
-                """, arguments: StatementArguments(target + target))
+                """, arguments: StatementArguments(target + target + target + target))
         }
-        try NodeDatabase.setProfile(db, NodeDatabase.wipePending, Data())
+        // Only if something was erased: a delete of nothing must not make every node rewrite its database.
+        if db.totalChangesCount > changesBefore { try NodeDatabase.setProfile(db, NodeDatabase.wipePending, Data()) }
     }
 
     /// Empties the freed pages and the write-ahead log if a delete (or an

@@ -9,7 +9,8 @@ extension NodeDatabase {
     ///   (post author and id) and, for my own, the envelope that carries it.
     /// - `reaction`: one row per (post, writer), the newest revision; a
     ///   NULL emoji is a removed reaction, kept so an older one cannot return.
-    /// - `item_change`: per post or comment, the newest edit (its text) or
+    /// - `item_change`: per post or comment, the newest edit's revision
+    ///   (its text replaced the item's; `text` is NULL since v11) or
     ///   a delete (`deleted` 1, no text): a tombstone, kept so that the item
     ///   arriving later is never stored.
     /// - `audience_epoch_member`: who was sent the key of each epoch of my
@@ -34,6 +35,17 @@ extension NodeDatabase {
                 PRIMARY KEY (audience, epoch, friend));
             INSERT INTO audience_epoch_member (audience, epoch, friend)
                 SELECT m.audience, a.epoch, m.friend FROM audience_member m JOIN audience a ON a.id = m.audience;
+            """)
+    }
+
+    /// `thread_envelope`: the envelopes I queued that carry a comment,
+    /// reaction or edit (mine, or a member's that I fanned out), by the
+    /// post or comment they are about, so that a delete of it can drop
+    /// their queued deliveries.
+    static func createThreadEnvelopeTable(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE thread_envelope (post_author BLOB NOT NULL, post_id BLOB NOT NULL, writer BLOB NOT NULL, id BLOB NOT NULL,
+                envelope_id BLOB NOT NULL, PRIMARY KEY (post_author, post_id, writer, id, envelope_id));
             """)
     }
 }

@@ -163,6 +163,12 @@ public struct NodeDatabase: Sendable {
                 """)
         }
         m.registerMigration("v9-conversations") { db in try createConversationTables(db) }
+        m.registerMigration("v10-thread-envelopes") { db in try createThreadEnvelopeTable(db) }
+        m.registerMigration("v11-edit-text-once") { db in
+            // Each edit's text is in its post or comment already (`Node.overwrite`); the copy goes, and is wiped.
+            try db.execute(sql: "UPDATE item_change SET text = NULL WHERE text IS NOT NULL")
+            if db.changesCount > 0 { try setProfile(db, wipePending, Data()) }
+        }
         return m
     }
 

@@ -101,6 +101,10 @@ public struct Note: Equatable, Sendable {
             guard revision >= 1 else { throw ProtocolError.malformed("note: a delete's revision starts at 1") }
             guard text.isEmpty else { throw ProtocolError.malformed("note: a delete has no text") }
         }
+        // The post's id names the post, whose writer is its author; a comment never has it (above).
+        if action == .edit || action == .delete, targetID == postID, targetWriter != owner {
+            throw ProtocolError.malformed("note: an edit or delete of the post's id must name the post's author as its writer")
+        }
         guard let _ = String(validating: text, as: UTF8.self) else { throw ProtocolError.malformed("note: text is not UTF-8") }
     }
 

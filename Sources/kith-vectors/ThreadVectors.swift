@@ -66,6 +66,8 @@ func rawFanOut(_ note: [UInt8], signer: SigningKey) -> [UInt8] {
               try sealed(rawNote(action: 3, writer: bob.publicKey, targetWriter: alice.publicKey, targetID: threadPostID, revision: 1, signer: bob)))
     try write("note-delete-of-others.txt", header("note", "wrong recipient", "bob deletes carol's comment on alice's post"),
               try sealed(rawNote(action: 4, writer: bob.publicKey, targetWriter: carol.publicKey, revision: 1, text: "", signer: bob)))
+    try write("note-delete-post-id-of-member.txt", header("note", "malformed", "bob deletes an item of his with the post's id"),
+              try sealed(rawNote(action: 4, writer: bob.publicKey, targetID: threadPostID, revision: 1, text: "", signer: bob)))
     try write("note-unknown-action.txt", header("note", "malformed", "action 9"), try sealed(rawNote(action: 9, writer: bob.publicKey, signer: bob)))
     try write("note-unknown-kind.txt", header("note", "malformed", "inner kind 4"),
               try sealed(rawNote(action: 1, writer: bob.publicKey, signer: bob, kind: 4)))

@@ -178,6 +178,284 @@ import Testing
     }
 }
 
+extension ConversationNodeTests {
+    /// A comment note by `node`'s identity on a post of alice's "family", with any id.
+    static func craftComment(by node: Node, owner: Node, post: String, id: [UInt8], text: String = "mine now") async throws -> (Note, AudienceKey) {
+        let key = try await node.heldKey(audienceNamed: "family")
+        let me = try node.requireKeys().identity
+        let note = try Note(action: .comment, writer: me, owner: owner.identity(), audienceID: key.audienceID, epoch: key.epoch,
+                            postID: try #require(Hex.decode(post)), targetWriter: me.publicKey, targetID: id, revision: 0, createdAt: Node.now(), text: text)
+        return (note, key)
+    }
+
+    @Test func aCommentCannotTakeTheIdOfAnotherPostOrComment() async throws {
+        try await withFamilyPost { alice, bob, carol, post in
+            let other = try await alice.post(to: "family", text: "a second post").id
+            let bobs = try await bob.comment(on: post, text: "first!").id
+            for node in [alice, bob, carol, alice, alice, bob, carol] { _ = try await node.sync() }
+            // mallory's program gives its comments the ids of alice's second post and of bob's comment.
+            for id in [other, bobs] {
+                let (note, key) = try await Self.craftComment(by: carol, owner: alice, post: post, id: try #require(Hex.decode(id)))
+                try await carol.dropRaw(try note.seal(audience: key).bytes, to: "alice")
+            }
+            let report = try await alice.sync()
+            #expect(report.fetched == 2 && report.rejected == 2)
+            #expect(try alice.feed().flatMap(\.comments).map(\.text).sorted() == ["first!"])
+            // Every node refuses it, fanned out or not: alice's program countersigns one for bob.
+            let (note, key) = try await Self.craftComment(by: carol, owner: alice, post: post, id: try #require(Hex.decode(other)))
+            try await alice.dropRaw(try Self.fanOut(note, countersignedBy: try alice.requireKeys().identity, audience: key), to: "bob")
+            #expect(try await bob.sync().rejected == 1)
+            // Nobody is kept from their own post or comment.
+            _ = try await bob.comment(on: other, text: "on the second")
+            _ = try await bob.react(to: other, with: "👍")
+            _ = try await bob.edit(bobs, text: "first, edited")
+            _ = try await alice.edit(other, text: "a second post, edited")
+            _ = try await alice.delete(other)
+        }
+    }
+
+    @Test func aCollidingIdDoesNotKeepAnyoneFromTheirOwnItems() async throws {
+        try await withFamilyPost { alice, bob, carol, post in
+            let other = try await alice.post(to: "family", text: "a second post").id
+            let bobs = try await bob.comment(on: post, text: "first!").id
+            for node in [alice, bob, carol, alice, alice, bob, carol] { _ = try await node.sync() }
+            // As a node may hold them: a comment that arrived before a post with its id, or from before ids were checked.
+            for node in [alice, bob] {
+                try await node.db.writer.write { db in
+                    for id in [other, bobs] {
+                        try db.execute(sql: """
+                            INSERT INTO comment (writer, id, post_author, post_id, text, created_at, received_at) VALUES (?, ?, ?, ?, X'00', 0, 0)
+                            """, arguments: [Data(randomBytes(32)), Data(Hex.decode(id)!), Data(try alice.identity()), Data(Hex.decode(post)!)])
+                    }
+                }
+            }
+            _ = try await bob.comment(on: other, text: "on the second")
+            _ = try await bob.react(to: other, with: "👍")
+            _ = try await bob.edit(bobs, text: "first, edited")
+            _ = try await bob.delete(bobs)
+            _ = try await alice.edit(other, text: "a second post, edited")
+            _ = try await alice.delete(other)
+            await #expect(throws: NodeError.self) { try await bob.delete(other) }
+        }
+    }
+}
+
+extension ConversationNodeTests {
+    /// A change note (edit or delete) by `node`'s identity in alice's "family" thread, of any target.
+    static func craftChange(_ action: Note.Action, by node: Node, owner: Node, post: String, targetWriter: [UInt8], targetID: [UInt8],
+                            text: String = "") async throws -> (Note, AudienceKey) {
+        let key = try await node.heldKey(audienceNamed: "family")
+        let me = try node.requireKeys().identity
+        let note = try Note(action: action, writer: me, owner: owner.identity(), audienceID: key.audienceID, epoch: key.epoch,
+                            postID: try #require(Hex.decode(post)), targetWriter: targetWriter, targetID: targetID, revision: 1,
+                            createdAt: Node.now(), text: text)
+        return (note, key)
+    }
+
+    @Test func theHubRefusesAChangeOfACommentItNeverReceived() async throws {
+        try await withFamilyPost { alice, _, carol, post in
+            for action in [Note.Action.delete, .edit] {
+                let (note, key) = try await Self.craftChange(action, by: carol, owner: alice, post: post, targetWriter: try carol.identity(),
+                                                             targetID: randomBytes(Note.idLength), text: action == .edit ? "made up" : "")
+                try await carol.dropRaw(try note.seal(audience: key).bytes, to: "alice")
+            }
+            let report = try await alice.sync()
+            #expect(report.fetched == 2 && report.rejected == 2 && report.waiting == 0)
+            #expect(try await alice.db.writer.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM item_change") } == 0)
+        }
+    }
+
+    @Test func limitsAreForEachWriterAndNeverStopTheAuthorsDeletes() async throws {
+        try await withFamilyPost { alice, bob, carol, post in
+            let postID = try #require(Hex.decode(post)), owner = try alice.identity(), mallory = try carol.identity()
+            // mallory's comments and changes up to the limits, as alice's node holds them (the rows are what is counted).
+            let malloryComment = randomBytes(Note.idLength)
+            try await alice.db.writer.write { db in
+                for i in 0..<Node.maxCommentsPerPost {
+                    try db.execute(sql: """
+                        INSERT INTO comment (writer, id, post_author, post_id, text, created_at, received_at) VALUES (?, ?, ?, ?, X'00', 0, 0)
+                        """, arguments: [Data(mallory), Data(i == 0 ? malloryComment : randomBytes(Note.idLength)), Data(owner), Data(postID)])
+                }
+                for _ in 0..<Node.maxChangesPerPost {
+                    try db.execute(sql: """
+                        INSERT INTO item_change (writer, id, post_author, post_id, revision, text, deleted, changed_at) VALUES (?, ?, ?, ?, 1, NULL, 1, 0)
+                        """, arguments: [Data(mallory), Data(randomBytes(Note.idLength)), Data(owner), Data(postID)])
+                }
+            }
+            // bob's comment, and his edit of it, still get in.
+            let comment = try await bob.comment(on: post, text: "still room").id
+            _ = try await bob.edit(comment, text: "still room, edited")
+            _ = try await bob.sync()
+            let report = try await alice.sync()
+            #expect(report.fetched == 2 && report.rejected == 0)
+            let bobs = try await alice.db.writer.read { db in
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM item_change WHERE writer = ?", arguments: [Data(try bob.identity())])
+            }
+            #expect(bobs == 1)
+            // mallory's next comment is refused.
+            let (note, key) = try await Self.craftComment(by: carol, owner: alice, post: post, id: randomBytes(Note.idLength))
+            try await carol.dropRaw(try note.seal(audience: key).bytes, to: "alice")
+            #expect(try await alice.sync().rejected == 1)
+            // alice removes mallory's comment, then deletes the post: neither is counted.
+            _ = try await alice.delete(Hex.encode(malloryComment))
+            _ = try await alice.delete(post)
+            #expect(try alice.feed().isEmpty)
+        }
+    }
+}
+
+extension ConversationNodeTests {
+    @Test func aDeleteOfNothingLeavesNoWipePending() async throws {
+        try await withFamilyPost { alice, bob, _, post in
+            let comment = try await bob.comment(on: post, text: "to be removed").id
+            for node in [bob, alice, alice, bob] { _ = try await node.sync() }
+            // As the hub's fan-outs arrive at bob's node: a delete of a comment bob's node never had, then of one it has.
+            func applyDelete(of id: [UInt8], writer: [UInt8]) async throws -> Bool {
+                let (note, _) = try await Self.craftChange(.delete, by: alice, owner: alice, post: post, targetWriter: writer, targetID: id)
+                return try await bob.db.writer.write { db in
+                    try db.execute(sql: "DELETE FROM profile WHERE key = ?", arguments: [NodeDatabase.wipePending])
+                    _ = try bob.apply(note, db, now: Node.now())
+                    return try Data.fetchOne(db, sql: "SELECT value FROM profile WHERE key = ?", arguments: [NodeDatabase.wipePending]) != nil
+                }
+            }
+            #expect(try await applyDelete(of: randomBytes(Note.idLength), writer: try bob.identity()) == false)
+            #expect(try await applyDelete(of: try #require(Hex.decode(comment)), writer: try bob.identity()) == true, "the test sees a wipe")
+        }
+    }
+}
+
+extension ConversationNodeTests {
+    @Test func aDeleteDropsTheQueuedEditsAndFanOutsOfWhatItDeletes() async throws {
+        try await withFamilyPost { alice, bob, carol, post in
+            // A comment of bob's that alice's node takes in and fans out, and an edit of alice's post, neither delivered yet.
+            let comment = try await bob.comment(on: post, text: "soon gone").id
+            _ = try await bob.sync()
+            _ = try await alice.sync()
+            _ = try await alice.edit(post, text: "the baby is here, edited")
+            #expect(try await alice.queuedEnvelopes().count == 2, "the comment's fan-out and the edit")
+            _ = try await alice.delete(comment)
+            #expect(try await alice.queuedEnvelopes().count == 2, "the edit and the comment's delete")
+            _ = try await alice.delete(post)
+            let queued = try await alice.queuedEnvelopes()
+            #expect(queued.count == 2, "the two deletes only")
+            _ = try await alice.sync()
+            let report = try await carol.sync()
+            #expect(report.fetched == 2 && report.waiting == 0)
+            #expect(try carol.feed().isEmpty)
+        }
+    }
+}
+
+extension ConversationNodeTests {
+    @Test func notesOfOneFriendCannotCrowdOutAnothersWhileTheyWait() async throws {
+        try await withFamilyOfBob { alice, bob, _ in
+            // Another friend's notes fill their room at bob's node, each waiting for a post that never comes.
+            try await bob.db.writer.write { db in
+                let other = randomBytes(32)
+                for _ in 0..<Node.maxPending(.post) {
+                    try db.execute(sql: """
+                        INSERT INTO inbox (envelope_id, data, relay, received_at, state, detail, wait_key) VALUES (?, X'', 'x', ?, 'pending', 'junk', ?)
+                        """, arguments: [Data(randomBytes(32)), Int64(Node.now()), Data(other + randomBytes(Post.idLength))])
+                }
+            }
+            let post = try await alice.post(to: "family", text: "see you at 9").id
+            _ = try await alice.edit(post, text: "see you at 10")
+            let queued = try await alice.queuedEnvelopes()
+            try await alice.dropRaw(queued[1], to: "bob")
+            let early = try await bob.sync()
+            #expect(early.fetched == 1 && early.waiting == Node.maxPending(.post) + 1, "alice's edit waits in her own room")
+            try await alice.dropRaw(queued[0], to: "bob")
+            _ = try await bob.sync()
+            #expect(try bob.feed().map(\.text) == ["see you at 10"])
+        }
+    }
+}
+
+extension ConversationNodeTests {
+    @Test func aWaitingNoteIsTriedAgainOnlyForItsOwnPostOrComment() async throws {
+        try await withFamilyOfBob { alice, bob, _ in
+            let post = try await alice.post(to: "family", text: "see you at 9").id
+            _ = try await alice.edit(post, text: "see you at 10")
+            try await alice.dropRaw(try await alice.queuedEnvelopes()[1], to: "bob")
+            #expect(try await bob.sync().waiting == 1)
+            let released = { @Sendable () async throws -> Int in
+                try await bob.db.writer.read { db in
+                    try Int.fetchOne(db, sql: "SELECT count(*) FROM inbox WHERE state = 'pending' AND \(Node.threadItemArrived("wait_key"))") ?? -1
+                }
+            }
+            // A delete of something else of alice's with the post's id (a comment of hers on another post) does not release it.
+            let owner = Data(try alice.identity()), postID = Data(try #require(Hex.decode(post)))
+            try await bob.db.writer.write { db in
+                try db.execute(sql: """
+                    INSERT INTO item_change (writer, id, post_author, post_id, revision, text, deleted, changed_at) VALUES (?, ?, ?, ?, 1, NULL, 1, 0)
+                    """, arguments: [owner, postID, owner, Data(randomBytes(Post.idLength))])
+            }
+            #expect(try await released() == 0)
+            // The post itself does.
+            try await bob.db.writer.write { db in
+                try db.execute(sql: """
+                    INSERT INTO item_change (writer, id, post_author, post_id, revision, text, deleted, changed_at) VALUES (?, ?, ?, ?, 1, NULL, 1, 0)
+                    """, arguments: [owner, postID, owner, postID])
+            }
+            #expect(try await released() == 1, "the test sees a release")
+        }
+    }
+}
+
+extension ConversationNodeTests {
+    /// A note's bytes built field by field, as a hostile program could build them (`Note.init` checks their shape).
+    static func rawNote(_ action: Note.Action, signer: SigningKey, owner: [UInt8], key: AudienceKey, postID: [UInt8],
+                        targetWriter: [UInt8], targetID: [UInt8], revision: UInt64, text: String) -> [UInt8] {
+        var w = ByteWriter()
+        w.u8(1); w.u8(2); w.u8(action.rawValue); w.raw(signer.publicKey); w.raw(owner); w.raw(key.audienceID); w.u32(key.epoch); w.raw(postID)
+        w.raw(targetWriter); w.raw(targetID); w.u64(revision); w.u64(Node.now())
+        let t = Array(text.utf8); w.u32(UInt32(t.count)); w.raw(t)
+        return w.bytes + signer.sign(Array("kith/note/v1".utf8) + [0] + w.bytes)
+    }
+
+    @Test func aChangeOfThePostsIdByAnyoneButItsAuthorIsRefused() async throws {
+        try await withFamilyPost { alice, bob, carol, post in
+            let postID = try #require(Hex.decode(post)), owner = try alice.identity()
+            let key = try await alice.heldKey(audienceNamed: "family")
+            // alice's program fans out a delete of "bob's item" with the post's id; mallory's sends alice an edit of "hers".
+            let signer = try alice.requireKeys().identity
+            let delete = Self.rawNote(.delete, signer: signer, owner: owner, key: key, postID: postID, targetWriter: try bob.identity(),
+                                      targetID: postID, revision: 1, text: "")
+            var w = ByteWriter()
+            w.u8(1); w.u8(3); w.u32(UInt32(delete.count)); w.raw(delete)
+            let fanOut = w.bytes + signer.sign(Array("kith/fan-out/v1".utf8) + [0] + w.bytes)
+            try await alice.dropRaw(try Post.seal(inner: fanOut, audience: key, nonce: randomBytes(24)).bytes, to: "bob")
+            let report = try await bob.sync()
+            #expect(report.fetched == 1 && report.rejected == 1)
+            let edit = Self.rawNote(.edit, signer: try carol.requireKeys().identity, owner: owner, key: key, postID: postID,
+                                    targetWriter: try carol.identity(), targetID: postID, revision: 1, text: "made up")
+            try await carol.dropRaw(try Post.seal(inner: edit, audience: key, nonce: randomBytes(24)).bytes, to: "alice")
+            #expect(try await alice.sync().rejected == 1)
+        }
+    }
+}
+
+extension ConversationNodeTests {
+    @Test func anEditsTextIsStoredOnce() async throws {
+        try await withFamilyPost { alice, bob, carol, post in
+            let comment = try await bob.comment(on: post, text: "first words").id
+            for node in [bob, alice, alice, carol] { _ = try await node.sync() }
+            _ = try await alice.edit(post, text: "the baby is here, edited")
+            _ = try await bob.edit(comment, text: "second words")
+            for node in [bob, alice, alice, bob, carol] { _ = try await node.sync() }
+            for node in [alice, bob, carol] {
+                let item = try #require(try node.feed().first)
+                #expect(item.text == "the baby is here, edited" && item.edited)
+                #expect(item.comments.map(\.text) == ["second words"] && item.comments.first?.edited == true)
+                let stored = try await node.db.writer.read { db in
+                    try Int.fetchOne(db, sql: "SELECT count(*) FROM item_change WHERE text IS NOT NULL")
+                }
+                #expect(stored == 0, "the edits' texts are the post's and the comment's only")
+            }
+        }
+    }
+}
+
 extension Node {
     /// Every sealed post text and comment text in the database, as stored.
     func sealedValues() async throws -> [Data] {
