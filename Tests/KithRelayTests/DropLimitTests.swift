@@ -81,15 +81,21 @@ import Testing
             let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
                 for _ in 0..<30 {
                     group.addTask {
-                        do { _ = try await relay.drop(DropRequest(targets: [bob.target], envelope: envelopeBytes())); return 200 } catch let failure as RelayClient.Failure {
-                            return failure.status ?? 0
+                        // A drop whose answer was lost (a loaded machine) is sent again, as a node does:
+                        // uploads are idempotent, so it is counted once either way.
+                        let drop = DropRequest(targets: [bob.target], envelope: envelopeBytes())
+                        for _ in 0..<3 {
+                            do { _ = try await relay.drop(drop); return 200 } catch let failure as RelayClient.Failure {
+                                if let status = failure.status { return status }
+                            }
                         }
+                        return 0
                     }
                 }
                 return try await group.reduce(into: [Int]()) { $0.append($1) }
             }
-            #expect(statuses.filter { $0 == 200 }.count == 5)
-            #expect(statuses.filter { $0 == 507 }.count == 25)
+            #expect(statuses.filter { $0 == 200 }.count == 5, "\(statuses)")
+            #expect(statuses.filter { $0 == 507 }.count == 25, "\(statuses)")
             #expect(try await store.usage(of: bob.key.publicKey)?.envelopes == 5)
             #expect(try await store.counts().deliveries == 5)
         }
