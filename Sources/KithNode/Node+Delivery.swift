@@ -90,25 +90,26 @@ extension Node {
         var held: [DeliveryJob] = []
         for (index, job) in jobs.enumerated() {
             do {
-                let request = try DropRequest(bytes: job.request)
-                let targets = request.targets.list
                 let result = try await client.drop(bytes: job.request)
+                // The node wrote the request; should it not read back, the job is kept whole where it must wait.
+                let request = try? DropRequest(bytes: job.request)
+                let targets = request?.targets.list ?? []
                 if !result.refused.isEmpty {
-                    problems.append("\(shown) refused \(min(result.refused.count, targets.count)) of \(targets.count) mailboxes (drop token revoked?)")
+                    problems.append("\(shown) refused \(result.refused.count) of \(targets.count) mailboxes (drop token revoked?)")
                 }
-                // The relay stored the envelope for the others: the job waits for the full mailboxes alone.
-                let full = Set(result.full)
-                let left = targets.indices.filter { full.contains($0) }.map { targets[$0] }
-                guard !left.isEmpty else {
+                guard !result.full.isEmpty else {
                     try await db.writer.write { db in try db.execute(sql: "DELETE FROM outbox WHERE id = ?", arguments: [job.id]) }
                     status.delivered += 1
                     continue
                 }
-                let rest = DropRequest(targets: left, envelope: request.envelope)
+                // The relay stored the envelope for the others: the job waits for the full mailboxes alone.
+                let full = Set(result.full)
+                let left = targets.indices.filter { full.contains($0) }.map { targets[$0] }
+                let rest = request.flatMap { left.isEmpty ? nil : DropRequest(targets: left, envelope: $0.envelope) }
                 let next = Self.retryTime(after: clock(), attempt: job.attempts, notBefore: result.retryAfter, policy: retryPolicy)
-                let reason = "\(left.count) of \(targets.count) mailboxes full"
-                try await requeue(job.id, request: try atRest.seal(rest.bytes, .request), next: next, error: "\(shown): \(reason)")
-                held.append(DeliveryJob(id: job.id, request: rest.bytes, attempts: job.attempts + 1))
+                let reason = "\(rest == nil ? full.count : left.count) of \(targets.count) mailboxes full"
+                try await requeue(job.id, request: try rest.map { try atRest.seal($0.bytes, .request) }, next: next, error: "\(shown): \(reason)")
+                held.append(DeliveryJob(id: job.id, request: rest?.bytes ?? job.request, attempts: job.attempts + 1))
                 status.hold(until: next, because: reason)
             } catch let failure as RelayClient.Failure where failure.permanent {
                 let next = Self.retryTime(after: clock(), attempt: job.attempts, policy: retryPolicy)

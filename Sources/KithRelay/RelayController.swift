@@ -58,11 +58,14 @@ public struct RelayController: Sendable {
             throw RelayRefusal(.contentTooLarge, "envelope_too_large",
                                "envelope is larger than this relay's limit of \(configuration.maxEnvelopeBytes) bytes")
         }
-        do { try drops.admit(tokenHashes: drop.targets.list.map { DropToken.hash($0.token) }) } catch { throw Self.refusal(error) }
+        let tokenHashes = drop.targets.list.map { DropToken.hash($0.token) }
+        do { try drops.admit(tokenHashes: tokenHashes) } catch { throw Self.refusal(error) }
         var result: DropResult
         do {
             result = try await store.drop(drop, now: configuration.clock(), ttl: configuration.ttlSeconds, quota: configuration.quota)
         } catch let full as MailboxFull {
+            // Its token is valid: from now on its drops are counted too, full or not.
+            if tokenHashes.indices.contains(full.target) { drops.accepted(tokenHashes: [tokenHashes[full.target]]) }
             let quota = configuration.quota ?? .standard
             throw RelayRefusal(RelayRefusal.insufficientStorage, "mailbox_full",
                                "the mailbox of target \(full.target) is full (at most \(quota.envelopes) envelopes and \(quota.bytes) bytes); nothing was stored",
@@ -70,11 +73,12 @@ public struct RelayController: Sendable {
         }
         guard result.accepted > 0 else { throw RelayRefusal(.forbidden, "no_valid_token", "no valid drop token for any target mailbox") }
         if !result.full.isEmpty { result.retryAfter = configuration.mailboxFullRetryAfter }
-        // Committed: wake the owners waiting for mail in the accepted mailboxes.
-        let refused = Set(result.refused + result.full)
-        let accepted = drop.targets.list.enumerated().filter { !refused.contains($0.offset) }.map(\.element)
-        drops.accepted(tokenHashes: accepted.map { DropToken.hash($0.token) })
-        for target in accepted { waiters.notify(target.mailbox) }
+        // Committed: the valid tokens (full mailboxes' too) are counted from now on, and the owners
+        // waiting for mail in the accepted mailboxes are woken.
+        let invalid = Set(result.refused), full = Set(result.full)
+        let valid = tokenHashes.indices.filter { !invalid.contains($0) }
+        drops.accepted(tokenHashes: valid.map { tokenHashes[$0] })
+        for i in valid where !full.contains(i) { waiters.notify(drop.targets.list[i].mailbox) }
         context.logger.debug("drop stored", metadata: ["targets": "\(drop.targets.count)", "bytes": "\(drop.envelope.count)"])
         return try json(result)
     }

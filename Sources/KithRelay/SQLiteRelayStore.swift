@@ -205,10 +205,6 @@ public struct SQLiteRelayStore: RelayStorage {
         }
     }
 
-    static func drop(_ request: DropRequest, _ db: Database, now: UInt64, ttl: UInt64, quota: MailboxQuota?) throws -> DropResult {
-        try drop(PreparedDrop(request), db, now: now, ttl: ttl, quota: quota)
-    }
-
     static func drop(_ drop: PreparedDrop, _ db: Database, now: UInt64, ttl: UInt64, quota: MailboxQuota?) throws -> DropResult {
         let id = drop.id
         let size = drop.envelope.count

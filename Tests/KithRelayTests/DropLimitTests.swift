@@ -120,6 +120,30 @@ import Testing
         }
     }
 
+    /// A token whose mailbox is full is still counted, though it never had a
+    /// drop stored: drops into a full mailbox, alone (507) or beside one with
+    /// room (200), cannot be sent faster than the token's rate.
+    @Test func dropsIntoAFullMailboxAreCountedAgainstTheirToken() async throws {
+        var configuration = RelayConfiguration()
+        configuration.addressRate = nil
+        configuration.tokenRate = RateLimit(perSecond: 0.001, burst: 2)
+        configuration.quota = MailboxQuota(bytes: 1 << 20, envelopes: 1)
+        try await withLiveRelay(configuration: configuration) { url, _ in
+            let relay = RelayClient(baseURL: url)
+            let bob = try await TestMailbox.make(relay), dave = try await TestMailbox.make(relay)
+            // Another friend's token fills bob's mailbox.
+            let friend = randomBytes(32)
+            try await relay.addToken(friend, mailboxKey: bob.key)
+            _ = try await relay.drop(DropRequest(targets: [.init(mailbox: bob.key.publicKey, token: friend)], envelope: envelopeBytes()))
+            // bob's token: named full beside dave's room (200), refused as full alone (507), then limited.
+            let mixed = try await relay.drop(DropRequest(targets: [dave.target, bob.target], envelope: envelopeBytes()))
+            #expect(mixed.full == [1])
+            #expect(await Self.refusal { _ = try await relay.drop(DropRequest(targets: [bob.target], envelope: envelopeBytes())) }?.status == 507)
+            let limited = await Self.refusal { _ = try await relay.drop(DropRequest(targets: [bob.target], envelope: envelopeBytes())) }
+            #expect(limited?.status == 429 && limited?.code == "token_rate_limited", "\(String(describing: limited))")
+        }
+    }
+
     @Test func dropsOverAnAddressRateGet429() async throws {
         var configuration = RelayConfiguration()
         configuration.addressRate = RateLimit(perSecond: 0.001, burst: 2)
