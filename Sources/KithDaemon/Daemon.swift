@@ -66,9 +66,16 @@ public struct Daemon: Sendable {
                    daemon: DaemonStatus(pid: getpid(), startedAt: startedAt, syncInterval: config.syncInterval,
                                         lastSync: await runner.lastSync(), relay: relayURL.get()))
         }
-        // A socket left by a daemon that was killed: the lock says none runs now.
-        unlink(config.controlSocket)
+        // A socket left by a daemon that was killed: the lock says none runs now. Anything else there stays.
         let socket = config.controlSocket
+        var info = stat()
+        if lstat(socket, &info) == 0 {
+            guard info.st_mode & S_IFMT == S_IFSOCK else {
+                throw NodeError("\(socket) is in the way of the control socket (control.socket) and is not a socket",
+                                hint: "choose another control.socket, or move that file")
+            }
+            unlink(socket)
+        }
         let control = Application(router: routes.router(), server: .ownerOnly,
                                   configuration: .init(address: .unixDomainSocket(path: socket), serverName: "kith-daemon"),
                                   onServerRunning: { _ in
@@ -79,6 +86,7 @@ public struct Daemon: Sendable {
                                       while config.relayEnabled, relayURL.get() == nil, ContinuousClock.now < deadline {
                                           try? await Task.sleep(for: .milliseconds(20))
                                       }
+                                      lock.announce(socket: socket)
                                       ready(socket, relayURL.get())
                                   },
                                   logger: logger)
@@ -91,7 +99,8 @@ public struct Daemon: Sendable {
         let group = ServiceGroup(configuration: groupConfiguration)
         logger.info("daemon started", metadata: ["home": "\(node.home)", "sync_interval": "\(config.syncInterval)"])
         defer {
-            unlink(socket)
+            // Only the socket this daemon made: while it runs, nobody else may bind that path.
+            if lstat(socket, &info) == 0, info.st_mode & S_IFMT == S_IFSOCK { unlink(socket) }
             lock.release()
         }
         try await group.run()
@@ -121,17 +130,14 @@ struct SyncService: Service {
                 if let signal {
                     group.addTask {
                         // Push: each announcement wakes the loop; while the relays offer none, polling alone.
-                        var recent: [ContinuousClock.Instant] = []
                         while !Task.isCancelled {
                             do {
+                                let started = ContinuousClock.now
                                 try await signal.waitForMail()
                                 trigger.fire()
-                                // Mail announced now and then syncs at once; a relay that keeps saying
-                                // mail waits gets at most one sync a second after a burst of five.
-                                recent = Array(recent.suffix(4)) + [.now]
-                                if recent.count == 5, let first = recent.first, first.duration(to: .now) < .seconds(1) {
-                                    try await Task.sleep(for: .seconds(1))
-                                }
+                                // Mail after a quiet second syncs at once; a relay that keeps saying
+                                // mail waits gets at most one sync a second (as `kith sync --wait`).
+                                try await Task.sleep(until: started + .seconds(1), clock: .continuous)
                             } catch {
                                 try? await Task.sleep(for: .seconds(interval))
                             }
@@ -155,8 +161,9 @@ struct SyncService: Service {
 }
 
 /// Keeps the key rotation schedule between syncs: checks every ten
-/// minutes, and when it replaced the key, wakes the sync so the key
-/// updates go out at once.
+/// minutes, and when a key is due to be replaced or an old secret erased,
+/// wakes the sync, which does it first (so one place rotates, one at a
+/// time) and sends the key updates at once.
 struct RotationService: Service {
     let node: Node
     let trigger: SyncTrigger
@@ -166,15 +173,10 @@ struct RotationService: Service {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {
-                    let (rotated, erased) = try await node.rotateOnSchedule()
-                    if rotated {
-                        logger.notice("replaced the encryption key, as scheduled")
-                        trigger.fire()
-                    }
-                    if erased > 0 { logger.notice("erased old encryption secrets", metadata: ["count": "\(erased)"]) }
+                    if try await node.keyScheduleDue() { trigger.fire() }
                 } catch {
                     if Task.isCancelled { return }
-                    logger.error("key rotation failed", metadata: ["error": "\(error)"])
+                    logger.error("key schedule check failed", metadata: ["error": "\(error)"])
                 }
                 try? await Task.sleep(for: .seconds(600))
             }

@@ -100,11 +100,15 @@ public actor SyncRunner {
 /// (once), so a request between two waits is not lost; firing while the
 /// sync service waits wakes it at once.
 public final class SyncTrigger: Sendable {
+    /// A wait for a fire: not yet parked (its continuation not stored),
+    /// parked, or cancelled before it parked.
+    private enum Waiter {
+        case starting, parked(CheckedContinuation<Void, Never>), cancelled
+    }
+
     private struct State {
         var pending = false
-        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
-        /// Waits cancelled before their continuation was stored.
-        var cancelled: Set<Int> = []
+        var waiters: [Int: Waiter] = [:]
         var nextID = 0
     }
 
@@ -113,12 +117,18 @@ public final class SyncTrigger: Sendable {
     public init() {}
 
     public func fire() {
-        let woken = state.withLock { s in
-            defer { s.waiters = [:] }
-            if s.waiters.isEmpty { s.pending = true }
-            return Array(s.waiters.values)
+        let woken = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+            var woken: [CheckedContinuation<Void, Never>] = []
+            for (id, waiter) in s.waiters {
+                if case .parked(let continuation) = waiter {
+                    woken.append(continuation)
+                    s.waiters[id] = nil
+                }
+            }
+            if woken.isEmpty { s.pending = true }
+            return woken
         }
-        for waiter in woken { waiter.resume() }
+        for continuation in woken { continuation.resume() }
     }
 
     /// Returns when it fires, after `timeout`, or at cancellation or shutdown.
@@ -131,34 +141,50 @@ public final class SyncTrigger: Sendable {
         }
     }
 
-    /// Returns once it has fired (consuming that), or when cancelled.
+    /// Returns once it has fired (consuming that), or when cancelled. Each
+    /// wait's entry is removed by whoever ends it, so none is left behind.
     private func fired() async {
         let id = state.withLock { s in
             defer { s.nextID += 1 }
+            s.waiters[s.nextID] = .starting
             return s.nextID
         }
         await withTaskCancellationHandler {
-            await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let now = state.withLock { s in
-                    if s.cancelled.remove(id) != nil { return true }
-                    if s.pending {
-                        s.pending = false
+                    if case .cancelled = s.waiters[id] {
+                        s.waiters[id] = nil
                         return true
                     }
-                    s.waiters[id] = waiter
+                    if s.pending {
+                        s.pending = false
+                        s.waiters[id] = nil
+                        return true
+                    }
+                    s.waiters[id] = .parked(continuation)
                     return false
                 }
-                if now { waiter.resume() }
+                if now { continuation.resume() }
             }
         } onCancel: {
-            let waiter = state.withLock { s in
-                if let waiter = s.waiters.removeValue(forKey: id) { return Optional(waiter) }
-                s.cancelled.insert(id)
-                return nil
+            let parked = state.withLock { s -> CheckedContinuation<Void, Never>? in
+                switch s.waiters[id] {
+                case .parked(let continuation):
+                    s.waiters[id] = nil
+                    return continuation
+                case .starting:
+                    s.waiters[id] = .cancelled
+                    return nil
+                case .cancelled, nil:
+                    return nil
+                }
             }
-            waiter?.resume()
+            parked?.resume()
         }
     }
+
+    /// Waits not yet ended, for tests.
+    var waiting: Int { state.withLock { $0.waiters.count } }
 }
 
 /// Where a relay's push plugs in: something that returns when mail may be

@@ -88,12 +88,4 @@ extension Node {
         }
     }
 
-    /// Replaces my encryption key if the schedule says it is time and
-    /// erases old secrets whose grace period is over, as `sync` does first;
-    /// for the daemon, which keeps the schedule between syncs.
-    public func rotateOnSchedule() async throws -> (rotated: Bool, erased: Int) {
-        _ = try requireKeys()
-        let rotated = try await rotateIfDue() != nil
-        return (rotated, try await eraseRetiredEncryptionKeys())
-    }
 }

@@ -142,16 +142,30 @@ extension Node {
     @discardableResult
     func eraseRetiredEncryptionKeys() async throws -> Int {
         guard let unlocked else { throw NodeError("this operation needs the keystore unlocked") }
-        let now = clock()
-        let grace = try await db.writer.read { db in try Self.rotationSchedule(db) }.grace
-        let current = try encryptionCertificate().publicKey
-        func expired(_ k: Keystore.EncryptionKey) -> Bool { k.key.publicKey != current && k.notAfter.addingReportingOverflow(grace).partialValue <= now }
+        let expired = try await pastGrace()
         guard unlocked.keys.encryptionKeys.contains(where: expired) else { return 0 }
         return try unlocked.rewrite { keys in
             let before = keys.encryptionKeys.count
             keys.encryptionKeys.removeAll(where: expired)
             return before - keys.encryptionKeys.count
         }
+    }
+
+    /// Whether an encryption secret is retired and its grace period over.
+    private func pastGrace() async throws -> @Sendable (Keystore.EncryptionKey) -> Bool {
+        let now = clock()
+        let grace = try await db.writer.read { db in try Self.rotationSchedule(db) }.grace
+        let current = try encryptionCertificate().publicKey
+        return { k in k.key.publicKey != current && k.notAfter.addingReportingOverflow(grace).partialValue <= now }
+    }
+
+    /// Whether the key schedule has work for the next sync, which does it
+    /// first: a key to replace, or an old secret whose grace period is over.
+    /// For the daemon, which wakes its sync then.
+    public func keyScheduleDue() async throws -> Bool {
+        let keys = try requireKeys()
+        if clock() >= (try rotationState().next) { return true }
+        return keys.encryptionKeys.contains(where: try await pastGrace())
     }
 
     // MARK: Using keys

@@ -38,11 +38,12 @@ struct DaemonCommand: AsyncParsableCommand {
             throw NodeError(error.description, hint: error.hint ?? "the daemon did not start")
         }
         let node = try Node.open(home: dir)
-        let lock = try DaemonLock.acquire(home: dir, socket: settings.controlSocket)
+        let lock = try DaemonLock.acquire(home: dir)
         var passphrase = try Self.passphrase(settings)
         defer { wipe(&passphrase) }
-        let unlocked = try node.unlock(passphrase: passphrase)
+        var unlocked = try node.unlock(passphrase: passphrase)
         wipe(&passphrase)
+        unlocked.allowsLocalRelays = Input.allowLocalRelays
 
         let destination = try LogDestination(settings.logDestination)
         LoggingSystem.bootstrap { label in

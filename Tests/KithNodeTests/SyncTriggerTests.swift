@@ -26,6 +26,17 @@ import Testing
         #expect(start.duration(to: .now) >= .milliseconds(200))
     }
 
+    /// Waits ended by a fire, a timeout or cancellation leave nothing behind.
+    @Test(.timeLimit(.minutes(1))) func endedWaitsLeaveNothingBehind() async {
+        let trigger = SyncTrigger()
+        for round in 0..<50 {
+            let waiting = Task { await trigger.wait(upTo: .milliseconds(round % 3 == 0 ? 1 : 600_000)) }
+            if round % 3 == 1 { trigger.fire() } else if round % 3 == 2 { waiting.cancel() }
+            await waiting.value
+        }
+        #expect(trigger.waiting == 0)
+    }
+
     @Test(.timeLimit(.minutes(1))) func cancellingAWaitEndsIt() async {
         let trigger = SyncTrigger()
         let waiting = Task { await trigger.wait(upTo: .seconds(600)) }
