@@ -26,7 +26,6 @@ struct AtRest: Sendable {
         case holder = "issued_token.issued_to"
         case commentText = "comment.text"
         case reaction = "reaction.emoji"
-        case changeText = "item_change.text"
     }
 
     static let tagLength = 16

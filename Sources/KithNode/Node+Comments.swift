@@ -82,7 +82,9 @@ extension Node {
                 SELECT revision FROM item_change WHERE writer = ? AND id = ? AND post_author = ? AND post_id = ?
                 """, arguments: [item.writer.data, item.id.data, item.owner.data, item.postID.data]) ?? 0
             let note = try Note(action: action, writer: keys.identity, owner: item.owner, audienceID: item.audienceID, epoch: item.epoch,
-                                postID: item.postID, targetWriter: item.writer, targetID: item.id, revision: UInt64(clamping: revision) + 1,
+                                postID: item.postID, targetWriter: item.writer, targetID: item.id,
+                                // A delete wins whatever its revision, so one stays valid even after an edit at the highest.
+                                revision: action == .delete ? 1 : UInt64(clamping: revision) + 1,
                                 createdAt: now, text: text)
             return ThreadChange(id: Hex.encode(item.id), recipients: try self.send(note, db, now: now).recipients, isPost: item.id == item.postID)
         }

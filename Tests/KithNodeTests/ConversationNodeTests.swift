@@ -252,6 +252,34 @@ extension ConversationNodeTests {
         return (note, key)
     }
 
+    /// A member who edits their comment at the highest revision cannot keep
+    /// the post's author from deleting it; and delivered thread envelopes
+    /// are not kept.
+    @Test func aCommentEditedAtTheHighestRevisionCanStillBeDeleted() async throws {
+        try await withFamilyPost { alice, bob, carol, post in
+            let comment = try await bob.comment(on: post, text: "first").id
+            for node in [bob, alice, alice, carol] { _ = try await node.sync() }
+            // Delivered, the envelopes of the thread are forgotten: nothing is kept for a delete to drop.
+            for node in [alice, bob] {
+                let (queued, kept) = try await node.db.writer.read { db in
+                    (try Int.fetchOne(db, sql: "SELECT count(*) FROM outbox") ?? -1, try Int.fetchOne(db, sql: "SELECT count(*) FROM thread_envelope") ?? -1)
+                }
+                #expect(queued == 0 && kept == 0)
+            }
+            let key = try await bob.heldKey(audienceNamed: "family")
+            let me = try bob.requireKeys().identity
+            let edit = try Note(action: .edit, writer: me, owner: alice.identity(), audienceID: key.audienceID, epoch: key.epoch,
+                                postID: try #require(Hex.decode(post)), targetWriter: me.publicKey, targetID: try #require(Hex.decode(comment)),
+                                revision: UInt64(Int64.max), createdAt: Node.now(), text: "here to stay")
+            try await bob.dropRaw(try edit.seal(audience: key).bytes, to: "alice")
+            _ = try await alice.sync()
+            #expect(try alice.feed().first?.comments.map(\.text) == ["here to stay"])
+            _ = try await alice.delete(comment)
+            for node in [alice, bob, carol] { _ = try await node.sync() }
+            for node in [alice, bob, carol] { #expect(try node.feed().first?.comments.isEmpty == true) }
+        }
+    }
+
     @Test func theHubRefusesAChangeOfACommentItNeverReceived() async throws {
         try await withFamilyPost { alice, _, carol, post in
             for action in [Note.Action.delete, .edit] {
