@@ -135,10 +135,8 @@ enum DaemonBench {
             }
             if round < posts { try await Task.sleep(for: gap) }
         }
-        let sorted = latencies.sorted()
-        func percentile(_ p: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
-        return DaemonLatency(posts: posts, p50Milliseconds: percentile(0.5), p99Milliseconds: percentile(0.99),
-                             maxMilliseconds: sorted.last ?? 0, pollMilliseconds: reading.seconds * 1000 / Double(max(1, reads)),
+        return DaemonLatency(posts: posts, p50Milliseconds: percentile(latencies, 0.5), p99Milliseconds: percentile(latencies, 0.99),
+                             maxMilliseconds: latencies.max() ?? 0, pollMilliseconds: reading.seconds * 1000 / Double(max(1, reads)),
                              gapMilliseconds: gap.seconds * 1000)
     }
 }

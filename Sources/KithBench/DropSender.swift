@@ -108,6 +108,8 @@ enum DropSender {
                       let value = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) else {
                     throw BenchError("an answer without Content-Length")
                 }
+                // A drop's answer is a small JSON object; the status code is in the first line's bytes 9 to 11.
+                guard (0...(1 << 20)).contains(value), end >= 12 else { throw BenchError("an answer the bench cannot read") }
                 length = value
             }
             if let headEnd, count >= headEnd + length {

@@ -54,10 +54,6 @@ enum PushBench {
             throw error
         }
         await relay.stop()
-        func percentile(_ values: [Double], _ p: Double) -> Double {
-            let sorted = values.sorted()
-            return sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
-        }
         return PushLatency(drops: drops, p50Milliseconds: percentile(notified, 0.5), p99Milliseconds: percentile(notified, 0.99),
                            dropMedianMilliseconds: percentile(dropped, 0.5))
     }

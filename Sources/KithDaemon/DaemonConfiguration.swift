@@ -284,12 +284,12 @@ public struct DaemonConfiguration: Sendable, Equatable {
     }
 }
 
-/// `host:port`, the host possibly in brackets.
-struct HostPort: Equatable {
-    let host: String
-    let port: Int
+/// `host:port`, the host possibly in brackets: a listening address.
+public struct HostPort: Equatable, Sendable {
+    public let host: String
+    public let port: Int
 
-    init?(_ text: String) {
+    public init?(_ text: String) {
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else { return nil }
         var host = String(text[..<colon])
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }

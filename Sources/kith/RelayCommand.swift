@@ -90,13 +90,8 @@ struct RelayCommand: AsyncParsableCommand {
 
 
     static func parseListen(_ listen: String) throws -> (String, Int) {
-        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
-            throw NodeError("listen address must be host:port, e.g. 127.0.0.1:8080, not \"\(listen)\"")
-        }
-        var host = String(listen[..<colon])
-        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        guard !host.isEmpty else { throw NodeError("listen address must be host:port, e.g. 127.0.0.1:8080, not \"\(listen)\"") }
-        return (host, port)
+        guard let address = HostPort(listen) else { throw NodeError("listen address must be host:port, e.g. 127.0.0.1:8080, not \"\(listen)\"") }
+        return (address.host, address.port)
     }
 
     func run() async throws {
