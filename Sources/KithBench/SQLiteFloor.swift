@@ -33,6 +33,9 @@ final class SQLiteFloor {
         return sqlite3_step(stmt) == SQLITE_ROW ? Int(sqlite3_column_int(stmt, 0)) : -1
     }
 
+    /// The row id of the last row inserted.
+    var lastRowID: Int { Int(sqlite3_last_insert_rowid(db)) }
+
     func prepare(_ sql: String) throws -> OpaquePointer? {
         var stmt: OpaquePointer?
         guard sqlite3_prepare_v2(db, sql, -1, &stmt, nil) == SQLITE_OK else { throw BenchError("sqlite: \(String(cString: sqlite3_errmsg(db)))") }
@@ -74,7 +77,7 @@ final class SQLiteFloor {
         }
         let floor = try SQLiteFloor(path: path)
         let body = try floor.prepare("INSERT INTO body (id, data, created_at, expires_at) VALUES (?, ?, ?, ?)")
-        let delivery = try floor.prepare("INSERT INTO delivery (mailbox, body_id, received_at) VALUES (?, ?, ?)")
+        let delivery = try floor.prepare("INSERT INTO delivery (mailbox, body, received_at, size, expires_at) VALUES (?, ?, ?, ?, ?)")
         defer { sqlite3_finalize(body); sqlite3_finalize(delivery) }
         let rows = (0..<drops).map { _ in Envelope(kind: .post, payload: randomBytes(envelopeBytes - 6)).bytes }
         let ids = rows.map { Envelope.id(of: $0) }
@@ -82,7 +85,8 @@ final class SQLiteFloor {
             for (id, data) in zip(ids, rows) {
                 try floor.exec("BEGIN IMMEDIATE")
                 try floor.run(body, [id, data, 1, 1000])
-                for m in mailboxes { try floor.run(delivery, [m, id, 1]) }
+                let stored = floor.lastRowID
+                for m in mailboxes { try floor.run(delivery, [m, stored, 1, data.count, 1000]) }
                 try floor.exec("COMMIT")
             }
         }

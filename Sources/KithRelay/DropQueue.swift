@@ -7,9 +7,11 @@ import NIOConcurrencyHelpers
 /// per second. Instead, drops that arrive while a transaction is being
 /// committed wait in this queue, and the next transaction takes them all (at
 /// most `maxDrops` of them or `maxBytes` of envelopes): one commit and one
-/// sync for the lot. Each drop runs in a savepoint of its own, so a drop
-/// refused (a full mailbox) or failing leaves the others in its batch
-/// stored; each caller is answered only after the commit of its batch
+/// sync for the lot. A drop refused because its mailboxes are full has
+/// written nothing (`SQLiteRelayStore.drop` checks before it writes) and
+/// leaves the others in its batch stored; any other error fails the whole
+/// batch, whose transaction then stores nothing, and each of its callers is
+/// told. Each caller is answered only after the commit of its batch
 /// returned, when its drop is on disk.
 final class DropQueue: Sendable {
     static let maxDrops = 256
@@ -60,17 +62,11 @@ final class DropQueue: Sendable {
             do {
                 results = try await writer.write { db in
                     try batch.map { drop in
-                        var result: Result<DropResult, any Error> = .failure(CancellationError())
-                        try db.inSavepoint {
-                            do {
-                                result = .success(try SQLiteRelayStore.drop(drop.drop, db, now: drop.now, ttl: drop.ttl, quota: drop.quota))
-                                return .commit
-                            } catch {
-                                result = .failure(error)
-                                return .rollback
-                            }
+                        do {
+                            return .success(try SQLiteRelayStore.drop(drop.drop, db, now: drop.now, ttl: drop.ttl, quota: drop.quota))
+                        } catch let full as MailboxFull {
+                            return .failure(full)
                         }
-                        return result
                     }
                 }
             } catch {

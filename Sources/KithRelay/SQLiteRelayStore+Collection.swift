@@ -9,23 +9,19 @@ extension SQLiteRelayStore {
         // leave unreferenced.
         while true {
             let (references, bodies) = try await writer.write { db -> (Int, Int) in
-                let rows = try Row.fetchAll(db, sql: "SELECT seq, body_id FROM delivery WHERE expires_at <= ? ORDER BY expires_at LIMIT ?",
-                                            arguments: [now, batch])
+                let rows = try Row.fetchAll(db, sql: SQL.expiredDeliveries, arguments: [now, batch])
                 guard !rows.isEmpty else { return (0, 0) }
                 let sequences: [Int64] = rows.map { $0[0] }
-                let bodyIDs = Array(Set(rows.map { $0[1] as Data }))
+                let bodies = Array(Set(rows.map { $0[1] as Int64 }))
                 for chunk in Self.chunks(sequences) {
-                    try db.execute(sql: "DELETE FROM delivery WHERE seq IN (\(Self.placeholders(chunk.count)))", arguments: StatementArguments(chunk))
+                    try db.execute(sql: SQL.deleteDeliveries(chunk.count), arguments: StatementArguments(chunk))
                 }
-                var bodies = 0
-                for chunk in Self.chunks(bodyIDs) {
-                    try db.execute(sql: """
-                        DELETE FROM body WHERE id IN (\(Self.placeholders(chunk.count)))
-                        AND NOT EXISTS (SELECT 1 FROM delivery WHERE delivery.body_id = body.id)
-                        """, arguments: StatementArguments(chunk))
-                    bodies += db.changesCount
+                var deleted = 0
+                for chunk in Self.chunks(bodies) {
+                    try db.execute(sql: SQL.unreferencedBodies(seqs: chunk.count), arguments: StatementArguments(chunk))
+                    deleted += db.changesCount
                 }
-                return (rows.count, bodies)
+                return (rows.count, deleted)
             }
             collected.references += references
             collected.bodies += bodies
@@ -36,10 +32,7 @@ extension SQLiteRelayStore {
         // store written by older code from holding any).
         while true {
             let bodies = try await writer.write { db -> Int in
-                try db.execute(sql: """
-                    DELETE FROM body WHERE id IN (SELECT id FROM body WHERE expires_at <= ?
-                        AND NOT EXISTS (SELECT 1 FROM delivery WHERE delivery.body_id = body.id) LIMIT ?)
-                    """, arguments: [now, batch])
+                try db.execute(sql: SQL.expiredBodies, arguments: [now, batch])
                 return db.changesCount
             }
             collected.bodies += bodies
@@ -47,10 +40,7 @@ extension SQLiteRelayStore {
         }
         while true {
             let nonces = try await writer.write { db -> Int in
-                try db.execute(sql: """
-                    DELETE FROM request_nonce WHERE (mailbox, nonce) IN
-                        (SELECT mailbox, nonce FROM request_nonce WHERE expires_at <= ? LIMIT ?)
-                    """, arguments: [now, batch])
+                try db.execute(sql: SQL.expiredNonces, arguments: [now, batch])
                 return db.changesCount
             }
             collected.nonces += nonces
@@ -73,6 +63,4 @@ extension SQLiteRelayStore {
     private static func chunks<T>(_ items: [T]) -> [ArraySlice<T>] {
         stride(from: 0, to: items.count, by: 500).map { items[$0..<min($0 + 500, items.count)] }
     }
-
-    private static func placeholders(_ count: Int) -> String { Array(repeating: "?", count: count).joined(separator: ",") }
 }

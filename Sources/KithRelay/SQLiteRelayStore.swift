@@ -5,9 +5,9 @@ import KithProtocol
 
 /// The relay's embedded store: one SQLite database in WAL mode with
 /// `synchronous=FULL`, so that a commit is on disk when it returns. It holds
-/// mailbox public keys, hashes of drop tokens, envelope bodies stored once,
-/// and one small reference per (mailbox, envelope). Nothing in it names a
-/// person. Every method runs on GRDB's own queue, never blocking the
+/// mailbox public keys, hashes of drop tokens, envelope bodies stored once in
+/// the order they arrive, and one small reference per (mailbox, envelope).
+/// Nothing in it names a person. Every method runs on GRDB's own queue, never blocking the
 /// server's event loops on disk writes. Drops that arrive while one is being
 /// committed are committed together in the next transaction (`DropQueue`).
 public struct SQLiteRelayStore: RelayStorage {
@@ -136,6 +136,48 @@ public struct SQLiteRelayStore: RelayStorage {
                 CREATE TABLE invite (hash BLOB PRIMARY KEY NOT NULL, created_at INTEGER NOT NULL, used_at INTEGER) WITHOUT ROWID;
                 """)
         }
+        // Bodies in the order they arrive, under an integer key, and
+        // references that name them by it. v1 keyed bodies by their 32-byte
+        // hash, so each drop wrote its kilobyte into a random place of one
+        // large tree, and a mailbox's envelopes, read in arrival order, lay
+        // all over the file: with a million stored, ingest and fetch slowed
+        // down. Now a body goes to the end of its table and only its hash
+        // goes into an index; a reference is (body, mailbox), unique, which
+        // also finds a body's references; a mailbox's references are listed
+        // in arrival order by an index on the mailbox alone (SQLite appends
+        // the row id, `seq`, to every index entry). The sequence numbers of
+        // references are kept, and so is the counter that issues them, so a
+        // node's fetch position stays valid.
+        m.registerMigration("v4-arrival-order") { db in
+            let issued = try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'delivery'") ?? 0
+            try db.execute(sql: """
+                CREATE TABLE body_v4 (seq INTEGER PRIMARY KEY, id BLOB NOT NULL, data BLOB NOT NULL,
+                    created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+                INSERT INTO body_v4 (id, data, created_at, expires_at) SELECT id, data, created_at, expires_at FROM body ORDER BY created_at;
+                CREATE UNIQUE INDEX body_id ON body_v4(id);
+                CREATE TABLE delivery_v4 (seq INTEGER PRIMARY KEY AUTOINCREMENT, mailbox BLOB NOT NULL REFERENCES mailbox(id) ON DELETE CASCADE,
+                    body INTEGER NOT NULL REFERENCES body_v4(seq), received_at INTEGER NOT NULL, size INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+                INSERT INTO delivery_v4 (seq, mailbox, body, received_at, size, expires_at)
+                    SELECT d.seq, d.mailbox, b.seq, d.received_at, d.size, d.expires_at FROM delivery d JOIN body_v4 b ON b.id = d.body_id ORDER BY d.seq;
+                DROP TABLE delivery;
+                DROP TABLE body;
+                ALTER TABLE body_v4 RENAME TO body;
+                ALTER TABLE delivery_v4 RENAME TO delivery;
+                CREATE INDEX body_expiry ON body(expires_at);
+                CREATE UNIQUE INDEX delivery_body_mailbox ON delivery(body, mailbox);
+                CREATE INDEX delivery_mailbox ON delivery(mailbox);
+                CREATE INDEX delivery_expiry ON delivery(expires_at);
+                CREATE TRIGGER delivery_counted AFTER INSERT ON delivery BEGIN
+                    UPDATE mailbox SET envelopes = envelopes + 1, bytes = bytes + NEW.size WHERE id = NEW.mailbox;
+                END;
+                CREATE TRIGGER delivery_uncounted AFTER DELETE ON delivery BEGIN
+                    UPDATE mailbox SET envelopes = envelopes - 1, bytes = bytes - OLD.size WHERE id = OLD.mailbox;
+                END;
+                """)
+            let highest = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM delivery") ?? 0
+            try db.execute(sql: "DELETE FROM sqlite_sequence WHERE name = 'delivery'")
+            try db.execute(sql: "INSERT INTO sqlite_sequence (name, seq) VALUES ('delivery', ?)", arguments: [max(issued, highest)])
+        }
         return m
     }
 
@@ -148,8 +190,7 @@ public struct SQLiteRelayStore: RelayStorage {
     /// Records a nonce of a signed request. Returns false if it was used already (a replay).
     public func useNonce(mailbox: [UInt8], nonce: [UInt8], expiresAt: UInt64) async throws -> Bool {
         try await writer.write { db in
-            try db.execute(sql: "INSERT OR IGNORE INTO request_nonce (mailbox, nonce, expires_at) VALUES (?, ?, ?)",
-                           arguments: [Data(mailbox), Data(nonce), Int64(clamping: expiresAt)])
+            try db.execute(sql: SQL.useNonce, arguments: [Data(mailbox), Data(nonce), Int64(clamping: expiresAt)])
             return db.changesCount == 1
         }
     }
@@ -171,8 +212,8 @@ public struct SQLiteRelayStore: RelayStorage {
     }
 
     /// Drops are queued and committed together with those that arrive
-    /// meanwhile, each in a savepoint of its own: one drop refused does not
-    /// refuse the others. Returns once the batch's commit is on disk.
+    /// meanwhile (`DropQueue`): one drop refused does not refuse the others.
+    /// Returns once the batch's commit is on disk.
     public func drop(_ request: DropRequest, now: UInt64, ttl: UInt64, quota: MailboxQuota?) async throws -> DropResult {
         try await drops.submit(request, now: now, ttl: ttl, quota: quota)
     }
@@ -205,18 +246,61 @@ public struct SQLiteRelayStore: RelayStorage {
         }
     }
 
+    /// The queries of the drop, fetch, acknowledge and collection paths, in
+    /// one place so that a test can check that each one uses an index.
+    enum SQL {
+        static let bodyByID = "SELECT seq FROM body WHERE id = ?"
+        /// One row if the token opens the mailbox: its counts, and whether it holds this body already.
+        static let target = """
+            SELECT m.envelopes, m.bytes, EXISTS (SELECT 1 FROM delivery d WHERE d.body = ? AND d.mailbox = m.id)
+            FROM drop_token t JOIN mailbox m ON m.id = t.mailbox WHERE t.hash = ? AND t.mailbox = ?
+            """
+        static let insertBody = "INSERT INTO body (id, data, created_at, expires_at) VALUES (?, ?, ?, ?)"
+        static let extendBody = "UPDATE body SET expires_at = max(expires_at, ?) WHERE seq = ?"
+        static let insertDelivery = "INSERT OR IGNORE INTO delivery (mailbox, body, received_at, size, expires_at) VALUES (?, ?, ?, ?, ?)"
+        static let listing = """
+            SELECT d.seq, d.received_at, length(b.data) FROM delivery d JOIN body b ON b.seq = d.body
+            WHERE d.mailbox = ? AND d.seq > ? ORDER BY d.seq LIMIT ?
+            """
+        static let page = """
+            SELECT d.seq, b.data FROM delivery d JOIN body b ON b.seq = d.body
+            WHERE d.mailbox = ? AND d.seq >= ? AND d.seq <= ? ORDER BY d.seq
+            """
+        static func acknowledge(_ count: Int) -> String {
+            "DELETE FROM delivery WHERE mailbox = ? AND body IN (SELECT seq FROM body WHERE id IN (\(placeholders(count))))"
+        }
+        static func unreferencedBodies(_ count: Int) -> String {
+            "DELETE FROM body WHERE id IN (\(placeholders(count))) AND NOT EXISTS (SELECT 1 FROM delivery WHERE delivery.body = body.seq)"
+        }
+        static let expiredDeliveries = "SELECT seq, body FROM delivery WHERE expires_at <= ? ORDER BY expires_at LIMIT ?"
+        static func deleteDeliveries(_ count: Int) -> String { "DELETE FROM delivery WHERE seq IN (\(placeholders(count)))" }
+        static func unreferencedBodies(seqs count: Int) -> String {
+            "DELETE FROM body WHERE seq IN (\(placeholders(count))) AND NOT EXISTS (SELECT 1 FROM delivery WHERE delivery.body = body.seq)"
+        }
+        static let expiredBodies = """
+            DELETE FROM body WHERE seq IN (SELECT seq FROM body WHERE expires_at <= ?
+                AND NOT EXISTS (SELECT 1 FROM delivery WHERE delivery.body = body.seq) LIMIT ?)
+            """
+        static let expiredNonces = """
+            DELETE FROM request_nonce WHERE (mailbox, nonce) IN (SELECT mailbox, nonce FROM request_nonce WHERE expires_at <= ? LIMIT ?)
+            """
+        static let useNonce = "INSERT OR IGNORE INTO request_nonce (mailbox, nonce, expires_at) VALUES (?, ?, ?)"
+
+        static func placeholders(_ count: Int) -> String { Array(repeating: "?", count: count).joined(separator: ",") }
+    }
+
+    /// Stores one drop for the targets whose token is valid and whose
+    /// mailbox has room. Everything it checks, it checks before it writes:
+    /// when it throws `MailboxFull` it has written nothing, so a batch needs
+    /// no savepoint per drop.
     static func drop(_ drop: PreparedDrop, _ db: Database, now: UInt64, ttl: UInt64, quota: MailboxQuota?) throws -> DropResult {
-        let id = drop.id
         let size = drop.envelope.count
         var refused: [Int] = [], full: [Int] = []
         var accepted: [Data] = []
-        // One row if the token opens the mailbox: its counts, and whether it holds this envelope already.
-        let check = try db.cachedStatement(sql: """
-            SELECT m.envelopes, m.bytes, EXISTS (SELECT 1 FROM delivery d WHERE d.mailbox = m.id AND d.body_id = ?)
-            FROM drop_token t JOIN mailbox m ON m.id = t.mailbox WHERE t.hash = ? AND t.mailbox = ?
-            """)
+        let stored = try Int64.fetchOne(db.cachedStatement(sql: SQL.bodyByID), arguments: [drop.id])
+        let check = try db.cachedStatement(sql: SQL.target)
         for (i, target) in drop.targets.enumerated() {
-            guard let row = try Row.fetchOne(check, arguments: [id, target.tokenHash, target.mailbox]) else {
+            guard let row = try Row.fetchOne(check, arguments: [stored ?? 0, target.tokenHash, target.mailbox]) else {
                 refused.append(i)
                 continue
             }
@@ -230,14 +314,16 @@ public struct SQLiteRelayStore: RelayStorage {
         if accepted.isEmpty, let first = full.first { throw MailboxFull(target: first) }
         if !accepted.isEmpty {
             let expires = Int64(clamping: now.addingReportingOverflow(ttl).overflow ? UInt64.max : now + ttl)
-            try db.cachedStatement(sql: """
-                INSERT INTO body (id, data, created_at, expires_at) VALUES (?, ?, ?, ?)
-                ON CONFLICT (id) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)
-                """).execute(arguments: [id, drop.envelope, now, expires])
-            let insert = try db.cachedStatement(sql: """
-                INSERT OR IGNORE INTO delivery (mailbox, body_id, received_at, size, expires_at) VALUES (?, ?, ?, ?, ?)
-                """)
-            for mailbox in accepted { try insert.execute(arguments: [mailbox, id, now, size, expires]) }
+            let body: Int64
+            if let stored {
+                try db.cachedStatement(sql: SQL.extendBody).execute(arguments: [expires, stored])
+                body = stored
+            } else {
+                try db.cachedStatement(sql: SQL.insertBody).execute(arguments: [drop.id, drop.envelope, now, expires])
+                body = db.lastInsertedRowID
+            }
+            let insert = try db.cachedStatement(sql: SQL.insertDelivery)
+            for mailbox in accepted { try insert.execute(arguments: [mailbox, body, now, size, expires]) }
         }
         return DropResult(id: drop.hexID, accepted: accepted.count, refused: refused, full: full)
     }
@@ -247,10 +333,7 @@ public struct SQLiteRelayStore: RelayStorage {
     public func listBatch(mailbox: [UInt8], after: UInt64, limit: Int, maxBytes: Int) async throws -> BatchListing {
         let limit = max(1, min(limit, 1_000_000))
         return try await writer.read { db in
-            let rows = try Row.fetchCursor(db, sql: """
-                SELECT d.seq, d.received_at, length(b.data) FROM delivery d JOIN body b ON b.id = d.body_id
-                WHERE d.mailbox = ? AND d.seq > ? ORDER BY d.seq LIMIT ?
-                """, arguments: [Data(mailbox), Int64(clamping: after), limit + 1])
+            let rows = try Row.fetchCursor(db, sql: SQL.listing, arguments: [Data(mailbox), Int64(clamping: after), limit + 1])
             var entries: [BatchListing.Entry] = []
             var bytes = 0
             while let row = try rows.next() {
@@ -271,10 +354,7 @@ public struct SQLiteRelayStore: RelayStorage {
     public func readPage(mailbox: [UInt8], _ page: ArraySlice<BatchListing.Entry>) async throws -> [[UInt8]] {
         guard let first = page.first?.sequence, let last = page.last?.sequence else { return [] }
         let bodies = try await writer.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT d.seq, b.data FROM delivery d JOIN body b ON b.id = d.body_id
-                WHERE d.mailbox = ? AND d.seq >= ? AND d.seq <= ? ORDER BY d.seq
-                """, arguments: [Data(mailbox), Int64(clamping: first), Int64(clamping: last)])
+            try Row.fetchAll(db, sql: SQL.page, arguments: [Data(mailbox), Int64(clamping: first), Int64(clamping: last)])
                 .map { row -> (UInt64, Data) in (row[0], row[1]) }
         }
         guard bodies.count == page.count else { throw BatchListing.Vanished() }
@@ -291,13 +371,9 @@ public struct SQLiteRelayStore: RelayStorage {
             var removed = 0
             for start in stride(from: 0, to: ids.count, by: 500) {
                 let chunk = ids[start..<min(start + 500, ids.count)].map { Data($0) }
-                let list = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-                try db.execute(sql: "DELETE FROM delivery WHERE mailbox = ? AND body_id IN (\(list))",
-                               arguments: StatementArguments([Data(mailbox)] + chunk))
+                try db.execute(sql: SQL.acknowledge(chunk.count), arguments: StatementArguments([Data(mailbox)] + chunk))
                 removed += db.changesCount
-                try db.execute(sql: """
-                    DELETE FROM body WHERE id IN (\(list)) AND NOT EXISTS (SELECT 1 FROM delivery WHERE delivery.body_id = body.id)
-                    """, arguments: StatementArguments(chunk))
+                try db.execute(sql: SQL.unreferencedBodies(chunk.count), arguments: StatementArguments(chunk))
             }
             return removed
         }

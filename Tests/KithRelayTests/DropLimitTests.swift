@@ -253,6 +253,54 @@ import Testing
         #expect(try await store.collect(now: 100) == CollectedGarbage(references: 1, bodies: 1, nonces: 0))
         #expect(try await store.usage(of: bob.key.publicKey)! == (1, 1086))
     }
+
+    /// A relay from before v4 (bodies keyed by their hash) keeps every
+    /// waiting envelope, its sequence number and its count, and never issues
+    /// a sequence number again: a node's fetch position stays valid.
+    @Test func arrivalOrderMigrationKeepsEnvelopesAndSequence() async throws {
+        let dir = NSTemporaryDirectory() + "kith-relay-" + UUID().uuidString.prefix(8)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let bob = TestMailbox(), carol = TestMailbox()
+        let shared = envelopeBytes(), own = envelopeBytes(1024), acknowledged = envelopeBytes()
+        do {
+            let old = try SQLiteRelayStore(path: dir + "/relay.sqlite", migratingUpTo: "v3")
+            for m in [bob, carol] {
+                _ = try await old.register(mailbox: m.key.publicKey, now: 1)
+                try await old.addToken(hash: DropToken.hash(m.token), mailbox: m.key.publicKey, now: 1)
+            }
+            try await old.writer.write { db in
+                for (env, boxes) in [(shared, [bob, carol]), (own, [bob]), (acknowledged, [bob])] {
+                    try db.execute(sql: "INSERT INTO body (id, data, created_at, expires_at) VALUES (?, ?, 1, 1000)",
+                                   arguments: [Data(Envelope.id(of: env)), Data(env)])
+                    for m in boxes {
+                        try db.execute(sql: "INSERT INTO delivery (mailbox, body_id, received_at, size, expires_at) VALUES (?, ?, 1, ?, 1000)",
+                                       arguments: [Data(m.key.publicKey), Data(Envelope.id(of: env)), env.count])
+                    }
+                }
+            }
+            try await old.writer.write { db in
+                try db.execute(sql: "DELETE FROM delivery WHERE body_id = ?", arguments: [Data(Envelope.id(of: acknowledged))])
+                try db.execute(sql: "DELETE FROM body WHERE id = ?", arguments: [Data(Envelope.id(of: acknowledged))])
+            }
+        }
+        let store = try SQLiteRelayStore(path: dir + "/relay.sqlite")
+        let waiting = try await store.fetch(mailbox: bob.key.publicKey, limit: 10).items
+        #expect(waiting.map(\.envelope) == [shared, own])
+        #expect(waiting.map(\.sequence) == [1, 3])
+        #expect(try await store.fetch(mailbox: carol.key.publicKey, limit: 10).items.map(\.sequence) == [2])
+        #expect(try await store.usage(of: bob.key.publicKey)! == (2, shared.count + own.count))
+        #expect(try await store.counts() == .init(mailboxes: 2, bodies: 2, deliveries: 3, bodyBytes: shared.count + own.count))
+        // The fourth sequence number was issued before: the next drop gets the fifth.
+        let next = envelopeBytes()
+        _ = try await store.drop(DropRequest(targets: [bob.target], envelope: next), now: 2, ttl: 1000, quota: nil)
+        #expect(try await store.fetch(mailbox: bob.key.publicKey, after: 3, limit: 10).items.map(\.sequence) == [5])
+        // The shared body goes only when its last reference does.
+        #expect(try await store.acknowledge(mailbox: bob.key.publicKey, ids: [Envelope.id(of: shared)]) == 1)
+        #expect(try await store.counts().bodies == 3)
+        #expect(try await store.acknowledge(mailbox: carol.key.publicKey, ids: [Envelope.id(of: shared)]) == 1)
+        #expect(try await store.counts().bodies == 2)
+    }
 }
 
 extension DropLimitTests {

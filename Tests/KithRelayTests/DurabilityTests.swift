@@ -27,28 +27,10 @@ import Testing
     /// a collection searches an index or a primary key: none scans a table.
     @Test func theHotQueriesUseIndexes() async throws {
         let store = try SQLiteRelayStore()
+        typealias SQL = SQLiteRelayStore.SQL
         let queries = [
-            // drop: the token, the mailbox's counts, whether it holds the envelope
-            """
-            SELECT m.envelopes, m.bytes, EXISTS (SELECT 1 FROM delivery d WHERE d.mailbox = m.id AND d.body_id = ?)
-            FROM drop_token t JOIN mailbox m ON m.id = t.mailbox WHERE t.hash = ? AND t.mailbox = ?
-            """,
-            // fetch: listing, then a page of bodies
-            """
-            SELECT d.seq, d.received_at, length(b.data) FROM delivery d JOIN body b ON b.id = d.body_id
-            WHERE d.mailbox = ? AND d.seq > ? ORDER BY d.seq LIMIT ?
-            """,
-            """
-            SELECT d.seq, b.data FROM delivery d JOIN body b ON b.id = d.body_id
-            WHERE d.mailbox = ? AND d.seq >= ? AND d.seq <= ? ORDER BY d.seq
-            """,
-            // acknowledge
-            "DELETE FROM delivery WHERE mailbox = ? AND body_id IN (?, ?)",
-            "DELETE FROM body WHERE id IN (?, ?) AND NOT EXISTS (SELECT 1 FROM delivery WHERE delivery.body_id = body.id)",
-            // collection
-            "SELECT seq, body_id FROM delivery WHERE expires_at <= ? ORDER BY expires_at LIMIT ?",
-            "DELETE FROM request_nonce WHERE (mailbox, nonce) IN (SELECT mailbox, nonce FROM request_nonce WHERE expires_at <= ? LIMIT ?)",
-            "INSERT OR IGNORE INTO request_nonce (mailbox, nonce, expires_at) VALUES (?, ?, ?)",
+            SQL.bodyByID, SQL.target, SQL.extendBody, SQL.listing, SQL.page, SQL.acknowledge(2), SQL.unreferencedBodies(2),
+            SQL.expiredDeliveries, SQL.deleteDeliveries(2), SQL.unreferencedBodies(seqs: 2), SQL.expiredBodies, SQL.expiredNonces, SQL.useNonce,
         ]
         for sql in queries {
             let plan = try await store.writer.read { db in
