@@ -5,11 +5,11 @@ import KithProtocol
 /// What one 1 KiB post costs in bytes, beside the same post as Nostr NIP-17
 /// gift wraps.
 enum BytesBench {
-    /// Bytes of one delivery reference row on the relay at most (mailbox id;
-    /// body number, sequence number, arrival time, size and expiry, SQLite
-    /// storing each integer in 8 bytes or fewer), not counting SQLite's own
-    /// page overhead.
-    static let referenceBytes = 32 + 5 * 8
+    /// Bytes of one delivery reference row on the relay at most (mailbox id,
+    /// envelope id; body number, sequence number, arrival time, size and
+    /// expiry, SQLite storing each integer in 8 bytes or fewer), not counting
+    /// SQLite's own page overhead.
+    static let referenceBytes = 32 + 32 + 5 * 8
 
     static func costs(recipients: [Int]) throws -> [ByteCost] {
         let alice = SigningKey()

@@ -76,8 +76,8 @@ enum LargeStoreBench {
         let db = try SQLiteFloor(path: path)
         try db.exec("PRAGMA synchronous=OFF")
         let mailbox = try db.prepare("INSERT INTO mailbox (id, created_at) VALUES (?, ?)")
-        let body = try db.prepare("INSERT INTO body (id, data, created_at, expires_at) VALUES (?, ?, ?, ?)")
-        let delivery = try db.prepare("INSERT INTO delivery (mailbox, body, received_at, size, expires_at) VALUES (?, ?, ?, ?, ?)")
+        let body = try db.prepare("INSERT INTO body (data, created_at, expires_at) VALUES (?, ?, ?)")
+        let delivery = try db.prepare("INSERT INTO delivery (mailbox, envelope, body, received_at, size, expires_at) VALUES (?, ?, ?, ?, ?, ?)")
         defer { sqlite3_finalize(mailbox); sqlite3_finalize(body); sqlite3_finalize(delivery) }
         let now = Int(Node.now()), expires = now + 30 * 86_400
         let payload = Post.payloadOverhead + Post.minBucket
@@ -91,9 +91,8 @@ enum LargeStoreBench {
                         try db.run(mailbox, [box, now])
                     }
                     let data = Envelope(kind: .post, payload: randomBytes(payload)).bytes
-                    let id = Envelope.id(of: data)
-                    try db.run(body, [id, data, now, expires])
-                    try db.run(delivery, [box, db.lastRowID, now, data.count, expires])
+                    try db.run(body, [data, now, expires])
+                    try db.run(delivery, [box, Envelope.id(of: data), db.lastRowID, now, data.count, expires])
                 }
                 try db.exec("COMMIT")
             }

@@ -76,17 +76,17 @@ final class SQLiteFloor {
             }
         }
         let floor = try SQLiteFloor(path: path)
-        let body = try floor.prepare("INSERT INTO body (id, data, created_at, expires_at) VALUES (?, ?, ?, ?)")
-        let delivery = try floor.prepare("INSERT INTO delivery (mailbox, body, received_at, size, expires_at) VALUES (?, ?, ?, ?, ?)")
+        let body = try floor.prepare("INSERT INTO body (data, created_at, expires_at) VALUES (?, ?, ?)")
+        let delivery = try floor.prepare("INSERT INTO delivery (mailbox, envelope, body, received_at, size, expires_at) VALUES (?, ?, ?, ?, ?, ?)")
         defer { sqlite3_finalize(body); sqlite3_finalize(delivery) }
         let rows = (0..<drops).map { _ in Envelope(kind: .post, payload: randomBytes(envelopeBytes - 6)).bytes }
         let ids = rows.map { Envelope.id(of: $0) }
         let seconds = try Measure.seconds {
             for (id, data) in zip(ids, rows) {
                 try floor.exec("BEGIN IMMEDIATE")
-                try floor.run(body, [id, data, 1, 1000])
+                try floor.run(body, [data, 1, 1000])
                 let stored = floor.lastRowID
-                for m in mailboxes { try floor.run(delivery, [m, stored, 1, data.count, 1000]) }
+                for m in mailboxes { try floor.run(delivery, [m, id, stored, 1, data.count, 1000]) }
                 try floor.exec("COMMIT")
             }
         }

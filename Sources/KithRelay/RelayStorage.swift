@@ -29,7 +29,10 @@ public protocol RelayStorage: Sendable {
     func removeToken(hash: [UInt8], mailbox: [UInt8]) async throws -> Bool
 
     /// Stores the envelope once and references it from every target whose
-    /// token is valid for its mailbox, all at once. Idempotent. With a quota,
+    /// token is valid for its mailbox, all at once. Idempotent: a mailbox
+    /// holds an envelope (by its id) at most once. A body is shared by the
+    /// mailboxes of one drop, not looked up across drops, so that no drop
+    /// searches an index of everything the relay holds. With a quota,
     /// a target whose mailbox a new reference would take over it is left
     /// out and listed in the result's `full`; if that leaves no target,
     /// nothing is stored and it throws `MailboxFull`. Returns only once what

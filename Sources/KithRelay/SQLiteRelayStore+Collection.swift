@@ -18,7 +18,7 @@ extension SQLiteRelayStore {
                 }
                 var deleted = 0
                 for chunk in Self.chunks(bodies) {
-                    try db.execute(sql: SQL.unreferencedBodies(seqs: chunk.count), arguments: StatementArguments(chunk))
+                    try db.execute(sql: SQL.unreferencedBodies(chunk.count), arguments: StatementArguments(chunk))
                     deleted += db.changesCount
                 }
                 return (rows.count, deleted)

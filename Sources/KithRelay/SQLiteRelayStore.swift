@@ -137,35 +137,43 @@ public struct SQLiteRelayStore: RelayStorage {
                 """)
         }
         // Bodies in the order they arrive, under an integer key, and
-        // references that name them by it. v1 keyed bodies by their 32-byte
-        // hash, so each drop wrote its kilobyte into a random place of one
-        // large tree, and a mailbox's envelopes, read in arrival order, lay
-        // all over the file: with a million stored, ingest and fetch slowed
-        // down. Now a body goes to the end of its table and only its hash
-        // goes into an index; a reference is (body, mailbox), unique, which
-        // also finds a body's references; a mailbox's references are listed
-        // in arrival order by an index on the mailbox alone (SQLite appends
-        // the row id, `seq`, to every index entry). The sequence numbers of
-        // references are kept, and so is the counter that issues them, so a
-        // node's fetch position stays valid.
+        // references that carry the envelope's id. v1 keyed bodies by their
+        // 32-byte id, so each drop wrote its kilobyte into a random place of
+        // one large tree, each acknowledgement deleted from random places of
+        // it, and a mailbox's envelopes, read in arrival order, lay all over
+        // the file: with a million stored, ingest and fetch slowed down. Now a
+        // body goes to the end of its table; a reference is unique by
+        // (mailbox, envelope id), so that finding a duplicate or acknowledging
+        // stays within the mailbox's own part of that index, whatever the
+        // relay holds; a mailbox's references are listed in arrival order by
+        // an index on the mailbox alone (SQLite appends the row id, `seq`, to
+        // every index entry). A body is shared by the mailboxes of one drop
+        // (and by a later drop of the same envelope to a mailbox that still
+        // holds it). The sequence numbers of references are kept, and so is
+        // the counter that issues them, so a node's fetch position stays valid.
         m.registerMigration("v4-arrival-order") { db in
             let issued = try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'delivery'") ?? 0
             try db.execute(sql: """
-                CREATE TABLE body_v4 (seq INTEGER PRIMARY KEY, id BLOB NOT NULL, data BLOB NOT NULL,
-                    created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
-                INSERT INTO body_v4 (id, data, created_at, expires_at) SELECT id, data, created_at, expires_at FROM body ORDER BY created_at;
-                CREATE UNIQUE INDEX body_id ON body_v4(id);
+                CREATE TEMP TABLE body_seq (id BLOB PRIMARY KEY NOT NULL, seq INTEGER NOT NULL) WITHOUT ROWID;
+                INSERT INTO body_seq (id, seq) SELECT id, row_number() OVER (ORDER BY created_at, id) FROM body;
+                CREATE TABLE body_v4 (seq INTEGER PRIMARY KEY, data BLOB NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+                INSERT INTO body_v4 (seq, data, created_at, expires_at)
+                    SELECT s.seq, b.data, b.created_at, b.expires_at FROM body b JOIN body_seq s ON s.id = b.id ORDER BY s.seq;
                 CREATE TABLE delivery_v4 (seq INTEGER PRIMARY KEY AUTOINCREMENT, mailbox BLOB NOT NULL REFERENCES mailbox(id) ON DELETE CASCADE,
-                    body INTEGER NOT NULL REFERENCES body_v4(seq), received_at INTEGER NOT NULL, size INTEGER NOT NULL, expires_at INTEGER NOT NULL);
-                INSERT INTO delivery_v4 (seq, mailbox, body, received_at, size, expires_at)
-                    SELECT d.seq, d.mailbox, b.seq, d.received_at, d.size, d.expires_at FROM delivery d JOIN body_v4 b ON b.id = d.body_id ORDER BY d.seq;
+                    envelope BLOB NOT NULL, body INTEGER NOT NULL REFERENCES body_v4(seq),
+                    received_at INTEGER NOT NULL, size INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+                INSERT INTO delivery_v4 (seq, mailbox, envelope, body, received_at, size, expires_at)
+                    SELECT d.seq, d.mailbox, d.body_id, s.seq, d.received_at, d.size, d.expires_at
+                    FROM delivery d JOIN body_seq s ON s.id = d.body_id ORDER BY d.seq;
+                DROP TABLE body_seq;
                 DROP TABLE delivery;
                 DROP TABLE body;
                 ALTER TABLE body_v4 RENAME TO body;
                 ALTER TABLE delivery_v4 RENAME TO delivery;
                 CREATE INDEX body_expiry ON body(expires_at);
-                CREATE UNIQUE INDEX delivery_body_mailbox ON delivery(body, mailbox);
+                CREATE UNIQUE INDEX delivery_mailbox_envelope ON delivery(mailbox, envelope);
                 CREATE INDEX delivery_mailbox ON delivery(mailbox);
+                CREATE INDEX delivery_body ON delivery(body);
                 CREATE INDEX delivery_expiry ON delivery(expires_at);
                 CREATE TRIGGER delivery_counted AFTER INSERT ON delivery BEGIN
                     UPDATE mailbox SET envelopes = envelopes + 1, bytes = bytes + NEW.size WHERE id = NEW.mailbox;
@@ -249,15 +257,17 @@ public struct SQLiteRelayStore: RelayStorage {
     /// The queries of the drop, fetch, acknowledge and collection paths, in
     /// one place so that a test can check that each one uses an index.
     enum SQL {
-        static let bodyByID = "SELECT seq FROM body WHERE id = ?"
-        /// One row if the token opens the mailbox: its counts, and whether it holds this body already.
+        /// One row if the token opens the mailbox: its counts, and the body
+        /// of this envelope if the mailbox holds it already.
         static let target = """
-            SELECT m.envelopes, m.bytes, EXISTS (SELECT 1 FROM delivery d WHERE d.body = ? AND d.mailbox = m.id)
+            SELECT m.envelopes, m.bytes, (SELECT d.body FROM delivery d WHERE d.mailbox = m.id AND d.envelope = ?)
             FROM drop_token t JOIN mailbox m ON m.id = t.mailbox WHERE t.hash = ? AND t.mailbox = ?
             """
-        static let insertBody = "INSERT INTO body (id, data, created_at, expires_at) VALUES (?, ?, ?, ?)"
+        static let insertBody = "INSERT INTO body (data, created_at, expires_at) VALUES (?, ?, ?)"
         static let extendBody = "UPDATE body SET expires_at = max(expires_at, ?) WHERE seq = ?"
-        static let insertDelivery = "INSERT OR IGNORE INTO delivery (mailbox, body, received_at, size, expires_at) VALUES (?, ?, ?, ?, ?)"
+        static let insertDelivery = """
+            INSERT OR IGNORE INTO delivery (mailbox, envelope, body, received_at, size, expires_at) VALUES (?, ?, ?, ?, ?, ?)
+            """
         static let listing = """
             SELECT d.seq, d.received_at, length(b.data) FROM delivery d JOIN body b ON b.seq = d.body
             WHERE d.mailbox = ? AND d.seq > ? ORDER BY d.seq LIMIT ?
@@ -266,15 +276,13 @@ public struct SQLiteRelayStore: RelayStorage {
             SELECT d.seq, b.data FROM delivery d JOIN body b ON b.seq = d.body
             WHERE d.mailbox = ? AND d.seq >= ? AND d.seq <= ? ORDER BY d.seq
             """
+        /// Deletes the mailbox's references to these envelopes and returns their bodies.
         static func acknowledge(_ count: Int) -> String {
-            "DELETE FROM delivery WHERE mailbox = ? AND body IN (SELECT seq FROM body WHERE id IN (\(placeholders(count))))"
-        }
-        static func unreferencedBodies(_ count: Int) -> String {
-            "DELETE FROM body WHERE id IN (\(placeholders(count))) AND NOT EXISTS (SELECT 1 FROM delivery WHERE delivery.body = body.seq)"
+            "DELETE FROM delivery WHERE mailbox = ? AND envelope IN (\(placeholders(count))) RETURNING body"
         }
         static let expiredDeliveries = "SELECT seq, body FROM delivery WHERE expires_at <= ? ORDER BY expires_at LIMIT ?"
         static func deleteDeliveries(_ count: Int) -> String { "DELETE FROM delivery WHERE seq IN (\(placeholders(count)))" }
-        static func unreferencedBodies(seqs count: Int) -> String {
+        static func unreferencedBodies(_ count: Int) -> String {
             "DELETE FROM body WHERE seq IN (\(placeholders(count))) AND NOT EXISTS (SELECT 1 FROM delivery WHERE delivery.body = body.seq)"
         }
         static let expiredBodies = """
@@ -297,15 +305,17 @@ public struct SQLiteRelayStore: RelayStorage {
         let size = drop.envelope.count
         var refused: [Int] = [], full: [Int] = []
         var accepted: [Data] = []
-        let stored = try Int64.fetchOne(db.cachedStatement(sql: SQL.bodyByID), arguments: [drop.id])
+        /// The body of this envelope that a target's mailbox holds already, if any.
+        var stored: Int64?
         let check = try db.cachedStatement(sql: SQL.target)
         for (i, target) in drop.targets.enumerated() {
-            guard let row = try Row.fetchOne(check, arguments: [stored ?? 0, target.tokenHash, target.mailbox]) else {
+            guard let row = try Row.fetchOne(check, arguments: [drop.id, target.tokenHash, target.mailbox]) else {
                 refused.append(i)
                 continue
             }
-            let envelopes: Int = row[0], bytes: Int = row[1], present: Bool = row[2]
-            if let quota, !present, envelopes >= quota.envelopes || bytes > quota.bytes - size {
+            let envelopes: Int = row[0], bytes: Int = row[1], held: Int64? = row[2]
+            if let held { stored = held }
+            if let quota, held == nil, envelopes >= quota.envelopes || bytes > quota.bytes - size {
                 full.append(i)
                 continue
             }
@@ -319,11 +329,11 @@ public struct SQLiteRelayStore: RelayStorage {
                 try db.cachedStatement(sql: SQL.extendBody).execute(arguments: [expires, stored])
                 body = stored
             } else {
-                try db.cachedStatement(sql: SQL.insertBody).execute(arguments: [drop.id, drop.envelope, now, expires])
+                try db.cachedStatement(sql: SQL.insertBody).execute(arguments: [drop.envelope, now, expires])
                 body = db.lastInsertedRowID
             }
             let insert = try db.cachedStatement(sql: SQL.insertDelivery)
-            for mailbox in accepted { try insert.execute(arguments: [mailbox, body, now, size, expires]) }
+            for mailbox in accepted { try insert.execute(arguments: [mailbox, drop.id, body, now, size, expires]) }
         }
         return DropResult(id: drop.hexID, accepted: accepted.count, refused: refused, full: full)
     }
@@ -371,9 +381,10 @@ public struct SQLiteRelayStore: RelayStorage {
             var removed = 0
             for start in stride(from: 0, to: ids.count, by: 500) {
                 let chunk = ids[start..<min(start + 500, ids.count)].map { Data($0) }
-                try db.execute(sql: SQL.acknowledge(chunk.count), arguments: StatementArguments([Data(mailbox)] + chunk))
-                removed += db.changesCount
-                try db.execute(sql: SQL.unreferencedBodies(chunk.count), arguments: StatementArguments(chunk))
+                let bodies = try Int64.fetchAll(db, sql: SQL.acknowledge(chunk.count), arguments: StatementArguments([Data(mailbox)] + chunk))
+                removed += bodies.count
+                let distinct = Array(Set(bodies))
+                if !distinct.isEmpty { try db.execute(sql: SQL.unreferencedBodies(distinct.count), arguments: StatementArguments(distinct)) }
             }
             return removed
         }

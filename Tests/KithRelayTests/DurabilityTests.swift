@@ -29,8 +29,8 @@ import Testing
         let store = try SQLiteRelayStore()
         typealias SQL = SQLiteRelayStore.SQL
         let queries = [
-            SQL.bodyByID, SQL.target, SQL.extendBody, SQL.listing, SQL.page, SQL.acknowledge(2), SQL.unreferencedBodies(2),
-            SQL.expiredDeliveries, SQL.deleteDeliveries(2), SQL.unreferencedBodies(seqs: 2), SQL.expiredBodies, SQL.expiredNonces, SQL.useNonce,
+            SQL.target, SQL.extendBody, SQL.listing, SQL.page, SQL.acknowledge(2), SQL.unreferencedBodies(2),
+            SQL.expiredDeliveries, SQL.deleteDeliveries(2), SQL.expiredBodies, SQL.expiredNonces, SQL.useNonce,
         ]
         for sql in queries {
             let plan = try await store.writer.read { db in
