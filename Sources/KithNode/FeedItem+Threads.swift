@@ -85,7 +85,7 @@ extension Node {
         let atRest = try atRest, myName = try name()
         var names: [[UInt8]: (name: String, verified: Bool)] = [:]
         /// A writer's local name and whether I verified them.
-        func name(_ identity: [UInt8]) throws -> (name: String, verified: Bool) {
+        func person(_ identity: [UInt8]) throws -> (name: String, verified: Bool) {
             if identity == me { return (myName, true) }
             if let known = names[identity] { return known }
             var found = ("unknown (\(Fingerprint.of(identity: identity).prefix(9)))", false)
@@ -99,8 +99,8 @@ extension Node {
         return try rows.map { row in
             try shown.execute(arguments: [now, row["rowid"] as Int64])
             let id = [UInt8](row["id"] as Data), author = [UInt8](row["author"] as Data)
-            let (who, verified) = try name(author)
-            let thread = try threadView(author: author, id: id, comments: comments, db, name: name)
+            let (who, verified) = try person(author)
+            let thread = try threadView(author: author, id: id, comments: comments, db, name: person)
             let dates = Dates(row)
             return FeedItem(id: Hex.encode(id), author: who, audience: try atRest.text(row["audience_name"], .postAudience),
                             text: try atRest.text(row["text"], .postText), createdAt: dates.created, receivedAt: dates.received,

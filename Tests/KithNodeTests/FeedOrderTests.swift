@@ -73,9 +73,7 @@ import Testing
                 try await mallory.dropRaw(try note.seal(audience: family).bytes, to: "alice")
             }
             _ = try await alice.sync()
-            _ = try await bob.comment(on: post, text: "last comment")
-            _ = try await bob.sync()
-            _ = try await alice.sync()
+            _ = try await alice.comment(on: post, text: "last comment")
 
             let thread = try alice.show(post: post)
             #expect(thread.comments.map(\.text) == ["from 1970", "first comment", "from tomorrow", "last comment"])
