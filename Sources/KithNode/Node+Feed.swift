@@ -138,14 +138,15 @@ extension Node {
         }
         if let name = query.audience {
             // Audience names are sealed: the keys I hold (my audiences' and friends') carry them, one row per epoch.
-            var audiences = Set<Data>()
+            var audiences = Set<[Data]>()
             for row in try Row.fetchAll(db, sql: "SELECT owner, audience, name FROM audience_key") where try atRest.text(row[2], .keyName) == name {
-                audiences.insert((row[0] as Data) + (row[1] as Data))
+                audiences.insert([row[0], row[1]])
             }
             guard !audiences.isEmpty else {
                 throw NodeError("no audience named \"\(name)\"", hint: "`kith group list` shows yours; the feed shows friends' after the author's name")
             }
-            add("p.audience_owner || p.audience IN (\(Array(repeating: "?", count: audiences.count).joined(separator: ", ")))", Array(audiences))
+            add("(p.audience_owner, p.audience) IN (VALUES \(Array(repeating: "(?, ?)", count: audiences.count).joined(separator: ", ")))",
+                audiences.flatMap { $0 })
         }
         switch query.before {
         case .post(let prefix)?:
