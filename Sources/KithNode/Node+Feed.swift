@@ -76,7 +76,7 @@ extension Node {
             let rows = try Row.fetchAll(db, sql: """
                 SELECT \(Self.itemColumns) FROM post p WHERE \(condition)
                 ORDER BY p.sort_at DESC, p.rowid DESC LIMIT ?
-                """, arguments: arguments + [query.limit.map { $0 + 1 } ?? -1])
+                """, arguments: arguments + [query.limit.map { min($0, Int.max - 1) + 1 } ?? -1])
             let page = query.limit.map { Array(rows.prefix($0)) } ?? rows
             var more = 0
             if rows.count > page.count, let last = page.last {
@@ -106,13 +106,14 @@ extension Node {
         }
     }
 
-    /// Marks every unread post the query selects (all pages) as read,
-    /// without showing it. Returns how many.
+    /// Marks every unread post of others that the query selects (all
+    /// pages) as read, without showing it. Returns how many.
     public func markRead(_ query: FeedQuery) throws -> Int {
         let me = try identity(), now = Int64(clamping: clock())
         return try db.writer.write { db in
             let (condition, arguments) = try self.feedCondition(query, db, me: me)
-            try db.execute(sql: "UPDATE post AS p SET shown_at = ? WHERE p.shown_at IS NULL AND \(condition)", arguments: [now] + arguments)
+            try db.execute(sql: "UPDATE post AS p SET shown_at = ? WHERE p.shown_at IS NULL AND p.author != ? AND \(condition)",
+                           arguments: [now, me.data] + arguments)
             return db.changesCount
         }
     }

@@ -33,8 +33,8 @@ struct FeedCommand: AsyncParsableCommand {
 
     @Flag(help: "Show every post, in one page.") var all = false
 
-    @Option(help: ArgumentHelp("Show the posts after this one: a post's id (or its first 8 or more hex digits), or a date or time "
-                               + "(ISO 8601, e.g. 2026-11-26, 2026-11-26T10:41 or 2026-11-26T10:41:00Z; your time zone when none is given).",
+    @Option(help: ArgumentHelp("Show the posts older than this post or time: a post's id (or its first 8 or more hex digits), or a date "
+                               + "or time (ISO 8601, e.g. 2026-11-26, 2026-11-26T10:41 or 2026-11-26T10:41:00Z; your time zone when none is given).",
                                valueName: "id-or-time"))
     var before: String?
 
@@ -80,7 +80,6 @@ struct FeedCommand: AsyncParsableCommand {
         if let author { words += ["--author", author] }
         if let audience { words += ["--audience", audience] }
         if unread { words.append("--unread") }
-        if json { words.append("--json") }
         return words.map { word in
             word.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_./:=@+,".contains($0)) }) && !word.isEmpty
                 ? word : "'" + word.replacingOccurrences(of: "'", with: #"'\''"#) + "'"

@@ -145,6 +145,7 @@ import Testing
             expectError(try kith(["feed", "--home", p.carol, "--mark-read", "--limit", "3"]), "--mark-read")
             expectError(try kith(["feed", "--home", p.carol, "--unread", "--author", "nobody"]), "no friend named")
             #expect(try unread(p.carol) == 1)
+            #expect(try page(p.carol, ["--limit", String(Int.max)]).posts.count == 11, "no limit is too large")
         }
     }
 
