@@ -155,7 +155,7 @@ private struct ControlSocket {
     }
 
     func feedIDs(limit: Int) async throws -> [String] {
-        let body = try JSONSerialization.data(withJSONObject: ["query": ["limit": limit]])
+        let body = try JSONEncoder().encode(["query": FeedQuery(limit: limit)])
         return try JSONDecoder().decode(FeedPage.self, from: try await call(.POST, "/v1/node/feed", body: body)).posts.map(\.id)
     }
 

@@ -97,12 +97,13 @@ struct FeedCommand: AsyncParsableCommand {
         }
         func number(_ i: Int) -> Int? { match.output[i].substring.flatMap { Int($0) } }
         var zone = TimeZone.current
-        if let offset = match.output[7].substring, offset != "Z" {
-            let digits = offset.filter(\.isNumber).compactMap(\.wholeNumberValue)
-            let seconds = ((digits[0] * 10 + digits[1]) * 60 + digits[2] * 10 + digits[3]) * 60
-            zone = TimeZone(secondsFromGMT: offset.hasPrefix("-") ? -seconds : seconds) ?? zone
-        } else if match.output[7].substring != nil {
-            zone = TimeZone(secondsFromGMT: 0) ?? zone
+        if let offset = match.output[7].substring {
+            let digits = offset.compactMap(\.wholeNumberValue)
+            let (hours, minutes) = digits.count == 4 ? (digits[0] * 10 + digits[1], digits[2] * 10 + digits[3]) : (0, 0)
+            guard minutes < 60, let named = TimeZone(secondsFromGMT: (offset.hasPrefix("-") ? -60 : 60) * (hours * 60 + minutes)) else {
+                throw ValidationError("--before: \"\(offset)\" is not a time zone offset")
+            }
+            zone = named
         }
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = zone

@@ -118,6 +118,7 @@ import Testing
                     == all.posts[4..<8].map(\.id))
             #expect(try page(p.carol, ["--before", "2999-01-01"]).posts.count == 10)
             #expect(try page(p.carol, ["--before", "2000-01-01T00:00Z"]).posts.isEmpty)
+            #expect(try page(p.carol, ["--before", "2999-01-01T00:00+05:30"]).posts.count == 10)
             #expect(try kith(["feed", "--home", p.carol, "--before", "2000-01-01"]).stderr == "kith: no posts match\n")
 
             // Filters: by author (a friend, or me), by audience, with paging that keeps them.
@@ -139,6 +140,8 @@ import Testing
             expectError(try kith(["feed", "--home", p.carol, "--audience", "nobody"]), "no audience named \"nobody\"")
             expectError(try kith(["feed", "--home", p.carol, "--before", "yesterday"]), "--before takes a post id")
             expectError(try kith(["feed", "--home", p.carol, "--before", "2026-02-30"]), "not a date and time that exists")
+            expectError(try kith(["feed", "--home", p.carol, "--before", "2026-11-26T10:41+99:00"]), "\"+99:00\" is not a time zone offset")
+            expectError(try kith(["feed", "--home", p.carol, "--before", "2026-11-26T25:00"]), "not a date and time that exists")
             expectError(try kith(["feed", "--home", p.carol, "--before", "0123456789abcdef"]), "no post 0123456789abcdef in your feed")
             expectError(try kith(["feed", "--home", p.carol, "--before", "0123456"]), "--before takes a post id")
             expectError(try kith(["feed", "--home", p.carol, "--all", "--limit", "3"]), "either --limit or --all")
