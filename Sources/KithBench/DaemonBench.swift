@@ -155,8 +155,8 @@ private struct ControlSocket {
     }
 
     func feedIDs(limit: Int) async throws -> [String] {
-        let body = try JSONSerialization.data(withJSONObject: ["limit": limit])
-        return try JSONDecoder().decode([FeedItem].self, from: try await call(.POST, "/v1/node/feed", body: body)).map(\.id)
+        let body = try JSONEncoder().encode(["query": FeedQuery(limit: limit)])
+        return try JSONDecoder().decode(FeedPage.self, from: try await call(.POST, "/v1/node/feed", body: body)).posts.map(\.id)
     }
 
     private func call(_ method: HTTPMethod, _ uri: String, body: Data? = nil) async throws -> Data {

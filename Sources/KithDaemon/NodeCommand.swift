@@ -27,6 +27,7 @@ var nodeCommands: [any NodeCommand.Type] { [
     GroupCreateRequest.self, GroupAddRequest.self, GroupRemoveRequest.self, GroupListRequest.self,
     RelayAddRequest.self, RelayRemoveRequest.self,
     CommentRequest.self, ReactRequest.self, EditRequest.self, DeleteRequest.self,
+    ShowRequest.self, MarkReadRequest.self,
 ] }
 
 /// An answer with nothing to say beyond success.
@@ -45,12 +46,28 @@ public struct PostRequest: NodeCommand {
 
 public struct FeedRequest: NodeCommand {
     public static let name = "feed"
-    public let limit: Int
-    public init(limit: Int) { self.limit = limit }
-    public func run(on node: Node) async throws -> [FeedItem] {
-        guard limit > 0 else { throw NodeError("the limit must be positive") }
-        return try node.feed(limit: limit)
-    }
+    public let query: FeedQuery
+    public init(query: FeedQuery) { self.query = query }
+    public func run(on node: Node) async throws -> FeedPage { try node.feed(query) }
+}
+
+public struct ShowRequest: NodeCommand {
+    public static let name = "show"
+    public let post: String
+    public init(post: String) { self.post = post }
+    public func run(on node: Node) async throws -> FeedItem { try node.show(post: post) }
+}
+
+/// How many posts `kith feed --mark-read` marked read.
+public struct MarkedRead: Codable, Sendable {
+    public let marked: Int
+}
+
+public struct MarkReadRequest: NodeCommand {
+    public static let name = "mark-read"
+    public let query: FeedQuery
+    public init(query: FeedQuery) { self.query = query }
+    public func run(on node: Node) async throws -> MarkedRead { MarkedRead(marked: try node.markRead(query)) }
 }
 
 // MARK: Keys and cards

@@ -3,20 +3,62 @@ import GRDB
 import KithCrypto
 import KithProtocol
 
+/// A post as shown in the feed, with its thread.
+public struct FeedItem: Codable, Sendable, Equatable {
+    public let id: String
+    /// The author's local name (a friend's name, or mine).
+    public let author: String
+    /// The audience's name as its owner named it.
+    public let audience: String
+    public let text: String
+    /// The date its author's node gave it (signed), ISO 8601, UTC.
+    public let createdAt: String
+    /// When my node received it, ISO 8601, UTC.
+    public let receivedAt: String
+    /// Whether the claimed date is further from its arrival than clocks
+    /// and delivery explain (more than `Node.clockTolerance` after it, or
+    /// more than 30 days before it): the post is then ordered as if dated
+    /// within those bounds.
+    public let misdated: Bool
+    /// Whether the author is a friend I marked verified after comparing
+    /// safety numbers (`kith friend verify`), or me.
+    public let verified: Bool
+    /// Whether its author changed the text since posting it.
+    public let edited: Bool
+    /// Whether it was unread before this answer: a post of someone else's not shown yet.
+    public let unread: Bool
+    /// Comments, oldest first: in the feed the newest `Node.commentsInFeed`, in `show` all.
+    public let comments: [FeedComment]
+    /// How many older comments `comments` leaves out.
+    public let moreComments: Int
+    /// Reactions by emoji, the most frequent first.
+    public let reactions: [FeedReaction]
+
+    enum CodingKeys: String, CodingKey {
+        case id, author, audience, text, misdated, verified, edited, unread, comments, reactions
+        case createdAt = "created_at"
+        case receivedAt = "received_at"
+        case moreComments = "more_comments"
+    }
+}
+
 /// A comment as shown in the feed, under its post.
 public struct FeedComment: Codable, Sendable, Equatable {
     public let id: String
     /// The writer's local name (a friend's name, or mine; else part of their fingerprint).
     public let author: String
     public let text: String
-    /// ISO 8601, UTC.
+    /// ISO 8601, UTC, as for a post.
     public let createdAt: String
+    public let receivedAt: String
+    public let misdated: Bool
     public let edited: Bool
     public let verified: Bool
 
     enum CodingKeys: String, CodingKey {
-        case id, author, text, edited, verified
+        case id, author, text, misdated, edited, verified
         case createdAt = "created_at"
+        case receivedAt = "received_at"
     }
 }
 
@@ -29,33 +71,83 @@ public struct FeedReaction: Codable, Sendable, Equatable {
 }
 
 extension Node {
-    /// A post's thread as the feed shows it: its text (the newest edit's,
-    /// which replaced the stored text), whether it was edited, its comments oldest first, its reactions.
+    /// The columns of `post p` that `feedItems` reads.
+    static let itemColumns = """
+        p.id, p.author, p.audience_name, p.text, p.created_at, p.received_at, p.sort_at, p.rowid AS rowid, p.shown_at IS NULL AS unread,
+        EXISTS (SELECT 1 FROM item_change e WHERE e.writer = p.author AND e.id = p.id AND e.post_author = p.author AND e.post_id = p.id
+                AND e.deleted = 0) AS edited
+        """
+
+    /// The posts of these rows (`itemColumns`) with their threads, each
+    /// with at most `comments` comments (the newest; nil: all). They count
+    /// as read from now on.
+    func feedItems(_ rows: [Row], _ db: Database, me: [UInt8], now: Int64, comments: Int?) throws -> [FeedItem] {
+        let atRest = try atRest, myName = try name()
+        var names: [[UInt8]: (name: String, verified: Bool)] = [:]
+        /// A writer's local name and whether I verified them.
+        func person(_ identity: [UInt8]) throws -> (name: String, verified: Bool) {
+            if identity == me { return (myName, true) }
+            if let known = names[identity] { return known }
+            var found = ("unknown (\(Fingerprint.of(identity: identity).prefix(9)))", false)
+            if let row = try Row.fetchOne(db, sql: "SELECT name, verified_at FROM friend WHERE identity = ?", arguments: [identity.data]) {
+                found = (try atRest.text(row[0], .friendName), (row[1] as Int64?) != nil)
+            }
+            names[identity] = found
+            return found
+        }
+        let shown = try db.cachedStatement(sql: "UPDATE post SET shown_at = ? WHERE rowid = ? AND shown_at IS NULL")
+        return try rows.map { row in
+            try shown.execute(arguments: [now, row["rowid"] as Int64])
+            let id = [UInt8](row["id"] as Data), author = [UInt8](row["author"] as Data)
+            let (who, verified) = try person(author)
+            let thread = try threadView(author: author, id: id, comments: comments, db, name: person)
+            let dates = Dates(row)
+            return FeedItem(id: Hex.encode(id), author: who, audience: try atRest.text(row["audience_name"], .postAudience),
+                            text: try atRest.text(row["text"], .postText), createdAt: dates.created, receivedAt: dates.received,
+                            misdated: dates.misdated, verified: verified, edited: row["edited"], unread: row["unread"] && author != me,
+                            comments: thread.comments, moreComments: thread.moreComments, reactions: thread.reactions)
+        }
+    }
+
+    /// A post's or comment's dates as shown, from its `created_at`,
+    /// `received_at` and `sort_at` columns.
+    struct Dates {
+        let created: String, received: String, misdated: Bool
+
+        init(_ row: Row) {
+            let created: Int64 = row["created_at"], sortAt: Int64 = row["sort_at"]
+            self.created = Node.iso8601(created)
+            received = Node.iso8601(row["received_at"])
+            misdated = created < sortAt || created > sortAt + Node.clockTolerance
+        }
+    }
+
+    static func iso8601(_ seconds: Int64) -> String { Date(timeIntervalSince1970: TimeInterval(seconds)).formatted(.iso8601) }
+
+    /// A post's thread as the feed shows it: its comments oldest first
+    /// (the newest `comments` of them; nil: all), how many it leaves out, its reactions.
     struct ThreadView {
-        var text: String
-        var edited: Bool
         var comments: [FeedComment]
+        var moreComments: Int
         var reactions: [FeedReaction]
     }
 
-    func threadView(author: [UInt8], id: [UInt8], text: String, _ db: Database,
+    func threadView(author: [UInt8], id: [UInt8], comments limit: Int?, _ db: Database,
                     name: (_ identity: [UInt8]) throws -> (name: String, verified: Bool)) throws -> ThreadView {
         let atRest = try atRest
         // An edit replaced the item's stored text; its change row says that it was edited.
-        func edited(_ writer: [UInt8], _ item: [UInt8]) throws -> Bool {
-            try Bool.fetchOne(db, sql: """
-                SELECT 1 FROM item_change WHERE writer = ? AND id = ? AND post_author = ? AND post_id = ? AND deleted = 0
-                """, arguments: [writer.data, item.data, author.data, id.data]) == true
-        }
-        let postEdited = try edited(author, id)
-        let comments = try Row.fetchAll(db, sql: """
-            SELECT writer, id, text, created_at FROM comment WHERE post_author = ? AND post_id = ? ORDER BY created_at, rowid
-            """, arguments: [author.data, id.data]).map { row in
-            let writer = [UInt8](row[0] as Data), commentID = [UInt8](row[1] as Data)
-            let (who, verified) = try name(writer)
-            return FeedComment(id: Hex.encode(commentID), author: who, text: try atRest.text(row[2], .commentText),
-                               createdAt: Date(timeIntervalSince1970: TimeInterval(row[3] as Int64)).formatted(.iso8601),
-                               edited: try edited(writer, commentID), verified: verified)
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT c.writer, c.id, c.text, c.created_at, c.received_at, c.sort_at, count(*) OVER () AS total,
+                EXISTS (SELECT 1 FROM item_change e WHERE e.writer = c.writer AND e.id = c.id AND e.post_author = c.post_author
+                        AND e.post_id = c.post_id AND e.deleted = 0) AS edited
+            FROM comment c WHERE c.post_author = ? AND c.post_id = ? ORDER BY c.sort_at DESC, c.rowid DESC LIMIT ?
+            """, arguments: [author.data, id.data, limit ?? -1])
+        let comments = try rows.reversed().map { row in
+            let (who, verified) = try name([UInt8](row["writer"] as Data))
+            let dates = Dates(row)
+            return FeedComment(id: Hex.encode([UInt8](row["id"] as Data)), author: who, text: try atRest.text(row["text"], .commentText),
+                               createdAt: dates.created, receivedAt: dates.received, misdated: dates.misdated,
+                               edited: row["edited"], verified: verified)
         }
         var byEmoji: [String: [String]] = [:]
         for row in try Row.fetchAll(db, sql: """
@@ -65,6 +157,26 @@ extension Node {
         }
         let reactions = byEmoji.map { FeedReaction(emoji: $0.key, count: $0.value.count, by: $0.value.sorted()) }
             .sorted { ($0.count, $1.emoji) > ($1.count, $0.emoji) }
-        return ThreadView(text: text, edited: postEdited, comments: comments, reactions: reactions)
+        return ThreadView(comments: comments, moreComments: ((rows.first?["total"] as Int?) ?? 0) - comments.count, reactions: reactions)
+    }
+
+    /// A post by its id or a unique prefix of it (8 to 32 hex digits), of
+    /// `author` if given: its row and its place in the feed's order.
+    func post(prefix text: String, _ db: Database, author: Data? = nil) throws -> (rowid: Int64, sortAt: Int64) {
+        let hex = text.lowercased(), length = Post.idLength * 2
+        guard (8...length).contains(hex.utf8.count), hex.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }),
+              let low = Hex.decode(hex + String(repeating: "0", count: length - hex.utf8.count)),
+              let high = Hex.decode(hex + String(repeating: "f", count: length - hex.utf8.count)) else {
+            throw NodeError("\"\(text.prefix(64))\" is not a post id", hint: "give a post's id or its first 8 or more hex digits, as `kith feed` shows it")
+        }
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT rowid, sort_at FROM post WHERE id BETWEEN ? AND ? AND (?3 IS NULL OR author = ?3) LIMIT 2
+            """, arguments: [low.data, high.data, author])
+        guard let row = rows.first else { throw NodeError("no post \(hex) in your feed") }
+        guard rows.count == 1 else {
+            guard hex.utf8.count < length else { throw NodeError("more than one post has the id \(hex)") }
+            throw NodeError("more than one post starts with \(hex)", hint: "give more of its digits")
+        }
+        return (row[0], row[1])
     }
 }

@@ -17,7 +17,8 @@ public struct NodeStatus: Codable, Sendable, Equatable {
     public let queued: [QueuedDeliveries]
     /// Fetched envelopes that wait to be processed, per reason.
     public let pending: [PendingEnvelopes]
-    /// Posts of others that `kith feed` has not shown yet.
+    /// Posts of others not shown yet (by `Node.feed` or `show`) nor marked
+    /// read (`markRead`); comments do not count.
     public let unread: Int
     public let outbox: OutboxSummary
     public let rotation: RotationStatus

@@ -169,6 +169,17 @@ public struct NodeDatabase: Sendable {
             try db.execute(sql: "UPDATE item_change SET text = NULL WHERE text IS NOT NULL")
             if db.changesCount > 0 { try setProfile(db, wipePending, Data()) }
         }
+        m.registerMigration("v12-feed-order") { db in
+            // The feed's order (Node+Feed.swift, docs/PROTOCOL.md "Ordering"): a post's or comment's effective time,
+            // its claimed date brought into [arrival - 30 days, arrival], computed by SQLite, with an index to page by.
+            let effective = "INTEGER NOT NULL GENERATED ALWAYS AS (max(min(created_at, received_at), received_at - 2592000)) VIRTUAL"
+            try db.execute(sql: """
+                ALTER TABLE post ADD COLUMN sort_at \(effective);
+                ALTER TABLE comment ADD COLUMN sort_at \(effective);
+                CREATE INDEX post_sort ON post(sort_at);
+                DROP INDEX post_created;
+                """)
+        }
         return m
     }
 

@@ -1,21 +1,56 @@
+import Foundation
 import KithNode
 
-/// How `kith feed` shows a post's thread under its text, every line
-/// indented (so nothing a friend wrote can pass for a feed entry) and
-/// escaped by `Console`: "(edited)", the reactions with who gave them, and
-/// the comments oldest first, each after its id.
+/// How `kith feed` and `kith show` print a post with its thread: a header
+/// (author, ✓ if verified, audience, date in the local time zone), the id,
+/// the text, then "(edited)", the reactions with who gave them, and the
+/// comments oldest first, each after its id. Every line but the header
+/// is indented (so nothing a friend wrote can pass for a feed entry) and
+/// everything is escaped by `Console`.
 enum ThreadLines {
     static func show(_ item: FeedItem) {
+        var header = "\(VerifiedMark.name(item.author, verified: item.verified)) → \(item.audience)  \(dates(item.createdAt, item.receivedAt, misdated: item.misdated))"
+        if item.unread { header += "  • new" }
+        Console.out(wrapping: header, indent: "    ", first: "")
+        Console.out("    id \(item.id)")
+        // Every line of the text starts indented and fits the terminal; Console escapes everything
+        // else (CR included), so no part of a post can show at column 0 and pass for a feed entry.
+        text(item.text, indent: "    ")
         if item.edited { Console.out("    (edited)") }
         if !item.reactions.isEmpty {
             let shown = item.reactions.map { "\($0.emoji) \($0.count) (\($0.by.joined(separator: ", ")))" }.joined(separator: "  ")
             Console.out(wrapping: shown, indent: "    ")
         }
+        if item.moreComments > 0 {
+            Console.out("    ↳ \(item.moreComments) earlier \(item.moreComments == 1 ? "comment" : "comments"): kith show \(item.id)")
+        }
         for comment in item.comments {
             // The id first, where the line is never cut: it is what `kith comment`, `edit` and `delete` take.
-            Console.out(wrapping: "    ↳ \(comment.id)  \(VerifiedMark.name(comment.author, verified: comment.verified))  \(comment.createdAt)"
-                        + (comment.edited ? "  (edited)" : ""), indent: "        ", first: "")
-            FeedCommand.show(comment.text, indent: "        ")
+            Console.out(wrapping: "    ↳ \(comment.id)  \(VerifiedMark.name(comment.author, verified: comment.verified))  "
+                        + dates(comment.createdAt, comment.receivedAt, misdated: comment.misdated) + (comment.edited ? "  (edited)" : ""),
+                        indent: "        ", first: "")
+            text(comment.text, indent: "        ")
         }
+    }
+
+    static func text(_ text: String, indent: String) {
+        for line in text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false) {
+            Console.out(wrapping: String(String.UnicodeScalarView(line)), indent: indent)
+        }
+    }
+
+    /// The claimed date in the local time zone, and when it arrived if the two are far apart.
+    static func dates(_ created: String, _ received: String, misdated: Bool) -> String {
+        local(created) + (misdated ? "  (arrived \(local(received)))" : "")
+    }
+
+    /// An ISO 8601 UTC time as "2026-11-26 10:41" in the local time zone (`TZ` is honoured).
+    static func local(_ iso: String) -> String {
+        guard let date = try? Date(iso, strategy: .iso8601) else { return iso }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = .current
+        formatter.dateFormat = "yyyy-MM-dd HH:mm"
+        return formatter.string(from: date)
     }
 }

@@ -45,7 +45,7 @@ import Testing
             let comment = try run(["comment", post, "a comment"]).trimmingCharacters(in: .whitespacesAndNewlines)
             try run(["react", post, "👍"])
             try run(["edit", comment, "an edited comment"])
-            let thread = try #require(try JSONDecoder().decode([ThreadedItem].self, from: Data(run(["feed", "--json"]).utf8)).first { $0.id == post })
+            let thread = try #require(try JSONDecoder().decode(FeedPage<ThreadedItem>.self, from: Data(run(["feed", "--json"]).utf8)).posts.first { $0.id == post })
             #expect(thread.comments.map(\.text) == ["an edited comment"] && thread.reactions.map(\.emoji) == ["👍"])
             try run(["delete", post])
             #expect(try run(["feed", "--json"]).contains(post) == false)

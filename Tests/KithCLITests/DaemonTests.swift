@@ -21,7 +21,7 @@ import Testing
             // No passphrase: post, feed, sync and status go through the daemon.
             let id = try kithOK(["post", "--home", alice, "--to", "family", "through the daemon"], passphrase: nil)
             #expect(id.count == 32)
-            let mine = try JSONDecoder().decode([FeedItem].self, from: Data(try kithOK(["feed", "--home", alice, "--json"], passphrase: nil).utf8))
+            let mine = try feedPosts(alice, passphrase: nil)
             #expect(mine.map(\.text) == ["through the daemon"])
             try kithOK(["sync", "--home", alice], passphrase: nil)
             let status = try kithOK(["status", "--home", alice], passphrase: nil)

@@ -268,7 +268,7 @@ private func expectFailure(_ r: Output, _ message: String, hint: String? = nil, 
         try kithOK(["sync", "--home", alice])
         try kithOK(["sync", "--home", bob])
         struct Item: Decodable { let author: String; let verified: Bool }
-        func items() throws -> [Item] { try JSONDecoder().decode([Item].self, from: Data(try kithOK(["feed", "--home", bob, "--json"]).utf8)) }
+        func items() throws -> [Item] { try feedPosts(bob, as: Item.self) }
         #expect(try items().map(\.verified) == [false])
         #expect(try kithOK(["feed", "--home", bob]).hasPrefix("alice → family  "))
         try kithOK(["friend", "verify", "--home", bob, "alice", "--confirm"])

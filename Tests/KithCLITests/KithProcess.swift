@@ -139,9 +139,21 @@ struct FeedItem: Decodable, Equatable {
     let created_at: String
 }
 
-func feed(_ home: String) throws -> [FeedItem] {
-    try JSONDecoder().decode([FeedItem].self, from: Data(try kithOK(["feed", "--home", home, "--json"]).utf8))
+/// `kith feed --json`, every post: {"posts": [...], "more": N, "next_before": ID}.
+struct FeedPage<Item: Decodable>: Decodable {
+    let posts: [Item]
+    let more: Int
+    let next_before: String?
 }
+
+/// The posts of `kith feed --all --json`.
+func feedPosts<Item: Decodable>(_ home: String, _ extra: [String] = [], passphrase: String? = "test passphrase",
+                                as: Item.Type = FeedItem.self) throws -> [Item] {
+    try JSONDecoder().decode(FeedPage<Item>.self, from: Data(try kithOK(["feed", "--home", home, "--all", "--json"] + extra,
+                                                                        passphrase: passphrase).utf8)).posts
+}
+
+func feed(_ home: String) throws -> [FeedItem] { try feedPosts(home) }
 
 /// Whether any of the relay's database files contains `text`.
 func relayFiles(in home: String, contain text: String) throws -> Bool {

@@ -34,5 +34,5 @@ func kithOKAsync(_ args: [String], env: [String: String] = [:], sourceLocation: 
 
 /// `feed`, run without holding a thread of the test pool.
 func feedAsync(_ home: String) async throws -> [FeedItem] {
-    try JSONDecoder().decode([FeedItem].self, from: Data(try await kithOKAsync(["feed", "--home", home, "--json"]).utf8))
+    try JSONDecoder().decode(FeedPage<FeedItem>.self, from: Data(try await kithOKAsync(["feed", "--home", home, "--all", "--json"]).utf8)).posts
 }
