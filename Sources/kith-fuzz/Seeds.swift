@@ -39,7 +39,7 @@ enum Seeds {
                 if env.count > Envelope.headerLength, let inner = try? Fixtures.bobBox.open(Array(env[Envelope.headerLength...])) {
                     add(.keyMessageInner, name, inner)
                 }
-            case "post", "note", "fan-out":
+            case "post", "note", "fan-out", "member-list":
                 guard let env = Hex.decode(body) else { continue }
                 envelopes.append(env)
                 add(.envelope, name, env); add(.post, name, env); add(.thread, name, env)

@@ -31,6 +31,7 @@ struct Kith: AsyncParsableCommand {
             PostCommand.self, SyncCommand.self, FeedCommand.self, DaemonCommand.self, StatusCommand.self, RelayCommand.self,
             BenchCommand.self,
             CommentCommand.self, ReactCommand.self, EditCommand.self, DeleteCommand.self,
+            DirectCommand.self, ChatCommand.self,
         ]
     )
 
