@@ -61,9 +61,9 @@ public struct MemberList: Equatable, Sendable {
     }
 
     /// Encrypts the list under its epoch's key, padded like a post.
-    public func seal(audience: AudienceKey) throws -> Envelope {
+    public func seal(audience: AudienceKey, nonce: [UInt8] = randomBytes(AEAD.nonceLength)) throws -> Envelope {
         precondition(audience.owner == owner && audience.audienceID == audienceID && audience.epoch == epoch)
-        return try Post.seal(inner: bytes, audience: audience, nonce: randomBytes(AEAD.nonceLength))
+        return try Post.seal(inner: bytes, audience: audience, nonce: nonce)
     }
 
     /// Parses and checks an opened inner plaintext of kind 4 against the
