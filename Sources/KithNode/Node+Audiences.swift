@@ -104,7 +104,6 @@ extension Node {
     /// queued (sealed and signed) for every current member whose encryption
     /// key is valid now. Posts from now on use it.
     func startEpoch(after current: AudienceKey, name: String, _ db: Database, now: UInt64) throws -> MembershipChange {
-        let keys = try requireKeys()
         guard current.epoch < UInt32.max else { throw NodeError("audience \"\(name)\" has run out of epochs", hint: "create a new audience") }
         let next = AudienceKey(owner: current.owner, audienceID: current.audienceID, epoch: current.epoch + 1, key: SecretBytes(random: 32))
         let flags = try Self.flags(ofAudience: current.audienceID, db)

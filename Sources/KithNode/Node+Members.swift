@@ -107,7 +107,7 @@ extension Node {
     /// (a friend's name), that friend's audience of that name, as their
     /// key messages and member lists tell me.
     public func audienceDetails(name: String, owner ownerName: String? = nil) throws -> AudienceDetails {
-        let me = try identity(), myName = try name(), atRest = try atRest
+        let me = try identity(), myName = try self.name(), atRest = try atRest
         return try db.writer.read { db in
             func person(_ identity: [UInt8], listedAs listed: String? = nil) throws -> AudienceDetails.Person {
                 let fingerprint = Fingerprint.of(identity: identity)

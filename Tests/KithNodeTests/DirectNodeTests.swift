@@ -5,29 +5,6 @@ import KithCrypto
 @testable import KithProtocol
 import Testing
 
-extension Node {
-    /// The envelopes this node has queued for delivery, as its relays would receive them.
-    func queuedEnvelopes() async throws -> [[UInt8]] {
-        let atRest = try atRest
-        return try await db.writer.read { db in
-            try Data.fetchAll(db, sql: "SELECT request FROM outbox ORDER BY id").map { try DropRequest(bytes: try atRest.open($0, .request)).envelope }
-        }
-    }
-
-    /// Takes envelopes in as if fetched, and processes them.
-    func takeIn(_ envelopes: [[UInt8]]) async throws -> SyncReport {
-        try await db.writer.write { db in
-            for bytes in envelopes {
-                try db.execute(sql: "INSERT OR IGNORE INTO inbox (envelope_id, data, relay, received_at, state) VALUES (?, ?, 'copied', ?, 'pending')",
-                               arguments: [Envelope.id(of: bytes).data, bytes.data, Int64(self.clock())])
-            }
-        }
-        var report = SyncReport()
-        try await processPending(&report)
-        return report
-    }
-}
-
 /// Direct messages and member lists at the node.
 @Suite struct DirectNodeTests {
     @Test func aDirectMessageIsReadByItsTwoPeopleOnlyEvenGivenTheEnvelopes() async throws {
@@ -42,8 +19,9 @@ extension Node {
             #expect(try bob.feed().first?.direct == true && bob.feed().first?.directWith == "alice")
 
             // carol is a friend of both and gets the very envelopes: the key is sealed to bob, the message waits for it.
-            let report = try await carol.takeIn(envelopes)
-            #expect(report.rejected == 1 && report.waiting == 1)
+            for envelope in envelopes { try await alice.dropRaw(envelope, to: "mallory") }
+            let report = try await carol.sync()
+            #expect(report.fetched == 2 && report.rejected == 1 && report.waiting == 1 && report.newPosts == 0)
             #expect(try carol.feed().isEmpty)
             let held = try await carol.db.writer.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM audience_key") ?? 0 }
             #expect(held == 0)
@@ -71,7 +49,7 @@ extension Node {
             await #expect(throws: NodeError.self) { try await alice.addMember(audience: Node.directAudienceName, friend: "mallory") }
             // The second message goes through the same audience, at the same epoch.
             _ = try await alice.sendDirect(to: "bob", text: "again")
-            let audiences = try await alice.db.writer.read { db in try Row.fetchAll(db, sql: "SELECT epoch FROM audience") }
+            let audiences = try alice.db.writer.read { db in try Row.fetchAll(db, sql: "SELECT epoch FROM audience") }
             #expect(audiences.count == 1 && audiences.first?[0] == 1)
         }
     }
@@ -127,7 +105,8 @@ extension Node {
             let key = try await alice.db.writer.read { db in try alice.currentKey(audienceNamed: "quiet", db) }
             let list = try MemberList(owner: try alice.requireKeys().identity, audience: key, revision: 9,
                                       members: [.init(identity: try bob.identity(), name: "bob")])
-            let report = try await bob.takeIn([try list.seal(audience: key).bytes])
+            try await alice.dropRaw(try list.seal(audience: key).bytes, to: "bob")
+            let report = try await bob.sync()
             #expect(report.rejected == 1)
             #expect(try bob.audienceDetails(name: "quiet", owner: "alice").members.map(\.you) == [true])
         }
