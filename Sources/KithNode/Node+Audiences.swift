@@ -12,9 +12,10 @@ public struct Audience: Codable, Sendable, Equatable {
 
 extension Node {
     /// Creates an audience with a fresh epoch-1 key. With `shareMembers`
-    /// (the default) its members are sent its member list, so they see who
-    /// else reads what they comment (`kith group show`).
-    public func createAudience(name: String, shareMembers: Bool = true) async throws {
+    /// its members are sent its member list, so they see who else reads
+    /// what they comment (`kith group show`); `kith group create` shares by
+    /// default and says so.
+    public func createAudience(name: String, shareMembers: Bool = false) async throws {
         let keys = try requireKeys()
         try Validate.name(name, what: "audience name")
         let audience = AudienceKey(owner: keys.identity.publicKey, audienceID: randomBytes(AudienceKey.audienceIDLength),

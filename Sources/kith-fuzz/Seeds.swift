@@ -49,6 +49,7 @@ enum Seeds {
                                                nonce: Array(env[start..<start + AEAD.nonceLength]),
                                                associatedData: Fixtures.postHeader + Array(env[Envelope.headerLength..<start])) {
                     add(.postInner, name, padded); add(.threadInner, name, padded)
+                    if fields["kind"] == "member-list", let inner = try? Padding.unpad(padded, blockSize: padded.count) { add(.memberList, name, inner) }
                 }
             case "request":
                 guard let mailbox = fields["mailbox"].flatMap({ Hex.decode($0) }), let nonce = fields["nonce"].flatMap({ Hex.decode($0) }),

@@ -43,6 +43,9 @@ enum FuzzTarget: String, CaseIterable, Sendable {
     /// under the audience key, so `AudienceMessage.open` parses it whole
     /// (a post, a note, a fan-out or a member list, by its kind byte).
     case threadInner = "thread-inner"
+    /// `MemberList.parse` of a list as its owner signed it (as a node
+    /// reads one back from its database); it must round-trip.
+    case memberList = "member-list"
     case drop
     case batch
     case ack
@@ -128,6 +131,8 @@ enum FuzzTarget: String, CaseIterable, Sendable {
             decode { checkThread(try AudienceMessage.open(try Envelope(bytes: data), audience: Fixtures.audience, now: Fixtures.now)) }
         case .threadInner:
             decode { checkThread(try AudienceMessage.open(Fixtures.postEnvelope(padded: data), audience: Fixtures.audience, now: Fixtures.now)) }
+        case .memberList:
+            decode { checkThread(.memberList(try MemberList.parse(data))) }
         case .drop:
             decode {
                 let d = try DropRequest(bytes: data)

@@ -76,7 +76,7 @@ import Testing
 
     @Test func membersSeeTheSharedListAndOnlyThemselvesWhenHidden() async throws {
         try await withThreeFriends { alice, bob, mallory, _ in
-            try await alice.createAudience(name: "family")
+            try await alice.createAudience(name: "family", shareMembers: true)
             for member in ["bob", "mallory"] { try await alice.addMember(audience: "family", friend: member) }
             let post = try await alice.post(to: "family", text: "hello").id
             for node in [alice, bob, mallory] { _ = try await node.sync() }
