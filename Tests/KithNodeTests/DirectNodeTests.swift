@@ -33,6 +33,23 @@ import Testing
         }
     }
 
+    @Test func theAuthorsNodeRefusesACommentOnADirectMessage() async throws {
+        try await withThreeFriends { alice, bob, _, _ in
+            let sent = try await alice.sendDirect(to: "bob", text: "between us")
+            _ = try await alice.sync()
+            _ = try await bob.sync()
+            // bob's own program could write one anyway: alice's node refuses it and passes nothing on.
+            let key = try await bob.heldKey(audienceNamed: Node.directAudienceName)
+            let note = try Note(action: .comment, writer: try bob.requireKeys().identity, owner: key.owner, audienceID: key.audienceID,
+                                epoch: key.epoch, postID: try #require(Hex.decode(sent.id)), targetWriter: try bob.identity(),
+                                targetID: randomBytes(Note.idLength), revision: 0, createdAt: Node.now(), text: "a comment")
+            try await bob.dropRaw(try note.seal(audience: key).bytes, to: "alice")
+            let report = try await alice.sync()
+            #expect(report.rejected == 1)
+            #expect(try alice.feed().first?.comments.isEmpty == true)
+        }
+    }
+
     @Test func aDirectAudienceTakesNoOtherMemberAndIsNotAGroup() async throws {
         try await withThreeFriends { alice, _, _, _ in
             _ = try await alice.sendDirect(to: "bob", text: "hello")
