@@ -25,6 +25,7 @@ var nodeCommands: [any NodeCommand.Type] { [
     PostRequest.self, FeedRequest.self, CardRequest.self, KeyShowRequest.self, KeyRotateRequest.self, KeyScheduleRequest.self,
     FriendAddRequest.self, FriendRemoveRequest.self, FriendListRequest.self, FriendVerifyRequest.self, FriendReplaceRequest.self,
     GroupCreateRequest.self, GroupAddRequest.self, GroupRemoveRequest.self, GroupListRequest.self,
+    GroupShowRequest.self, GroupShareMembersRequest.self, DirectRequest.self, ChatRequest.self,
     RelayAddRequest.self, RelayRemoveRequest.self,
     CommentRequest.self, ReactRequest.self, EditRequest.self, DeleteRequest.self,
     ShowRequest.self, MarkReadRequest.self,
@@ -68,6 +69,26 @@ public struct MarkReadRequest: NodeCommand {
     public let query: FeedQuery
     public init(query: FeedQuery) { self.query = query }
     public func run(on node: Node) async throws -> MarkedRead { MarkedRead(marked: try node.markRead(query)) }
+}
+
+public struct DirectRequest: NodeCommand {
+    public static let name = "dm"
+    public static let queues = true
+    public let friend: String
+    public let text: String
+    public init(friend: String, text: String) { (self.friend, self.text) = (friend, text) }
+    public func run(on node: Node) async throws -> Node.Posted { try await node.sendDirect(to: friend, text: text) }
+}
+
+public struct ChatRequest: NodeCommand {
+    public static let name = "chat"
+    public let friend: String
+    public let limit: Int
+    public init(friend: String, limit: Int) { (self.friend, self.limit) = (friend, limit) }
+    public func run(on node: Node) async throws -> [ChatMessage] {
+        guard limit > 0 else { throw NodeError("the limit must be positive") }
+        return try node.chat(with: friend, limit: limit)
+    }
 }
 
 // MARK: Keys and cards
@@ -180,10 +201,31 @@ public struct FriendReplaceRequest: NodeCommand {
 public struct GroupCreateRequest: NodeCommand {
     public static let name = "group-create"
     public let audience: String
-    public init(audience: String) { self.audience = audience }
+    public let shareMembers: Bool
+    public init(audience: String, shareMembers: Bool) { (self.audience, self.shareMembers) = (audience, shareMembers) }
     public func run(on node: Node) async throws -> Done {
-        try await node.createAudience(name: audience)
+        try await node.createAudience(name: audience, shareMembers: shareMembers)
         return Done()
+    }
+}
+
+public struct GroupShowRequest: NodeCommand {
+    public static let name = "group-show"
+    public let audience: String
+    /// A friend's name: show their audience of that name instead of mine.
+    public let owner: String?
+    public init(audience: String, owner: String?) { (self.audience, self.owner) = (audience, owner) }
+    public func run(on node: Node) async throws -> AudienceDetails { try node.audienceDetails(name: audience, owner: owner) }
+}
+
+public struct GroupShareMembersRequest: NodeCommand {
+    public static let name = "group-share-members"
+    public static let queues = true
+    public let audience: String
+    public let share: Bool
+    public init(audience: String, share: Bool) { (self.audience, self.share) = (audience, share) }
+    public func run(on node: Node) async throws -> MembershipAnswer {
+        MembershipAnswer(change: try await node.setShareMembers(audience: audience, share))
     }
 }
 

@@ -26,6 +26,7 @@ struct AtRest: Sendable {
         case holder = "issued_token.issued_to"
         case commentText = "comment.text"
         case reaction = "reaction.emoji"
+        case memberList = "member_list.list"
     }
 
     static let tagLength = 16

@@ -33,12 +33,21 @@ public struct FeedItem: Codable, Sendable, Equatable {
     public let moreComments: Int
     /// Reactions by emoji, the most frequent first.
     public let reactions: [FeedReaction]
+    /// Whether it is a direct message: only its author and `directWith` can read it.
+    public let direct: Bool
+    /// For a direct message, the other person's local name (mine if a friend wrote it).
+    public let directWith: String?
+    /// How many people can read it, its author included, when known: a
+    /// friend's post shows it once their member list of its epoch arrived.
+    public let audienceSize: Int?
 
     enum CodingKeys: String, CodingKey {
-        case id, author, audience, text, misdated, verified, edited, unread, comments, reactions
+        case id, author, audience, text, misdated, verified, edited, unread, comments, reactions, direct
         case createdAt = "created_at"
         case receivedAt = "received_at"
         case moreComments = "more_comments"
+        case directWith = "direct_with"
+        case audienceSize = "audience_size"
     }
 }
 
@@ -73,7 +82,8 @@ public struct FeedReaction: Codable, Sendable, Equatable {
 extension Node {
     /// The columns of `post p` that `feedItems` reads.
     static let itemColumns = """
-        p.id, p.author, p.audience_name, p.text, p.created_at, p.received_at, p.sort_at, p.rowid AS rowid, p.shown_at IS NULL AS unread,
+        p.id, p.author, p.audience_name, p.audience, p.epoch, p.direct, p.text, p.created_at, p.received_at, p.sort_at, p.rowid AS rowid,
+        p.shown_at IS NULL AS unread,
         EXISTS (SELECT 1 FROM item_change e WHERE e.writer = p.author AND e.id = p.id AND e.post_author = p.author AND e.post_id = p.id
                 AND e.deleted = 0) AS edited
         """
@@ -102,10 +112,14 @@ extension Node {
             let (who, verified) = try person(author)
             let thread = try threadView(author: author, id: id, comments: comments, db, name: person)
             let dates = Dates(row)
+            let direct: Bool = row["direct"]
+            let readers = try self.readers(db, author: author, audienceID: [UInt8](row["audience"] as Data),
+                                           epoch: UInt32(clamping: row["epoch"] as Int64), direct: direct, name: person)
             return FeedItem(id: Hex.encode(id), author: who, audience: try atRest.text(row["audience_name"], .postAudience),
                             text: try atRest.text(row["text"], .postText), createdAt: dates.created, receivedAt: dates.received,
                             misdated: dates.misdated, verified: verified, edited: row["edited"], unread: row["unread"] && author != me,
-                            comments: thread.comments, moreComments: thread.moreComments, reactions: thread.reactions)
+                            comments: thread.comments, moreComments: thread.moreComments, reactions: thread.reactions,
+                            direct: direct, directWith: readers.directWith, audienceSize: readers.size)
         }
     }
 

@@ -171,6 +171,9 @@ extension Node {
             found = found.filter { rank($0) == best }
         }
         guard found.count == 1, let item = found.first else { throw NodeError("more than one post or comment has the id \(Hex.encode(id))") }
+        if action == .comment || action == .reaction, try Self.isDirect(db, owner: item.owner, audienceID: item.audienceID) {
+            throw NodeError("a direct message takes no comments or reactions", hint: "answer it with `kith dm`")
+        }
         if comments { return item }
         return ThreadItem(owner: item.owner, audienceID: item.audienceID, epoch: item.epoch, postID: item.postID, writer: item.owner, id: item.postID)
     }

@@ -17,6 +17,8 @@ public struct FeedQuery: Codable, Sendable, Equatable {
     public var audience: String?
     /// Only posts of others not shown yet.
     public var unreadOnly: Bool
+    /// True: direct messages only; false: none of them; nil: all posts.
+    public var direct: Bool?
 
     public enum Before: Codable, Sendable, Equatable {
         /// A post's id, or a unique prefix of it (8 to 32 hex digits).
@@ -30,8 +32,8 @@ public struct FeedQuery: Codable, Sendable, Equatable {
     public static let me = "me"
 
     public init(limit: Int? = FeedQuery.defaultLimit, before: Before? = nil, author: String? = nil, audience: String? = nil,
-                unreadOnly: Bool = false) {
-        (self.limit, self.before, self.author, self.audience, self.unreadOnly) = (limit, before, author, audience, unreadOnly)
+                unreadOnly: Bool = false, direct: Bool? = nil) {
+        (self.limit, self.before, self.author, self.audience, self.unreadOnly, self.direct) = (limit, before, author, audience, unreadOnly, direct)
     }
 }
 
@@ -128,6 +130,7 @@ extension Node {
             arguments += StatementArguments(values)
         }
         if query.unreadOnly { add("p.shown_at IS NULL AND p.author != ?", [me.data]) }
+        if let direct = query.direct { add("p.direct = ?", [direct]) }
         var author: Data?
         if let name = query.author {
             author = name == FeedQuery.me ? me.data

@@ -13,30 +13,40 @@ extension Node {
     /// Seals a post for an audience, stores it in my own feed and queues one
     /// upload per relay for all members' mailboxes.
     public func post(to audienceName: String, text: String) async throws -> Posted {
-        let keys = try requireKeys()
-        guard !text.isEmpty else { throw NodeError("the post is empty") }
-        guard text.utf8.count <= Post.maxTextBytes else { throw NodeError("the post is longer than \(Post.maxTextBytes) bytes") }
+        try Self.checkPostText(text)
         let now = clock()
         return try await db.writer.write { db in
-            let audience = try self.currentKey(audienceNamed: audienceName, db)
-            let post = try Post(author: keys.identity.publicKey, audienceID: audience.audienceID, epoch: audience.epoch,
-                                id: randomBytes(Post.idLength), createdAt: now, text: text)
-            let envelope = try post.seal(author: keys.identity, audience: audience)
-            try self.storePost(db, post, audienceOwner: audience.owner, audienceName: audienceName, envelopeID: envelope.id, now: now)
-            let members = try Data.fetchAll(db, sql: "SELECT friend FROM audience_member WHERE audience = ?", arguments: [audience.audienceID.data])
-            try self.enqueue(db, envelope: envelope, to: members, now: now)
-            return Posted(id: Hex.encode(post.id), recipients: members.count)
+            try self.post(db, to: try self.currentKey(audienceNamed: audienceName, db), name: audienceName, text: text, direct: false, now: now)
         }
     }
 
-    /// Stores a post in the feed, its text and audience name sealed.
-    func storePost(_ db: Database, _ post: Post, audienceOwner: [UInt8], audienceName: String, envelopeID: [UInt8], now: UInt64) throws {
+    static func checkPostText(_ text: String) throws {
+        guard !text.isEmpty else { throw NodeError("the post is empty") }
+        guard text.utf8.count <= Post.maxTextBytes else { throw NodeError("the post is longer than \(Post.maxTextBytes) bytes") }
+    }
+
+    /// Seals a post under the current key of one of my audiences, stores it
+    /// and queues it for the audience's members.
+    func post(_ db: Database, to audience: AudienceKey, name: String, text: String, direct: Bool, now: UInt64) throws -> Posted {
+        let keys = try requireKeys()
+        let post = try Post(author: keys.identity.publicKey, audienceID: audience.audienceID, epoch: audience.epoch,
+                            id: randomBytes(Post.idLength), createdAt: now, text: text)
+        let envelope = try post.seal(author: keys.identity, audience: audience)
+        try storePost(db, post, audienceOwner: audience.owner, audienceName: name, direct: direct, envelopeID: envelope.id, now: now)
+        let members = try Data.fetchAll(db, sql: "SELECT friend FROM audience_member WHERE audience = ?", arguments: [audience.audienceID.data])
+        try enqueue(db, envelope: envelope, to: members, now: now)
+        return Posted(id: Hex.encode(post.id), recipients: members.count)
+    }
+
+    /// Stores a post in the feed, its text and audience name sealed;
+    /// `direct` for a direct message (its audience's key says so).
+    func storePost(_ db: Database, _ post: Post, audienceOwner: [UInt8], audienceName: String, direct: Bool, envelopeID: [UInt8], now: UInt64) throws {
         let atRest = try atRest
         try db.execute(sql: """
-            INSERT OR IGNORE INTO post (id, author, audience_owner, audience, audience_name, epoch, text, created_at, received_at, envelope_id)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT OR IGNORE INTO post (id, author, audience_owner, audience, audience_name, epoch, text, created_at, received_at, envelope_id, direct)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [post.id.data, post.author.data, audienceOwner.data, post.audienceID.data, try atRest.seal(audienceName, .postAudience),
-                             Int64(post.epoch), try atRest.seal(post.text, .postText), Int64(post.createdAt), Int64(now), envelopeID.data])
+                             Int64(post.epoch), try atRest.seal(post.text, .postText), Int64(post.createdAt), Int64(now), envelopeID.data, direct])
     }
 
     /// Queues one delivery job per relay, naming every mailbox of these

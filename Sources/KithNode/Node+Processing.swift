@@ -161,13 +161,7 @@ extension Node {
                 case .keyUpdate(let update): return try apply(update, db)
                 case .inboxUpdate(let update): return try apply(update, db)
                 }
-                let owner = message.audience.owner
-                guard try Bool.fetchOne(db, sql: "SELECT 1 FROM friend WHERE identity = ?", arguments: [owner.data]) == true else {
-                    return .wait(Waiting(reason: "an audience key from someone who is not a friend (yet)", key: owner, kind: .keyMessage))
-                }
-                let sealed = try sealStored(message.audience.key, keyID: message.audience.keyID)
-                try storeAudienceKey(db, message.audience, name: message.audienceName, sealed: sealed, now: clock())
-                return .done(newPosts: 0, newKeys: db.changesCount)
+                return try receive(message, db)
             case .post:
                 let keyID = try Post.keyID(of: envelope)
                 if cache[keyID] == nil { cache[keyID] = try audienceKey(keyID: keyID, db) }
@@ -175,10 +169,12 @@ extension Node {
                 switch try AudienceMessage.open(envelope, audience: audience, now: clock()) {
                 case .post(let post):
                     if try Self.isDeletedPost(db, author: post.author, id: post.id) { return .done(newPosts: 0, newKeys: 0) }
-                    try storePost(db, post, audienceOwner: audience.owner, audienceName: name, envelopeID: envelopeID, now: clock())
+                    try storePost(db, post, audienceOwner: audience.owner, audienceName: name,
+                                  direct: try Self.keyFlags(db, keyID: keyID).contains(.direct), envelopeID: envelopeID, now: clock())
                     return .done(newPosts: db.changesCount, newKeys: 0)
                 case .note(let note): return try receive(note, audience: audience, db, now: clock())
                 case .fanOut(let note): return try receiveFanOut(note, db, now: clock())
+                case .memberList(let list): return try receive(list, keyID: keyID, db, now: clock())
                 }
             }
         } catch let error as ProtocolError {

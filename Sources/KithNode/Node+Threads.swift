@@ -161,6 +161,10 @@ extension Node {
             return try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table) WHERE post_author = ? AND post_id = ?", arguments: [owner, post]) ?? 0
         }
         let target: [(any DatabaseValueConvertible)?] = [note.targetWriter.data, note.targetID.data, owner, post]
+        // A direct message is answered with one: only its writer's edits and deletes apply to it.
+        if note.action == .comment || note.action == .reaction, try Self.isDirect(db, owner: note.owner, audienceID: note.audienceID) {
+            throw ProtocolError(.wrongRecipient, "note: a comment or reaction on a direct message")
+        }
         switch note.action {
         case .comment:
             if try Self.isDeleted(db, writer: note.writer, id: note.targetID, owner: note.owner, postID: note.postID) { return .unchanged }

@@ -180,6 +180,7 @@ public struct NodeDatabase: Sendable {
                 DROP INDEX post_created;
                 """)
         }
+        m.registerMigration("v13-direct-and-members") { db in try createDirectTables(db) }
         return m
     }
 

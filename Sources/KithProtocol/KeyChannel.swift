@@ -16,13 +16,13 @@ public enum KeyChannel {
     /// Opens a key-channel envelope with one of `keys` (current and
     /// grace-period encryption keys) and parses whichever message it holds,
     /// checking its signature and that it is addressed to `me`. An inner
-    /// type other than 1, 2 or 3 is `unsupported version`: the byte is the key
-    /// message's version byte of earlier revisions.
+    /// type other than 1 to 4 is `unsupported version`: the byte is the key
+    /// message's version byte of earlier revisions (4 is a key message with flags).
     public static func open(_ envelope: Envelope, keys: [BoxKey], me: [UInt8]) throws -> Message {
         var inner = try openInner(envelope, keys: keys)
         defer { wipe(&inner) }
         switch inner.first {
-        case KeyMessage.version: return .keyMessage(try KeyMessage.parse(inner: inner, me: me))
+        case KeyMessage.version, KeyMessage.flaggedType: return .keyMessage(try KeyMessage.parse(inner: inner, me: me))
         case KeyUpdate.type: return .keyUpdate(try KeyUpdate.parse(inner: inner, me: me))
         case InboxUpdate.type: return .inboxUpdate(try InboxUpdate.parse(inner: inner, me: me))
         case let type?: throw ProtocolError(.unsupportedVersion, "key channel: inner type \(type) is not supported")

@@ -203,6 +203,8 @@ public enum AudienceMessage: Sendable {
     case note(Note)
     /// A note the owner fanned out, countersigned.
     case fanOut(Note)
+    /// The owner's list of the audience's members (`MemberList`).
+    case memberList(MemberList)
 
     /// Decrypts a post envelope with the audience key it names and checks
     /// whatever it holds (see `Post.open`, `Note.parse`, `FanOut`).
@@ -218,6 +220,7 @@ public enum AudienceMessage: Sendable {
             try note.check(audience: audience, now: now)
             return .note(note)
         case .fanOut: return .fanOut(try FanOut.parse(inner, audience: audience, now: now))
+        case .memberList: return .memberList(try MemberList.parse(inner, audience: audience))
         case nil: throw ProtocolError.malformed("post: unknown kind")
         }
     }

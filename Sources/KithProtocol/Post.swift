@@ -19,7 +19,7 @@ public struct Post: Equatable, Sendable {
     /// What the inner plaintext of a post envelope holds: a post, a member's
     /// note to the audience's owner, or the owner's countersigned fan-out of
     /// a note to the members (Note.swift).
-    public enum Kind: UInt8, Sendable { case post = 1, note = 2, fanOut = 3 }
+    public enum Kind: UInt8, Sendable { case post = 1, note = 2, fanOut = 3, memberList = 4 }
 
     public let kind: Kind
     public let author: [UInt8]

@@ -39,7 +39,7 @@ enum Seeds {
                 if env.count > Envelope.headerLength, let inner = try? Fixtures.bobBox.open(Array(env[Envelope.headerLength...])) {
                     add(.keyMessageInner, name, inner)
                 }
-            case "post", "note", "fan-out":
+            case "post", "note", "fan-out", "member-list":
                 guard let env = Hex.decode(body) else { continue }
                 envelopes.append(env)
                 add(.envelope, name, env); add(.post, name, env); add(.thread, name, env)
@@ -49,6 +49,7 @@ enum Seeds {
                                                nonce: Array(env[start..<start + AEAD.nonceLength]),
                                                associatedData: Fixtures.postHeader + Array(env[Envelope.headerLength..<start])) {
                     add(.postInner, name, padded); add(.threadInner, name, padded)
+                    if fields["kind"] == "member-list", let inner = try? Padding.unpad(padded, blockSize: padded.count) { add(.memberList, name, inner) }
                 }
             case "request":
                 guard let mailbox = fields["mailbox"].flatMap({ Hex.decode($0) }), let nonce = fields["nonce"].flatMap({ Hex.decode($0) }),

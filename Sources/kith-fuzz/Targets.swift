@@ -26,7 +26,7 @@ enum FuzzTarget: String, CaseIterable, Sendable {
     case keyMessage = "key-message"
     /// The sealed plaintext of a key-channel envelope: the harness seals the
     /// input to bob's key, so `KeyChannel.open` parses it whole, as a key
-    /// message (inner type 1) or a key update (type 2).
+    /// message (inner type 1 or 4), a key update (type 2) or an inbox update (3).
     case keyMessageInner = "key-message-inner"
     /// The encoder against the decoder: a key message sealed with a fuzzed
     /// audience name must open to the same name. Input: the name.
@@ -37,12 +37,15 @@ enum FuzzTarget: String, CaseIterable, Sendable {
     /// the audience key, so `Post.open` checks its padding and parses it.
     case postInner = "post-inner"
     /// `Envelope(bytes:)` then `AudienceMessage.open` with the fixed
-    /// audience key: posts, members' notes and owners' fan-outs.
+    /// audience key: posts, members' notes, owners' fan-outs and member lists.
     case thread
     /// The padded plaintext of a post envelope, encrypted by the harness
     /// under the audience key, so `AudienceMessage.open` parses it whole
-    /// (a post, a note or a fan-out, by its kind byte).
+    /// (a post, a note, a fan-out or a member list, by its kind byte).
     case threadInner = "thread-inner"
+    /// `MemberList.parse` of a list as its owner signed it (as a node
+    /// reads one back from its database); it must round-trip.
+    case memberList = "member-list"
     case drop
     case batch
     case ack
@@ -128,6 +131,8 @@ enum FuzzTarget: String, CaseIterable, Sendable {
             decode { checkThread(try AudienceMessage.open(try Envelope(bytes: data), audience: Fixtures.audience, now: Fixtures.now)) }
         case .threadInner:
             decode { checkThread(try AudienceMessage.open(Fixtures.postEnvelope(padded: data), audience: Fixtures.audience, now: Fixtures.now)) }
+        case .memberList:
+            decode { checkThread(.memberList(try MemberList.parse(data))) }
         case .drop:
             decode {
                 let d = try DropRequest(bytes: data)
@@ -219,11 +224,14 @@ private func check(_ condition: Bool, _ what: String) {
     if !condition { fatalError("kith-fuzz: \(what)") }
 }
 
-/// A note that opened must parse again, from the bytes its writer signed, to
-/// itself, with a text its action allows.
+/// A note (or member list) that opened must parse again, from the bytes its
+/// writer signed, to itself, with a text its action allows.
 private func checkThread(_ message: AudienceMessage) {
     switch message {
     case .post: break
+    case .memberList(let list):
+        check((try? MemberList.parse(list.bytes)) == list, "a member list does not round-trip")
+        check(!list.members.isEmpty && list.members.count <= MemberList.maxMembers, "member count out of range")
     case .note(let note), .fanOut(let note):
         check((try? Note.parse(note.bytes)) == note, "a note does not round-trip")
         switch note.action {

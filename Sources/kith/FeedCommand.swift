@@ -7,9 +7,12 @@ struct FeedCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "feed", abstract: "Show the posts you can read, newest first, a page at a time.",
         discussion: """
-            Each post shows its author (✓ if verified), its audience, its date in your time zone, its id, \
+            Each post shows its author (✓ if verified), who can read it, its date in your time zone, its id, \
             its text, its reactions and its newest \(Node.commentsInFeed) comments (`kith show ID` shows all); \
-            "• new" marks a post shown for the first time. The posts shown (with --json too) count as read \
+            "• new" marks a post shown for the first time. Who can read it: "→ family (alice's group, 5 people)" \
+            (the count, its author included, is known for your own posts and for a friend's group that shares \
+            its member list; `kith group show` tells more), or "→ direct: you and bob" for a direct message. \
+            The posts shown (with --json too) count as read \
             from then on: `kith status` counts the others' posts not shown yet as unread, and --unread shows \
             only those. --mark-read marks every post the filters select as read without showing it.
 
@@ -21,7 +24,7 @@ struct FeedCommand: AsyncParsableCommand {
             --json prints {"posts": [...], "more": N, "next_before": ID}: "more" counts the posts beyond \
             this page, "next_before" (only when there are some) is the id to pass to --before. Each post is \
             {id, author, audience, text, created_at, received_at, misdated, verified, edited, unread, \
-            comments, more_comments, reactions}, times in ISO 8601 UTC; each comment {id, author, text, \
+            comments, more_comments, reactions, direct, direct_with, audience_size}, times in ISO 8601 UTC; each comment {id, author, text, \
             created_at, received_at, misdated, edited, verified}; each reaction {emoji, count, by}.
             """)
 
@@ -44,17 +47,22 @@ struct FeedCommand: AsyncParsableCommand {
 
     @Flag(help: "Only the posts of others not shown yet.") var unread = false
 
+    @Flag(name: .customLong("dm"), help: "Only direct messages.") var onlyDirect = false
+
+    @Flag(name: .customLong("no-dm"), help: "No direct messages.") var noDirect = false
+
     @Flag(name: .customLong("mark-read"), help: "Mark every post the filters select as read, without showing them.") var markRead = false
 
     func validate() throws {
         if let limit, limit <= 0 { throw ValidationError("--limit must be positive") }
         if all, limit != nil { throw ValidationError("give either --limit or --all") }
+        if onlyDirect, noDirect { throw ValidationError("give --dm or --no-dm, not both") }
         if markRead, all || limit != nil { throw ValidationError("--mark-read takes every post the filters select: no --limit or --all") }
     }
 
     func run() async throws {
         let query = FeedQuery(limit: all || markRead ? nil : limit ?? FeedQuery.defaultLimit, before: try before.map(Self.before),
-                              author: author, audience: audience, unreadOnly: unread)
+                              author: author, audience: audience, unreadOnly: unread, direct: onlyDirect ? true : noDirect ? false : nil)
         if markRead {
             let marked = try await home.run(MarkReadRequest(query: query))
             if json { return try Console.json(marked) }
@@ -80,6 +88,8 @@ struct FeedCommand: AsyncParsableCommand {
         if let author { words += ["--author", author] }
         if let audience { words += ["--audience", audience] }
         if unread { words.append("--unread") }
+        if onlyDirect { words.append("--dm") }
+        if noDirect { words.append("--no-dm") }
         return words.map { word in
             word.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_./:=@+,".contains($0)) }) && !word.isEmpty
                 ? word : "'" + word.replacingOccurrences(of: "'", with: #"'\''"#) + "'"

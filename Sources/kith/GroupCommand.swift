@@ -7,17 +7,89 @@ struct GroupCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "group",
         abstract: "Audiences: the groups of friends you post to.",
-        subcommands: [Create.self, Add.self, Remove.self, List.self]
+        subcommands: [Create.self, Add.self, Remove.self, List.self, Show.self, ShareMembers.self]
     )
 
     struct Create: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Create an audience with a fresh key.")
+        static let configuration = CommandConfiguration(
+            abstract: "Create an audience with a fresh key.",
+            discussion: """
+                By default its members can see who else is in it (`kith group show NAME --owner YOU` on \
+                their side): every comment goes to every member, so a member should know who reads it. \
+                --hide-members keeps the list to you; members then see only you and themselves. \
+                `kith group share-members` changes it later.
+                """
+        )
         @OptionGroup var home: HomeOptions
+        @Flag(help: "Do not send members the list of who else is in the audience.") var hideMembers = false
         @Argument(help: "The audience's name, e.g. family.") var name: String
 
         func run() async throws {
-            _ = try await home.run(GroupCreateRequest(audience: name))
+            _ = try await home.run(GroupCreateRequest(audience: name, shareMembers: !hideMembers))
             Console.note("created audience \"\(name)\"")
+            Console.note(hideMembers ? "members can see who else is in it: no (change with `kith group share-members \(name) yes`)"
+                                     : "members can see who else is in it: yes (change with `kith group share-members \(name) no`)")
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show who is in an audience: yours, or with --owner a friend's.",
+            discussion: """
+                For your audience: its epoch, whether members see the member list, and every member \
+                with fingerprint (✓: verified). For a friend's (--owner FRIEND): what their key and \
+                member list say; a member who is not your friend shows by fingerprint and the name the \
+                owner gave them. --json prints {name, owner, epoch, members_shared, members_complete, \
+                members}, each person as {name, fingerprint, verified, friend, you}.
+                """
+        )
+        @OptionGroup var home: HomeOptions
+        @Option(help: "The friend who owns the audience (default: you).") var owner: String?
+        @Flag(help: "Print the audience as JSON.") var json = false
+        @Argument(help: "The audience.") var name: String
+
+        func run() async throws {
+            let details = try await home.run(GroupShowRequest(audience: name, owner: owner))
+            if json { return try Console.json(details) }
+            func line(_ p: AudienceDetails.Person) -> String {
+                let who = p.you ? "\(p.name) (you)" : p.friend ? VerifiedMark.name(p.name, verified: p.verified)
+                    : "\(p.name) (\(details.owner.name)'s name for them; not your friend)"
+                return "  \(who)  \(p.fingerprint)"
+            }
+            Console.out("\(details.name): owner \(details.owner.you ? "you" : VerifiedMark.name(details.owner.name, verified: details.owner.verified)), epoch \(details.epoch)")
+            Console.out("members can see who else is in it: \(details.membersShared ? "yes" : "no")")
+            if !details.membersComplete {
+                Console.out(details.membersShared ? "the member list has not arrived yet; you know of:" : "the owner keeps the member list hidden; you know of:")
+            }
+            if details.members.isEmpty { Console.out("  (no members)") }
+            for member in details.members { Console.out(line(member)) }
+        }
+    }
+
+    struct ShareMembers: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "share-members",
+            abstract: "Choose whether an audience's members can see who else is in it.",
+            discussion: """
+                The audience gets a new key, which says the choice, sent to every member by `kith sync`; \
+                with yes, the member list follows it, and again after every change of members. Hiding \
+                cannot take back a list members already received.
+                """
+        )
+        @OptionGroup var home: HomeOptions
+        @Argument(help: "The audience.") var name: String
+        @Argument(help: "yes or no.") var share: String
+
+        func validate() throws {
+            guard ["yes", "no"].contains(share) else { throw ValidationError("say yes or no") }
+        }
+
+        func run() async throws {
+            guard let change = try await home.run(GroupShareMembersRequest(audience: name, share: share == "yes")).change else {
+                return Console.note("members of \"\(name)\" can see who else is in it: \(share) already")
+            }
+            Console.note("members of \"\(name)\" can see who else is in it: \(share); `kith sync` sends the new key to \(change.keyQueuedFor) \(change.keyQueuedFor == 1 ? "member" : "members")")
+            GroupCommand.warnSkipped(change)
         }
     }
 

@@ -32,6 +32,7 @@ struct Kith: AsyncParsableCommand {
             BenchCommand.self,
             CommentCommand.self, ReactCommand.self, EditCommand.self, DeleteCommand.self,
             ShowCommand.self,
+            DirectCommand.self, ChatCommand.self,
         ]
     )
 

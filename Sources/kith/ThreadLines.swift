@@ -9,7 +9,7 @@ import KithNode
 /// everything is escaped by `Console`.
 enum ThreadLines {
     static func show(_ item: FeedItem) {
-        var header = "\(VerifiedMark.name(item.author, verified: item.verified)) → \(item.audience)  \(dates(item.createdAt, item.receivedAt, misdated: item.misdated))"
+        var header = "\(VerifiedMark.name(item.author, verified: item.verified)) → \(readers(item))  \(dates(item.createdAt, item.receivedAt, misdated: item.misdated))"
         if item.unread { header += "  • new" }
         Console.out(wrapping: header, indent: "    ", first: "")
         Console.out("    id \(item.id)")
@@ -52,5 +52,12 @@ enum ThreadLines {
         formatter.timeZone = .current
         formatter.dateFormat = "yyyy-MM-dd HH:mm"
         return formatter.string(from: date)
+    }
+
+    /// Who can read a post: "direct: you and bob", or "family (alice's group, 5 people)".
+    static func readers(_ item: FeedItem) -> String {
+        if item.direct { return "direct: you and \(item.directWith ?? "?")" }
+        let size = item.audienceSize.map { "\($0) \($0 == 1 ? "person" : "people")" } ?? "members unknown to you"
+        return "\(item.audience) (\(item.author)'s group, \(size))"
     }
 }

@@ -74,7 +74,7 @@ final class ConnectionCounter: @unchecked Sendable {
         let counter = try ConnectionCounter(port: port)
         defer { counter.stop() }
 
-        try kithOK(["group", "create", "--home", alice, "family"])
+        try kithOK(["group", "create", "--home", alice, "family", "--hide-members"])
         for name in ["bob", "carol"] { try kithOK(["group", "add", "--home", alice, "family", name]) }
         for n in 1...3 { try kithOK(["post", "--home", alice, "--to", "family", "post \(n)"]) }
 

@@ -55,7 +55,7 @@ import Testing
         let lines = shown.stdout.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
         #expect(lines.count >= 6)
         #expect(lines.filter { !$0.hasPrefix("    ") }.count == 2)
-        #expect(lines.filter { !$0.hasPrefix("    ") }.allSatisfy { $0.hasPrefix("alice → family  ") })
+        #expect(lines.filter { !$0.hasPrefix("    ") }.allSatisfy { $0.hasPrefix("alice → family (alice's group, 2 people)  ") })
         #expect(lines.allSatisfy { $0.unicodeScalars.reduce(0) { $0 + ($1.isASCII ? 1 : 2) } < 80 }, "\(lines)")
 
         // JSON keeps the exact text.

@@ -270,10 +270,10 @@ private func expectFailure(_ r: Output, _ message: String, hint: String? = nil, 
         struct Item: Decodable { let author: String; let verified: Bool }
         func items() throws -> [Item] { try feedPosts(bob, as: Item.self) }
         #expect(try items().map(\.verified) == [false])
-        #expect(try kithOK(["feed", "--home", bob]).hasPrefix("alice → family  "))
+        #expect(try kithOK(["feed", "--home", bob]).hasPrefix("alice → family (alice's group, 2 people)  "))
         try kithOK(["friend", "verify", "--home", bob, "alice", "--confirm"])
         #expect(try items().map(\.verified) == [true])
-        #expect(try kithOK(["feed", "--home", bob]).hasPrefix("alice ✓ → family  "))
+        #expect(try kithOK(["feed", "--home", bob]).hasPrefix("alice ✓ → family (alice's group, 2 people)  "))
         try kithOK(["friend", "verify", "--home", bob, "alice", "--clear"])
         #expect(try items().map(\.verified) == [false])
 

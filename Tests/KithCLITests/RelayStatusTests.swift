@@ -13,8 +13,8 @@ import Testing
         try kithOK(["post", "--home", alice, "--to", "family", "hello"])
         try kithOK(["sync", "--home", alice])
         let shown = try JSONDecoder().decode(Status.self, from: Data(try kithOK(["relay", "status", "--home", relay.home, "--json"]).utf8))
-        // Two mailboxes; for bob, the key message and the post.
-        #expect(shown.mailboxes == 2 && shown.envelopes == 2 && shown.deliveriesWaiting == 2)
+        // Two mailboxes; for bob, the key message, the member list and the post.
+        #expect(shown.mailboxes == 2 && shown.envelopes == 3 && shown.deliveriesWaiting == 3)
         #expect(shown.envelopeBytes > 0 && shown.databaseBytes >= shown.envelopeBytes)
         let text = try kithOK(["relay", "status", "--home", relay.home])
         #expect(text.hasPrefix("mailboxes           2\n"))

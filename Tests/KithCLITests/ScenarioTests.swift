@@ -22,7 +22,7 @@ import Testing
         let friends = try kithOK(["friend", "list", "--home", "\(dir)/alice"])
         #expect(friends.split(separator: "\n").map { $0.split(separator: " ").first! } == ["bob", "carol"])
 
-        try kithOK(["group", "create", "--home", "\(dir)/alice", "family"])
+        try kithOK(["group", "create", "--home", "\(dir)/alice", "family", "--hide-members"])
         try kithOK(["group", "add", "--home", "\(dir)/alice", "family", "bob"])
         let text = "The baby is here! \(UUID().uuidString)"
         let id = try kithOK(["post", "--home", "\(dir)/alice", "--to", "family", text])
@@ -55,7 +55,7 @@ import Testing
         for name in ["alice", "dave"] { try kithOK(["init", "--home", "\(dir)/\(name)", "--name", name, "--relay", relay.url]) }
         // Only alice has added dave so far.
         try kithOK(["friend", "add", "--home", "\(dir)/alice", try kithOK(["card", "--home", "\(dir)/dave"])])
-        try kithOK(["group", "create", "--home", "\(dir)/alice", "climbing"])
+        try kithOK(["group", "create", "--home", "\(dir)/alice", "climbing", "--hide-members"])
         try kithOK(["group", "add", "--home", "\(dir)/alice", "climbing", "dave"])
         try kithOK(["post", "--home", "\(dir)/alice", "--to", "climbing", "Saturday at 9?"])
         try kithOK(["sync", "--home", "\(dir)/alice"])
@@ -75,7 +75,7 @@ import Testing
         for name in ["alice", "bob"] { try kithOK(["init", "--home", "\(dir)/\(name)", "--name", name, "--relay", relay.url]) }
         try kithOK(["friend", "add", "--home", "\(dir)/alice", try kithOK(["card", "--home", "\(dir)/bob"])])
         try kithOK(["friend", "add", "--home", "\(dir)/bob", try kithOK(["card", "--home", "\(dir)/alice"])])
-        try kithOK(["group", "create", "--home", "\(dir)/alice", "family"])
+        try kithOK(["group", "create", "--home", "\(dir)/alice", "family", "--hide-members"])
         try kithOK(["group", "add", "--home", "\(dir)/alice", "family", "bob"])
         try kithOK(["post", "--home", "\(dir)/alice", "--to", "family", "sent while the relay was down"])
         #expect(relay.stop() == 0)

@@ -32,7 +32,7 @@ import Testing
             let carol = dir + "/carol"
             try kithOK(["init", "--home", carol, "--name", "carol", "--relay", relay.url])
             try kithOK(["friend", "add", "--home", carol, try kithOK(["card", "--home", bob])])
-            try kithOK(["group", "create", "--home", carol, "club"])
+            try kithOK(["group", "create", "--home", carol, "club", "--hide-members"])
             try kithOK(["group", "add", "--home", carol, "club", "bob"])
             try kithOK(["sync", "--home", carol])
             try kithOK(["sync", "--home", bob])

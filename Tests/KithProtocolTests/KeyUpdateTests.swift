@@ -73,7 +73,7 @@ import Testing
     }
 
     @Test func unknownInnerTypesAreUnsupported() throws {
-        for type: UInt8 in [0, 4, 9, 255] {
+        for type: UInt8 in [0, 5, 9, 255] {
             let envelope = Envelope(kind: .keyMessage,
                                     payload: try BoxKey.seal(Padding.pad([type] + randomBytes(100), blockSize: KeyMessage.paddedLength), to: bobBox.publicKey))
             #expect(kind { _ = try KeyChannel.open(envelope, keys: [bobBox], me: bob.publicKey) } == .unsupportedVersion)

@@ -58,6 +58,7 @@ func outcome(of v: Vector) throws -> String {
             #expect(message.audience.epoch == UInt32(v.fields["epoch"]!))
             #expect(message.audience.key.copyBytes() == v.hex("epoch-key"))
             #expect(message.audienceName == v.fields["audience-name"])
+            #expect(message.flags.rawValue == UInt8(v.fields["flags"] ?? "0"), "flags: 1 direct, 2 sharing members; a vector without the line says 0")
         case "key-update":
             let envelope = try Envelope(bytes: Hex.decode(v.body)!)
             let key = try BoxKey(secretKey: v.hex("recipient-encryption-secret"))
@@ -94,6 +95,16 @@ func outcome(of v: Vector) throws -> String {
             #expect(post.createdAt == UInt64(v.fields["created-at"]!))
             #expect(post.text == v.fields["text"])
             #expect(envelope.payload.count == 16 + 24 + Int(v.fields["padded-length"]!)! + 16)
+        case "member-list":
+            let envelope = try Envelope(bytes: Hex.decode(v.body)!)
+            var key = v.hex("epoch-key")
+            let audience = AudienceKey(owner: v.hex("owner"), audienceID: v.hex("audience-id"),
+                                       epoch: UInt32(v.fields["epoch"]!)!, key: SecretBytes(consuming: &key))
+            guard case .memberList(let list) = try AudienceMessage.open(envelope, audience: audience, now: now) else {
+                Issue.record("\(v.file): opened as another kind"); return "other"
+            }
+            #expect(list.revision == UInt64(v.fields["revision"]!))
+            #expect(list.members.map { "\(Hex.encode($0.identity)) \($0.name)" }.joined(separator: ", ") == v.fields["members"])
         case "note", "fan-out":
             let envelope = try Envelope(bytes: Hex.decode(v.body)!)
             var key = v.hex("epoch-key")
@@ -162,7 +173,7 @@ func outcome(of v: Vector) throws -> String {
         #expect(vectors.count >= 63)
         #expect(vectors.allSatisfy { $0.fields["now"] != nil }, "every vector names its evaluation time")
         let kinds = Set(vectors.compactMap { $0.fields["kind"] })
-        #expect(kinds == ["card", "key-message", "key-update", "inbox-update", "post", "note", "fan-out", "request", "audience-key", "drop",
+        #expect(kinds == ["card", "key-message", "key-update", "inbox-update", "post", "note", "fan-out", "member-list", "request", "audience-key", "drop",
                           "batch", "ack", "keystore"])
         let expects = Set(vectors.compactMap { $0.fields["expect"] })
         for kind in ProtocolError.Kind.allCases {
