@@ -26,6 +26,8 @@ struct AtRest: Sendable {
         case holder = "issued_token.issued_to"
         case commentText = "comment.text"
         case reaction = "reaction.emoji"
+        case invitationKey = "friend_invitation.answer_key"
+        case requestCard = "friend_request.card"
     }
 
     static let tagLength = 16

@@ -180,6 +180,8 @@ extension Node {
                 case .note(let note): return try receive(note, audience: audience, db, now: clock())
                 case .fanOut(let note): return try receiveFanOut(note, db, now: clock())
                 }
+            case .friendRequest:
+                return try receiveFriendRequest(envelope, db)
             }
         } catch let error as ProtocolError {
             return .reject(error.description)

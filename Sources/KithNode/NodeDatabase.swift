@@ -169,6 +169,7 @@ public struct NodeDatabase: Sendable {
             try db.execute(sql: "UPDATE item_change SET text = NULL WHERE text IS NOT NULL")
             if db.changesCount > 0 { try setProfile(db, wipePending, Data()) }
         }
+        m.registerMigration("v12-invite-friend-requests") { db in try createInvitationTables(db) }
         return m
     }
 

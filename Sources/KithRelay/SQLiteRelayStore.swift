@@ -136,6 +136,7 @@ public struct SQLiteRelayStore: RelayStorage {
                 CREATE TABLE invite (hash BLOB PRIMARY KEY NOT NULL, created_at INTEGER NOT NULL, used_at INTEGER) WITHOUT ROWID;
                 """)
         }
+        m.registerMigration("v4-friend-invitations") { db in try createInvitationTable(db) }
         return m
     }
 

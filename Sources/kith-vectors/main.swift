@@ -217,5 +217,6 @@ try writeKeystoreVectors()
 try writeKeyUpdateVectors()
 try writeInboxUpdateVectors()
 try writeThreadVectors()
+try writeInvitationVectors()
 
 print("wrote \(written) vectors to \(dir)")
