@@ -82,7 +82,7 @@ public enum Pasted: Sendable, Equatable {
     }
 
     static func firstPrefix(in text: Substring) -> Substring.Index? {
-        [ContactCard.prefix, FriendInvitation.prefix].compactMap { text.range(of: $0)?.lowerBound }.min()
+        [ContactCard.prefix, FriendInvitation.prefix].compactMap { text.firstRange(of: $0)?.lowerBound }.min()
     }
 
     static func isBase64URL(_ c: Character) -> Bool {

@@ -39,7 +39,7 @@ struct InviteCommand: AsyncParsableCommand {
         let made = try await home.run(InviteRequest(lifetime: Self.seconds(expires) ?? 0))
         if json { return try Console.json(made) }
         Console.out(made.invitation)
-        Console.note("send it to one friend: it works once, until \(DaemonCommand.time(made.expiresAt)) (invitation \(made.id)); "
+        Console.note("send it to one friend: it works once, until \(StatusCommand.time(made.expiresAt)) (invitation \(made.id)); "
             + "once they have added it, `kith sync` and `kith friend requests` show their request")
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import KithCrypto
 @testable import KithProtocol
 import Testing
