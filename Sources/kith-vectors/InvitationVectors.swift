@@ -5,6 +5,11 @@ import KithProtocol
 // keeps (under keys derived from the secret), and the friend request that
 // answers it (bob's card, sealed to alice's encryption key).
 
+/// A friend request envelope around `inner`, built from primitives: padded and sealed to alice.
+func sealedRequest(_ inner: [UInt8]) throws -> [UInt8] {
+    Envelope(kind: .friendRequest, payload: try BoxKey.seal(Padding.pad(inner, blockSize: FriendRequest.paddedLength), to: aliceBox.publicKey)).bytes
+}
+
 @MainActor func writeInvitationVectors() throws {
     let secret = [UInt8](repeating: 0x1f, count: 16)
     let invitation = try FriendInvitation(relay: "https://relay.example", secret: secret)
@@ -49,9 +54,12 @@ import KithProtocol
               hex(try request.seal(to: aliceBox.publicKey).bytes))
     try write("friend-request-other-invitation.txt", requestHeader + [("expect", "success"), ("proven", "0"),
         ("comment", "a request whose proof was made with another invitation's answer key: parses, and the inviter drops it")],
-              hex(try FriendRequest(invitation: other, card: bobCard).seal(to: aliceBox.publicKey).bytes))
+              hex(try sealedRequest([1] + invitation.id + FriendRequest.proof(answerKey: other.answerKey(), invitationID: invitation.id, card: bobCard)
+                                    + bobCard.bytes)))
     try write("friend-request-wrong-recipient.txt", requestHeader + [("expect", "no matching key"),
         ("comment", "sealed to another encryption key")], hex(try request.seal(to: otherBox.publicKey).bytes))
+    try write("friend-request-unsupported-type.txt", requestHeader + [("expect", "unsupported version"), ("comment", "inner type 2")],
+              hex(try sealedRequest([2] + invitation.id + request.proof + bobCard.bytes)))
     let short = Envelope(kind: .friendRequest, payload: try BoxKey.seal(Padding.pad([1], blockSize: 4096), to: aliceBox.publicKey))
     try write("friend-request-wrong-size.txt", requestHeader + [("expect", "malformed"), ("comment", "a payload of 4144 bytes, not 5168")],
               hex(short.bytes))

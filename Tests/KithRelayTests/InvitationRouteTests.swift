@@ -52,7 +52,7 @@ import Testing
         var configuration = RelayConfiguration()
         configuration.maxInvitationsPerMailbox = 2
         configuration.maxInvitationSeconds = 3600
-        configuration.invitationTakeRate = RateLimit(perSecond: 0.001, burst: 4)
+        configuration.invitationTakeRate = RateLimit(perSecond: 0.001, burst: 3)
         try await withLiveRelay(configuration: configuration) { url, client in
             let relay = RelayClient(baseURL: url)
             let owner = try await TestMailbox.make(relay), other = try await TestMailbox.make(relay)
