@@ -9,6 +9,8 @@ public enum Pasted: Sendable, Equatable {
     /// The most lines after the prefix's that may continue a wrapped card
     /// (a 64-column wrap of the longest card is 77 lines).
     static let maxContinuationLines = 100
+    /// The longest card's text: the prefix and the base64url of `ContactCard.maxBytes`.
+    static let maxCardTextLength = ContactCard.prefix.utf8.count + (ContactCard.maxBytes * 4 + 2) / 3
 
     /// The one card or invitation in `text`.
     public static func find(in text: String) throws(PasteRefusal) -> Pasted {
@@ -93,9 +95,11 @@ public enum Pasted: Sendable, Equatable {
     /// make a valid card (the fewest); else the error of all of them joined.
     static func parseCard(_ pieces: [String]) -> Result<ContactCard, ProtocolError> {
         var joined = ""
-        var lastError = ProtocolError.malformed("card: empty")
+        var lastError = ProtocolError.malformed("card: longer than any card can be")
         for piece in pieces {
             joined += piece
+            // No card is longer: more lines cannot make one.
+            if joined.utf8.count > maxCardTextLength { break }
             do { return .success(try ContactCard(text: joined)) } catch let error as ProtocolError { lastError = error } catch {
                 lastError = .malformed("card: unreadable")
             }
