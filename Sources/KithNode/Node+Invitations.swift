@@ -53,8 +53,16 @@ extension Node {
     static let maxFriendRequests = 100
     /// The longest and shortest lifetime of an invitation I make, in seconds.
     public static let invitationLifetimes: ClosedRange<UInt64> = 1...(30 * 24 * 3600)
-    /// Invitations never answered are forgotten this long after they expire.
+    /// Answered invitations are forgotten this long after they expire (a
+    /// repeated request for one is then dropped).
     static let invitationMemory: UInt64 = 30 * 24 * 3600
+
+    /// How long after its expiry an unanswered invitation's request may still
+    /// arrive (it waits in the taker's outbox while my relay is down); then
+    /// the drop tokens of its card are revoked.
+    static let answerGrace: UInt64 = 7 * 24 * 3600
+    /// Unanswered invitations closed per sync at most (each is a relay request).
+    static let closedPerSync = 20
 
     /// The holder tag of the tokens of an invitation's card, which no friend's name can have.
     func invitationHolder(_ id: [UInt8]) throws -> Data { try atRest.tag("\u{0}invitation \(Hex.encode(id))", .holder) }
@@ -84,11 +92,29 @@ extension Node {
         let expires = now + lifetime
         let sealedKey = try invitation.answerKey().withBytes { try keys.atRest.seal($0, .invitationKey) }
         try await db.writer.write { db in
-            try db.execute(sql: "DELETE FROM friend_invitation WHERE expires_at < ?", arguments: [Int64(clamping: now) - Int64(Self.invitationMemory)])
+            try db.execute(sql: "DELETE FROM friend_invitation WHERE answered = 1 AND expires_at < ?",
+                           arguments: [Int64(clamping: now) - Int64(Self.invitationMemory)])
             try db.execute(sql: "INSERT INTO friend_invitation (id, answer_key, relay, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
                            arguments: [invitation.id.data, sealedKey, relay, Int64(clamping: now), Int64(clamping: expires)])
         }
         return IssuedInvitation(invitation: invitation.text, id: Self.shortID(invitation.id), relay: relay, expiresAt: expires)
+    }
+
+    /// Closes invitations that expired `answerGrace` ago with no request:
+    /// whoever took one (if anyone did) holds a drop token of mine and never
+    /// asked to be a friend, so its tokens are revoked and the invitation
+    /// forgotten. A token that cannot be revoked now is tried again at the
+    /// next sync.
+    func closeUnansweredInvitations() async throws {
+        let before = Int64(clamping: clock()) - Int64(Self.answerGrace)
+        let ids = try await db.writer.read { db in
+            try Data.fetchAll(db, sql: "SELECT id FROM friend_invitation WHERE answered = 0 AND expires_at < ? ORDER BY expires_at LIMIT ?",
+                              arguments: [before, Self.closedPerSync])
+        }
+        for id in ids {
+            guard try await revokeTokens(issuedTo: try invitationHolder([UInt8](id))).failures.isEmpty else { continue }
+            try await db.writer.write { db in try db.execute(sql: "DELETE FROM friend_invitation WHERE id = ?", arguments: [id]) }
+        }
     }
 
     static func shortID(_ id: [UInt8]) -> String { String(Hex.encode(id).prefix(8)) }

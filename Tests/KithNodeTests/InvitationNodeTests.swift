@@ -71,4 +71,27 @@ import Testing
             #expect(try alice.friendRequests().isEmpty)
         }
     }
+
+    @Test func anInvitationLeftUnansweredIsClosedAfterItsGrace() async throws {
+        let clock = TestClock()
+        try await withRelayAndDirectory { url, dir in
+            let alice = try await Node.create(home: dir + "/alice", name: "alice", relays: [url], passphrase: passphrase, kdf: .interactive) { clock.now }
+            let invitation = try FriendInvitation(text: try await alice.invite(lifetime: 60).invitation)
+            // Someone takes the card and never answers: they hold a drop token of alice's.
+            let sealed = try #require(try await RelayClient(baseURL: url).takeInvitation(id: invitation.id))
+            let inbox = try invitation.open(sealed).inboxes[0]
+            @Sendable func drop() async throws {
+                _ = try await RelayClient(baseURL: url).drop(DropRequest(targets: [.init(mailbox: inbox.mailbox, token: inbox.dropToken)],
+                                                                         envelope: Envelope(kind: .post, payload: randomBytes(56 + 512)).bytes))
+            }
+            try await drop()
+            clock.advance(60 + Node.answerGrace - 1)
+            _ = try await alice.sync()
+            try await drop()
+            clock.advance(2)
+            _ = try await alice.sync()
+            let refused = await #expect(throws: RelayClient.Failure.self) { try await drop() }
+            #expect(refused?.status == 403)
+        }
+    }
 }
