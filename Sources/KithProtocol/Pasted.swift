@@ -56,7 +56,7 @@ public enum Pasted: Sendable, Equatable {
         }
         if let brokenCard {
             if brokenCard.kind == .malformed && (brokenCard.detail.hasSuffix("truncated") || brokenCard.detail.contains("base64url")) {
-                throw PasteRefusal("the card seems cut off", hint: "copy it again, whole, from `kith card` (it is one line starting with \(ContactCard.prefix))")
+                throw PasteRefusal("not a valid contact card: it seems cut off", hint: "copy it again, whole, from `kith card` (it is one line starting with \(ContactCard.prefix))")
             }
             throw PasteRefusal("not a valid contact card: \(brokenCard.description)", hint: "ask your friend for a new card (`kith card`)")
         }

@@ -57,9 +57,9 @@ import Testing
         let card = try Self.card(), other = try Self.card("bob", seed: 0xb0)
         func refusal(_ text: String) -> PasteRefusal? { #expect(throws: PasteRefusal.self) { try Pasted.find(in: text) } }
         let cut = refusal(String(card.text.dropLast(30)))
-        #expect(cut?.message == "the card seems cut off" && cut?.hint.contains("kith card") == true)
+        #expect(cut?.message == "not a valid contact card: it seems cut off" && cut?.hint.contains("kith card") == true)
         let cutWrapped = refusal(Self.wrapped(String(card.text.dropLast(80)), width: 64, quote: "> ") + "\n>\n> Bye!")
-        #expect(cutWrapped?.message == "the card seems cut off")
+        #expect(cutWrapped?.message == "not a valid contact card: it seems cut off")
         let two = refusal("\(card.text)\n\(other.text)")
         #expect(two?.message == "found 2 different contact cards" && two?.hint == "paste one card at a time")
         #expect(refusal("\(card.text) \(Self.invitation)")?.message == "found both a contact card and an invitation")
