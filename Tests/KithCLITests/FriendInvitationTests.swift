@@ -18,8 +18,9 @@ struct InvitationItem: Decodable {
     let expiresAt: UInt64
 }
 
-func friendRequests(_ home: String) throws -> [FriendRequestItem] {
-    try JSONDecoder().decode([FriendRequestItem].self, from: Data(try kithOK(["friend", "requests", "--home", home, "--json"]).utf8))
+/// With no passphrase, only a node whose daemon runs can answer.
+func friendRequests(_ home: String, passphrase: String? = "test passphrase") throws -> [FriendRequestItem] {
+    try JSONDecoder().decode([FriendRequestItem].self, from: Data(try kithOK(["friend", "requests", "--home", home, "--json"], passphrase: passphrase).utf8))
 }
 
 func invite(_ home: String, _ more: [String] = []) throws -> InvitationItem {
@@ -160,5 +161,34 @@ func invite(_ home: String, _ more: [String] = []) throws -> InvitationItem {
         // friend replace reads a pasted card the same way.
         let replaced = try kith(["friend", "replace", "--home", bob, "alice", "-"], stdin: quoted(other, width: 70, cut: 40))
         #expect(replaced.stderr.contains("not a valid contact card: it seems cut off"))
+    }
+
+    /// With alice's daemon running, her invitation commands go through it (no passphrase), and it
+    /// fetches bob's request by itself; bob's own daemon sends it at once.
+    @Test(.timeLimit(.minutes(5))) func invitationsGoThroughTheDaemons() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let relay = try RelayProcess(home: dir + "/relay")
+        let alice = dir + "/alice", bob = dir + "/bob", carol = dir + "/carol"
+        for (name, home) in [("alice", alice), ("bob", bob), ("carol", carol)] {
+            try kithOK(["init", "--home", home, "--name", name, "--relay", relay.url])
+        }
+        let aliceDaemon = try DaemonProcess(home: alice), bobDaemon = try DaemonProcess(home: bob)
+        defer { _ = aliceDaemon.stop(); _ = bobDaemon.stop() }
+        func run(_ home: String, _ args: [String]) throws -> String { try kithOK(args + ["--home", home], passphrase: nil) }
+        let made = try JSONDecoder().decode(InvitationItem.self, from: Data(try run(alice, ["invite", "--json"]).utf8))
+        #expect(try run(bob, ["friend", "add", made.invitation]).hasPrefix("alice  "))
+        #expect(try eventually { try friendRequests(alice, passphrase: nil).map(\.name) == ["bob"] })
+        #expect(try run(alice, ["friend", "requests"]).contains("invitation \(made.id)"))
+        #expect(try run(alice, ["friend", "accept", "bob"]).hasPrefix("bob  "))
+        #expect(try run(alice, ["friend", "list"]).hasPrefix("bob  "))
+
+        // carol's request, declined through the daemon.
+        try kithOK(["friend", "add", "--home", carol, try run(alice, ["invite"])])
+        try kithOK(["sync", "--home", carol])
+        #expect(try eventually { try friendRequests(alice, passphrase: nil).map(\.name) == ["carol"] })
+        let declined = try kith(["friend", "decline", "--home", alice, "carol"], passphrase: nil)
+        #expect(declined.status == 0 && declined.stderr.contains("revoked 1 drop token"), "\(declined.stderr)")
+        #expect(try friendRequests(alice, passphrase: nil).isEmpty)
     }
 }
