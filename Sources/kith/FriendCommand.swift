@@ -195,7 +195,7 @@ extension FriendCommand {
             if json { return try Console.json(requests) }
             if requests.isEmpty { return Console.note("no friend requests: `kith sync` fetches new ones") }
             for r in requests {
-                Console.out("\(r.name)  \(r.fingerprint)")
+                Console.out("\(VerifiedMark.name(r.name, verified: false))  \(r.fingerprint)")
                 Console.out("  safety number \(r.safetyNumber), invitation \(r.invitation)")
             }
         }
@@ -251,7 +251,7 @@ extension FriendCommand {
 /// How a friend just added is shown.
 enum Friends {
     static func show(_ added: FriendAdded) {
-        Console.out("\(added.friend.name)  \(added.friend.fingerprint)")
+        Console.out("\(VerifiedMark.name(added.friend.name, verified: false))  \(added.friend.fingerprint)")
         Console.note("your fingerprint is \(added.myFingerprint); your safety number with \(added.friend.name) is \(added.safetyNumber)")
         Console.note("compare them with \(added.friend.name) in person or by a call, then: kith friend verify \(added.friend.name) --confirm")
     }
