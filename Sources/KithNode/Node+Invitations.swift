@@ -143,7 +143,7 @@ extension Node {
         }
         let sealed: [UInt8]?
         do { sealed = try await RelayClient(baseURL: invitation.relay).takeInvitation(id: invitation.id) } catch let failure as RelayClient.Failure {
-            throw NodeError("fetching the invitation failed: \(failure.description)", hint: "try again later: the invitation was not used")
+            throw NodeError("fetching the invitation failed: \(failure.description)", hint: "try again later")
         }
         guard let sealed else {
             throw NodeError("this invitation was used or has expired", hint: "ask the person who sent it for a new one (`kith invite`)")
