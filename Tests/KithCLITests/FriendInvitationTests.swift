@@ -46,6 +46,9 @@ func invite(_ home: String, _ more: [String] = []) throws -> InvitationItem {
         #expect(made.invitation.hasPrefix("kith-invite:\(relay.url)#") && made.invitation.count <= 80)
         #expect(made.relay == relay.url && made.id.count == 8)
         #expect(try kithOK(["invite", "--home", alice]).hasPrefix("kith-invite:"), "without --json, the invitation alone on stdout")
+        // The relay holds the card sealed: neither the secret nor alice's name is in its files.
+        let secret = String(try #require(made.invitation.split(separator: "#").last))
+        #expect(try !relayFiles(in: dir + "/relay", contain: secret) && !relayFiles(in: dir + "/relay", contain: "alice"))
 
         // bob pastes it as a mail quotes it; he sees alice's fingerprint, his own and their safety number.
         let added = try kith(["friend", "add", "--home", bob, "-"], stdin: "On Monday alice wrote:\n> Be my friend on Kith: \(made.invitation).\n> alice\n")
