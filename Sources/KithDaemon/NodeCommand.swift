@@ -24,6 +24,7 @@ extension NodeCommand {
 var nodeCommands: [any NodeCommand.Type] { [
     PostRequest.self, FeedRequest.self, CardRequest.self, KeyShowRequest.self, KeyRotateRequest.self, KeyScheduleRequest.self,
     FriendAddRequest.self, FriendRemoveRequest.self, FriendListRequest.self, FriendVerifyRequest.self, FriendReplaceRequest.self,
+    InviteRequest.self, FriendRequestsRequest.self, FriendAcceptRequest.self, FriendDeclineRequest.self,
     GroupCreateRequest.self, GroupAddRequest.self, GroupRemoveRequest.self, GroupListRequest.self,
     GroupShowRequest.self, GroupShareMembersRequest.self, DirectRequest.self, ChatRequest.self,
     RelayAddRequest.self, RelayRemoveRequest.self,
@@ -138,14 +139,17 @@ public struct KeyScheduleRequest: NodeCommand {
 
 public struct FriendAddRequest: NodeCommand {
     public static let name = "friend-add"
+    /// An invitation's answer is queued: the daemon sends it at once.
+    public static let queues = true
+    /// A card or an invitation, as pasted.
     public let card: String
     public let localName: String?
     public let allowLocalRelays: Bool
     public init(card: String, localName: String?, allowLocalRelays: Bool) {
         (self.card, self.localName, self.allowLocalRelays) = (card, localName, allowLocalRelays)
     }
-    public func run(on node: Node) async throws -> Friend {
-        try await node.addFriend(cardText: card, as: localName, allowLocalRelays: allowLocalRelays)
+    public func run(on node: Node) async throws -> FriendAdded {
+        try await node.addFriend(pasted: card, as: localName, allowLocalRelays: allowLocalRelays)
     }
 }
 
@@ -194,6 +198,42 @@ public struct FriendReplaceRequest: NodeCommand {
     public func run(on node: Node) async throws -> FriendReplacement {
         try await node.replaceFriend(named: friend, cardText: card, allowLocalRelays: allowLocalRelays)
     }
+}
+
+// MARK: Friend invitations
+
+public struct InviteRequest: NodeCommand {
+    public static let name = "invite"
+    /// Seconds until the relay forgets the invitation.
+    public let lifetime: UInt64
+    public init(lifetime: UInt64) { self.lifetime = lifetime }
+    public func run(on node: Node) async throws -> IssuedInvitation { try await node.invite(lifetime: lifetime) }
+}
+
+public struct FriendRequestsRequest: NodeCommand {
+    public static let name = "friend-requests"
+    public init() {}
+    public func run(on node: Node) async throws -> [PendingFriendRequest] { try node.friendRequests() }
+}
+
+public struct FriendAcceptRequest: NodeCommand {
+    public static let name = "friend-accept"
+    public let requester: String
+    public let localName: String?
+    public let allowLocalRelays: Bool
+    public init(requester: String, localName: String?, allowLocalRelays: Bool) {
+        (self.requester, self.localName, self.allowLocalRelays) = (requester, localName, allowLocalRelays)
+    }
+    public func run(on node: Node) async throws -> FriendAdded {
+        try await node.acceptFriendRequest(named: requester, as: localName, allowLocalRelays: allowLocalRelays)
+    }
+}
+
+public struct FriendDeclineRequest: NodeCommand {
+    public static let name = "friend-decline"
+    public let requester: String
+    public init(requester: String) { self.requester = requester }
+    public func run(on node: Node) async throws -> FriendDecline { try await node.declineFriendRequest(named: requester) }
 }
 
 // MARK: Audiences

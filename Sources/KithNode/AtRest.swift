@@ -27,6 +27,8 @@ struct AtRest: Sendable {
         case commentText = "comment.text"
         case reaction = "reaction.emoji"
         case memberList = "member_list.list"
+        case invitationKey = "friend_invitation.answer_key"
+        case requestCard = "friend_request.card"
     }
 
     static let tagLength = 16

@@ -29,10 +29,14 @@ extension Node {
     /// tokens alone later.
     public func issueCard(for holder: String? = nil) async throws -> ContactCard {
         if let holder { try Validate.name(holder, what: "the name after --for") }
+        return try await issueCard(holderTag: try holder.map { try atRest.tag($0, .holder) })
+    }
+
+    /// Issues my card for the holder whose tag (`AtRest.Field.holder`) this is, if any.
+    func issueCard(holderTag: Data?) async throws -> ContactCard {
         let keys = try requireKeys()
         let name = try name()
         let cert = try encryptionCertificate()
-        let holderTag = holder.map { keys.atRest.tag($0, .holder) }
         let mailboxes = try await db.writer.read { db in
             try Row.fetchAll(db, sql: "SELECT relay, mailbox FROM mailbox ORDER BY relay").map { (relay: $0[0] as String, mailbox: [UInt8]($0[1] as Data)) }
         }
@@ -72,7 +76,11 @@ extension Node {
     /// impostor; only `replaceFriend` replaces a friend's identity.
     @discardableResult
     public func addFriend(cardText: String, as localName: String? = nil, allowLocalRelays: Bool = false) async throws -> Friend {
-        let card = try await checkedCard(cardText, allowLocalRelays: allowLocalRelays)
+        try await addFriend(try await checkedCard(cardText, allowLocalRelays: allowLocalRelays), as: localName)
+    }
+
+    /// Adds (or updates) the friend of a card that `checkedCard` passed.
+    func addFriend(_ card: ContactCard, as localName: String?) async throws -> Friend {
         let name = localName ?? card.name
         try Validate.name(name, what: "friend name")
         let now = clock()
@@ -104,14 +112,18 @@ extension Node {
         return friend
     }
 
-    /// Parses and checks a card before it may become a friend: its
+    /// Finds a card in pasted text (`Pasted`: quoting, wrapping and words
+    /// around it are passed over) and checks it before it may become a friend: its
     /// signatures, not my own, its encryption key valid now, and no relay on
     /// a local network unless that relay is mine or `allowLocalRelays`.
     func checkedCard(_ cardText: String, allowLocalRelays: Bool) async throws -> ContactCard {
         let card: ContactCard
-        do { card = try ContactCard(text: cardText) } catch let error as ProtocolError {
-            throw NodeError("not a valid contact card: \(error.description)")
-        }
+        do { card = try Pasted.card(in: cardText) } catch { throw NodeError(error.message, hint: error.hint) }
+        return try await checked(card, allowLocalRelays: allowLocalRelays)
+    }
+
+    /// `checkedCard` for a card in hand.
+    func checked(_ card: ContactCard, allowLocalRelays: Bool) async throws -> ContactCard {
         guard card.identity != (try identity()) else { throw NodeError("that is your own card") }
         do { try card.checkValid(at: clock()) } catch {
             throw NodeError("the card's encryption key is not valid now (expired or not yet valid)", hint: "ask your friend for a new card")

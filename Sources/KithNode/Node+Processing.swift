@@ -176,6 +176,8 @@ extension Node {
                 case .fanOut(let note): return try receiveFanOut(note, db, now: clock())
                 case .memberList(let list): return try receive(list, keyID: keyID, db, now: clock())
                 }
+            case .friendRequest:
+                return try receiveFriendRequest(envelope, db)
             }
         } catch let error as ProtocolError {
             return .reject(error.description)

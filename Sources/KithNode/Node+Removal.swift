@@ -37,6 +37,15 @@ extension Node {
             try db.execute(sql: "DELETE FROM friend WHERE identity = ?", arguments: [identity])
             return audiences
         }
+        let (revoked, failures) = try await revokeTokens(issuedTo: holder)
+        return FriendRemoval(audiences: audiences, revoked: revoked, failures: failures)
+    }
+
+    /// Revokes at my relays the drop tokens of the cards issued to the
+    /// holder whose tag this is; returns how many, and a line per token that
+    /// could not be revoked now (kept, to try again later).
+    func revokeTokens(issuedTo holder: Data) async throws -> (revoked: Int, failures: [String]) {
+        let keys = try requireKeys()
         let tokens = try await db.writer.read { db in
             try Row.fetchAll(db, sql: "SELECT hash, relay FROM issued_token WHERE issued_to = ?", arguments: [holder])
                 .map { (hash: [UInt8]($0[0] as Data), relay: $0[1] as String) }
@@ -55,6 +64,6 @@ extension Node {
             try await db.writer.write { db in try db.execute(sql: "DELETE FROM issued_token WHERE hash = ?", arguments: [token.hash.data]) }
             revoked += 1
         }
-        return FriendRemoval(audiences: audiences, revoked: revoked, failures: failures)
+        return (revoked, failures)
     }
 }

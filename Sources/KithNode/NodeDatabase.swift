@@ -181,6 +181,7 @@ public struct NodeDatabase: Sendable {
                 """)
         }
         m.registerMigration("v13-direct-and-members") { db in try createDirectTables(db) }
+        m.registerMigration("v14-friend-invitations") { db in try createInvitationTables(db) }
         return m
     }
 

@@ -157,6 +157,26 @@ public struct RelayClient: Sendable {
         _ = try await signed(.POST, "/v1/mailboxes/\(Base64URL.encode(mailboxKey.publicKey))/ack", body: AckRequest(ids: ids).bytes, key: mailboxKey)
     }
 
+    /// Stores a friend invitation's sealed card under its id for `lifetime`
+    /// seconds, as the owner of the mailbox whose key this is.
+    public func putInvitation(id: [UInt8], sealed: [UInt8], lifetime: UInt32, mailboxKey: SigningKey) async throws {
+        var body = ByteWriter()
+        body.u32(lifetime)
+        body.raw(sealed)
+        _ = try await signed(.PUT, "/v1/mailboxes/\(Base64URL.encode(mailboxKey.publicKey))/invitations/\(Base64URL.encode(id))", body: body.bytes, key: mailboxKey)
+    }
+
+    /// Takes a friend invitation's sealed card (the relay deletes it), on the
+    /// drop pool: nil if the relay has none under this id (used, expired or unknown).
+    public func takeInvitation(id: [UInt8]) async throws -> [UInt8]? {
+        do {
+            return try await send(.POST, "/v1/invitations/\(Base64URL.encode(id))/take", body: [], headers: [], via: dropHTTP,
+                                  limit: FriendInvitation.maxSealedBytes)
+        } catch let failure as Failure where failure.status == 404 {
+            return nil
+        }
+    }
+
     // MARK: Transport
 
     private func signed(_ method: HTTPMethod, _ path: String, body: [UInt8], key: SigningKey,

@@ -22,6 +22,8 @@ public struct ContactCard: Equatable, Sendable {
     public static let maxNameBytes = 64
     public static let maxInboxes = 8
     public static let maxURLBytes = 512
+    /// The longest card's bytes: the longest name and the most inboxes with the longest URLs.
+    public static let maxBytes = 1 + 32 + EncryptionKeyCertificate.length + 8 + 8 + 1 + maxNameBytes + 1 + maxInboxes * (2 + maxURLBytes + 64) + 64
     static let context = "kith/card/v1"
 
     public let identity: [UInt8]
@@ -96,7 +98,9 @@ public struct ContactCard: Equatable, Sendable {
 
     public var text: String { Self.prefix + Base64URL.encode(bytes) }
 
-    /// Parses and verifies a card (its signature and its encryption key's).
+    /// Parses and verifies a card (its signature and its encryption key's)
+    /// in its exact text form, give or take white space around it; text as
+    /// pasted (quoted, wrapped, among other words) goes through `Pasted`.
     public init(text: String) throws {
         let trimmed = text.trimmingWhitespace()
         guard trimmed.hasPrefix(Self.prefix) else { throw ProtocolError.malformed("card: does not start with \(Self.prefix)") }

@@ -13,11 +13,14 @@ public struct Envelope: Equatable, Sendable {
         case keyMessage = 1
         /// A post encrypted once under an audience's epoch key.
         case post = 2
+        /// A friend request answering a friend invitation, sealed to the inviter.
+        case friendRequest = 3
 
         var name: String {
             switch self {
             case .keyMessage: "key message"
             case .post: "post"
+            case .friendRequest: "friend request"
             }
         }
     }
@@ -27,10 +30,12 @@ public struct Envelope: Equatable, Sendable {
 
     /// Sizes are fixed by type, so that relays and nodes refuse an oversized
     /// envelope before storing it: a key message is always 304 bytes of
-    /// payload, a post `56 + B` for a bucket `B` from 512 to 65,536.
+    /// payload, a post `56 + B` for a bucket `B` from 512 to 65,536, a friend
+    /// request 5,168.
     public static func isValid(payloadLength n: Int, for kind: Kind) -> Bool {
         switch kind {
         case .keyMessage: return n == KeyMessage.payloadLength
+        case .friendRequest: return n == FriendRequest.payloadLength
         case .post:
             let bucket = n - Post.payloadOverhead
             return bucket >= Post.minBucket && bucket <= Post.maxBucket && bucket & (bucket - 1) == 0

@@ -98,6 +98,18 @@ public struct RelayConfiguration: Sendable {
     /// default 4096); more get 429 with `Retry-After`.
     public var maxWaitersPerMailbox = 4
     public var maxWaiters = 4096
+    /// Friend invitations one mailbox may hold at once, not yet taken nor
+    /// expired (`relay.max_invitations_per_mailbox`, 1 to 1000, default 20);
+    /// one more gets 403 `too_many_invitations`.
+    public var maxInvitationsPerMailbox = 20
+    /// The longest a friend invitation is kept before it expires, in seconds
+    /// (`relay.max_invitation_days`, 1 to 30, default 7); a longer one asked
+    /// for gets 400 `invitation_lifetime`.
+    public var maxInvitationSeconds: UInt64 = 7 * 24 * 3600
+    /// Takes of friend invitations per client address: 30 at once, then one
+    /// every 10 seconds (fixed; the ids are 32 random-looking bytes, so this
+    /// is not what stops guessing, but it bounds what one address costs).
+    public var invitationTakeRate = RateLimit(perSecond: 0.1, burst: 30)
     /// The relay's clock, in Unix seconds.
     public var clock: @Sendable () -> UInt64 = { UInt64(Date().timeIntervalSince1970) }
 
@@ -225,6 +237,16 @@ extension RelayConfiguration {
 
         addressRate = try rate("drop_rate_per_address", file.dropRatePerAddress, "drop_burst_per_address", file.dropBurstPerAddress,
                                default: .perAddressStandard)
+
+        // relay.max_invitations_per_mailbox: 1 to 1000, default 20;
+        // relay.max_invitation_days: 1 to 30, default 7.
+        maxInvitationsPerMailbox = file.maxInvitationsPerMailbox ?? maxInvitationsPerMailbox
+        try check((1...1000).contains(maxInvitationsPerMailbox),
+                  "relay.max_invitations_per_mailbox must be 1 to 1000, not \(maxInvitationsPerMailbox)")
+        if let days = file.maxInvitationDays {
+            try check((1...30).contains(days), "relay.max_invitation_days must be 1 to 30, not \(days)")
+            maxInvitationSeconds = UInt64(days) * 24 * 3600
+        }
 
         // relay.trusted_proxies: IP addresses of reverse proxies, default none.
         for (i, text) in (file.trustedProxies ?? []).enumerated() {

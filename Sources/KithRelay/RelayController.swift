@@ -15,6 +15,8 @@ public struct RelayController: Sendable {
     let drops: DropRateLimiter
     /// Registrations per client address: checking one writes a nonce, so strangers must not send them without end.
     let registrations: DropRateLimiter
+    /// Takes of friend invitations per client address (anyone may ask).
+    let invitationTakes: DropRateLimiter
     let waiters: MailWaiters
 
     public init(store: any RelayStorage, configuration: RelayConfiguration) {
@@ -25,6 +27,7 @@ public struct RelayController: Sendable {
         self.drops = DropRateLimiter(perAddress: configuration.addressRate, perToken: configuration.tokenRate,
                                      capacity: configuration.rateLimitEntries)
         self.registrations = DropRateLimiter(perAddress: configuration.registrationRate, perToken: nil, capacity: configuration.rateLimitEntries)
+        self.invitationTakes = DropRateLimiter(perAddress: configuration.invitationTakeRate, perToken: nil, capacity: configuration.rateLimitEntries)
         self.waiters = MailWaiters(perMailbox: configuration.maxWaitersPerMailbox, total: configuration.maxWaiters)
     }
 
@@ -37,6 +40,8 @@ public struct RelayController: Sendable {
         router.get("/v1/mailboxes/:mailbox/envelopes") { request, context in try await fetch(request, context) }
         router.post("/v1/mailboxes/:mailbox/ack") { request, context in try await acknowledge(request, context) }
         router.get("/v1/mailboxes/:mailbox/wait") { request, context in try await wait(request, context) }
+        router.put("/v1/mailboxes/:mailbox/invitations/:id") { request, context in try await putInvitation(request, context) }
+        router.post("/v1/invitations/:id/take") { request, context in try await takeInvitation(request, context) }
     }
 
     // MARK: Handlers
@@ -239,6 +244,53 @@ public struct RelayController: Sendable {
         }
         let removed = try await store.acknowledge(mailbox: mailbox, ids: ack.ids)
         return try json(["removed": removed])
+    }
+
+    /// Stores a friend invitation (owner-signed): the body is the lifetime
+    /// in seconds (u32, 1 to `relay.max_invitation_days`) then the sealed
+    /// card (at most `FriendInvitation.maxSealedBytes`).
+    func putInvitation(_ request: Request, _ context: RelayRequestContext) async throws -> Response {
+        let (mailbox, body) = try await authenticate(request, context)
+        guard let id = Self.decode32(context.parameters.get("id")) else {
+            throw HTTPError(.badRequest, message: "invitation id must be 32 bytes of base64url")
+        }
+        guard body.count > 4 + 1 + AEAD.nonceLength + AEAD.tagLength, body.count <= 4 + FriendInvitation.maxSealedBytes else {
+            throw HTTPError(.badRequest, message: "invitation body must be a 4-byte lifetime and a sealed card of at most \(FriendInvitation.maxSealedBytes) bytes")
+        }
+        let lifetime = body[0..<4].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        guard lifetime >= 1, lifetime <= configuration.maxInvitationSeconds else {
+            throw RelayRefusal(.badRequest, "invitation_lifetime",
+                               "an invitation is kept 1 to \(configuration.maxInvitationSeconds) seconds on this relay, not \(lifetime)")
+        }
+        let now = configuration.clock()
+        do {
+            try await store.putInvitation(id: id, mailbox: mailbox, sealed: Array(body[4...]), now: now, expiresAt: now + lifetime,
+                                          maxLive: configuration.maxInvitationsPerMailbox)
+        } catch let refusal as InvitationRefusal {
+            switch refusal {
+            case .tooMany:
+                throw RelayRefusal(.forbidden, "too_many_invitations",
+                                   "this mailbox holds \(configuration.maxInvitationsPerMailbox) invitations already, the most this relay keeps")
+            case .idTaken: throw RelayRefusal(.conflict, "invitation_id_taken", "another invitation has this id")
+            }
+        }
+        return Response(status: .created)
+    }
+
+    /// Hands out a friend invitation's sealed card once, to anyone with its
+    /// id: 404 for an id unknown, taken already or expired alike.
+    func takeInvitation(_ request: Request, _ context: RelayRequestContext) async throws -> Response {
+        do { try invitationTakes.admit(address: client(request, context)) } catch {
+            throw RelayRefusal(.tooManyRequests, "take_rate_limited", "too many invitations taken from this address; try again later",
+                               retryAfter: { if case .address(let wait) = error { wait } else { 60 } }())
+        }
+        guard let id = Self.decode32(context.parameters.get("id")) else {
+            throw HTTPError(.badRequest, message: "invitation id must be 32 bytes of base64url")
+        }
+        guard let sealed = try await store.takeInvitation(id: id, now: configuration.clock()) else {
+            throw RelayRefusal(.notFound, "no_such_invitation", "no such invitation: it was used, it expired, or it never existed")
+        }
+        return Response(status: .ok, headers: [.contentType: "application/octet-stream"], body: .init(byteBuffer: ByteBuffer(bytes: sealed)))
     }
 
     // MARK: Helpers

@@ -43,6 +43,10 @@ public struct RelayFileConfiguration: Decodable, Equatable, Sendable {
     /// Owners' waits held open at once for one mailbox, and in all.
     public var maxWaitersPerMailbox: Int?
     public var maxWaiters: Int?
+    /// Friend invitations one mailbox may hold at once.
+    public var maxInvitationsPerMailbox: Int?
+    /// Days a friend invitation may be kept at most.
+    public var maxInvitationDays: Int?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case home, listen
@@ -65,6 +69,8 @@ public struct RelayFileConfiguration: Decodable, Equatable, Sendable {
         case waitSeconds = "wait_seconds"
         case maxWaitersPerMailbox = "max_waiters_per_mailbox"
         case maxWaiters = "max_waiters"
+        case maxInvitationsPerMailbox = "max_invitations_per_mailbox"
+        case maxInvitationDays = "max_invitation_days"
     }
 
     public init() {}
@@ -88,7 +94,8 @@ public struct RelayFileConfiguration: Decodable, Equatable, Sendable {
         // Foundation's decoder reports a fraction given for a whole number
         // without naming the key; name it here.
         let wholeNumbers: [CodingKeys] = [.ttlDays, .maxEnvelopeBytes, .fetchLimit, .maxMailboxes, .quotaBytes, .quotaEnvelopes,
-                                          .dropBurstPerToken, .dropBurstPerAddress, .minFreeBytes, .waitSeconds, .maxWaitersPerMailbox, .maxWaiters]
+                                          .dropBurstPerToken, .dropBurstPerAddress, .minFreeBytes, .waitSeconds, .maxWaitersPerMailbox, .maxWaiters,
+                                          .maxInvitationsPerMailbox, .maxInvitationDays]
         for key in wholeNumbers {
             if let n = section[key.rawValue] as? NSNumber, !(n is Bool), n.doubleValue.rounded() != n.doubleValue {
                 throw ConfigError("\(path): relay.\(key.rawValue) must be a whole number")

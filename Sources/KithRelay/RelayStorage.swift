@@ -67,9 +67,22 @@ public protocol RelayStorage: Sendable {
     /// Counts for status output and tests.
     func counts() async throws -> RelayCounts
 
+    /// Stores a friend invitation's sealed card under `id` for `mailbox`
+    /// until `expiresAt`. Storing the same id for the same mailbox again
+    /// changes nothing (a retried request). Throws `InvitationRefusal` with
+    /// nothing stored: `tooMany` when the mailbox holds `maxLive`
+    /// invitations that have not expired, `idTaken` when another mailbox
+    /// holds the id.
+    func putInvitation(id: [UInt8], mailbox: [UInt8], sealed: [UInt8], now: UInt64, expiresAt: UInt64, maxLive: Int) async throws
+
+    /// The sealed card stored under `id`, deleted in the same transaction:
+    /// nil if there is none, it was taken already or it expired (the three
+    /// cannot be told apart).
+    func takeInvitation(id: [UInt8], now: UInt64) async throws -> [UInt8]?
+
     /// Deletes expired references, the bodies no mailbox references any
-    /// more, and expired nonces, at most `batch` rows at a time so that drops
-    /// and fetches are never held up long.
+    /// more, expired nonces and expired friend invitations, at most `batch`
+    /// rows at a time so that drops and fetches are never held up long.
     func collect(now: UInt64, batch: Int) async throws -> CollectedGarbage
 }
 
@@ -132,6 +145,14 @@ public enum RegistrationRefusal: Error, Equatable {
     case relayFull
 }
 
+/// Why a friend invitation was not stored; nothing was.
+public enum InvitationRefusal: Error, Equatable {
+    /// The mailbox holds as many live invitations as the relay allows.
+    case tooMany
+    /// Another mailbox's invitation has this id.
+    case idTaken
+}
+
 /// What a relay holds, for status output and tests.
 public struct RelayCounts: Sendable, Equatable {
     public let mailboxes: Int, bodies: Int, deliveries: Int, bodyBytes: Int
@@ -149,8 +170,10 @@ public struct CollectedGarbage: Sendable, Equatable {
     public var bodies = 0
     /// Nonces of signed requests past their time.
     public var nonces = 0
+    /// Friend invitations past their time, never taken.
+    public var invitations = 0
 
-    public init(references: Int = 0, bodies: Int = 0, nonces: Int = 0) {
-        self.references = references; self.bodies = bodies; self.nonces = nonces
+    public init(references: Int = 0, bodies: Int = 0, nonces: Int = 0, invitations: Int = 0) {
+        self.references = references; self.bodies = bodies; self.nonces = nonces; self.invitations = invitations
     }
 }

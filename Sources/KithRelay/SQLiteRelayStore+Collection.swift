@@ -46,6 +46,7 @@ extension SQLiteRelayStore {
             collected.nonces += nonces
             if nonces < batch { break }
         }
+        collected.invitations = try await collectInvitations(now: now, batch: batch)
         // The space of what was deleted here and by acknowledgements goes back
         // to the file system, a thousand pages at a time.
         var free = Int.max

@@ -186,6 +186,7 @@ public struct SQLiteRelayStore: RelayStorage {
             try db.execute(sql: "DELETE FROM sqlite_sequence WHERE name = 'delivery'")
             try db.execute(sql: "INSERT INTO sqlite_sequence (name, seq) VALUES ('delivery', ?)", arguments: [max(issued, highest)])
         }
+        m.registerMigration("v5-friend-invitations") { db in try createInvitationTable(db) }
         return m
     }
 

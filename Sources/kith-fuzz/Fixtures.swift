@@ -17,6 +17,9 @@ enum Fixtures {
     static let mailboxKey = try! SigningKey(seed: seed(0xc0))
     static let audienceID = [UInt8](repeating: 0x5a, count: 16)
 
+    /// The invitation of the invitation vectors.
+    static let invitation = try! FriendInvitation(relay: "https://relay.example", secret: [UInt8](repeating: 0x1f, count: 16))
+
     /// Epoch 3 of alice's audience "family", as in the post vectors.
     static let audience: AudienceKey = {
         var k = seed(0xe1)

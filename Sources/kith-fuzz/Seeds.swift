@@ -28,6 +28,9 @@ enum Seeds {
             switch fields["kind"] {
             case "card":
                 add(.cardText, name, Array(body.utf8))
+                // As a mail quotes it, wrapped at 64 columns.
+                let wrapped = stride(from: 0, to: body.count, by: 64).map { "> " + body.dropFirst($0).prefix(64) }.joined(separator: "\n")
+                add(.pasted, name, Array(("Here is my card:\n" + wrapped + "\nSee you").utf8))
                 if let colon = body.firstIndex(of: ":"), let raw = Base64URL.decode(body[body.index(after: colon)...]) {
                     add(.cardBytes, name, raw)
                     if raw.count >= 33 + EncryptionKeyCertificate.length { add(.certificate, name, Array(raw[33..<33 + EncryptionKeyCertificate.length])) }
@@ -50,6 +53,18 @@ enum Seeds {
                                                associatedData: Fixtures.postHeader + Array(env[Envelope.headerLength..<start])) {
                     add(.postInner, name, padded); add(.threadInner, name, padded)
                     if fields["kind"] == "member-list", let inner = try? Padding.unpad(padded, blockSize: padded.count) { add(.memberList, name, inner) }
+                }
+            case "invitation":
+                add(.invitationText, name, Array(body.utf8))
+                add(.pasted, name, Array("> Join me: \(body).".utf8))
+            case "sealed-invitation":
+                if let sealed = Hex.decode(body) { add(.sealedInvitation, name, sealed) }
+            case "friend-request":
+                guard let env = Hex.decode(body) else { continue }
+                add(.envelope, name, env); add(.friendRequest, name, env)
+                if env.count > Envelope.headerLength, let padded = try? Fixtures.aliceBox.open(Array(env[Envelope.headerLength...])),
+                   let inner = try? Padding.unpad(padded, blockSize: FriendRequest.paddedLength) {
+                    add(.friendRequestInner, name, inner)
                 }
             case "request":
                 guard let mailbox = fields["mailbox"].flatMap({ Hex.decode($0) }), let nonce = fields["nonce"].flatMap({ Hex.decode($0) }),

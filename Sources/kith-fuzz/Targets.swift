@@ -59,6 +59,17 @@ enum FuzzTarget: String, CaseIterable, Sendable {
     /// `Backup.header(of:)`, then `Backup.open` of the rest under a fixed key
     /// (so the contents' parsing is reached when the input is a sealed backup's plaintext).
     case backup
+    /// `FriendInvitation(text:)`: prefix, relay URL, `#`, the secret.
+    case invitationText = "invitation-text"
+    /// `FriendInvitation.open` with the fixed invitation: a sealed card as a relay hands it out.
+    case sealedInvitation = "sealed-invitation"
+    /// `Envelope(bytes:)` then `FriendRequest.open` with alice's fixed key.
+    case friendRequest = "friend-request"
+    /// `FriendRequest.parse(inner:)`: the unpadded plaintext of a friend request.
+    case friendRequestInner = "friend-request-inner"
+    /// `Pasted.find(in:)`: a card or invitation in text as pasted (quoted,
+    /// wrapped, among words); refusals are `PasteRefusal`s.
+    case pasted
 
     func run(_ data: [UInt8]) {
         switch self {
@@ -127,6 +138,28 @@ enum FuzzTarget: String, CaseIterable, Sendable {
                 let post = try Post.open(Fixtures.postEnvelope(padded: data), audience: Fixtures.audience, now: Fixtures.now)
                 check(!post.text.isEmpty && post.text.utf8.count <= Post.maxTextBytes, "post text out of range")
             }
+        case .invitationText:
+            decode {
+                let text = String(decoding: data, as: UTF8.self)
+                check(try FriendInvitation(text: text).text == text, "an accepted invitation is not its own text")
+            }
+        case .sealedInvitation:
+            decode {
+                let card = try Fixtures.invitation.open(data)
+                check((try? ContactCard(bytes: card.bytes)) == card, "the card of a sealed invitation does not round-trip")
+            }
+        case .friendRequest:
+            decode { checkRequest(try FriendRequest.open(try Envelope(bytes: data), keys: [Fixtures.aliceBox])) }
+        case .friendRequestInner:
+            decode { checkRequest(try FriendRequest.parse(inner: data)) }
+        case .pasted:
+            let text = String(decoding: data, as: UTF8.self)
+            do {
+                switch try Pasted.find(in: text) {
+                case .card(let card): check((try? ContactCard(text: card.text)) == card, "a pasted card does not round-trip")
+                case .invitation(let found): check((try? FriendInvitation(text: found))?.text == found, "a pasted invitation does not parse again")
+                }
+            } catch {}
         case .thread:
             decode { checkThread(try AudienceMessage.open(try Envelope(bytes: data), audience: Fixtures.audience, now: Fixtures.now)) }
         case .threadInner:
@@ -222,6 +255,14 @@ private func decode(_ body: () throws -> Void) {
 /// A property every successfully decoded input must have.
 private func check(_ condition: Bool, _ what: String) {
     if !condition { fatalError("kith-fuzz: \(what)") }
+}
+
+/// A friend request that parsed must parse again from its own bytes, its
+/// proof made with the fixed invitation's answer key or not.
+private func checkRequest(_ request: FriendRequest) {
+    check((try? FriendRequest.parse(inner: [1] + request.invitationID + request.proof + request.card.bytes))?.card == request.card,
+          "a friend request does not round-trip")
+    _ = request.isProven(by: Fixtures.invitation.answerKey())
 }
 
 /// A note (or member list) that opened must parse again, from the bytes its

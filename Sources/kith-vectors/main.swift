@@ -218,5 +218,6 @@ try writeKeyUpdateVectors()
 try writeInboxUpdateVectors()
 try writeThreadVectors()
 try writeDirectVectors()
+try writeInvitationVectors()
 
 print("wrote \(written) vectors to \(dir)")

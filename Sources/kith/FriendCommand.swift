@@ -6,17 +6,24 @@ import KithNode
 struct FriendCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "friend",
-        abstract: "Add, list, verify and replace friends.",
-        subcommands: [Add.self, Remove.self, List.self, Verify.self, Replace.self]
+        abstract: "Add, list, verify and replace friends; answer friend requests.",
+        subcommands: [Add.self, Remove.self, List.self, Verify.self, Replace.self, Requests.self, Accept.self, Decline.self]
     )
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Add a friend from their contact card (checks its signature).",
+            abstract: "Add a friend from their contact card or a friend invitation (checks its signature).",
             discussion: """
-                Prints the friend's name and fingerprint: compare the fingerprint with your friend by another channel. \
-                A card naming a relay on a loopback, private or link-local address (or localhost) is refused unless \
-                that relay is one of yours; set KITH_ALLOW_LOCAL_RELAYS=1 to accept it anyway. \
+                Takes a card (kith-card:..., from `kith card`) or an invitation (kith-invite:..., from \
+                `kith invite`). The text may be pasted as a mail brings it: quoted with "> ", wrapped over \
+                several lines, with words around it. An invitation works once: the card it stands for is \
+                taken from your friend's relay, they become your friend, and a friend request with your own \
+                card is queued for them (`kith sync` sends it; a running daemon at once); they see it with \
+                `kith friend requests`. \
+                Prints the friend's name and fingerprint, then your own fingerprint and the safety number you \
+                share: compare them with your friend by another channel (`kith friend verify`). \
+                A card or invitation naming a relay on a loopback, private or link-local address (or localhost) \
+                is refused unless that relay is one of yours; set KITH_ALLOW_LOCAL_RELAYS=1 to accept it anyway. \
                 A card with a new identity that claims the name of a friend you know is refused: it may be an \
                 impostor. Only `kith friend replace NAME CARD` replaces a friend's identity.
                 """
@@ -27,13 +34,16 @@ struct FriendCommand: AsyncParsableCommand {
         @Option(name: .customLong("as"), help: "The name to know this friend by (default: the name in the card).")
         var localName: String?
 
-        @Argument(help: "The contact card (kith-card:...), or - to read it from standard input.")
+        @Argument(help: "The contact card (kith-card:...) or invitation (kith-invite:...), or - to read it from standard input.")
         var card: String
 
         func run() async throws {
             let text = try Input.argumentOrStandardInput(card, what: "the card")
-            let friend = try await home.run(FriendAddRequest(card: text, localName: localName, allowLocalRelays: Input.allowLocalRelays))
-            Console.out("\(friend.name)  \(friend.fingerprint)")
+            let added = try await home.run(FriendAddRequest(card: text, localName: localName, allowLocalRelays: Input.allowLocalRelays))
+            Friends.show(added)
+            if added.requestQueued {
+                Console.note("your friend request to \(added.friend.name) is queued: `kith sync` sends it")
+            }
         }
     }
 
@@ -158,6 +168,92 @@ struct FriendCommand: AsyncParsableCommand {
             }
             Console.note("\(friend) is not verified: compare safety numbers with `kith friend verify \(friend)`")
         }
+    }
+}
+
+extension FriendCommand {
+    struct Requests: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List the friend requests that answer your invitations.",
+            discussion: """
+                Each request came from someone who used one of your invitations (`kith invite`), after \
+                `kith sync` fetched it. Shown: the name in their card, their fingerprint, the safety number you \
+                would share, and the invitation it answers (the id `kith invite` printed). Accept with \
+                `kith friend accept NAME`, refuse with `kith friend decline NAME`. \
+                --json prints an array of {name, fingerprint, safetyNumber, invitation, receivedAt}, \
+                receivedAt in Unix seconds.
+                """
+        )
+
+        @OptionGroup var home: HomeOptions
+
+        @Flag(help: "Print a JSON array of {name, fingerprint, safetyNumber, invitation, receivedAt}.")
+        var json = false
+
+        func run() async throws {
+            let requests = try await home.run(FriendRequestsRequest())
+            if json { return try Console.json(requests) }
+            if requests.isEmpty { return Console.note("no friend requests: `kith sync` fetches new ones") }
+            for r in requests {
+                Console.out("\(VerifiedMark.name(r.name, verified: false))  \(r.fingerprint)")
+                Console.out("  safety number \(r.safetyNumber), invitation \(r.invitation)")
+            }
+        }
+    }
+
+    struct Accept: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Accept a friend request: its sender becomes your friend.",
+            discussion: """
+                Their card came with the request, so nothing more is exchanged. Compare the safety number \
+                with them by another channel, then run `kith friend verify NAME --confirm`. \
+                `kith friend remove NAME` later revokes the drop token your invitation gave them.
+                """
+        )
+
+        @OptionGroup var home: HomeOptions
+
+        @Option(name: .customLong("as"), help: "The name to know this friend by (default: the name in their card).")
+        var localName: String?
+
+        @Argument(help: "The request, by the name `kith friend requests` shows (or its fingerprint, if two share a name).")
+        var requester: String
+
+        func run() async throws {
+            Friends.show(try await home.run(FriendAcceptRequest(requester: requester, localName: localName, allowLocalRelays: Input.allowLocalRelays)))
+        }
+    }
+
+    struct Decline: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Decline a friend request, and revoke the drop token your invitation gave its sender.",
+            discussion: "If a relay cannot be reached, the request is kept: run the command again later to finish revoking."
+        )
+
+        @OptionGroup var home: HomeOptions
+
+        @Argument(help: "The request, by the name `kith friend requests` shows (or its fingerprint, if two share a name).")
+        var requester: String
+
+        func run() async throws {
+            let done = try await home.run(FriendDeclineRequest(requester: requester))
+            for failure in done.failures {
+                Console.warning("could not revoke a token now (\(failure)); run `kith friend decline \(requester)` again later")
+            }
+            if done.failures.isEmpty {
+                Console.note("declined the request from \(requester); revoked \(done.revoked) drop \(done.revoked == 1 ? "token" : "tokens")")
+            }
+            if !done.failures.isEmpty { throw ExitCode(1) }
+        }
+    }
+}
+
+/// How a friend just added is shown.
+enum Friends {
+    static func show(_ added: FriendAdded) {
+        Console.out("\(VerifiedMark.name(added.friend.name, verified: false))  \(added.friend.fingerprint)")
+        Console.note("your fingerprint is \(added.myFingerprint); your safety number with \(added.friend.name) is \(added.safetyNumber)")
+        Console.note("compare them with \(added.friend.name) in person or by a call, then: kith friend verify \(added.friend.name) --confirm")
     }
 }
 

@@ -30,6 +30,7 @@ struct Kith: AsyncParsableCommand {
             InitCommand.self, CardCommand.self, WhoamiCommand.self, KeyCommand.self, FriendCommand.self, GroupCommand.self,
             PostCommand.self, SyncCommand.self, FeedCommand.self, DaemonCommand.self, StatusCommand.self, RelayCommand.self,
             BenchCommand.self,
+            InviteCommand.self,
             CommentCommand.self, ReactCommand.self, EditCommand.self, DeleteCommand.self,
             ShowCommand.self,
             DirectCommand.self, ChatCommand.self,

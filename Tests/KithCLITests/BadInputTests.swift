@@ -33,7 +33,7 @@ import Testing
         var tampered = Array(card)
         tampered[60] = tampered[60] == "A" ? "B" : "A"
         expectError(try kith(["friend", "add", "--home", alice, String(tampered)]), "not a valid contact card")
-        expectError(try kith(["friend", "add", "--home", alice, "hello"]), "not a valid contact card")
+        expectError(try kith(["friend", "add", "--home", alice, "hello"]), "no contact card or invitation found")
         // My own card.
         expectError(try kith(["friend", "add", "--home", alice, try kithOK(["card", "--home", alice])]), "that is your own card")
         // A wrong passphrase.

@@ -158,6 +158,22 @@ func outcome(of v: Vector) throws -> String {
             #expect(secrets.identity.publicKey == v.hex("identity"))
             #expect(secrets.encryptionKeys.map(\.key.publicKey) == [v.hex("encryption-public")])
             #expect(secrets.mailboxKeys[v.fields["mailbox-relay"] ?? ""]?.publicKey == v.hex("mailbox"))
+        case "invitation":
+            let invitation = try FriendInvitation(text: v.body)
+            #expect(invitation.relay == v.fields["relay"])
+            #expect(invitation.id == v.hex("id"))
+            #expect(invitation.secret.copyBytes() == v.hex("secret"))
+            #expect(invitation.sealKey().copyBytes() == v.hex("seal-key"))
+            #expect(invitation.answerKey().copyBytes() == v.hex("answer-key"))
+        case "sealed-invitation":
+            let card = try FriendInvitation(relay: v.fields["relay"]!, secret: v.hex("secret")).open(Hex.decode(v.body)!)
+            #expect(card.identity == v.hex("identity"))
+        case "friend-request":
+            let invitation = try FriendInvitation(relay: v.fields["relay"]!, secret: v.hex("secret"))
+            let request = try FriendRequest.open(try Envelope(bytes: Hex.decode(v.body)!), keys: [try BoxKey(secretKey: v.hex("recipient-encryption-secret"))])
+            #expect(request.card.identity == v.hex("identity"))
+            #expect(request.invitationID == v.hex("id"))
+            #expect(request.isProven(by: invitation.answerKey()) == (v.fields["proven"] == "1"))
         default:
             Issue.record("unknown vector kind in \(v.file)")
         }
@@ -174,7 +190,7 @@ func outcome(of v: Vector) throws -> String {
         #expect(vectors.allSatisfy { $0.fields["now"] != nil }, "every vector names its evaluation time")
         let kinds = Set(vectors.compactMap { $0.fields["kind"] })
         #expect(kinds == ["card", "key-message", "key-update", "inbox-update", "post", "note", "fan-out", "member-list", "request", "audience-key", "drop",
-                          "batch", "ack", "keystore"])
+                          "batch", "ack", "keystore", "invitation", "sealed-invitation", "friend-request"])
         let expects = Set(vectors.compactMap { $0.fields["expect"] })
         for kind in ProtocolError.Kind.allCases {
             #expect(expects.contains(kind.rawValue), "no vector expects \(kind.rawValue)")

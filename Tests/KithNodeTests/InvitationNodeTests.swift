@@ -1,0 +1,97 @@
+import Foundation
+import GRDB
+import KithCrypto
+@testable import KithNode
+@testable import KithProtocol
+import Testing
+
+/// Friend requests at the inviter's node: only an answer to a live
+/// invitation of its own, proven with the invitation's secret, is kept.
+@Suite struct InvitationNodeTests {
+    /// alice, bob and mallory on one relay, strangers to each other; alice has made an invitation.
+    func withInvitation(_ body: @escaping @Sendable (_ alice: Node, _ bob: Node, _ mallory: Node, _ invitation: String) async throws -> Void) async throws {
+        try await withRelayAndDirectory { url, dir in
+            let alice = try await Node.create(home: dir + "/alice", name: "alice", relays: [url], passphrase: passphrase, kdf: .interactive)
+            let bob = try await Node.create(home: dir + "/bob", name: "bob", relays: [url], passphrase: passphrase, kdf: .interactive)
+            let mallory = try await Node.create(home: dir + "/mallory", name: "mallory", relays: [url], passphrase: passphrase, kdf: .interactive)
+            try await body(alice, bob, mallory, try await alice.invite(lifetime: 600).invitation)
+        }
+    }
+
+    /// A friend request envelope around `inner`, sealed to alice as a hostile program would make it.
+    func request(_ inner: [UInt8], to alice: Node) throws -> [UInt8] {
+        let key = try alice.encryptionCertificate().publicKey
+        return Envelope(kind: .friendRequest, payload: try BoxKey.seal(Padding.pad(inner, blockSize: FriendRequest.paddedLength), to: key)).bytes
+    }
+
+    @Test func onlyAProvenAnswerToALiveInvitationIsKept() async throws {
+        try await withInvitation { alice, bob, mallory, text in
+            let invitation = try FriendInvitation(text: text)
+            // mallory got a plain card of alice's: she can drop, but cannot answer an invitation she never read.
+            try await mallory.addFriend(cardText: try await alice.issueCard().text)
+            let card = try await mallory.issueCard(for: "alice")
+            let stranger = try FriendInvitation(relay: invitation.relay)
+            try await mallory.dropRaw(try request([1] + stranger.id + FriendRequest.proof(answerKey: stranger.answerKey(), invitationID: stranger.id, card: card)
+                                                  + card.bytes, to: alice), to: "alice")
+            try await mallory.dropRaw(try request([1] + invitation.id + FriendRequest.proof(answerKey: stranger.answerKey(), invitationID: invitation.id, card: card)
+                                                  + card.bytes, to: alice), to: "alice")
+            #expect(try await alice.sync().rejected == 2)
+            #expect(try alice.friendRequests().isEmpty)
+
+            // bob uses the invitation; his request is kept, once, whatever else arrives for it.
+            let added = try await bob.addFriend(pasted: "> \(text)")
+            #expect(added.friend.name == "alice" && added.requestQueued)
+            _ = try await bob.sync()
+            #expect(try await alice.sync().rejected == 0)
+            #expect(try alice.friendRequests().map(\.name) == ["bob"])
+            // bob asks again (a newer card): still one request. mallory, who read the invitation too, is refused.
+            try await bob.dropRaw(try FriendRequest(invitation: invitation, card: try await bob.issueCard(for: "alice")).seal(to: try alice.encryptionCertificate().publicKey).bytes,
+                                  to: "alice")
+            try await mallory.dropRaw(try FriendRequest(invitation: invitation, card: card).seal(to: try alice.encryptionCertificate().publicKey).bytes, to: "alice")
+            #expect(try await alice.sync().rejected == 1)
+            #expect(try alice.friendRequests().map(\.name) == ["bob"])
+
+            // Accepted, bob is a friend; the invitation card's token counts as issued to him.
+            let friend = try await alice.acceptFriendRequest(named: "bob", as: nil, allowLocalRelays: false)
+            #expect(friend.friend.name == "bob" && friend.safetyNumber == added.safetyNumber)
+            #expect(try alice.friendRequests().isEmpty)
+            #expect(try await alice.removeFriend(named: "bob").revoked == 1)
+        }
+    }
+
+    @Test func aUsedInvitationIsRefusedAndChangesNothing() async throws {
+        try await withInvitation { alice, bob, mallory, text in
+            _ = try await bob.addFriend(pasted: text)
+            let error = await #expect(throws: NodeError.self) { try await mallory.addFriend(pasted: text) }
+            #expect(error?.description == "this invitation was used or has expired")
+            #expect(try mallory.friends().isEmpty)
+            // An invitation's secret cut short is no invitation.
+            let cut = await #expect(throws: NodeError.self) { try await mallory.addFriend(pasted: String(text.dropLast(2))) }
+            #expect(cut?.description == "the invitation seems cut off or damaged")
+            #expect(try alice.friendRequests().isEmpty)
+        }
+    }
+
+    @Test func anInvitationLeftUnansweredIsClosedAfterItsGrace() async throws {
+        let clock = TestClock()
+        try await withRelayAndDirectory { url, dir in
+            let alice = try await Node.create(home: dir + "/alice", name: "alice", relays: [url], passphrase: passphrase, kdf: .interactive) { clock.now }
+            let invitation = try FriendInvitation(text: try await alice.invite(lifetime: 60).invitation)
+            // Someone takes the card and never answers: they hold a drop token of alice's.
+            let sealed = try #require(try await RelayClient(baseURL: url).takeInvitation(id: invitation.id))
+            let inbox = try invitation.open(sealed).inboxes[0]
+            @Sendable func drop() async throws {
+                _ = try await RelayClient(baseURL: url).drop(DropRequest(targets: [.init(mailbox: inbox.mailbox, token: inbox.dropToken)],
+                                                                         envelope: Envelope(kind: .post, payload: randomBytes(56 + 512)).bytes))
+            }
+            try await drop()
+            clock.advance(60 + Node.answerGrace - 1)
+            _ = try await alice.sync()
+            try await drop()
+            clock.advance(2)
+            _ = try await alice.sync()
+            let refused = await #expect(throws: RelayClient.Failure.self) { try await drop() }
+            #expect(refused?.status == 403)
+        }
+    }
+}
