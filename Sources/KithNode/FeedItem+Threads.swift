@@ -131,12 +131,17 @@ extension Node {
         init(_ row: Row) {
             let created: Int64 = row["created_at"], sortAt: Int64 = row["sort_at"]
             self.created = Node.iso8601(created)
-            received = Node.iso8601(row["received_at"])
+            received = Node.iso8601(row["received_at"] as Int64)
             misdated = created < sortAt || created > sortAt + Node.clockTolerance
         }
     }
 
-    static func iso8601(_ seconds: Int64) -> String { Date(timeIntervalSince1970: TimeInterval(seconds)).formatted(.iso8601) }
+    /// Unix seconds as ISO 8601 UTC, for JSON (a time past the year 9999 as its last second).
+    static func iso8601(_ seconds: Int64) -> String {
+        Date(timeIntervalSince1970: TimeInterval(min(seconds, 253_402_300_799))).formatted(.iso8601)
+    }
+
+    static func iso8601(_ seconds: UInt64) -> String { iso8601(Int64(clamping: seconds)) }
 
     /// A post's thread as the feed shows it: its comments oldest first
     /// (the newest `comments` of them; nil: all), how many it leaves out, its reactions.

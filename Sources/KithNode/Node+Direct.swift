@@ -134,7 +134,7 @@ extension Node {
                     """, arguments: [author.data, id.data]) == true
                 return ChatMessage(id: Hex.encode(id), author: author == me ? myName : friendName, outgoing: author == me,
                                    text: try atRest.text(row[2], .postText),
-                                   createdAt: Date(timeIntervalSince1970: TimeInterval(row[3] as Int64)).formatted(.iso8601),
+                                   createdAt: Self.iso8601(row[3] as Int64),
                                    unread: row[4] as Bool, edited: edited)
             }
         }

@@ -13,6 +13,11 @@ public struct Friend: Codable, Sendable, Equatable {
     /// Whether I marked this friend verified after comparing safety numbers
     /// (`kith friend verify NAME --confirm`).
     public let verified: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case name, fingerprint, relays, verified
+        case cardName = "card_name"
+    }
 }
 
 extension Node {

@@ -10,8 +10,13 @@ public struct IssuedInvitation: Codable, Sendable {
     /// The first 8 hex digits of its id, as `kith friend requests` names it.
     public let id: String
     public let relay: String
-    /// When the relay forgets it, Unix seconds.
-    public let expiresAt: UInt64
+    /// When the relay forgets it, ISO 8601 UTC.
+    public let expiresAt: String
+
+    enum CodingKeys: String, CodingKey {
+        case invitation, id, relay
+        case expiresAt = "expires_at"
+    }
 }
 
 /// A friend request waiting for `kith friend accept` or `decline`.
@@ -23,7 +28,14 @@ public struct PendingFriendRequest: Codable, Sendable, Equatable {
     public let safetyNumber: String
     /// The invitation it answers (first 8 hex digits of its id, as `kith invite` showed it).
     public let invitation: String
-    public let receivedAt: UInt64
+    /// When it arrived, ISO 8601 UTC.
+    public let receivedAt: String
+
+    enum CodingKeys: String, CodingKey {
+        case name, fingerprint, invitation
+        case safetyNumber = "safety_number"
+        case receivedAt = "received_at"
+    }
 }
 
 /// A friend added: by card, by invitation, or by accepting their request.
@@ -34,6 +46,13 @@ public struct FriendAdded: Codable, Sendable {
     public let safetyNumber: String
     /// Whether my friend request to them is queued (added by invitation).
     public let requestQueued: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case friend
+        case myFingerprint = "my_fingerprint"
+        case safetyNumber = "safety_number"
+        case requestQueued = "request_queued"
+    }
 }
 
 /// What declining a friend request did.
@@ -97,7 +116,7 @@ extension Node {
             try db.execute(sql: "INSERT INTO friend_invitation (id, answer_key, relay, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
                            arguments: [invitation.id.data, sealedKey, relay, Int64(clamping: now), Int64(clamping: expires)])
         }
-        return IssuedInvitation(invitation: invitation.text, id: Self.shortID(invitation.id), relay: relay, expiresAt: expires)
+        return IssuedInvitation(invitation: invitation.text, id: Self.shortID(invitation.id), relay: relay, expiresAt: Self.iso8601(expires))
     }
 
     /// Closes invitations that expired `answerGrace` ago with no request:
@@ -208,7 +227,7 @@ extension Node {
                 let card = try ContactCard(text: try atRest.text(row[2], .requestCard))
                 return PendingFriendRequest(name: card.name, fingerprint: Fingerprint.of(identity: card.identity),
                                             safetyNumber: try SafetyNumber.of(me, card.identity), invitation: Self.shortID([UInt8](row[1] as Data)),
-                                            receivedAt: UInt64(clamping: row[3] as Int64))
+                                            receivedAt: Self.iso8601(UInt64(clamping: row[3] as Int64)))
             }
         }
     }

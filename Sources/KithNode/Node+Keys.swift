@@ -74,18 +74,17 @@ extension Node {
                 KeyInfo.MailboxInfo(relay: $0[0], mailbox: Base64URL.encode([UInt8]($0[1] as Data)))
             }
         }
-        func iso(_ t: UInt64) -> String { Date(timeIntervalSince1970: TimeInterval(min(t, 253_402_300_799))).formatted(.iso8601) }
         let (schedule, last, next) = try rotationState()
         let oldKeys = try requireKeys().encryptionKeys.filter { $0.key.publicKey != cert.publicKey }.map { old in
-            KeyInfo.OldKeyInfo(publicKey: Base64URL.encode(old.key.publicKey), retiredAt: iso(old.notAfter),
-                               erasedAfter: iso(old.notAfter.addingReportingOverflow(schedule.grace).partialValue))
+            KeyInfo.OldKeyInfo(publicKey: Base64URL.encode(old.key.publicKey), retiredAt: Self.iso8601(old.notAfter),
+                               erasedAfter: Self.iso8601(old.notAfter.addingReportingOverflow(schedule.grace).partialValue))
         }
         return KeyInfo(
             name: try name(), identity: Base64URL.encode(me), fingerprint: Fingerprint.of(identity: me),
-            encryptionKey: .init(publicKey: Base64URL.encode(cert.publicKey), notBefore: iso(cert.notBefore),
-                                 notAfter: iso(cert.notAfter), validNow: cert.isValid(at: clock())),
+            encryptionKey: .init(publicKey: Base64URL.encode(cert.publicKey), notBefore: Self.iso8601(cert.notBefore),
+                                 notAfter: Self.iso8601(cert.notAfter), validNow: cert.isValid(at: clock())),
             rotation: .init(automatic: true, everyDays: Int(schedule.period / 86_400), graceDays: Int(schedule.grace / 86_400),
-                            lastRotation: iso(last), nextRotation: iso(next), keyLifetimeDays: Int(Self.encryptionKeyLifetime / 86_400)),
+                            lastRotation: Self.iso8601(last), nextRotation: Self.iso8601(next), keyLifetimeDays: Int(Self.encryptionKeyLifetime / 86_400)),
             oldKeys: oldKeys, mailboxes: mailboxes)
     }
 

@@ -84,7 +84,7 @@ struct FriendCommand: AsyncParsableCommand {
 
         @OptionGroup var home: HomeOptions
 
-        @Flag(help: "Print a JSON array of {name, fingerprint, cardName, relays, verified}.")
+        @Flag(help: "Print a JSON array of {name, fingerprint, card_name, relays, verified}.")
         var json = false
 
         func run() async throws {
@@ -180,14 +180,14 @@ extension FriendCommand {
                 `kith sync` fetched it. Shown: the name in their card, their fingerprint, the safety number you \
                 would share, and the invitation it answers (the id `kith invite` printed). Accept with \
                 `kith friend accept NAME`, refuse with `kith friend decline NAME`. \
-                --json prints an array of {name, fingerprint, safetyNumber, invitation, receivedAt}, \
-                receivedAt in Unix seconds.
+                --json prints an array of {name, fingerprint, safety_number, invitation, received_at}, \
+                received_at in ISO 8601 UTC.
                 """
         )
 
         @OptionGroup var home: HomeOptions
 
-        @Flag(help: "Print a JSON array of {name, fingerprint, safetyNumber, invitation, receivedAt}.")
+        @Flag(help: "Print a JSON array of {name, fingerprint, safety_number, invitation, received_at}.")
         var json = false
 
         func run() async throws {

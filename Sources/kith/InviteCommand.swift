@@ -18,7 +18,7 @@ struct InviteCommand: AsyncParsableCommand {
             `kith friend decline NAME` refuses them. Send each invitation to one person only, by a \
             channel you trust: whoever uses it first can ask to be your friend. This is not \
             `kith relay invite`, which lets someone register a mailbox on a relay you run. \
-            --json prints {invitation, id, relay, expiresAt}, expiresAt in Unix seconds.
+            --json prints {invitation, id, relay, expires_at}, expires_at in ISO 8601 UTC.
             """
     )
 
@@ -28,7 +28,7 @@ struct InviteCommand: AsyncParsableCommand {
                                valueName: "duration"))
     var expires = "3d"
 
-    @Flag(help: "Print a JSON object {invitation, id, relay, expiresAt}.")
+    @Flag(help: "Print a JSON object {invitation, id, relay, expires_at}.")
     var json = false
 
     func validate() throws {
@@ -39,7 +39,7 @@ struct InviteCommand: AsyncParsableCommand {
         let made = try await home.run(InviteRequest(lifetime: Self.seconds(expires) ?? 0))
         if json { return try Console.json(made) }
         Console.out(made.invitation)
-        Console.note("send it to one friend: it works once, until \(StatusCommand.time(made.expiresAt)) (invitation \(made.id)); "
+        Console.note("send it to one friend: it works once, until \(ThreadLines.local(made.expiresAt)) (invitation \(made.id)); "
             + "once they have added it, `kith sync` and `kith friend requests` show their request")
     }
 

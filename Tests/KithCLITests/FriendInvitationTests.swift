@@ -7,7 +7,13 @@ struct FriendRequestItem: Decodable, Equatable {
     let fingerprint: String
     let safetyNumber: String
     let invitation: String
-    let receivedAt: UInt64
+    let receivedAt: String
+
+    enum CodingKeys: String, CodingKey {
+        case name, fingerprint, invitation
+        case safetyNumber = "safety_number"
+        case receivedAt = "received_at"
+    }
 }
 
 /// An invitation as `kith invite --json` gives it.
@@ -15,7 +21,12 @@ struct InvitationItem: Decodable {
     let invitation: String
     let id: String
     let relay: String
-    let expiresAt: UInt64
+    let expiresAt: String
+
+    enum CodingKeys: String, CodingKey {
+        case invitation, id, relay
+        case expiresAt = "expires_at"
+    }
 }
 
 /// With no passphrase, only a node whose daemon runs can answer.
