@@ -14,13 +14,20 @@ import Testing
         "drop_rate_per_address": 100_000, "drop_burst_per_address": 1_000_000,
     ]
 
+    /// How many drops the relay has acknowledged in a round so far.
+    actor Count {
+        var value = 0
+        func add() { value += 1 }
+    }
+
     /// Drops `count` new envelopes one after another to `targets`; returns those the relay acknowledged.
-    static func upload(_ relay: RelayClient, to targets: [DropRequest.Target], count: Int) async -> [[UInt8]] {
+    static func upload(_ relay: RelayClient, to targets: [DropRequest.Target], count: Int, counting acks: Count? = nil) async -> [[UInt8]] {
         var acknowledged: [[UInt8]] = []
         for _ in 0..<count {
             let envelope = envelopeBytes()
             guard let result = try? await relay.drop(DropRequest(targets: targets, envelope: envelope)), result.accepted == targets.count else { break }
             acknowledged.append(envelope)
+            await acks?.add()
         }
         return acknowledged
     }
@@ -42,12 +49,14 @@ import Testing
         let box = try await TestMailbox.make(RelayClient(baseURL: process.url))
         var acknowledged: [[UInt8]] = []
         for round in 0..<4 {
-            let relay = RelayClient(baseURL: process.url)
+            let relay = RelayClient(baseURL: process.url), acks = Count()
             async let uploads = withTaskGroup(of: [[UInt8]].self) { group in
-                for _ in 0..<16 { group.addTask { await Self.upload(relay, to: [box.target], count: 10_000) } }
+                for _ in 0..<16 { group.addTask { await Self.upload(relay, to: [box.target], count: 10_000, counting: acks) } }
                 return await group.reduce(into: [[UInt8]]()) { $0 += $1 }
             }
-            try await Task.sleep(for: .milliseconds(300 + 150 * round))
+            // Killed mid-upload: once drops are being acknowledged (however loaded the machine), a little later each round.
+            for _ in 0..<600 where await acks.value == 0 { try await Task.sleep(for: .milliseconds(100)) }
+            try await Task.sleep(for: .milliseconds(100 + 100 * round))
             process.kill()
             acknowledged += await uploads
             process = try RelayProcess(relay: Self.relaxed, home: home)
