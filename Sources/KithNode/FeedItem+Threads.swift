@@ -35,10 +35,11 @@ public struct FeedItem: Codable, Sendable, Equatable {
     public let reactions: [FeedReaction]
     /// Whether it is a direct message: only its author and `directWith` can read it.
     public let direct: Bool
-    /// For a direct message, the other person's local name (mine if a friend wrote it).
+    /// For a direct message, the other person's local name. JSON: null otherwise.
     public let directWith: String?
     /// How many people can read it, its author included, when known: a
     /// friend's post shows it once their member list of its epoch arrived.
+    /// JSON: null when not known.
     public let audienceSize: Int?
 
     enum CodingKeys: String, CodingKey {
@@ -48,6 +49,29 @@ public struct FeedItem: Codable, Sendable, Equatable {
         case moreComments = "more_comments"
         case directWith = "direct_with"
         case audienceSize = "audience_size"
+    }
+}
+
+extension FeedItem {
+    /// Every key always, `null` for what is absent, so the JSON's keys do not change from post to post.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(author, forKey: .author)
+        try c.encode(audience, forKey: .audience)
+        try c.encode(text, forKey: .text)
+        try c.encode(createdAt, forKey: .createdAt)
+        try c.encode(receivedAt, forKey: .receivedAt)
+        try c.encode(misdated, forKey: .misdated)
+        try c.encode(verified, forKey: .verified)
+        try c.encode(edited, forKey: .edited)
+        try c.encode(unread, forKey: .unread)
+        try c.encode(comments, forKey: .comments)
+        try c.encode(moreComments, forKey: .moreComments)
+        try c.encode(reactions, forKey: .reactions)
+        try c.encode(direct, forKey: .direct)
+        try c.encode(directWith, forKey: .directWith)
+        try c.encode(audienceSize, forKey: .audienceSize)
     }
 }
 
@@ -105,6 +129,7 @@ extension Node {
             names[identity] = found
             return found
         }
+        var audiences: [[UInt8]: (directWith: String?, size: Int?)] = [:]
         let shown = try db.cachedStatement(sql: "UPDATE post SET shown_at = ? WHERE rowid = ? AND shown_at IS NULL")
         return try rows.map { row in
             try shown.execute(arguments: [now, row["rowid"] as Int64])
@@ -112,9 +137,11 @@ extension Node {
             let (who, verified) = try person(author)
             let thread = try threadView(author: author, id: id, comments: comments, db, name: person)
             let dates = Dates(row)
-            let direct: Bool = row["direct"]
-            let readers = try self.readers(db, author: author, audienceID: [UInt8](row["audience"] as Data),
-                                           epoch: UInt32(clamping: row["epoch"] as Int64), direct: direct, name: person)
+            let direct: Bool = row["direct"], audienceID = [UInt8](row["audience"] as Data), epoch = UInt32(clamping: row["epoch"] as Int64)
+            // Once per audience epoch in a page: a member list is opened and checked to be counted.
+            let epochKey = author + audienceID + withUnsafeBytes(of: epoch.bigEndian, Array.init)
+            let readers = try audiences[epochKey] ?? self.readers(db, author: author, audienceID: audienceID, epoch: epoch, direct: direct, name: person)
+            audiences[epochKey] = readers
             return FeedItem(id: Hex.encode(id), author: who, audience: try atRest.text(row["audience_name"], .postAudience),
                             text: try atRest.text(row["text"], .postText), createdAt: dates.created, receivedAt: dates.received,
                             misdated: dates.misdated, verified: verified, edited: row["edited"], unread: row["unread"] && author != me,
@@ -156,7 +183,7 @@ extension Node {
         let atRest = try atRest
         // An edit replaced the item's stored text; its change row says that it was edited.
         let rows = try Row.fetchAll(db, sql: """
-            SELECT c.writer, c.id, c.text, c.created_at, c.received_at, c.sort_at, count(*) OVER () AS total,
+            SELECT c.writer, c.id, c.text, c.created_at, c.received_at, c.sort_at,
                 EXISTS (SELECT 1 FROM item_change e WHERE e.writer = c.writer AND e.id = c.id AND e.post_author = c.post_author
                         AND e.post_id = c.post_id AND e.deleted = 0) AS edited
             FROM comment c WHERE c.post_author = ? AND c.post_id = ? ORDER BY c.sort_at DESC, c.rowid DESC LIMIT ?
@@ -176,7 +203,12 @@ extension Node {
         }
         let reactions = byEmoji.map { FeedReaction(emoji: $0.key, count: $0.value.count, by: $0.value.sorted()) }
             .sorted { ($0.count, $1.emoji) > ($1.count, $0.emoji) }
-        return ThreadView(comments: comments, moreComments: ((rows.first?["total"] as Int?) ?? 0) - comments.count, reactions: reactions)
+        var more = 0
+        if let limit, rows.count == limit {
+            more = (try Int.fetchOne(db, sql: "SELECT count(*) FROM comment WHERE post_author = ? AND post_id = ?",
+                                     arguments: [author.data, id.data]) ?? 0) - rows.count
+        }
+        return ThreadView(comments: comments, moreComments: more, reactions: reactions)
     }
 
     /// A post by its id or a unique prefix of it (8 to 32 hex digits), of

@@ -11,16 +11,22 @@ public struct ChatMessage: Codable, Sendable, Equatable {
     /// Whether I wrote it.
     public let outgoing: Bool
     public let text: String
-    /// ISO 8601, UTC.
+    /// The date its author gave it, ISO 8601, UTC.
     public let createdAt: String
+    /// When my node received it (for my own, when I wrote it), ISO 8601, UTC.
+    public let receivedAt: String
+    /// Whether the claimed date is further from its arrival than clocks and
+    /// delivery explain: it is then ordered as the feed orders such posts.
+    public let misdated: Bool
     /// Whether no `kith chat` or `kith feed` had shown it before.
     public let unread: Bool
     /// Whether its author changed the text since sending it.
     public let edited: Bool
 
     enum CodingKeys: String, CodingKey {
-        case id, author, outgoing, text, unread, edited
+        case id, author, outgoing, text, misdated, unread, edited
         case createdAt = "created_at"
+        case receivedAt = "received_at"
     }
 }
 
@@ -114,28 +120,29 @@ extension Node {
     }
 
     /// My direct conversation with a friend, both directions, the newest
-    /// `limit` messages oldest first. Those returned count as read from now on.
+    /// `limit` messages oldest first, in the feed's order (by effective
+    /// time: a message dated ahead or long ago cannot move in the
+    /// conversation). Those returned count as read from now on.
     public func chat(with friendName: String, limit: Int = 100) throws -> [ChatMessage] {
         let me = try identity(), myName = try name(), atRest = try atRest, now = Int64(clamping: clock())
         return try db.writer.write { db in
             let friend = try self.card(ofFriendNamed: friendName, db).identity
             let rows = try Row.fetchAll(db, sql: """
-                SELECT id, author, text, created_at, shown_at IS NULL AND author != ?2, rowid FROM post
+                SELECT id, author, text, created_at, received_at, sort_at, shown_at IS NULL AND author != ?2 AS unread, rowid FROM post
                 WHERE direct = 1 AND ((author = ?1 AND audience_owner = ?1)
                     OR (author = ?2 AND audience IN (SELECT id FROM audience WHERE direct_friend = ?1)))
-                ORDER BY created_at DESC, rowid DESC LIMIT ?3
+                ORDER BY sort_at DESC, rowid DESC LIMIT ?3
                 """, arguments: [friend.data, me.data, limit])
             let shown = try db.cachedStatement(sql: "UPDATE post SET shown_at = ? WHERE rowid = ? AND shown_at IS NULL")
-            for row in rows { try shown.execute(arguments: [now, row[5] as Int64]) }
+            for row in rows { try shown.execute(arguments: [now, row["rowid"] as Int64]) }
             return try rows.reversed().map { row in
-                let id = [UInt8](row[0] as Data), author = [UInt8](row[1] as Data)
+                let id = [UInt8](row["id"] as Data), author = [UInt8](row["author"] as Data), dates = Dates(row)
                 let edited = try Bool.fetchOne(db, sql: """
                     SELECT 1 FROM item_change WHERE writer = ?1 AND id = ?2 AND post_author = ?1 AND post_id = ?2 AND deleted = 0
                     """, arguments: [author.data, id.data]) == true
                 return ChatMessage(id: Hex.encode(id), author: author == me ? myName : friendName, outgoing: author == me,
-                                   text: try atRest.text(row[2], .postText),
-                                   createdAt: Self.iso8601(row[3] as Int64),
-                                   unread: row[4] as Bool, edited: edited)
+                                   text: try atRest.text(row["text"], .postText), createdAt: dates.created, receivedAt: dates.received,
+                                   misdated: dates.misdated, unread: row["unread"], edited: edited)
             }
         }
     }

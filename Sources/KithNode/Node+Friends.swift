@@ -100,6 +100,7 @@ extension Node {
                     throw NodeError("this card differs from the one you have for \(known) but has the same sequence number")
                 }
                 let newName = localName ?? known
+                try Self.refuseMyName(newName, db, atRest)
                 if try Bool.fetchOne(db, sql: "SELECT 1 FROM friend WHERE name_tag = ? AND identity != ?",
                                      arguments: [atRest.tag(newName, .friendName), card.identity.data]) == true {
                     throw NodeError("another friend is already named \"\(newName)\"", hint: "choose a name with --as NAME")
@@ -146,9 +147,19 @@ extension Node {
     /// Stores a new friend: name and card sealed, the name's tag beside them.
     func insertFriend(_ db: Database, card: ContactCard, name: String, now: UInt64) throws {
         let atRest = try atRest
+        try Self.refuseMyName(name, db, atRest)
         try db.execute(sql: "INSERT INTO friend (identity, name, name_tag, card, card_sequence, added_at) VALUES (?, ?, ?, ?, ?, ?)",
                        arguments: [card.identity.data, try atRest.seal(name, .friendName), atRest.tag(name, .friendName),
                                    try atRest.seal(card.text, .card), Int64(card.sequence), Int64(now)])
+    }
+
+    /// A friend may not be named as I am, or `me` (the feed's name for me):
+    /// the feed and chats would show them as me.
+    static func refuseMyName(_ name: String, _ db: Database, _ atRest: AtRest) throws {
+        let mine = try Data.fetchOne(db, sql: "SELECT value FROM profile WHERE key = 'name'").map { try atRest.text($0, .myName) }
+        guard name != FeedQuery.me, name != mine else {
+            throw NodeError("a friend cannot be named \"\(name)\": that is how Kith shows you", hint: "choose another name with --as NAME")
+        }
     }
 
     /// The card's inboxes, where envelopes for this friend go, replace any older card's.

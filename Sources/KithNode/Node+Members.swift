@@ -126,11 +126,15 @@ extension Node {
                                        members: try members.map { try person([UInt8]($0)) }.sorted { $0.name < $1.name })
             }
             let owner = try self.card(ofFriendNamed: ownerName, db).identity
-            // The newest key of the owner's audience of that name (names are the owner's; only the newest counts).
+            // The owner's audience of that name whose key came last (names are the owner's), at its highest epoch:
+            // an older epoch's key that arrives late does not count as the current one.
             let keys = try Row.fetchAll(db, sql: """
-                SELECT audience, epoch, flags, name FROM audience_key WHERE owner = ? AND flags & 1 = 0 ORDER BY received_at DESC, epoch DESC
+                SELECT audience, name FROM audience_key WHERE owner = ? AND flags & 1 = 0 ORDER BY received_at DESC, epoch DESC
                 """, arguments: [owner.data])
-            guard let key = try keys.first(where: { try atRest.text($0[3], .keyName) == name }) else {
+            guard let named = try keys.first(where: { try atRest.text($0[1], .keyName) == name }),
+                  let key = try Row.fetchOne(db, sql: """
+                    SELECT audience, epoch, flags FROM audience_key WHERE owner = ? AND audience = ? ORDER BY epoch DESC LIMIT 1
+                    """, arguments: [owner.data, named[0] as Data]) else {
                 throw NodeError("\(ownerName) has not given you the key of an audience named \"\(name)\"",
                                 hint: "`kith group show` without --owner shows your own audiences")
             }

@@ -13,6 +13,9 @@ import KithProtocol
 extension Node {
     /// Comments kept per writer per post; more are refused.
     static let maxCommentsPerPost = 1000
+    /// Comments kept per post in all, whoever wrote them (a hostile author
+    /// could fan out comments of invented writers); more are refused.
+    static let maxCommentsInThread = 10_000
     /// Reactions kept per post (one per writer); more are refused.
     static let maxReactionsPerPost = 1000
     /// Edits and deletes kept per writer per post (one per post or
@@ -177,6 +180,9 @@ extension Node {
             }
             guard try count("comment", writer: note.writer) < Self.maxCommentsPerPost else {
                 return .refused("the writer has \(Self.maxCommentsPerPost) comments on this post already")
+            }
+            guard try count("comment") < Self.maxCommentsInThread else {
+                return .refused("the post has \(Self.maxCommentsInThread) comments already")
             }
             try db.execute(sql: """
                 INSERT OR IGNORE INTO comment (writer, id, post_author, post_id, text, created_at, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)

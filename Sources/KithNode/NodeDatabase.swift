@@ -182,6 +182,10 @@ public struct NodeDatabase: Sendable {
         }
         m.registerMigration("v13-direct-and-members") { db in try createDirectTables(db) }
         m.registerMigration("v14-friend-invitations") { db in try createInvitationTables(db) }
+        // The feed's newest comments of a post by the index, not by sorting them all.
+        m.registerMigration("v15-comment-order") { db in
+            try db.execute(sql: "CREATE INDEX comment_order ON comment(post_author, post_id, sort_at)")
+        }
         return m
     }
 

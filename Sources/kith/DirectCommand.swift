@@ -38,8 +38,10 @@ struct ChatCommand: AsyncParsableCommand {
         discussion: """
             Messages not shown before (by `kith chat` or `kith feed`) are marked "(new)", and count \
             as read from then on, with --json too. Times are local. --json prints an array of \
-            {id, author, outgoing, text, created_at, unread, edited}: created_at in ISO 8601 UTC, \
-            outgoing true for your own messages, unread true for a friend's message not shown before.
+            {id, author, outgoing, text, created_at, received_at, misdated, unread, edited}: times in ISO 8601 \
+            UTC, outgoing true for your own messages, unread true for a friend's message not shown before. \
+            Messages are in the feed's order: a message dated ahead or long ago shows "(arrived ...)" and \
+            sits where it arrived.
             """
     )
 
@@ -60,8 +62,10 @@ struct ChatCommand: AsyncParsableCommand {
         if json { return try Console.json(messages) }
         if messages.isEmpty { Console.note("no direct messages with \(friend) yet; send one with `kith dm \(friend) TEXT`") }
         for message in messages {
-            Console.out(wrapping: "\(message.author)  \(ThreadLines.local(message.createdAt))" + (message.edited ? "  (edited)" : "")
-                        + (message.unread ? "  (new)" : ""), indent: "    ", first: "")
+            // "you" for mine: a friend's name, escaped like any other, cannot pass for it.
+            let who = message.outgoing ? "you" : VerifiedMark.name(message.author, verified: false)
+            Console.out(wrapping: "\(who)  \(ThreadLines.dates(message.createdAt, message.receivedAt, misdated: message.misdated))"
+                        + (message.edited ? "  (edited)" : "") + (message.unread ? "  (new)" : ""), indent: "    ", first: "")
             ThreadLines.text(message.text, indent: "    ")
         }
     }

@@ -53,7 +53,7 @@ struct GroupCommand: AsyncParsableCommand {
             if json { return try Console.json(details) }
             func line(_ p: AudienceDetails.Person) -> String {
                 let who = p.you ? "\(p.name) (you)" : p.friend ? VerifiedMark.name(p.name, verified: p.verified)
-                    : "\(p.name) (\(details.owner.name)'s name for them; not your friend)"
+                    : "\(VerifiedMark.name(p.name, verified: false)) (\(VerifiedMark.name(details.owner.name, verified: false))'s name for them; not your friend)"
                 return "  \(who)  \(p.fingerprint)"
             }
             Console.out("\(details.name): owner \(details.owner.you ? "you" : VerifiedMark.name(details.owner.name, verified: details.owner.verified)), epoch \(details.epoch)")

@@ -58,6 +58,6 @@ enum ThreadLines {
     static func readers(_ item: FeedItem) -> String {
         if item.direct { return "direct: you and \(item.directWith ?? "?")" }
         let size = item.audienceSize.map { "\($0) \($0 == 1 ? "person" : "people")" } ?? "members unknown to you"
-        return "\(item.audience) (\(item.author)'s group, \(size))"
+        return "\(item.audience) (\(VerifiedMark.name(item.author, verified: false))'s group, \(size))"
     }
 }

@@ -8,6 +8,8 @@ struct ChatLine: Decodable, Equatable {
     let outgoing: Bool
     let text: String
     let created_at: String
+    let received_at: String
+    let misdated: Bool
     let unread: Bool
     let edited: Bool
 }
@@ -51,7 +53,7 @@ struct GroupShown: Decodable {
             try JSONDecoder().decode([ChatLine].self, from: Data(try kithOK(["chat", "--home", home, friend, "--json"]).utf8))
         }
         func readers(_ home: String, _ flags: [String] = []) throws -> [FeedReaders] {
-            try JSONDecoder().decode([FeedReaders].self, from: Data(try kithOK(["feed", "--home", home, "--json"] + flags).utf8))
+            try feedPosts(home, flags, as: FeedReaders.self)
         }
         func show(_ home: String, _ args: [String]) throws -> GroupShown {
             try JSONDecoder().decode(GroupShown.self, from: Data(try kithOK(["group", "show", "--home", home, "--json"] + args).utf8))
@@ -75,12 +77,12 @@ struct GroupShown: Decodable {
         #expect(bobSees.status == 0)
         let lines = bobSees.stdout.split(separator: "\n").map(String.init)
         #expect(lines.count == 4 && lines[0].hasPrefix("alice  ") && lines[0].hasSuffix("  (new)") && lines[1] == "    are you coming?")
-        #expect(lines[2].hasPrefix("bob  ") && !lines[2].contains("(new)") && lines[3] == "    yes, with cake")
+        #expect(lines[2].hasPrefix("you  ") && !lines[2].contains("(new)") && lines[3] == "    yes, with cake")
         #expect(try chat(bob, "alice").map(\.unread) == [false, false])
         let aliceSees = try chat(alice, "bob")
         #expect(aliceSees.map(\.text) == ["are you coming?", "yes, with cake"] && aliceSees.map(\.outgoing) == [true, false])
         #expect(aliceSees.map(\.unread) == [false, true] && aliceSees.first?.id == first)
-        #expect(aliceSees.allSatisfy { $0.created_at.hasSuffix("Z") })
+        #expect(aliceSees.allSatisfy { $0.created_at.hasSuffix("Z") && $0.received_at.hasSuffix("Z") && !$0.misdated })
         #expect(try chat(alice, "bob").map(\.unread) == [false, false])
 
         // carol, alice's friend too, sees the family post and never the conversation.

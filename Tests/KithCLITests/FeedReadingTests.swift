@@ -188,8 +188,8 @@ import Testing
                 formatter.dateFormat = "yyyy-MM-dd HH:mm"
                 return formatter.string(from: created)
             }
-            #expect(utc.hasPrefix("alice → family  \(try local("UTC"))  • new\n    id \(post)\n    the baby is here: Ada\n    (edited)\n"), "\(utc)")
-            #expect(kolkata.hasPrefix("alice → family  \(try local("Asia/Kolkata"))\n"), "\(kolkata)")
+            #expect(utc.hasPrefix("alice → family (alice's group, 3 people)  \(try local("UTC"))  • new\n    id \(post)\n    the baby is here: Ada\n    (edited)\n"), "\(utc)")
+            #expect(kolkata.hasPrefix("alice → family (alice's group, 3 people)  \(try local("Asia/Kolkata"))\n"), "\(kolkata)")
             for line in ["❤️ 1 (bob)", "👍 1 (carol)", "    ↳ \(bobs)  bob ✓  ", "  (edited)\n        congratulations to you both!", "        so small"] {
                 #expect(utc.contains(line), "\(line)")
             }
@@ -208,7 +208,7 @@ import Testing
             let full = try #require(try JSONSerialization.jsonObject(with: Data(try kithOK(["show", "--home", p.alice, post, "--json"]).utf8))
                                     as? [String: Any])
             #expect(Set(full.keys) == ["id", "author", "audience", "text", "created_at", "received_at", "misdated", "verified", "edited",
-                                       "unread", "comments", "more_comments", "reactions"])
+                                       "unread", "comments", "more_comments", "reactions", "direct", "direct_with", "audience_size"])
             let comment = try #require((full["comments"] as? [[String: Any]])?.first)
             #expect(Set(comment.keys) == ["id", "author", "text", "created_at", "received_at", "misdated", "edited", "verified"])
             #expect((comment["created_at"] as? String)?.hasSuffix("Z") == true && (full["received_at"] as? String)?.hasSuffix("Z") == true)

@@ -145,7 +145,8 @@ func invite(_ home: String, _ more: [String] = []) throws -> InvitationItem {
         }
         let refused = try kith(["sync", "--home", mallory])
         #expect(refused.stderr.contains("no valid drop token"), "\(refused.stderr)")
-        #expect(try kithOK(["sync", "--home", carol]).hasPrefix("delivered 1,"))
+        // The group's key message and its member list.
+        #expect(try kithOK(["sync", "--home", carol]).hasPrefix("delivered 2,"))
     }
 
     @Test func aCardPastedFromAMailIsFoundOrRefusedWithAHint() throws {

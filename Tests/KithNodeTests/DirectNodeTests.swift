@@ -33,6 +33,31 @@ import Testing
         }
     }
 
+    /// A message dated a day ahead sits where it arrived in the chat, not
+    /// at its end; and no friend may carry my name, so none passes for me.
+    @Test func aChatKeepsTheFeedsOrderAndNoFriendIsNamedAsMe() async throws {
+        let clock = TestClock()
+        try await withThreeFriends(bobClock: clock) { alice, bob, _, _ in
+            _ = try await alice.sendDirect(to: "bob", text: "first")
+            _ = try await alice.sync()
+            _ = try await bob.sync()
+            let key = try await alice.heldKey(audienceNamed: Node.directAudienceName)
+            try await alice.dropRaw(try alice.craftPost(audience: key, text: "dated tomorrow", createdAt: clock.now + 20 * 3600), to: "bob")
+            clock.advance(60)
+            _ = try await bob.sync()
+            _ = try await bob.sendDirect(to: "alice", text: "an answer")
+            let chat = try bob.chat(with: "alice")
+            #expect(chat.map(\.text) == ["first", "dated tomorrow", "an answer"])
+            #expect(chat.map(\.misdated) == [false, true, false] && chat.map(\.outgoing) == [false, false, true])
+
+            let card = try await alice.issueCard().text
+            for name in ["bob", "me"] {
+                await #expect(throws: NodeError.self, "named \(name)") { try await bob.addFriend(cardText: card, as: name) }
+            }
+            #expect(try bob.friends().map(\.name).sorted() == ["alice", "mallory"])
+        }
+    }
+
     @Test func theAuthorsNodeRefusesACommentOnADirectMessage() async throws {
         try await withThreeFriends { alice, bob, _, _ in
             let sent = try await alice.sendDirect(to: "bob", text: "between us")
