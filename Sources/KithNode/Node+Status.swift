@@ -20,8 +20,15 @@ public struct NodeStatus: Codable, Sendable, Equatable {
     /// Posts of others not shown yet (by `Node.feed` or `show`) nor marked
     /// read (`markRead`); comments do not count.
     public let unread: Int
+    /// Friend requests that answer my invitations and wait for `kith friend accept` or `decline`.
+    public let friendRequests: Int
     public let outbox: OutboxSummary
     public let rotation: RotationStatus
+
+    enum CodingKeys: String, CodingKey {
+        case name, identity, fingerprint, relays, queued, pending, unread, outbox, rotation
+        case friendRequests = "friend_requests"
+    }
 
     /// One relay: whether it holds my mailbox, its last successful sync
     /// (every delivery and the fetch went through) and its last error.
@@ -92,7 +99,7 @@ extension Node {
         let me = try identity()
         let (schedule, last, next) = try rotationState()
         let atRest = try atRest
-        let (relays, jobs, pending, unread) = try await db.writer.read { db in
+        let (relays, jobs, pending, unread, requests) = try await db.writer.read { db in
             let mine = try Set(String.fetchAll(db, sql: "SELECT relay FROM mailbox"))
             var states: [String: NodeStatus.RelayStatus] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT relay, last_success_at, last_error, last_error_at FROM relay_state") {
@@ -114,7 +121,8 @@ extension Node {
                 GROUP BY 1 ORDER BY 1
                 """).map { NodeStatus.PendingEnvelopes(reason: $0[0], count: $0[1], oldestReceivedAt: Self.time($0[2]) ?? 0) }
             let unread = try Int.fetchOne(db, sql: "SELECT count(*) FROM post WHERE shown_at IS NULL AND author != ?", arguments: [me.data]) ?? 0
-            return (states.values.sorted { $0.relay < $1.relay }, jobs, pending, unread)
+            let requests = try Int.fetchOne(db, sql: "SELECT count(*) FROM friend_request") ?? 0
+            return (states.values.sorted { $0.relay < $1.relay }, jobs, pending, unread, requests)
         }
         // Each queued job counted for every friend it carries envelopes to (a post goes to many at once).
         struct Key: Hashable { let friend: String?, relay: String }
@@ -132,7 +140,7 @@ extension Node {
         return NodeStatus(
             name: info.name, identity: info.identity, fingerprint: info.fingerprint, relays: relays,
             queued: queued.values.sorted { ($0.friend ?? "", $0.relay) < ($1.friend ?? "", $1.relay) },
-            pending: pending, unread: unread, outbox: try await outboxSummary(),
+            pending: pending, unread: unread, friendRequests: requests, outbox: try await outboxSummary(),
             rotation: .init(everyDays: Int(schedule.period / 86_400), graceDays: Int(schedule.grace / 86_400), lastAt: last, nextAt: next))
     }
 

@@ -91,7 +91,8 @@ struct StatusCommand: AsyncParsableCommand {
             error; the deliveries queued for each friend with their next attempt and why the last one \
             failed; the fetched envelopes that wait (for an audience key, or for a sender to become a \
             friend) and why; how many posts of others are unread (not shown by `kith feed` or `kith show`, \
-            nor marked read: `kith feed --unread` shows them; comments do not count); the \
+            nor marked read: `kith feed --unread` shows them; comments do not count); how many friend \
+            requests wait (`kith friend requests`); the \
             outbox in numbers; and when the encryption key is next replaced. While a daemon runs for \
             the node, it answers (no passphrase needed) and adds its own state: pid, start, sync \
             interval and its last sync. Without one the node is read directly. --json prints all of \
@@ -144,6 +145,9 @@ struct StatusCommand: AsyncParsableCommand {
                 + "(since \(Self.time(pending.oldestReceivedAt)))")
         }
         Console.out("unread     \(node.unread) \(node.unread == 1 ? "post" : "posts") not shown yet (kith feed --unread)")
+        if node.friendRequests > 0 {
+            Console.out("requests   \(node.friendRequests) friend \(node.friendRequests == 1 ? "request waits" : "requests wait") (kith friend requests)")
+        }
         let outbox = node.outbox
         Console.out("outbox     \(outbox.queued) queued, \(outbox.refused) refused, \(outbox.expired) given up after the age limit")
         Console.out("rotation   every \(node.rotation.everyDays) days, next at the first sync after \(Self.time(node.rotation.nextAt)); "
