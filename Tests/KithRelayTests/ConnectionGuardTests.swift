@@ -25,10 +25,15 @@ import Testing
                 open = open.filter { $0.sendNow("a") }
             }
             #expect(open.isEmpty, "every slow client is cut off")
-            // A new connection: the test client's own may have been closed as idle meanwhile.
-            let other = try RawConnection(port: client.port!)
-            try await other.send("GET", "/v1/health")
-            #expect(try await other.readStatus() == 200, "others are served")
+            // On new connections (the test client's own may have been closed as idle meanwhile), tried a few
+            // times: on a loaded machine this task may sleep past the 2 s deadline between connecting and sending.
+            var served = false
+            for _ in 0..<5 where !served {
+                let other = try RawConnection(port: client.port!)
+                try? await other.send("GET", "/v1/health")
+                served = (try? await other.readStatus()) == 200
+            }
+            #expect(served, "others are served")
         }
     }
 
