@@ -191,8 +191,9 @@ extension Node {
 
     /// Applies a friend request envelope: kept if it answers an invitation
     /// of mine (checked by its proof) that no one else answered, at most
-    /// `maxFriendRequests` at once; a request from the same identity again
-    /// replaces its earlier one.
+    /// `maxFriendRequests` at once; a request from the same identity for the
+    /// same invitation again replaces its earlier one, one for another
+    /// invitation is refused while the first waits.
     func receiveFriendRequest(_ envelope: Envelope, _ db: Database) throws -> Outcome {
         let atRest = try atRest
         let request = try FriendRequest.open(envelope, keys: try openingKeys(db))
@@ -209,6 +210,12 @@ extension Node {
             guard same else { return .reject("a second friend request for one invitation") }
         }
         guard request.card.identity != (try self.identity()) else { return .reject("a friend request with my own card") }
+        // One request per identity: another invitation it answers stays unanswered (and is closed in time),
+        // so the drop tokens of both cards stay revocable.
+        if let earlier = try Data.fetchOne(db, sql: "SELECT invitation FROM friend_request WHERE identity = ?", arguments: [identity]),
+           earlier != request.invitationID.data {
+            return .reject("a friend request from someone whose request for another invitation waits")
+        }
         let waiting = try Int.fetchOne(db, sql: "SELECT count(*) FROM friend_request WHERE identity != ?", arguments: [identity]) ?? 0
         guard waiting < Self.maxFriendRequests else {
             return .reject("dropped for lack of room: \(Self.maxFriendRequests) friend requests wait already")

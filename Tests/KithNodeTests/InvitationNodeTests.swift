@@ -94,4 +94,35 @@ import Testing
             #expect(refused?.status == 403)
         }
     }
+
+    @Test func aRequestForASecondInvitationLeavesEveryTokenRevocable() async throws {
+        let clock = TestClock()
+        try await withRelayAndDirectory { url, dir in
+            let alice = try await Node.create(home: dir + "/alice", name: "alice", relays: [url], passphrase: passphrase, kdf: .interactive) { clock.now }
+            let bob = try await Node.create(home: dir + "/bob", name: "bob", relays: [url], passphrase: passphrase, kdf: .interactive)
+            let first = try await alice.invite(lifetime: 60)
+            let second = try FriendInvitation(text: try await alice.invite(lifetime: 60).invitation)
+            _ = try await bob.addFriend(pasted: first.invitation)
+            _ = try await bob.sync()
+            #expect(try await alice.sync().rejected == 0)
+            // bob takes the second invitation's card too and answers it.
+            let sealed = try #require(try await RelayClient(baseURL: url).takeInvitation(id: second.id))
+            let inbox = try second.open(sealed).inboxes[0]
+            @Sendable func drop() async throws {
+                _ = try await RelayClient(baseURL: url).drop(DropRequest(targets: [.init(mailbox: inbox.mailbox, token: inbox.dropToken)],
+                                                                         envelope: Envelope(kind: .post, payload: randomBytes(56 + 512)).bytes))
+            }
+            try await bob.dropRaw(try FriendRequest(invitation: second, card: try await bob.issueCard(for: "alice"))
+                .seal(to: try alice.encryptionCertificate().publicKey).bytes, to: "alice")
+            #expect(try await alice.sync().rejected == 1)
+            #expect(try alice.friendRequests().map(\.invitation) == [first.id])
+            // Declining revokes the first card's token; the second's is revoked once that invitation is closed.
+            #expect(try await alice.declineFriendRequest(named: "bob").revoked == 1)
+            try await drop()
+            clock.advance(60 + Node.answerGrace + 1)
+            _ = try await alice.sync()
+            let refused = await #expect(throws: RelayClient.Failure.self) { try await drop() }
+            #expect(refused?.status == 403)
+        }
+    }
 }

@@ -73,4 +73,25 @@ import Testing
         #expect(forged?.message.contains("bad signature") == true)
         #expect(throws: PasteRefusal.self) { try Pasted.card(in: Self.invitation) }
     }
+
+    /// Long runs of closing punctuation and long lines of prefixes, which
+    /// once took minutes to look through, are refused: beyond
+    /// `maxTextBytes` at once, within it after one pass.
+    @Test func hostilePastesAreRefused() throws {
+        func shapes(_ bytes: Int) -> [String] {
+            [ContactCard.prefix + String(repeating: ")", count: bytes - ContactCard.prefix.utf8.count),
+             FriendInvitation.prefix + String(repeating: ".", count: bytes - FriendInvitation.prefix.utf8.count),
+             String(repeating: "\(ContactCard.prefix) ", count: bytes / (ContactCard.prefix.utf8.count + 1)),
+             String(repeating: "kith-kith-card:", count: bytes / 15)]
+        }
+        for text in shapes(256 * 1024) {
+            let refusal = #expect(throws: PasteRefusal.self) { try Pasted.find(in: text) }
+            #expect(refusal?.message == "the pasted text is longer than 64 KiB" && refusal?.hint == "paste only the card or invitation")
+        }
+        for text in shapes(Pasted.maxTextBytes) {
+            #expect(text.utf8.count <= Pasted.maxTextBytes)
+            let refusal = #expect(throws: PasteRefusal.self) { try Pasted.find(in: text) }
+            #expect(refusal?.message.hasPrefix("not a valid contact card") == true || refusal?.message == "the invitation seems cut off or damaged")
+        }
+    }
 }
