@@ -99,9 +99,9 @@ extension Node {
         }
         let invitation = try FriendInvitation(relay: relay)
         let holder = try invitationHolder(invitation.id)
-        let card = try await issueCard(holderTag: holder)
+        let (sealed, requestKey) = try invitation.seal(try await issueCard(holderTag: holder))
         do {
-            try await RelayClient(baseURL: relay).putInvitation(id: invitation.id, sealed: try invitation.seal(card), lifetime: UInt32(lifetime),
+            try await RelayClient(baseURL: relay).putInvitation(id: invitation.id, sealed: sealed, lifetime: UInt32(lifetime),
                                                                 mailboxKey: mailboxKey)
         } catch let failure as RelayClient.Failure {
             _ = try? await revokeTokens(issuedTo: holder)
@@ -109,7 +109,7 @@ extension Node {
         }
         let now = clock()
         let expires = now + lifetime
-        let sealedKey = try invitation.answerKey().withBytes { try keys.atRest.seal($0, .invitationKey) }
+        let sealedKey = try requestKey.withBytes { try keys.atRest.seal($0, .invitationKey) }
         try await db.writer.write { db in
             try db.execute(sql: "DELETE FROM friend_invitation WHERE answered = 1 AND expires_at < ?",
                            arguments: [Int64(clamping: now) - Int64(Self.invitationMemory)])
@@ -167,8 +167,8 @@ extension Node {
         guard let sealed else {
             throw NodeError("this invitation was used or has expired", hint: "ask the person who sent it for a new one (`kith invite`)")
         }
-        let card: ContactCard
-        do { card = try invitation.open(sealed) } catch let error as ProtocolError {
+        let (card, requestKey): (ContactCard, SecretBytes)
+        do { (card, requestKey) = try invitation.open(sealed) } catch let error as ProtocolError {
             throw NodeError("the invitation's card is not valid: \(error.description)", hint: "ask the person who sent it for a new one (`kith invite`)")
         }
         let friend: Friend
@@ -177,7 +177,7 @@ extension Node {
             throw NodeError(error.description + " (the invitation is used up)", hint: error.hint.map { "\($0), with a new invitation" })
         }
         let mine = try await issueCard(for: friend.name)
-        let envelope = try FriendRequest(invitation: invitation, card: mine).seal(to: card.encryptionKey.publicKey)
+        let envelope = try FriendRequest(invitationID: invitation.id, requestKey: requestKey, card: mine).seal(to: card.encryptionKey.publicKey)
         let now = clock()
         try await db.writer.write { db in try self.enqueue(db, envelope: envelope, to: [card.identity.data], now: now) }
         return FriendAdded(friend: friend, myFingerprint: Fingerprint.of(identity: try identity()),
@@ -190,7 +190,8 @@ extension Node {
     }
 
     /// Applies a friend request envelope: kept if it answers an invitation
-    /// of mine (checked by its proof) that no one else answered, at most
+    /// of mine (checked by its proof, which only whoever took the card can
+    /// make) that no one else answered, at most
     /// `maxFriendRequests` at once; a request from the same identity for the
     /// same invitation again replaces its earlier one, one for another
     /// invitation is refused while the first waits.

@@ -27,15 +27,19 @@ import Testing
     @Test func onlyAProvenAnswerToALiveInvitationIsKept() async throws {
         try await withInvitation { alice, bob, mallory, text in
             let invitation = try FriendInvitation(text: text)
-            // mallory got a plain card of alice's: she can drop, but cannot answer an invitation she never read.
+            // mallory got a plain card of alice's: she can drop, but cannot answer an invitation she never read,
+            // nor one she read but whose card she never took (her proof can only guess the taker nonce).
             try await mallory.addFriend(cardText: try await alice.issueCard().text)
             let card = try await mallory.issueCard(for: "alice")
+            func answer(_ id: [UInt8], _ key: SecretBytes) throws -> [UInt8] {
+                try request([1] + id + FriendRequest.proof(requestKey: key, invitationID: id, card: card) + card.bytes, to: alice)
+            }
             let stranger = try FriendInvitation(relay: invitation.relay)
-            try await mallory.dropRaw(try request([1] + stranger.id + FriendRequest.proof(answerKey: stranger.answerKey(), invitationID: stranger.id, card: card)
-                                                  + card.bytes, to: alice), to: "alice")
-            try await mallory.dropRaw(try request([1] + invitation.id + FriendRequest.proof(answerKey: stranger.answerKey(), invitationID: invitation.id, card: card)
-                                                  + card.bytes, to: alice), to: "alice")
-            #expect(try await alice.sync().rejected == 2)
+            try await mallory.dropRaw(try answer(stranger.id, stranger.requestKey(takerNonce: randomBytes(32))), to: "alice")
+            try await mallory.dropRaw(try answer(invitation.id, stranger.requestKey(takerNonce: randomBytes(32))), to: "alice")
+            try await mallory.dropRaw(try answer(invitation.id, invitation.answerKey()), to: "alice")
+            try await mallory.dropRaw(try answer(invitation.id, invitation.requestKey(takerNonce: randomBytes(32))), to: "alice")
+            #expect(try await alice.sync().rejected == 4)
             #expect(try alice.friendRequests().isEmpty)
 
             // bob uses the invitation; his request is kept, once, whatever else arrives for it.
@@ -44,10 +48,8 @@ import Testing
             _ = try await bob.sync()
             #expect(try await alice.sync().rejected == 0)
             #expect(try alice.friendRequests().map(\.name) == ["bob"])
-            // bob asks again (a newer card): still one request. mallory, who read the invitation too, is refused.
-            try await bob.dropRaw(try FriendRequest(invitation: invitation, card: try await bob.issueCard(for: "alice")).seal(to: try alice.encryptionCertificate().publicKey).bytes,
-                                  to: "alice")
-            try await mallory.dropRaw(try FriendRequest(invitation: invitation, card: card).seal(to: try alice.encryptionCertificate().publicKey).bytes, to: "alice")
+            // mallory, who read the invitation too, is refused.
+            try await mallory.dropRaw(try answer(invitation.id, invitation.answerKey()), to: "alice")
             #expect(try await alice.sync().rejected == 1)
             #expect(try alice.friendRequests().map(\.name) == ["bob"])
 
@@ -79,7 +81,7 @@ import Testing
             let invitation = try FriendInvitation(text: try await alice.invite(lifetime: 60).invitation)
             // Someone takes the card and never answers: they hold a drop token of alice's.
             let sealed = try #require(try await RelayClient(baseURL: url).takeInvitation(id: invitation.id))
-            let inbox = try invitation.open(sealed).inboxes[0]
+            let inbox = try invitation.open(sealed).card.inboxes[0]
             @Sendable func drop() async throws {
                 _ = try await RelayClient(baseURL: url).drop(DropRequest(targets: [.init(mailbox: inbox.mailbox, token: inbox.dropToken)],
                                                                          envelope: Envelope(kind: .post, payload: randomBytes(56 + 512)).bytes))
@@ -107,12 +109,12 @@ import Testing
             #expect(try await alice.sync().rejected == 0)
             // bob takes the second invitation's card too and answers it.
             let sealed = try #require(try await RelayClient(baseURL: url).takeInvitation(id: second.id))
-            let inbox = try second.open(sealed).inboxes[0]
+            let taken = try second.open(sealed), inbox = taken.card.inboxes[0]
             @Sendable func drop() async throws {
                 _ = try await RelayClient(baseURL: url).drop(DropRequest(targets: [.init(mailbox: inbox.mailbox, token: inbox.dropToken)],
                                                                          envelope: Envelope(kind: .post, payload: randomBytes(56 + 512)).bytes))
             }
-            try await bob.dropRaw(try FriendRequest(invitation: second, card: try await bob.issueCard(for: "alice"))
+            try await bob.dropRaw(try FriendRequest(invitationID: second.id, requestKey: taken.requestKey, card: try await bob.issueCard(for: "alice"))
                 .seal(to: try alice.encryptionCertificate().publicKey).bytes, to: "alice")
             #expect(try await alice.sync().rejected == 1)
             #expect(try alice.friendRequests().map(\.invitation) == [first.id])
