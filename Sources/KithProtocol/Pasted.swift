@@ -55,9 +55,14 @@ public enum Pasted: Sendable, Equatable {
                 }
             }
         }
+        // A damaged one beside a valid one may be the real one, the valid one a stranger's.
+        let damaged = brokenCard != nil ? "contact card" : brokenInvitation ? "invitation" : nil
         switch (cards.count, invitations.count) {
-        case (1, 0): return .card(cards[0])
-        case (0, 1): return .invitation(invitations[0])
+        case (1, 0) where damaged == nil: return .card(cards[0])
+        case (0, 1) where damaged == nil: return .invitation(invitations[0])
+        case (1, 0), (0, 1):
+            throw PasteRefusal("found \(cards.isEmpty ? "an invitation" : "a contact card") and a damaged \(damaged ?? "") beside it",
+                               hint: "paste only the one you mean, copied whole from whoever sent it")
         case (0, 0): break
         case (let c, 0): throw PasteRefusal("found \(c) different contact cards", hint: "paste one card at a time")
         case (0, let i): throw PasteRefusal("found \(i) different invitations", hint: "paste one invitation at a time")
