@@ -75,6 +75,8 @@ extension Node {
     /// Answered invitations are forgotten this long after they expire (a
     /// repeated request for one is then dropped).
     static let invitationMemory: UInt64 = 30 * 24 * 3600
+    /// A friend request left waiting this long is declined.
+    static let requestLifetime: UInt64 = 30 * 24 * 3600
 
     /// How long after its expiry an unanswered invitation's request may still
     /// arrive (it waits in the taker's outbox while my relay is down); then
@@ -111,8 +113,6 @@ extension Node {
         let expires = now + lifetime
         let sealedKey = try requestKey.withBytes { try keys.atRest.seal($0, .invitationKey) }
         try await db.writer.write { db in
-            try db.execute(sql: "DELETE FROM friend_invitation WHERE answered = 1 AND expires_at < ?",
-                           arguments: [Int64(clamping: now) - Int64(Self.invitationMemory)])
             try db.execute(sql: "INSERT INTO friend_invitation (id, answer_key, relay, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
                            arguments: [invitation.id.data, sealedKey, relay, Int64(clamping: now), Int64(clamping: expires)])
         }
@@ -122,17 +122,30 @@ extension Node {
     /// Closes invitations that expired `answerGrace` ago with no request:
     /// whoever took one (if anyone did) holds a drop token of mine and never
     /// asked to be a friend, so its tokens are revoked and the invitation
-    /// forgotten. A token that cannot be revoked now is tried again at the
-    /// next sync.
+    /// forgotten. Declines, the same way, friend requests that waited
+    /// `requestLifetime`, and forgets answered invitations `invitationMemory`
+    /// after they expired. A token that cannot be revoked now is tried again
+    /// at the next sync.
     func closeUnansweredInvitations() async throws {
-        let before = Int64(clamping: clock()) - Int64(Self.answerGrace)
+        let now = Int64(clamping: clock())
         let ids = try await db.writer.read { db in
             try Data.fetchAll(db, sql: "SELECT id FROM friend_invitation WHERE answered = 0 AND expires_at < ? ORDER BY expires_at LIMIT ?",
-                              arguments: [before, Self.closedPerSync])
+                              arguments: [now - Int64(Self.answerGrace), Self.closedPerSync])
         }
         for id in ids {
             guard try await revokeTokens(issuedTo: try invitationHolder([UInt8](id))).failures.isEmpty else { continue }
             try await db.writer.write { db in try db.execute(sql: "DELETE FROM friend_invitation WHERE id = ?", arguments: [id]) }
+        }
+        let stale = try await db.writer.read { db in
+            try Data.fetchAll(db, sql: "SELECT invitation FROM friend_request WHERE received_at < ? ORDER BY received_at LIMIT ?",
+                              arguments: [now - Int64(Self.requestLifetime), Self.closedPerSync])
+        }
+        for invitation in stale {
+            guard try await revokeTokens(issuedTo: try invitationHolder([UInt8](invitation))).failures.isEmpty else { continue }
+            try await db.writer.write { db in try db.execute(sql: "DELETE FROM friend_request WHERE invitation = ?", arguments: [invitation]) }
+        }
+        try await db.writer.write { db in
+            try db.execute(sql: "DELETE FROM friend_invitation WHERE answered = 1 AND expires_at < ?", arguments: [now - Int64(Self.invitationMemory)])
         }
     }
 

@@ -127,4 +127,30 @@ import Testing
             #expect(refused?.status == 403)
         }
     }
+
+    @Test func aRequestLeftWaitingIsDeclinedAndItsInvitationForgotten() async throws {
+        let clock = TestClock()
+        try await withRelayAndDirectory { url, dir in
+            let alice = try await Node.create(home: dir + "/alice", name: "alice", relays: [url], passphrase: passphrase, kdf: .interactive) { clock.now }
+            let bob = try await Node.create(home: dir + "/bob", name: "bob", relays: [url], passphrase: passphrase, kdf: .interactive)
+            _ = try await bob.addFriend(pasted: try await alice.invite(lifetime: 60).invitation)
+            _ = try await bob.sync()
+            _ = try await alice.sync()
+            func invitations() async throws -> Int { try await alice.db.writer.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM friend_invitation") ?? 0 } }
+            clock.advance(Node.requestLifetime - 1)
+            _ = try await alice.sync()
+            #expect(try alice.friendRequests().map(\.name) == ["bob"])
+            #expect(try await invitations() == 1)
+            try await bob.dropRaw(Envelope(kind: .post, payload: randomBytes(56 + 512)).bytes, to: "alice")
+            // Declined at the sync after it waited too long: bob's token is revoked; the answered invitation is forgotten.
+            clock.advance(max(1, Node.invitationMemory + 61 - Node.requestLifetime))
+            _ = try await alice.sync()
+            #expect(try alice.friendRequests().isEmpty)
+            #expect(try await invitations() == 0)
+            let refused = await #expect(throws: RelayClient.Failure.self) {
+                try await bob.dropRaw(Envelope(kind: .post, payload: randomBytes(56 + 512)).bytes, to: "alice")
+            }
+            #expect(refused?.status == 403)
+        }
+    }
 }
