@@ -253,21 +253,26 @@ extension Node {
         }
     }
 
-    /// The waiting request by the name in its card, or by its fingerprint
-    /// (with or without spaces) when two share a name. There are at most
-    /// `maxFriendRequests`, so all are read.
+    /// The waiting request by its fingerprint (with or without spaces), or
+    /// else by the name in its card: input shaped like a fingerprint is
+    /// matched as one first, so a name that looks like someone's fingerprint
+    /// cannot stand for them. There are at most `maxFriendRequests`, so all
+    /// are read.
     private func friendRequest(named name: String) throws -> (card: ContactCard, invitation: [UInt8]) {
         let atRest = try atRest
         let compact = name.filter { $0 != " " }.lowercased()
         let rows = try db.writer.read { db in try Row.fetchAll(db, sql: "SELECT card, invitation FROM friend_request") }
         let all = try rows.map { (card: try ContactCard(text: try atRest.text($0[0], .requestCard)), invitation: [UInt8]($0[1] as Data)) }
+        if compact.count == 32, compact.allSatisfy(\.isHexDigit),
+           let match = all.first(where: { Fingerprint.of(identity: $0.card.identity).filter { $0 != " " } == compact }) {
+            return match
+        }
         let byName = all.filter { $0.card.name == name }
         if byName.count == 1 { return byName[0] }
         if byName.count > 1 {
             throw NodeError("\(byName.count) friend requests are from someone named \"\(name)\"",
                             hint: "name the one you mean by its fingerprint, as `kith friend requests` shows it")
         }
-        if let match = all.first(where: { Fingerprint.of(identity: $0.card.identity).filter { $0 != " " } == compact }) { return match }
         throw NodeError("no friend request from \"\(name)\"", hint: "`kith friend requests` lists them")
     }
 
@@ -276,6 +281,12 @@ extension Node {
     /// count as issued to them, so `removeFriend` revokes them.
     public func acceptFriendRequest(named name: String, as localName: String?, allowLocalRelays: Bool) async throws -> FriendAdded {
         let request = try friendRequest(named: name)
+        if try friend(identity: request.card.identity) == nil {
+            // A request never replaces a friend's identity: one that claims a friend's name is accepted under another.
+            do { try await db.writer.read { db in try self.refuseDifferentIdentity(db, card: request.card, localName: localName) } } catch let error as NodeError {
+                throw NodeError(error.description, hint: "if it is someone else, accept the request under another name with --as NAME")
+            }
+        }
         let friend = try await addFriend(try await checked(request.card, allowLocalRelays: allowLocalRelays), as: localName)
         let holder = try invitationHolder(request.invitation), keys = try requireKeys()
         try await db.writer.write { db in

@@ -153,4 +153,30 @@ import Testing
             #expect(refused?.status == 403)
         }
     }
+
+    /// A name shaped like someone's fingerprint does not stand for them, and a
+    /// request that claims a friend's name is accepted only under another name.
+    @Test func requestsAreNamedByFingerprintFirstAndNeverReplaceAFriend() async throws {
+        try await withRelayAndDirectory { url, dir in
+            let alice = try await Node.create(home: dir + "/alice", name: "alice", relays: [url], passphrase: passphrase, kdf: .interactive)
+            let bob = try await Node.create(home: dir + "/bob", name: "bob", relays: [url], passphrase: passphrase, kdf: .interactive)
+            let bobsFingerprint = Fingerprint.of(identity: try bob.identity())
+            let mallory = try await Node.create(home: dir + "/mallory", name: bobsFingerprint, relays: [url], passphrase: passphrase, kdf: .interactive)
+            let impostor = try await Node.create(home: dir + "/impostor", name: "bob", relays: [url], passphrase: passphrase, kdf: .interactive)
+            for node in [mallory, bob, impostor] {
+                _ = try await node.addFriend(pasted: try await alice.invite(lifetime: 600).invitation)
+                _ = try await node.sync()
+            }
+            _ = try await alice.sync()
+            #expect(try alice.friendRequests().map(\.name) == [bobsFingerprint, "bob", "bob"])
+            let bobs = try await alice.acceptFriendRequest(named: bobsFingerprint.replacingOccurrences(of: " ", with: ""), as: nil, allowLocalRelays: false)
+            #expect(bobs.friend.name == "bob" && bobs.friend.fingerprint == bobsFingerprint)
+            #expect(try alice.friendRequests().map(\.name) == [bobsFingerprint, "bob"])
+            let clash = await #expect(throws: NodeError.self) { try await alice.acceptFriendRequest(named: "bob", as: nil, allowLocalRelays: false) }
+            #expect(clash?.hint?.contains("--as NAME") == true && clash?.hint?.contains("replace") == false)
+            #expect(try alice.friendRequests().count == 2)
+            let other = try await alice.acceptFriendRequest(named: "bob", as: "other bob", allowLocalRelays: false)
+            #expect(other.friend.fingerprint == Fingerprint.of(identity: try impostor.identity()))
+        }
+    }
 }
