@@ -22,7 +22,8 @@ struct FriendCommand: AsyncParsableCommand {
                 `kith friend requests`. \
                 Prints the friend's name, their fingerprint on the next line, then your own fingerprint and the safety number you \
                 share: compare them with your friend by another channel (`kith friend verify`). \
-                A card or invitation naming a relay on a loopback, private or link-local address (or localhost) \
+                A card or invitation naming a relay on a loopback, private, link-local, multicast or other \
+                non-public address (or localhost) \
                 is refused unless that relay is one of yours; set KITH_ALLOW_LOCAL_RELAYS=1 to accept it anyway. \
                 A card with a new identity that claims the name of a friend you know is refused: it may be an \
                 impostor. Only `kith friend replace NAME CARD` replaces a friend's identity.
