@@ -143,7 +143,7 @@ import Testing
             #expect(try await invitations() == 1)
             try await bob.dropRaw(Envelope(kind: .post, payload: randomBytes(56 + 512)).bytes, to: "alice")
             // Declined at the sync after it waited too long: bob's token is revoked; the answered invitation is forgotten.
-            clock.advance(max(1, Node.invitationMemory + 61 - Node.requestLifetime))
+            clock.advance(max(1, Node.invitationMemory + 62 - Node.requestLifetime))
             _ = try await alice.sync()
             #expect(try alice.friendRequests().isEmpty)
             #expect(try await invitations() == 0)
