@@ -75,6 +75,8 @@ extension Node {
     /// Answered invitations are forgotten this long after they expire (a
     /// repeated request for one is then dropped).
     static let invitationMemory: UInt64 = 30 * 24 * 3600
+    /// A friend request left waiting this long is declined.
+    static let requestLifetime: UInt64 = 30 * 24 * 3600
 
     /// How long after its expiry an unanswered invitation's request may still
     /// arrive (it waits in the taker's outbox while my relay is down); then
@@ -99,9 +101,9 @@ extension Node {
         }
         let invitation = try FriendInvitation(relay: relay)
         let holder = try invitationHolder(invitation.id)
-        let card = try await issueCard(holderTag: holder)
+        let (sealed, requestKey) = try invitation.seal(try await issueCard(holderTag: holder))
         do {
-            try await RelayClient(baseURL: relay).putInvitation(id: invitation.id, sealed: try invitation.seal(card), lifetime: UInt32(lifetime),
+            try await RelayClient(baseURL: relay).putInvitation(id: invitation.id, sealed: sealed, lifetime: UInt32(lifetime),
                                                                 mailboxKey: mailboxKey)
         } catch let failure as RelayClient.Failure {
             _ = try? await revokeTokens(issuedTo: holder)
@@ -109,10 +111,8 @@ extension Node {
         }
         let now = clock()
         let expires = now + lifetime
-        let sealedKey = try invitation.answerKey().withBytes { try keys.atRest.seal($0, .invitationKey) }
+        let sealedKey = try requestKey.withBytes { try keys.atRest.seal($0, .invitationKey) }
         try await db.writer.write { db in
-            try db.execute(sql: "DELETE FROM friend_invitation WHERE answered = 1 AND expires_at < ?",
-                           arguments: [Int64(clamping: now) - Int64(Self.invitationMemory)])
             try db.execute(sql: "INSERT INTO friend_invitation (id, answer_key, relay, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
                            arguments: [invitation.id.data, sealedKey, relay, Int64(clamping: now), Int64(clamping: expires)])
         }
@@ -122,17 +122,30 @@ extension Node {
     /// Closes invitations that expired `answerGrace` ago with no request:
     /// whoever took one (if anyone did) holds a drop token of mine and never
     /// asked to be a friend, so its tokens are revoked and the invitation
-    /// forgotten. A token that cannot be revoked now is tried again at the
-    /// next sync.
+    /// forgotten. Declines, the same way, friend requests that waited
+    /// `requestLifetime`, and forgets answered invitations `invitationMemory`
+    /// after they expired. A token that cannot be revoked now is tried again
+    /// at the next sync.
     func closeUnansweredInvitations() async throws {
-        let before = Int64(clamping: clock()) - Int64(Self.answerGrace)
+        let now = Int64(clamping: clock())
         let ids = try await db.writer.read { db in
             try Data.fetchAll(db, sql: "SELECT id FROM friend_invitation WHERE answered = 0 AND expires_at < ? ORDER BY expires_at LIMIT ?",
-                              arguments: [before, Self.closedPerSync])
+                              arguments: [now - Int64(Self.answerGrace), Self.closedPerSync])
         }
         for id in ids {
             guard try await revokeTokens(issuedTo: try invitationHolder([UInt8](id))).failures.isEmpty else { continue }
             try await db.writer.write { db in try db.execute(sql: "DELETE FROM friend_invitation WHERE id = ?", arguments: [id]) }
+        }
+        let stale = try await db.writer.read { db in
+            try Data.fetchAll(db, sql: "SELECT invitation FROM friend_request WHERE received_at < ? ORDER BY received_at LIMIT ?",
+                              arguments: [now - Int64(Self.requestLifetime), Self.closedPerSync])
+        }
+        for invitation in stale {
+            guard try await revokeTokens(issuedTo: try invitationHolder([UInt8](invitation))).failures.isEmpty else { continue }
+            try await db.writer.write { db in try db.execute(sql: "DELETE FROM friend_request WHERE invitation = ?", arguments: [invitation]) }
+        }
+        try await db.writer.write { db in
+            try db.execute(sql: "DELETE FROM friend_invitation WHERE answered = 1 AND expires_at < ?", arguments: [now - Int64(Self.invitationMemory)])
         }
     }
 
@@ -167,8 +180,8 @@ extension Node {
         guard let sealed else {
             throw NodeError("this invitation was used or has expired", hint: "ask the person who sent it for a new one (`kith invite`)")
         }
-        let card: ContactCard
-        do { card = try invitation.open(sealed) } catch let error as ProtocolError {
+        let (card, requestKey): (ContactCard, SecretBytes)
+        do { (card, requestKey) = try invitation.open(sealed) } catch let error as ProtocolError {
             throw NodeError("the invitation's card is not valid: \(error.description)", hint: "ask the person who sent it for a new one (`kith invite`)")
         }
         let friend: Friend
@@ -177,7 +190,7 @@ extension Node {
             throw NodeError(error.description + " (the invitation is used up)", hint: error.hint.map { "\($0), with a new invitation" })
         }
         let mine = try await issueCard(for: friend.name)
-        let envelope = try FriendRequest(invitation: invitation, card: mine).seal(to: card.encryptionKey.publicKey)
+        let envelope = try FriendRequest(invitationID: invitation.id, requestKey: requestKey, card: mine).seal(to: card.encryptionKey.publicKey)
         let now = clock()
         try await db.writer.write { db in try self.enqueue(db, envelope: envelope, to: [card.identity.data], now: now) }
         return FriendAdded(friend: friend, myFingerprint: Fingerprint.of(identity: try identity()),
@@ -190,9 +203,11 @@ extension Node {
     }
 
     /// Applies a friend request envelope: kept if it answers an invitation
-    /// of mine (checked by its proof) that no one else answered, at most
-    /// `maxFriendRequests` at once; a request from the same identity again
-    /// replaces its earlier one.
+    /// of mine (checked by its proof, which only whoever took the card can
+    /// make) that no one else answered, at most
+    /// `maxFriendRequests` at once; a request from the same identity for the
+    /// same invitation again replaces its earlier one, one for another
+    /// invitation is refused while the first waits.
     func receiveFriendRequest(_ envelope: Envelope, _ db: Database) throws -> Outcome {
         let atRest = try atRest
         let request = try FriendRequest.open(envelope, keys: try openingKeys(db))
@@ -209,6 +224,12 @@ extension Node {
             guard same else { return .reject("a second friend request for one invitation") }
         }
         guard request.card.identity != (try self.identity()) else { return .reject("a friend request with my own card") }
+        // One request per identity: another invitation it answers stays unanswered (and is closed in time),
+        // so the drop tokens of both cards stay revocable.
+        if let earlier = try Data.fetchOne(db, sql: "SELECT invitation FROM friend_request WHERE identity = ?", arguments: [identity]),
+           earlier != request.invitationID.data {
+            return .reject("a friend request from someone whose request for another invitation waits")
+        }
         let waiting = try Int.fetchOne(db, sql: "SELECT count(*) FROM friend_request WHERE identity != ?", arguments: [identity]) ?? 0
         guard waiting < Self.maxFriendRequests else {
             return .reject("dropped for lack of room: \(Self.maxFriendRequests) friend requests wait already")
@@ -232,21 +253,26 @@ extension Node {
         }
     }
 
-    /// The waiting request by the name in its card, or by its fingerprint
-    /// (with or without spaces) when two share a name. There are at most
-    /// `maxFriendRequests`, so all are read.
+    /// The waiting request by its fingerprint (with or without spaces), or
+    /// else by the name in its card: input shaped like a fingerprint is
+    /// matched as one first, so a name that looks like someone's fingerprint
+    /// cannot stand for them. There are at most `maxFriendRequests`, so all
+    /// are read.
     private func friendRequest(named name: String) throws -> (card: ContactCard, invitation: [UInt8]) {
         let atRest = try atRest
         let compact = name.filter { $0 != " " }.lowercased()
         let rows = try db.writer.read { db in try Row.fetchAll(db, sql: "SELECT card, invitation FROM friend_request") }
         let all = try rows.map { (card: try ContactCard(text: try atRest.text($0[0], .requestCard)), invitation: [UInt8]($0[1] as Data)) }
+        if compact.count == 32, compact.allSatisfy(\.isHexDigit),
+           let match = all.first(where: { Fingerprint.of(identity: $0.card.identity).filter { $0 != " " } == compact }) {
+            return match
+        }
         let byName = all.filter { $0.card.name == name }
         if byName.count == 1 { return byName[0] }
         if byName.count > 1 {
             throw NodeError("\(byName.count) friend requests are from someone named \"\(name)\"",
                             hint: "name the one you mean by its fingerprint, as `kith friend requests` shows it")
         }
-        if let match = all.first(where: { Fingerprint.of(identity: $0.card.identity).filter { $0 != " " } == compact }) { return match }
         throw NodeError("no friend request from \"\(name)\"", hint: "`kith friend requests` lists them")
     }
 
@@ -255,6 +281,12 @@ extension Node {
     /// count as issued to them, so `removeFriend` revokes them.
     public func acceptFriendRequest(named name: String, as localName: String?, allowLocalRelays: Bool) async throws -> FriendAdded {
         let request = try friendRequest(named: name)
+        if try friend(identity: request.card.identity) == nil {
+            // A request never replaces a friend's identity: one that claims a friend's name is accepted under another.
+            do { try await db.writer.read { db in try self.refuseDifferentIdentity(db, card: request.card, localName: localName) } } catch let error as NodeError {
+                throw NodeError(error.description, hint: "if it is someone else, accept the request under another name with --as NAME")
+            }
+        }
         let friend = try await addFriend(try await checked(request.card, allowLocalRelays: allowLocalRelays), as: localName)
         let holder = try invitationHolder(request.invitation), keys = try requireKeys()
         try await db.writer.write { db in

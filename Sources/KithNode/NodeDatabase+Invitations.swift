@@ -4,8 +4,9 @@ extension NodeDatabase {
     /// The tables of friend invitations (Node+Invitations.swift).
     ///
     /// - `friend_invitation`: the invitations I made, by id, with the key
-    ///   that checks the friend request answering one (sealed at rest,
-    ///   `friend_invitation.answer_key`) and whether one was answered.
+    ///   that checks the friend request answering one (the request key of
+    ///   its card, sealed at rest, `friend_invitation.answer_key`) and
+    ///   whether one was answered.
     /// - `friend_request`: requests waiting for `kith friend accept` or
     ///   `decline`, one per requester's identity, with their card (sealed,
     ///   `friend_request.card`).

@@ -21,8 +21,8 @@ enum Validate {
     }
 
     /// Whether a relay URL points into the machine or its local network: a
-    /// loopback, private, link-local, shared (CGNAT) or unspecified IP
-    /// literal, or a `localhost` name. The protocol's URL rule leaves only
+    /// loopback, private, link-local, site-local, shared (CGNAT), benchmarking,
+    /// multicast, reserved or unspecified IP literal, or a `localhost` name. The protocol's URL rule leaves only
     /// plain DNS names and exact IP literals, so the host checked here is the
     /// host the client connects to. Host names are not resolved here.
     static func isLocalNetwork(relay url: String) -> Bool {
@@ -46,6 +46,7 @@ enum Validate {
                 return isLocal(ipv4: UInt32(b[2]) << 24 | UInt32(b[3]) << 16 | UInt32(b[4]) << 8 | UInt32(b[5]))
             }
             return b[0] & 0xfe == 0xfc || (b[0] == 0xfe && b[1] & 0xc0 == 0x80)                  // fc00::/7, fe80::/10
+                || (b[0] == 0xfe && b[1] & 0xc0 == 0xc0) || b[0] == 0xff                         // fec0::/10, ff00::/8
         }
         return false
     }
@@ -53,7 +54,8 @@ enum Validate {
     private static func isLocal(ipv4 a: UInt32) -> Bool {
         let ranges: [(UInt32, UInt32)] = [
             (0x0000_0000, 8), (0x0A00_0000, 8), (0x6440_0000, 10), (0x7F00_0000, 8),
-            (0xA9FE_0000, 16), (0xAC10_0000, 12), (0xC0A8_0000, 16),
+            (0xA9FE_0000, 16), (0xAC10_0000, 12), (0xC0A8_0000, 16), (0xC612_0000, 15),
+            (0xE000_0000, 4), (0xF000_0000, 4),                                                    // multicast, reserved
         ]
         return ranges.contains { base, bits in a >> (32 - bits) == base >> (32 - bits) }
     }

@@ -3,8 +3,10 @@ import KithCrypto
 /// A one-paste friend invitation (docs/PROTOCOL.md, "Friend invitations"):
 /// the inviter's relay and a 16-byte secret. From the secret come, by keyed
 /// BLAKE2b, the id the relay keeps the sealed card under, the key that
-/// seals it, and the key that binds the friend request answering it. The
-/// relay sees only the id and the ciphertext.
+/// seals it, and the answer key. The sealed card holds a random taker
+/// nonce; the answer key and that nonce make the request key, which binds
+/// the friend request answering it, so only whoever took the card can
+/// answer. The relay sees only the id and the ciphertext, always of one size.
 ///
 /// Text form: `kith-invite:` + relay URL + `#` + base64url(secret), e.g.
 /// `kith-invite:https://relay.example.org#3q2-7wAAAAAAAAAAAAAAAA` (60 characters).
@@ -14,10 +16,16 @@ public struct FriendInvitation: Sendable {
     public static let idLength = 32
     /// The longest text form: the prefix, the longest relay URL, `#`, 22 characters.
     public static let maxTextLength = prefix.utf8.count + RelayURL.maxBytes + 1 + 22
-    /// The largest sealed card a relay stores: version, nonce, the largest card, tag.
-    public static let maxSealedBytes = 1 + AEAD.nonceLength + ContactCard.maxBytes + AEAD.tagLength
-    static let sealedVersion: UInt8 = 1
+    public static let takerNonceLength = 32
+    /// The taker nonce and the card are padded to this length, whatever the card.
+    public static let paddedLength = 5120
+    /// The size of every sealed card: version, nonce, the padded taker nonce and card, tag.
+    public static let sealedLength = 1 + AEAD.nonceLength + paddedLength + AEAD.tagLength
+    /// The largest sealed card a relay stores.
+    public static let maxSealedBytes = sealedLength
+    static let sealedVersion: UInt8 = 2
     static let sealContext = "kith/invitation/v1"
+    static let requestKeyContext = "kith/invitation/request-key/v1"
 
     public let relay: String
     let secret: SecretBytes
@@ -65,28 +73,40 @@ public struct FriendInvitation: Sendable {
     /// The key of the sealed card: keyed BLAKE2b-256 of `kith/invitation/key/v1`.
     func sealKey() -> SecretBytes { var k = derive("key"); return SecretBytes(consuming: &k) }
 
-    /// The key a friend request's proof is made with: keyed BLAKE2b-256 of
-    /// `kith/invitation/answer/v1`. The inviter keeps it (sealed) to check requests.
-    public func answerKey() -> SecretBytes { var k = derive("answer"); return SecretBytes(consuming: &k) }
+    /// The answer key: keyed BLAKE2b-256 of `kith/invitation/answer/v1`.
+    func answerKey() -> SecretBytes { var k = derive("answer"); return SecretBytes(consuming: &k) }
 
-    /// The card sealed for the relay: version 1, a random nonce, then
-    /// XChaCha20-Poly1305 of the card's bytes with `kith/invitation/v1 || 0 || id`
-    /// as associated data.
-    public func seal(_ card: ContactCard) throws -> [UInt8] {
-        try seal(card, nonce: randomBytes(AEAD.nonceLength))
+    /// The key a friend request's proof is made with, for the card sealed
+    /// with `takerNonce`: keyed BLAKE2b-256, under the answer key, of
+    /// `kith/invitation/request-key/v1 || 0 || taker nonce`.
+    public func requestKey(takerNonce: [UInt8]) -> SecretBytes {
+        var k = Hash.blake2b(signedMessage(context: Self.requestKeyContext, takerNonce), length: 32, key: answerKey())
+        return SecretBytes(consuming: &k)
     }
 
-    /// `seal` with a given nonce (for test vectors).
-    public func seal(_ card: ContactCard, nonce: [UInt8]) throws -> [UInt8] {
-        [Self.sealedVersion] + nonce + (try AEAD.seal(card.bytes, key: sealKey(), nonce: nonce, associatedData: associatedData))
+    /// The card sealed for the relay (version 2, a random nonce, then
+    /// XChaCha20-Poly1305 of a random taker nonce and the card's bytes padded
+    /// to `paddedLength`, with `kith/invitation/v1 || 0 || id` as associated
+    /// data), and the request key that checks the answer of whoever takes it.
+    public func seal(_ card: ContactCard) throws -> (sealed: [UInt8], requestKey: SecretBytes) {
+        let takerNonce = randomBytes(Self.takerNonceLength)
+        return (try seal(card, takerNonce: takerNonce, nonce: randomBytes(AEAD.nonceLength)), requestKey(takerNonce: takerNonce))
+    }
+
+    /// `seal` with given nonces (for test vectors).
+    public func seal(_ card: ContactCard, takerNonce: [UInt8], nonce: [UInt8]) throws -> [UInt8] {
+        precondition(takerNonce.count == Self.takerNonceLength)
+        var plain = Padding.pad(takerNonce + card.bytes, blockSize: Self.paddedLength)
+        defer { wipe(&plain) }
+        return [Self.sealedVersion] + nonce + (try AEAD.seal(plain, key: sealKey(), nonce: nonce, associatedData: associatedData))
     }
 
     private var associatedData: [UInt8] { signedMessage(context: Self.sealContext, id) }
 
-    /// Opens what the relay returned and verifies the card in it.
-    public func open(_ sealed: [UInt8]) throws -> ContactCard {
-        guard sealed.count <= Self.maxSealedBytes else { throw ProtocolError.malformed("sealed invitation: larger than \(Self.maxSealedBytes) bytes") }
-        guard sealed.count > 1 + AEAD.nonceLength + AEAD.tagLength else { throw ProtocolError.malformed("sealed invitation: truncated") }
+    /// Opens what the relay returned and verifies the card in it; with the
+    /// request key that proves the taker's friend request.
+    public func open(_ sealed: [UInt8]) throws -> (card: ContactCard, requestKey: SecretBytes) {
+        guard sealed.count == Self.sealedLength else { throw ProtocolError.malformed("sealed invitation: not \(Self.sealedLength) bytes") }
         guard sealed[0] == Self.sealedVersion else { throw ProtocolError(.unsupportedVersion, "sealed invitation: version \(sealed[0]) is not supported") }
         let nonce = Array(sealed[1..<1 + AEAD.nonceLength])
         var plain: [UInt8]
@@ -94,7 +114,12 @@ public struct FriendInvitation: Sendable {
             throw ProtocolError(.decryptionFailed, "sealed invitation: does not open with this invitation's key")
         }
         defer { wipe(&plain) }
-        return try ContactCard(bytes: plain)
+        var unpadded: [UInt8]
+        do { unpadded = try Padding.unpad(plain, blockSize: Self.paddedLength) } catch { throw ProtocolError.malformed("sealed invitation: bad padding") }
+        defer { wipe(&unpadded) }
+        guard unpadded.count > Self.takerNonceLength else { throw ProtocolError.malformed("sealed invitation: truncated") }
+        let card = try ContactCard(bytes: Array(unpadded[Self.takerNonceLength...]))
+        return (card, requestKey(takerNonce: Array(unpadded[..<Self.takerNonceLength])))
     }
 }
 
@@ -102,8 +127,8 @@ public struct FriendInvitation: Sendable {
 /// inviter's mailbox with the drop token of the invitation's card, sealed
 /// to the inviter's encryption key (envelope type 3). It carries the
 /// requester's card, the invitation's id and a proof that the requester
-/// holds the invitation's secret: keyed BLAKE2b-256, under the
-/// invitation's answer key, of `kith/invitation/request/v1 || 0 || id || card`.
+/// took the invitation's card: keyed BLAKE2b-256, under the request key
+/// (`FriendInvitation.open`), of `kith/invitation/request/v1 || 0 || id || card`.
 public struct FriendRequest: Sendable {
     static let type: UInt8 = 1
     /// The padded plaintext: every request is this long, whatever its card.
@@ -115,19 +140,19 @@ public struct FriendRequest: Sendable {
     public let proof: [UInt8]
     public let card: ContactCard
 
-    public init(invitation: FriendInvitation, card: ContactCard) {
-        self.invitationID = invitation.id
+    public init(invitationID: [UInt8], requestKey: SecretBytes, card: ContactCard) {
+        self.invitationID = invitationID
         self.card = card
-        self.proof = Self.proof(answerKey: invitation.answerKey(), invitationID: invitation.id, card: card)
+        self.proof = Self.proof(requestKey: requestKey, invitationID: invitationID, card: card)
     }
 
-    public static func proof(answerKey: SecretBytes, invitationID: [UInt8], card: ContactCard) -> [UInt8] {
-        Hash.blake2b(signedMessage(context: proofContext, invitationID + card.bytes), length: 32, key: answerKey)
+    public static func proof(requestKey: SecretBytes, invitationID: [UInt8], card: ContactCard) -> [UInt8] {
+        Hash.blake2b(signedMessage(context: proofContext, invitationID + card.bytes), length: 32, key: requestKey)
     }
 
-    /// Whether the proof was made with `answerKey` (compared in constant time).
-    public func isProven(by answerKey: SecretBytes) -> Bool {
-        constantTimeEqual(proof, Self.proof(answerKey: answerKey, invitationID: invitationID, card: card))
+    /// Whether the proof was made with `requestKey` (compared in constant time).
+    public func isProven(by requestKey: SecretBytes) -> Bool {
+        constantTimeEqual(proof, Self.proof(requestKey: requestKey, invitationID: invitationID, card: card))
     }
 
     var inner: [UInt8] { [Self.type] + invitationID + proof + card.bytes }

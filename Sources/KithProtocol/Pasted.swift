@@ -11,19 +11,28 @@ public enum Pasted: Sendable, Equatable {
     static let maxContinuationLines = 100
     /// The longest card's text: the prefix and the base64url of `ContactCard.maxBytes`.
     static let maxCardTextLength = ContactCard.prefix.utf8.count + (ContactCard.maxBytes * 4 + 2) / 3
+    /// The longest text looked at: room for the longest card wrapped,
+    /// quoted and talked about.
+    public static let maxTextBytes = 64 * 1024
 
-    /// The one card or invitation in `text`.
+    /// The one card or invitation in `text` (at most `maxTextBytes`).
     public static func find(in text: String) throws(PasteRefusal) -> Pasted {
+        guard text.utf8.count <= maxTextBytes else {
+            throw PasteRefusal("the pasted text is longer than \(maxTextBytes / 1024) KiB", hint: "paste only the card or invitation")
+        }
         let lines = unquotedLines(text)
         var cards: [ContactCard] = [], invitations: [String] = []
         var brokenCard: ProtocolError?, brokenInvitation = false
         for (index, line) in lines.enumerated() {
             var rest = Substring(line)
             while let start = firstPrefix(in: rest) {
-                var run = rest[start...].prefix { !$0.isWhitespace }
-                rest = rest[run.endIndex...]
+                let word = rest[start...].prefix { !$0.isWhitespace }
+                rest = rest[word.endIndex...]
+                // No card or invitation is longer: one character more shows it is too long.
+                var run = word.prefix(maxRunLength + 1)
                 // Punctuation that ends a sentence or closes a bracket is not part of it.
-                while run.count > ContactCard.prefix.count, let last = run.last, ".,;:!?)]}>\"'".contains(last) { run = run.dropLast() }
+                let prefixEnd = run.index(run.startIndex, offsetBy: ContactCard.prefix.count)
+                while run.endIndex > prefixEnd, let last = run.last, ".,;:!?)]}>\"'".contains(last) { run = run.dropLast() }
                 // The continuation: following lines that are base64url alone, or start with it.
                 var pieces = [String(run)]
                 if rest.allSatisfy(\.isWhitespace) {
@@ -46,9 +55,14 @@ public enum Pasted: Sendable, Equatable {
                 }
             }
         }
+        // A damaged one beside a valid one may be the real one, the valid one a stranger's.
+        let damaged = brokenCard != nil ? "contact card" : brokenInvitation ? "invitation" : nil
         switch (cards.count, invitations.count) {
-        case (1, 0): return .card(cards[0])
-        case (0, 1): return .invitation(invitations[0])
+        case (1, 0) where damaged == nil: return .card(cards[0])
+        case (0, 1) where damaged == nil: return .invitation(invitations[0])
+        case (1, 0), (0, 1):
+            throw PasteRefusal("found \(cards.isEmpty ? "an invitation" : "a contact card") and a damaged \(damaged ?? "") beside it",
+                               hint: "paste only the one you mean, copied whole from whoever sent it")
         case (0, 0): break
         case (let c, 0): throw PasteRefusal("found \(c) different contact cards", hint: "paste one card at a time")
         case (0, let i): throw PasteRefusal("found \(i) different invitations", hint: "paste one invitation at a time")
@@ -83,8 +97,18 @@ public enum Pasted: Sendable, Equatable {
         }
     }
 
+    /// The longest card or invitation text.
+    static let maxRunLength = max(maxCardTextLength, FriendInvitation.maxTextLength)
+
+    /// Where the first card or invitation prefix in `text` starts.
     static func firstPrefix(in text: Substring) -> Substring.Index? {
-        [ContactCard.prefix, FriendInvitation.prefix].compactMap { text.firstRange(of: $0)?.lowerBound }.min()
+        var rest = text
+        while let found = rest.firstRange(of: "kith-") {
+            let candidate = text[found.lowerBound...]
+            if candidate.hasPrefix(ContactCard.prefix) || candidate.hasPrefix(FriendInvitation.prefix) { return found.lowerBound }
+            rest = text[found.upperBound...]
+        }
+        return nil
     }
 
     static func isBase64URL(_ c: Character) -> Bool {

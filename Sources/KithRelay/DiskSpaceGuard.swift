@@ -3,7 +3,7 @@ import Hummingbird
 import NIOConcurrencyHelpers
 
 /// Refuses what would take more space (drops, registrations, new drop
-/// tokens) with 507 while the relay's disk has less than `minFreeBytes`
+/// tokens, friend invitations) with 507 while the relay's disk has less than `minFreeBytes`
 /// free: the rest of the disk is kept for owners, whose fetches and
 /// acknowledgements (which free space) and the nonces of their signed
 /// requests must still be written, so that a full mailbox can always be
@@ -20,7 +20,8 @@ struct DiskSpaceGuard<Context: RequestContext>: RouterMiddleware {
         return try await next(request, context)
     }
 
-    /// Drops, registrations and new drop tokens; not fetches, acknowledgements or revocations.
+    /// Drops, registrations, new drop tokens and invitation puts (every PUT under
+    /// a mailbox); not fetches, acknowledgements, revocations or invitation takes.
     static func takesSpace(_ request: Request) -> Bool {
         let path = request.uri.path
         switch request.method {

@@ -71,8 +71,8 @@ public protocol RelayStorage: Sendable {
     /// until `expiresAt`. Storing the same id for the same mailbox again
     /// changes nothing (a retried request). Throws `InvitationRefusal` with
     /// nothing stored: `tooMany` when the mailbox holds `maxLive`
-    /// invitations that have not expired, `idTaken` when another mailbox
-    /// holds the id.
+    /// invitations that have not expired (its expired ones are deleted
+    /// first), `idTaken` when another mailbox holds the id.
     func putInvitation(id: [UInt8], mailbox: [UInt8], sealed: [UInt8], now: UInt64, expiresAt: UInt64, maxLive: Int) async throws
 
     /// The sealed card stored under `id`, deleted in the same transaction:

@@ -20,8 +20,9 @@ extension SQLiteRelayStore {
                 guard owner == Data(mailbox) else { throw InvitationRefusal.idTaken }
                 return
             }
-            let live = try Int.fetchOne(db, sql: "SELECT count(*) FROM friend_invitation WHERE mailbox = ? AND expires_at > ?",
-                                        arguments: [Data(mailbox), Int64(clamping: now)]) ?? 0
+            // The mailbox's expired ones go first, so short-lived ones cannot pile up between collections.
+            try db.execute(sql: "DELETE FROM friend_invitation WHERE mailbox = ? AND expires_at <= ?", arguments: [Data(mailbox), Int64(clamping: now)])
+            let live = try Int.fetchOne(db, sql: "SELECT count(*) FROM friend_invitation WHERE mailbox = ?", arguments: [Data(mailbox)]) ?? 0
             guard live < maxLive else { throw InvitationRefusal.tooMany }
             try db.execute(sql: "INSERT INTO friend_invitation (id, mailbox, sealed, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
                            arguments: [Data(id), Data(mailbox), Data(sealed), Int64(clamping: now), Int64(clamping: expiresAt)])

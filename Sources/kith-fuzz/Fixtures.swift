@@ -19,6 +19,8 @@ enum Fixtures {
 
     /// The invitation of the invitation vectors.
     static let invitation = try! FriendInvitation(relay: "https://relay.example", secret: [UInt8](repeating: 0x1f, count: 16))
+    /// The taker nonce of the invitation vectors' sealed card.
+    static let takerNonce = [UInt8](repeating: 0x42, count: 32)
 
     /// Epoch 3 of alice's audience "family", as in the post vectors.
     static let audience: AudienceKey = {

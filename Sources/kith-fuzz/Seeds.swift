@@ -57,6 +57,11 @@ enum Seeds {
             case "invitation":
                 add(.invitationText, name, Array(body.utf8))
                 add(.pasted, name, Array("> Join me: \(body).".utf8))
+                // Shapes that once made the finder slow: a long run of closing marks, a line of prefixes,
+                // and the invitation beside a damaged copy.
+                add(.pasted, name + "-closing-run", Array((body + String(repeating: ")", count: 4096)).utf8))
+                add(.pasted, name + "-prefixes", Array(String(repeating: "kith-card: kith-invite: kith-", count: 256).utf8))
+                add(.pasted, name + "-beside-damaged", Array("\(body)\n\(body.dropLast(3))".utf8))
             case "sealed-invitation":
                 if let sealed = Hex.decode(body) { add(.sealedInvitation, name, sealed) }
             case "friend-request":

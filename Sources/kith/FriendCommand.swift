@@ -20,9 +20,10 @@ struct FriendCommand: AsyncParsableCommand {
                 taken from your friend's relay, they become your friend, and a friend request with your own \
                 card is queued for them (`kith sync` sends it; a running daemon at once); they see it with \
                 `kith friend requests`. \
-                Prints the friend's name and fingerprint, then your own fingerprint and the safety number you \
+                Prints the friend's name, their fingerprint on the next line, then your own fingerprint and the safety number you \
                 share: compare them with your friend by another channel (`kith friend verify`). \
-                A card or invitation naming a relay on a loopback, private or link-local address (or localhost) \
+                A card or invitation naming a relay on a loopback, private, link-local, multicast or other \
+                non-public address (or localhost) \
                 is refused unless that relay is one of yours; set KITH_ALLOW_LOCAL_RELAYS=1 to accept it anyway. \
                 A card with a new identity that claims the name of a friend you know is refused: it may be an \
                 impostor. Only `kith friend replace NAME CARD` replaces a friend's identity.
@@ -177,11 +178,12 @@ extension FriendCommand {
             abstract: "List the friend requests that answer your invitations.",
             discussion: """
                 Each request came from someone who used one of your invitations (`kith invite`), after \
-                `kith sync` fetched it. Shown: the name in their card, their fingerprint, the safety number you \
-                would share, and the invitation it answers (the id `kith invite` printed). Accept with \
+                `kith sync` fetched it. Shown: the name in their card and, on lines of their own, their \
+                fingerprint, the safety number you would share, and the invitation it answers (the id \
+                `kith invite` printed). Accept with \
                 `kith friend accept NAME`, refuse with `kith friend decline NAME`. \
                 --json prints an array of {name, fingerprint, safety_number, invitation, received_at}, \
-                received_at in ISO 8601 UTC.
+                received_at in ISO 8601 UTC. A request left waiting 30 days is declined by `kith sync`.
                 """
         )
 
@@ -195,7 +197,7 @@ extension FriendCommand {
             if json { return try Console.json(requests) }
             if requests.isEmpty { return Console.note("no friend requests: `kith sync` fetches new ones") }
             for r in requests {
-                Console.out("\(VerifiedMark.name(r.name, verified: false))  \(r.fingerprint)")
+                Friends.showIdentity(name: r.name, fingerprint: r.fingerprint)
                 Console.out("  safety number \(r.safetyNumber), invitation \(r.invitation)")
             }
         }
@@ -251,9 +253,16 @@ extension FriendCommand {
 /// How a friend just added is shown.
 enum Friends {
     static func show(_ added: FriendAdded) {
-        Console.out("\(VerifiedMark.name(added.friend.name, verified: false))  \(added.friend.fingerprint)")
+        showIdentity(name: added.friend.name, fingerprint: added.friend.fingerprint)
         Console.note("your fingerprint is \(added.myFingerprint); your safety number with \(added.friend.name) is \(added.safetyNumber)")
         Console.note("compare them with \(added.friend.name) in person or by a call, then: kith friend verify \(added.friend.name) --confirm")
+    }
+
+    /// A name from a card, then its fingerprint on a line of its own: a
+    /// name that looks like a fingerprint cannot pass for the real one.
+    static func showIdentity(name: String, fingerprint: String) {
+        Console.out(VerifiedMark.name(name, verified: false))
+        Console.out("  fingerprint \(fingerprint)")
     }
 }
 

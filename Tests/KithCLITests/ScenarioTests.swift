@@ -17,7 +17,7 @@ import Testing
             let card = try kithOK(["card", "--home", "\(dir)/\(a)"])
             #expect(card.hasPrefix("kith-card:") && !card.contains("\n"))
             let added = try kithOK(["friend", "add", "--home", "\(dir)/\(b)", card])
-            #expect(added.hasPrefix("\(a)  "))
+            #expect(added.hasPrefix("\(a)\n  fingerprint "))
         }
         let friends = try kithOK(["friend", "list", "--home", "\(dir)/alice"])
         #expect(friends.split(separator: "\n").map { $0.split(separator: " ").first! } == ["bob", "carol"])

@@ -191,7 +191,9 @@ extension Node {
             for local in ["http://10.0.0.1:8080", "http://192.168.1.1", "http://169.254.169.254", "http://localhost:8080", "http://[::1]:80",
                           "http://[::ffff:127.0.0.1]:80", "http://100.64.0.1", "http://[0:0:0:0:0:0:0:1]", "http://[::ffff:7f00:1]",
                           "http://[::]", "http://[64:ff9b::a00:1]", "http://[2002:c0a8:101::1]", "http://[fd00::1]", "http://[FE80::1]",
-                          "http://LOCALHOST", "http://a.localhost", "http://0.0.0.0"] {
+                          "http://LOCALHOST", "http://a.localhost", "http://0.0.0.0", "http://198.18.0.1", "http://198.19.255.255",
+                          "http://224.0.0.1", "http://239.255.255.250", "http://240.0.0.1", "http://255.255.255.255",
+                          "http://[fec0::1]", "http://[ff02::1]", "http://[::ffff:224.0.0.251]"] {
                 let error = await #expect(throws: NodeError.self, "\(local)") { try await bob.addFriend(cardText: try card(relay: local)) }
                 #expect(error?.description.contains("local network") == true, "\(local)")
             }
@@ -199,6 +201,9 @@ extension Node {
             // bob's own relay is on 127.0.0.1 too: a card naming it is fine; so is a public one.
             try await bob.addFriend(cardText: try card(relay: relay))
             try await bob.addFriend(cardText: try card(relay: "https://relay.example"))
+            for outside in ["http://198.17.255.255", "http://198.20.0.1", "http://223.255.255.255", "http://[fbff::1]", "http://[2001:db8::1]"] {
+                try await bob.addFriend(cardText: try card(relay: outside))
+            }
             try await bob.addFriend(cardText: try card(relay: "http://10.0.0.1:8080"), allowLocalRelays: true)
             #expect(try bob.friends().map(\.name) == ["alice", "mallory", "zed"])
         }

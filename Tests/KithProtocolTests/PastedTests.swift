@@ -73,4 +73,40 @@ import Testing
         #expect(forged?.message.contains("bad signature") == true)
         #expect(throws: PasteRefusal.self) { try Pasted.card(in: Self.invitation) }
     }
+
+    /// A valid card or invitation beside a damaged one is not picked: the
+    /// damaged one may be the real one, the valid one a stranger's.
+    @Test func aDamagedOneBesideAValidOneIsRefused() throws {
+        let card = try Self.card(), stranger = try Self.card("alice", seed: 0x66)
+        func refusal(_ text: String) -> PasteRefusal? { #expect(throws: PasteRefusal.self) { try Pasted.find(in: text) } }
+        var tampered = card.bytes
+        tampered[tampered.count - 1] ^= 1
+        let beside = refusal("My card: \(ContactCard.prefix + Base64URL.encode(tampered))\nor this one: \(stranger.text)")
+        #expect(beside?.message == "found a contact card and a damaged contact card beside it" && beside?.hint.contains("whole") == true)
+        #expect(refusal("\(stranger.text)\n\(card.text.dropLast(30))")?.message == "found a contact card and a damaged contact card beside it")
+        #expect(refusal("\(Self.invitation.dropLast(3))\n\(Self.invitation.dropLast(3))x\n\(card.text)")?.message
+                == "found a contact card and a damaged invitation beside it")
+        #expect(refusal("\(Self.invitation) \(card.text.dropLast(30))")?.message == "found an invitation and a damaged contact card beside it")
+    }
+
+    /// Long runs of closing punctuation and long lines of prefixes, which
+    /// once took minutes to look through, are refused: beyond
+    /// `maxTextBytes` at once, within it after one pass.
+    @Test func hostilePastesAreRefused() throws {
+        func shapes(_ bytes: Int) -> [String] {
+            [ContactCard.prefix + String(repeating: ")", count: bytes - ContactCard.prefix.utf8.count),
+             FriendInvitation.prefix + String(repeating: ".", count: bytes - FriendInvitation.prefix.utf8.count),
+             String(repeating: "\(ContactCard.prefix) ", count: bytes / (ContactCard.prefix.utf8.count + 1)),
+             String(repeating: "kith-kith-card:", count: bytes / 15)]
+        }
+        for text in shapes(256 * 1024) {
+            let refusal = #expect(throws: PasteRefusal.self) { try Pasted.find(in: text) }
+            #expect(refusal?.message == "the pasted text is longer than 64 KiB" && refusal?.hint == "paste only the card or invitation")
+        }
+        for text in shapes(Pasted.maxTextBytes) {
+            #expect(text.utf8.count <= Pasted.maxTextBytes)
+            let refusal = #expect(throws: PasteRefusal.self) { try Pasted.find(in: text) }
+            #expect(refusal?.message.hasPrefix("not a valid contact card") == true || refusal?.message == "the invitation seems cut off or damaged")
+        }
+    }
 }

@@ -166,14 +166,16 @@ func outcome(of v: Vector) throws -> String {
             #expect(invitation.sealKey().copyBytes() == v.hex("seal-key"))
             #expect(invitation.answerKey().copyBytes() == v.hex("answer-key"))
         case "sealed-invitation":
-            let card = try FriendInvitation(relay: v.fields["relay"]!, secret: v.hex("secret")).open(Hex.decode(v.body)!)
-            #expect(card.identity == v.hex("identity"))
+            let taken = try FriendInvitation(relay: v.fields["relay"]!, secret: v.hex("secret")).open(Hex.decode(v.body)!)
+            #expect(taken.card.identity == v.hex("identity"))
+            #expect(taken.requestKey.copyBytes() == v.hex("request-key"))
         case "friend-request":
             let invitation = try FriendInvitation(relay: v.fields["relay"]!, secret: v.hex("secret"))
             let request = try FriendRequest.open(try Envelope(bytes: Hex.decode(v.body)!), keys: [try BoxKey(secretKey: v.hex("recipient-encryption-secret"))])
             #expect(request.card.identity == v.hex("identity"))
             #expect(request.invitationID == v.hex("id"))
-            #expect(request.isProven(by: invitation.answerKey()) == (v.fields["proven"] == "1"))
+            #expect(invitation.requestKey(takerNonce: v.hex("taker-nonce")).copyBytes() == v.hex("request-key"))
+            #expect(request.isProven(by: invitation.requestKey(takerNonce: v.hex("taker-nonce"))) == (v.fields["proven"] == "1"))
         default:
             Issue.record("unknown vector kind in \(v.file)")
         }

@@ -34,11 +34,23 @@ extension RelayStorageContract {
                 try await store.putInvitation(id: first, mailbox: other.id, sealed: [4], now: 100, expiresAt: 300, maxLive: 2)
             }
             try await store.putInvitation(id: randomBytes(32), mailbox: other.id, sealed: [5], now: 100, expiresAt: 300, maxLive: 2)
-            // An expired one leaves room, and the collector deletes it.
+            // An expired one leaves room, and is deleted by that put.
             try await store.putInvitation(id: randomBytes(32), mailbox: box.id, sealed: [6], now: 150, expiresAt: 300, maxLive: 2)
-            #expect(try await store.collect(now: 150).invitations == 1)
+            #expect(try await store.collect(now: 150).invitations == 0)
             #expect(try await store.collect(now: 299).invitations == 0)
             #expect(try await store.collect(now: 300, batch: 1).invitations == 3)
+        }
+    }
+
+    /// Invitations of one second put one after another never pile up
+    /// beyond the cap between collections.
+    @Test(arguments: StoreFactory.all) func shortLivedInvitationsDoNotPileUp(_ factory: StoreFactory) async throws {
+        try await Self.with(factory) { (store: any RelayStorage) async throws in
+            let box = try await Box.make(store)
+            for second in UInt64(0)..<10 {
+                try await store.putInvitation(id: randomBytes(32), mailbox: box.id, sealed: [1], now: 100 + second, expiresAt: 101 + second, maxLive: 2)
+            }
+            #expect(try await store.collect(now: 1000).invitations == 1)
         }
     }
 }
