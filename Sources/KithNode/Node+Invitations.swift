@@ -134,7 +134,8 @@ extension Node {
         }
         for id in ids {
             guard try await revokeTokens(issuedTo: try invitationHolder([UInt8](id))).failures.isEmpty else { continue }
-            try await db.writer.write { db in try db.execute(sql: "DELETE FROM friend_invitation WHERE id = ?", arguments: [id]) }
+            // Unless a request came meanwhile: it then holds those tokens (revoked, so the request is declined at its time).
+            try await db.writer.write { db in try db.execute(sql: "DELETE FROM friend_invitation WHERE id = ? AND answered = 0", arguments: [id]) }
         }
         let stale = try await db.writer.read { db in
             try Data.fetchAll(db, sql: "SELECT invitation FROM friend_request WHERE received_at < ? ORDER BY received_at LIMIT ?",
@@ -234,8 +235,11 @@ extension Node {
         guard waiting < Self.maxFriendRequests else {
             return .reject("dropped for lack of room: \(Self.maxFriendRequests) friend requests wait already")
         }
-        try db.execute(sql: "INSERT OR REPLACE INTO friend_request (identity, invitation, card, received_at) VALUES (?, ?, ?, ?)",
-                       arguments: [identity, request.invitationID.data, try atRest.seal(request.card.text, .requestCard), Int64(clamping: clock())])
+        // A request sent again replaces the card but keeps its first arrival, from which it is declined after 30 days.
+        try db.execute(sql: """
+            INSERT INTO friend_request (identity, invitation, card, received_at) VALUES (?, ?, ?, ?)
+            ON CONFLICT (identity) DO UPDATE SET card = excluded.card
+            """, arguments: [identity, request.invitationID.data, try atRest.seal(request.card.text, .requestCard), Int64(clamping: clock())])
         try db.execute(sql: "UPDATE friend_invitation SET answered = 1 WHERE id = ?", arguments: [request.invitationID.data])
         return .done(newPosts: 0, newKeys: 0)
     }

@@ -31,8 +31,9 @@ public protocol RelayStorage: Sendable {
     /// Stores the envelope once and references it from every target whose
     /// token is valid for its mailbox, all at once. Idempotent: a mailbox
     /// holds an envelope (by its id) at most once. A body is shared by the
-    /// mailboxes of one drop, not looked up across drops, so that no drop
-    /// searches an index of everything the relay holds. With a quota,
+    /// mailboxes of one drop (and by a later drop to a mailbox that holds
+    /// it still), not looked up among all drops, so that no drop searches
+    /// an index of everything the relay holds. With a quota,
     /// a target whose mailbox a new reference would take over it is left
     /// out and listed in the result's `full`; if that leaves no target,
     /// nothing is stored and it throws `MailboxFull`. Returns only once what

@@ -154,11 +154,11 @@ public struct SQLiteRelayStore: RelayStorage {
         m.registerMigration("v4-arrival-order") { db in
             let issued = try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'delivery'") ?? 0
             try db.execute(sql: """
-                CREATE TEMP TABLE body_seq (id BLOB PRIMARY KEY NOT NULL, seq INTEGER NOT NULL) WITHOUT ROWID;
-                INSERT INTO body_seq (id, seq) SELECT id, row_number() OVER (ORDER BY created_at, id) FROM body;
+                CREATE TEMP TABLE body_seq (seq INTEGER PRIMARY KEY, id BLOB NOT NULL UNIQUE);
+                INSERT INTO body_seq (id) SELECT id FROM body ORDER BY created_at, id;
                 CREATE TABLE body_v4 (seq INTEGER PRIMARY KEY, data BLOB NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
                 INSERT INTO body_v4 (seq, data, created_at, expires_at)
-                    SELECT s.seq, b.data, b.created_at, b.expires_at FROM body b JOIN body_seq s ON s.id = b.id ORDER BY s.seq;
+                    SELECT s.seq, b.data, b.created_at, b.expires_at FROM body_seq s JOIN body b ON b.id = s.id ORDER BY s.seq;
                 CREATE TABLE delivery_v4 (seq INTEGER PRIMARY KEY AUTOINCREMENT, mailbox BLOB NOT NULL REFERENCES mailbox(id) ON DELETE CASCADE,
                     envelope BLOB NOT NULL, body INTEGER NOT NULL REFERENCES body_v4(seq),
                     received_at INTEGER NOT NULL, size INTEGER NOT NULL, expires_at INTEGER NOT NULL);
@@ -277,9 +277,13 @@ public struct SQLiteRelayStore: RelayStorage {
             SELECT d.seq, b.data FROM delivery d JOIN body b ON b.seq = d.body
             WHERE d.mailbox = ? AND d.seq >= ? AND d.seq <= ? ORDER BY d.seq
             """
-        /// Deletes the mailbox's references to these envelopes and returns their bodies.
+        /// The bodies of the mailbox's references to these envelopes.
+        static func acknowledged(_ count: Int) -> String {
+            "SELECT body FROM delivery WHERE mailbox = ? AND envelope IN (\(placeholders(count)))"
+        }
+        /// Deletes the mailbox's references to these envelopes.
         static func acknowledge(_ count: Int) -> String {
-            "DELETE FROM delivery WHERE mailbox = ? AND envelope IN (\(placeholders(count))) RETURNING body"
+            "DELETE FROM delivery WHERE mailbox = ? AND envelope IN (\(placeholders(count)))"
         }
         static let expiredDeliveries = "SELECT seq, body FROM delivery WHERE expires_at <= ? ORDER BY expires_at LIMIT ?"
         static func deleteDeliveries(_ count: Int) -> String { "DELETE FROM delivery WHERE seq IN (\(placeholders(count)))" }
@@ -382,8 +386,10 @@ public struct SQLiteRelayStore: RelayStorage {
             var removed = 0
             for start in stride(from: 0, to: ids.count, by: 500) {
                 let chunk = ids[start..<min(start + 500, ids.count)].map { Data($0) }
-                let bodies = try Int64.fetchAll(db, sql: SQL.acknowledge(chunk.count), arguments: StatementArguments([Data(mailbox)] + chunk))
-                removed += bodies.count
+                let arguments = StatementArguments([Data(mailbox)] + chunk)
+                let bodies = try Int64.fetchAll(db, sql: SQL.acknowledged(chunk.count), arguments: arguments)
+                try db.execute(sql: SQL.acknowledge(chunk.count), arguments: arguments)
+                removed += db.changesCount
                 let distinct = Array(Set(bodies))
                 if !distinct.isEmpty { try db.execute(sql: SQL.unreferencedBodies(distinct.count), arguments: StatementArguments(distinct)) }
             }

@@ -29,7 +29,7 @@ import Testing
         let store = try SQLiteRelayStore()
         typealias SQL = SQLiteRelayStore.SQL
         let queries = [
-            SQL.target, SQL.extendBody, SQL.listing, SQL.page, SQL.acknowledge(2), SQL.unreferencedBodies(2),
+            SQL.target, SQL.extendBody, SQL.listing, SQL.page, SQL.acknowledged(2), SQL.acknowledge(2), SQL.unreferencedBodies(2),
             SQL.expiredDeliveries, SQL.deleteDeliveries(2), SQL.expiredBodies, SQL.expiredNonces, SQL.useNonce,
         ]
         for sql in queries {
