@@ -128,21 +128,18 @@ extension Node {
         return try db.writer.write { db in
             let friend = try self.card(ofFriendNamed: friendName, db).identity
             let rows = try Row.fetchAll(db, sql: """
-                SELECT id, author, text, created_at, received_at, sort_at, shown_at IS NULL AND author != ?2 AS unread, rowid FROM post
-                WHERE direct = 1 AND ((author = ?1 AND audience_owner = ?1)
-                    OR (author = ?2 AND audience IN (SELECT id FROM audience WHERE direct_friend = ?1)))
-                ORDER BY sort_at DESC, rowid DESC LIMIT ?3
+                SELECT \(Self.itemColumns) FROM post p
+                WHERE p.direct = 1 AND ((p.author = ?1 AND p.audience_owner = ?1)
+                    OR (p.author = ?2 AND p.audience IN (SELECT id FROM audience WHERE direct_friend = ?1)))
+                ORDER BY p.sort_at DESC, p.rowid DESC LIMIT ?3
                 """, arguments: [friend.data, me.data, limit])
             let shown = try db.cachedStatement(sql: "UPDATE post SET shown_at = ? WHERE rowid = ? AND shown_at IS NULL")
             for row in rows { try shown.execute(arguments: [now, row["rowid"] as Int64]) }
             return try rows.reversed().map { row in
                 let id = [UInt8](row["id"] as Data), author = [UInt8](row["author"] as Data), dates = Dates(row)
-                let edited = try Bool.fetchOne(db, sql: """
-                    SELECT 1 FROM item_change WHERE writer = ?1 AND id = ?2 AND post_author = ?1 AND post_id = ?2 AND deleted = 0
-                    """, arguments: [author.data, id.data]) == true
                 return ChatMessage(id: Hex.encode(id), author: author == me ? myName : friendName, outgoing: author == me,
                                    text: try atRest.text(row["text"], .postText), createdAt: dates.created, receivedAt: dates.received,
-                                   misdated: dates.misdated, unread: row["unread"], edited: edited)
+                                   misdated: dates.misdated, unread: row["unread"] && author != me, edited: row["edited"])
             }
         }
     }

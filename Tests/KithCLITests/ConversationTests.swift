@@ -23,14 +23,10 @@ func threads(_ home: String) throws -> [ThreadedItem] {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let relay = try RelayProcess(home: dir + "/relay")
-        let alice = dir + "/alice", bob = dir + "/bob", carol = dir + "/carol"
-        for (name, home) in [("alice", alice), ("bob", bob), ("carol", carol)] {
-            try kithOK(["init", "--home", home, "--name", name, "--relay", relay.url])
-        }
+        let homes = try people(["alice", "bob", "carol"], in: dir, relayURL: relay.url)
+        let (alice, bob, carol) = (homes[0], homes[1], homes[2])
         // bob and carol are alice's friends, not each other's.
-        for (a, b) in [(alice, bob), (bob, alice), (alice, carol), (carol, alice)] {
-            try kithOK(["friend", "add", "--home", b, try kithOK(["card", "--home", a])])
-        }
+        for friend in [bob, carol] { try befriend(alice, friend) }
         try kithOK(["group", "create", "--home", alice, "family"])
         for member in ["bob", "carol"] { try kithOK(["group", "add", "--home", alice, "family", member]) }
         let post = try kithOK(["post", "--home", alice, "--to", "family", "the baby is here"])

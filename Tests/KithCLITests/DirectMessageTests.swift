@@ -40,14 +40,10 @@ struct GroupShown: Decodable {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let relay = try RelayProcess(home: dir + "/relay")
-        let alice = dir + "/alice", bob = dir + "/bob", carol = dir + "/carol"
-        for (name, home) in [("alice", alice), ("bob", bob), ("carol", carol)] {
-            try kithOK(["init", "--home", home, "--name", name, "--relay", relay.url])
-        }
+        let homes = try people(["alice", "bob", "carol"], in: dir, relayURL: relay.url)
+        let (alice, bob, carol) = (homes[0], homes[1], homes[2])
         // bob and carol are alice's friends, not each other's.
-        for (a, b) in [(alice, bob), (bob, alice), (alice, carol), (carol, alice)] {
-            try kithOK(["friend", "add", "--home", b, try kithOK(["card", "--home", a])])
-        }
+        for friend in [bob, carol] { try befriend(alice, friend) }
         func sync(_ homes: String...) throws { for home in homes { _ = try kith(["sync", "--home", home]) } }
         func chat(_ home: String, _ friend: String) throws -> [ChatLine] {
             try JSONDecoder().decode([ChatLine].self, from: Data(try kithOK(["chat", "--home", home, friend, "--json"]).utf8))

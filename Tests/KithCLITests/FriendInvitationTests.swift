@@ -44,10 +44,8 @@ func invite(_ home: String, _ more: [String] = []) throws -> InvitationItem {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let relay = try RelayProcess(home: dir + "/relay")
-        let alice = dir + "/alice", bob = dir + "/bob", carol = dir + "/carol", dave = dir + "/dave"
-        for (name, home) in [("alice", alice), ("bob", bob), ("carol", carol), ("dave", dave)] {
-            try kithOK(["init", "--home", home, "--name", name, "--relay", relay.url])
-        }
+        let homes = try people(["alice", "bob", "carol", "dave"], in: dir, relayURL: relay.url)
+        let (alice, bob, carol, dave) = (homes[0], homes[1], homes[2], homes[3])
         func fingerprint(_ home: String) throws -> String {
             let line = try kithOK(["whoami", "--home", home])
             return String(line[try #require(line.range(of: "  ")).upperBound...])
@@ -122,10 +120,8 @@ func invite(_ home: String, _ more: [String] = []) throws -> InvitationItem {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let relay = try RelayProcess(home: dir + "/relay")
-        let alice = dir + "/alice", mallory = dir + "/mallory", carol = dir + "/carol"
-        for (name, home) in [("alice", alice), ("mallory", mallory), ("carol", carol)] {
-            try kithOK(["init", "--home", home, "--name", name, "--relay", relay.url])
-        }
+        let homes = try people(["alice", "mallory", "carol"], in: dir, relayURL: relay.url)
+        let (alice, mallory, carol) = (homes[0], homes[1], homes[2])
         for (home, invitation) in [(mallory, try invite(alice).invitation), (carol, try invite(alice).invitation)] {
             try kithOK(["friend", "add", "--home", home, invitation])
             try kithOK(["sync", "--home", home])
@@ -155,10 +151,8 @@ func invite(_ home: String, _ more: [String] = []) throws -> InvitationItem {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let relay = try RelayProcess(home: dir + "/relay")
-        let alice = dir + "/alice", bob = dir + "/bob", carol = dir + "/carol"
-        for (name, home) in [("alice", alice), ("bob", bob), ("carol", carol)] {
-            try kithOK(["init", "--home", home, "--name", name, "--relay", relay.url])
-        }
+        let homes = try people(["alice", "bob", "carol"], in: dir, relayURL: relay.url)
+        let (alice, bob, carol) = (homes[0], homes[1], homes[2])
         func quoted(_ card: String, width: Int, cut: Int = 0) -> String {
             let text = String(card.dropLast(cut))
             let lines = stride(from: 0, to: text.count, by: width).map { "> " + text.dropFirst($0).prefix(width) }
@@ -186,10 +180,8 @@ func invite(_ home: String, _ more: [String] = []) throws -> InvitationItem {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let relay = try RelayProcess(home: dir + "/relay")
-        let alice = dir + "/alice", bob = dir + "/bob", carol = dir + "/carol"
-        for (name, home) in [("alice", alice), ("bob", bob), ("carol", carol)] {
-            try kithOK(["init", "--home", home, "--name", name, "--relay", relay.url])
-        }
+        let homes = try people(["alice", "bob", "carol"], in: dir, relayURL: relay.url)
+        let (alice, bob, carol) = (homes[0], homes[1], homes[2])
         let aliceDaemon = try DaemonProcess(home: alice), bobDaemon = try DaemonProcess(home: bob)
         defer { _ = aliceDaemon.stop(); _ = bobDaemon.stop() }
         func run(_ home: String, _ args: [String]) throws -> String { try kithOK(args + ["--home", home], passphrase: nil) }

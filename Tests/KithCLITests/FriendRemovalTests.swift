@@ -8,10 +8,8 @@ import Testing
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let relay = try RelayProcess(home: dir + "/relay")
-        let alice = dir + "/alice", bob = dir + "/bob", carol = dir + "/carol"
-        for (name, home) in [("alice", alice), ("bob", bob), ("carol", carol)] {
-            try kithOK(["init", "--home", home, "--name", name, "--relay", relay.url])
-        }
+        let homes = try people(["alice", "bob", "carol"], in: dir, relayURL: relay.url)
+        let (alice, bob, carol) = (homes[0], homes[1], homes[2])
         for friend in ["bob", "carol"] {
             try kithOK(["friend", "add", "--home", "\(dir)/\(friend)", try kithOK(["card", "--home", alice, "--for", friend])])
             try kithOK(["friend", "add", "--home", alice, try kithOK(["card", "--home", "\(dir)/\(friend)"])])

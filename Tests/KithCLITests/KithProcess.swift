@@ -170,11 +170,24 @@ func aliceAndBob(in dir: String, relay: RelayProcess) throws -> (alice: String, 
 }
 
 func aliceAndBob(in dir: String, relayURL: String) throws -> (alice: String, bob: String) {
-    let alice = dir + "/alice", bob = dir + "/bob"
-    for (name, home) in [("alice", alice), ("bob", bob)] { try kithOK(["init", "--home", home, "--name", name, "--relay", relayURL]) }
-    try kithOK(["friend", "add", "--home", alice, try kithOK(["card", "--home", bob])])
-    try kithOK(["friend", "add", "--home", bob, try kithOK(["card", "--home", alice])])
-    return (alice, bob)
+    let homes = try people(["alice", "bob"], in: dir, relayURL: relayURL)
+    try befriend(homes[0], homes[1])
+    return (homes[0], homes[1])
+}
+
+/// `kith init` of one node per name, in `dir/NAME`, on one relay; their directories, in order.
+func people(_ names: [String], in dir: String, relayURL: String) throws -> [String] {
+    try names.map { name in
+        let home = dir + "/" + name
+        try kithOK(["init", "--home", home, "--name", name, "--relay", relayURL])
+        return home
+    }
+}
+
+/// `a` and `b` add each other's card.
+func befriend(_ a: String, _ b: String) throws {
+    try kithOK(["friend", "add", "--home", a, try kithOK(["card", "--home", b])])
+    try kithOK(["friend", "add", "--home", b, try kithOK(["card", "--home", a])])
 }
 
 /// alice and bob as friends, with an audience "family" of alice's holding bob.
