@@ -36,6 +36,14 @@ let package = Package(
         .target(name: "KithCrypto", dependencies: ["CSodium"], swiftSettings: swiftSettings),
         // Wire formats: cards, envelopes, key messages, posts, signed requests. Mirrors docs/PROTOCOL.md.
         .target(name: "KithProtocol", dependencies: ["KithCrypto"], swiftSettings: swiftSettings),
+        // libjpeg-turbo, libpng and libwebp from the system (Debian: libjpeg62-turbo-dev,
+        // libpng-dev, libwebp-dev). Only KithImage imports them; `make dist` links them statically.
+        .systemLibrary(
+            name: "CImage",
+            providers: [.apt(["libjpeg62-turbo-dev", "libpng-dev", "libwebp-dev"])]
+        ),
+        // Photos before they leave the machine: metadata removed, orientation, thumbnails.
+        .target(name: "KithImage", dependencies: ["CImage"], swiftSettings: swiftSettings),
         // The store-and-forward relay: HTTP API and its SQLite store.
         .target(
             name: "KithRelay",
@@ -55,7 +63,7 @@ let package = Package(
         .target(
             name: "KithNode",
             dependencies: [
-                "KithProtocol", "KithCrypto",
+                "KithProtocol", "KithCrypto", "KithImage",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
@@ -83,7 +91,7 @@ let package = Package(
         .target(
             name: "KithBench",
             dependencies: [
-                "KithNode", "KithRelay", "KithProtocol", "KithCrypto", "CSodium",
+                "KithNode", "KithRelay", "KithProtocol", "KithCrypto", "KithImage", "CSodium",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -95,7 +103,7 @@ let package = Package(
         .executableTarget(
             name: "kith",
             dependencies: [
-                "KithNode", "KithRelay", "KithProtocol", "KithCrypto", "KithBench", "KithDaemon",
+                "KithNode", "KithRelay", "KithProtocol", "KithCrypto", "KithBench", "KithDaemon", "KithImage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -106,6 +114,7 @@ let package = Package(
         // libFuzzer harness over every decoder. scripts/fuzz.sh builds it with
         // -sanitize=fuzzer into .build-fuzz; a normal build makes a replayer of crash inputs.
         .executableTarget(name: "kith-fuzz", dependencies: ["KithProtocol", "KithCrypto"], swiftSettings: swiftSettings),
+        .testTarget(name: "KithImageTests", dependencies: ["KithImage"], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(name: "KithCryptoTests", dependencies: ["KithCrypto"], swiftSettings: swiftSettings),
         .testTarget(
             name: "KithProtocolTests",

@@ -1,0 +1,6 @@
+import Testing
+@testable import KithImage
+
+@Test func linksTheImageLibraries() {
+    #expect(KithImage.jpegLibVersion >= 62)
+}
