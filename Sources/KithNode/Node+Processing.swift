@@ -178,6 +178,8 @@ extension Node {
                 }
             case .friendRequest:
                 return try receiveFriendRequest(envelope, db)
+            case .profile:
+                return .reject("profiles are not read by this node yet")
             }
         } catch let error as ProtocolError {
             return .reject(error.description)
