@@ -179,7 +179,7 @@ extension Node {
             case .friendRequest:
                 return try receiveFriendRequest(envelope, db)
             case .profile:
-                return .reject("profiles are not read by this node yet")
+                return try receive(try Profile.open(envelope, keys: try openingKeys(db), me: keys.identity.publicKey, now: clock()), db)
             }
         } catch let error as ProtocolError {
             return .reject(error.description)
