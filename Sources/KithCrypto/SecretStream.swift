@@ -60,8 +60,7 @@ public final class SecretStreamPuller {
         Sodium.ready()
         guard key.count == SecretStream.keyLength, header.count == SecretStream.headerLength,
               crypto_secretstream_xchacha20poly1305_init_pull(state, header, key) == 0 else {
-            sodium_memzero(state, MemoryLayout<crypto_secretstream_xchacha20poly1305_state>.size)
-            state.deallocate()
+            // `self` is fully initialised: deinit wipes and frees the state.
             throw CryptoError.decryptionFailed
         }
     }

@@ -19,7 +19,7 @@ private typealias Attachment = KithProtocol.Attachment
         #expect(AttachmentCipher.paddedLength(1) == 4096)
         #expect(AttachmentCipher.paddedLength(4096) == 4096)
         #expect(AttachmentCipher.paddedLength(4097) == 4352)       // E = 12, S = 4, mask 255
-        #expect(AttachmentCipher.paddedLength(1_000_000) == 1_003_520)
+        #expect(AttachmentCipher.paddedLength(1_000_000) == 1_015_808)    // E = 19, S = 5, mask 16,383
         #expect(AttachmentCipher.paddedLength(Attachment.maxSize) == Attachment.maxSize)
         for n: UInt64 in [5000, 65_537, 999_999, 10_000_000, 33_554_431] {
             let l = AttachmentCipher.paddedLength(n)
@@ -27,7 +27,7 @@ private typealias Attachment = KithProtocol.Attachment
         }
         #expect(AttachmentCipher.blobLength(size: 1) == 24 + 4096 + 17)
         #expect(AttachmentCipher.blobLength(size: 65_536) == 24 + 65_536 + 17)
-        #expect(AttachmentCipher.blobLength(size: 70_000) == 24 + 70_656 + 34)
+        #expect(AttachmentCipher.blobLength(size: 70_000) == 24 + 71_680 + 34)
     }
 
     @Test func aBlobRoundTripsAndItsIdIsItsHash() throws {
@@ -69,14 +69,14 @@ private typealias Attachment = KithProtocol.Attachment
             }
             return (BlobRef(id: Hash.blake2b(out, length: 32), key: key, size: 70_000), out)
         }
-        let padded = randomBytes(70_000) + [UInt8](repeating: 0, count: 656)
+        let padded = randomBytes(70_000) + [UInt8](repeating: 0, count: Int(AttachmentCipher.paddedLength(70_000)) - 70_000)
         let good = forge(padded, finalAt: 1)
         #expect(kind(good.1, good.0) == nil)
         let early = forge(padded, finalAt: 0)
         #expect(kind(early.1, early.0) == .malformed)
         let missing = forge(padded, finalAt: nil)
         #expect(kind(missing.1, missing.0) == .malformed)
-        var dirty = padded; dirty[70_500] = 1
+        var dirty = padded; dirty[71_000] = 1
         let badPadding = forge(dirty, finalAt: 1)
         #expect(kind(badPadding.1, badPadding.0) == .malformed)
     }
