@@ -106,7 +106,8 @@ enum Seeds {
         add(.ack, "one", AckRequest(ids: [Envelope.id(of: small)]).bytes)
         add(.blobUpload, "two-targets", BlobUpload.header(targets: DropRequest.Targets([target, other])) + [UInt8](repeating: 0xb1, count: 4137))
         let blobRef = BlobRef(id: [UInt8](repeating: 0x31, count: 32), key: [UInt8](repeating: 0xce, count: 32), size: 2_345_678)
-        if let photo = try? Attachment(kind: .photo, mediaType: "image/jpeg", name: "baby.jpg", blob: blobRef, width: 3024, height: 4032, thumbnail: blobRef),
+        if let photo = try? Attachment(kind: .photo, mediaType: "image/jpeg", name: "baby.jpg", blob: blobRef, width: 3024, height: 4032,
+                                       thumbnail: BlobRef(id: blobRef.id, key: blobRef.key, size: 34_567)),
            let file = try? Attachment(kind: .file, mediaType: "application/pdf", name: "", blob: blobRef, width: 0, height: 0, thumbnail: nil) {
             add(.attachment, "photo", photo.bytes); add(.attachment, "file", file.bytes)
         }
