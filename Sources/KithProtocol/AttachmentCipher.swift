@@ -179,7 +179,7 @@ public enum AttachmentCipher {
                 try output.write(cipher); hash.update(cipher)
                 progress?(read, size)
             }
-            guard try input.read(1).isEmpty else { throw FileError("\(file) grew while it was being encrypted") }
+            guard read == size, try input.read(1).isEmpty else { throw FileError("\(file) changed while it was being encrypted") }
             try output.commit()
         } catch {
             output.discard()
