@@ -41,6 +41,13 @@ final class DecodedImage {
 
     deinit { kith_image_free(pixels) }
 
+    /// The red, green and blue of the pixel at (x, y).
+    func pixel(x: Int, y: Int) -> [UInt8] {
+        precondition((0 ..< width).contains(x) && (0 ..< height).contains(y), "a pixel outside the image")
+        let p = (y * width + x) * 3
+        return [pixels[p], pixels[p + 1], pixels[p + 2]]
+    }
+
     /// Resized by area averaging (a box filter): each new pixel is the mean of
     /// the source pixels it covers, partly covered ones weighted by how much.
     func downscaled(width newWidth: Int, height newHeight: Int) -> RGBImage {

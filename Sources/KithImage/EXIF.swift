@@ -13,9 +13,12 @@ struct EXIF: Equatable {
     var hasThumbnail = false
 
     static let jpegPrefix = "Exif\0\0".ascii
+}
 
+extension EXIF {
     /// Reads the TIFF structure, or one after the "Exif\0\0" prefix JPEG uses.
     init(_ block: [UInt8]) {
+        self.init()
         let tiff = block.has(EXIF.jpegPrefix, at: 0) ? Array(block.dropFirst(EXIF.jpegPrefix.count)) : block
         let bigEndian: Bool
         if tiff.has("MM\0*".ascii, at: 0) { bigEndian = true } else if tiff.has("II*\0".ascii, at: 0) { bigEndian = false } else { return }

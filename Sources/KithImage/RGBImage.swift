@@ -15,12 +15,6 @@ struct RGBImage {
     let height: Int
     let pixels: [UInt8]
 
-    /// The pixel at (x, y), for tests.
-    func pixel(x: Int, y: Int) -> (r: UInt8, g: UInt8, b: UInt8) {
-        let p = (y * width + x) * 3
-        return (pixels[p], pixels[p + 1], pixels[p + 2])
-    }
-
     /// Turned the way the orientation asks, so it is seen the right way up.
     func oriented(_ orientation: Orientation) -> RGBImage {
         if orientation == .up { return self }
