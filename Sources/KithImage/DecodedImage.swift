@@ -1,3 +1,5 @@
+// Imported for its link directives: KithImageC calls libjpeg, libpng and libwebp.
+import CImage
 import KithImageC
 
 /// A photo decoded by its library into 8-bit RGB (alpha over white), owned

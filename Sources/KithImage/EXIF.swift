@@ -11,6 +11,8 @@ struct EXIF: Equatable {
     var hasCamera = false
     /// A second IFD: an embedded thumbnail, which may show the photo before an edit.
     var hasThumbnail = false
+    /// Exactly the block `orientationOnly` writes: nothing to report when it is removed.
+    var isOrientationOnly = false
 
     static let jpegPrefix = "Exif\0\0".ascii
 }
@@ -20,6 +22,7 @@ extension EXIF {
     init(_ block: [UInt8]) {
         self.init()
         let tiff = block.has(EXIF.jpegPrefix, at: 0) ? Array(block.dropFirst(EXIF.jpegPrefix.count)) : block
+        defer { isOrientationOnly = tiff == EXIF.orientationOnly(orientation) }
         let bigEndian: Bool
         if tiff.has("MM\0*".ascii, at: 0) { bigEndian = true } else if tiff.has("II*\0".ascii, at: 0) { bigEndian = false } else { return }
         let u16 = { (offset: Int) in bigEndian ? tiff.bigEndian16(at: offset) : tiff.littleEndian16(at: offset) }
@@ -39,8 +42,9 @@ extension EXIF {
         if let next = u32(ifd + 2 + 12 * count), next != 0 { hasThumbnail = true }
     }
 
-    /// How a person is told the block was removed, e.g. "EXIF (camera, GPS)".
-    var removedName: String {
+    /// How a person is told the block was removed, e.g. "EXIF (camera, GPS)"; nil when it held only the orientation.
+    var removedName: String? {
+        if isOrientationOnly { return nil }
         let parts = [hasCamera ? "camera" : nil, hasGPS ? "GPS" : nil, hasThumbnail ? "thumbnail" : nil].compactMap { $0 }
         return parts.isEmpty ? "EXIF" : "EXIF (\(parts.joined(separator: ", ")))"
     }
@@ -65,7 +69,7 @@ extension EXIF {
 struct RemovedNames {
     private(set) var names: [String] = []
 
-    mutating func add(_ name: String) {
-        if !names.contains(name) { names.append(name) }
+    mutating func add(_ name: String?) {
+        if let name, !names.contains(name) { names.append(name) }
     }
 }

@@ -44,7 +44,8 @@ int kith_decode_png(const uint8_t *data, size_t size, kith_limits limits, kith_d
         return KITH_IMAGE_ERROR;
     }
     png_set_read_fn(png, &source, kith_png_read);
-    png_set_user_limits(png, limits.max_side, limits.max_side);
+    // Kith's own limits are checked below, with a clearer message than libpng's.
+    png_set_user_limits(png, PNG_UINT_31_MAX, PNG_UINT_31_MAX);
     // Ancillary chunks (text, profiles) are never needed to draw the image.
     png_set_chunk_malloc_max(png, 8 * 1024 * 1024);
     png_read_info(png, info);

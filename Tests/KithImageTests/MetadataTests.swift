@@ -28,13 +28,13 @@ func metadataSegments(ofJPEG bytes: [UInt8]) throws -> [(marker: UInt8, payload:
         let photo = try Photo.prepare(original, keepMetadata: false)
         #expect(photo.format == .jpeg)
         #expect(photo.mediaType == "image/jpeg")
-        #expect(photo.removedMetadata == ["EXIF (camera, GPS)", "XMP", "IPTC/Photoshop", "comments"])
+        #expect(photo.removedMetadata == ["EXIF (camera, GPS)", "IPTC/Photoshop", "XMP", "comments"])
         try expectNoPrivateMetadata(photo.bytes)
         // What is left: JFIF, and an EXIF block holding only the orientation.
         let segments = try metadataSegments(ofJPEG: photo.bytes)
         #expect(segments.map(\.marker) == [0xE0, 0xE1])
         let exif = EXIF(segments[1].payload)
-        #expect(exif == EXIF(orientation: 6, hasGPS: false, hasCamera: false, hasThumbnail: false))
+        #expect(exif == EXIF(orientation: 6, hasGPS: false, hasCamera: false, hasThumbnail: false, isOrientationOnly: true))
         #expect(segments[1].payload == EXIF.jpegPrefix + EXIF.orientationOnly(6))
         if let tags = try exiftool(photo.bytes) {
             #expect(tags["IFD0:Orientation"] as? String == "Rotate 90 CW")

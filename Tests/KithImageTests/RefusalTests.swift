@@ -56,17 +56,18 @@ import Testing
     }
 
     @Test func tooManyPixelsAreRefusedBeforeDecoding() throws {
-        // PNG headers claiming 12,000 x 10,000 and 70,000 x 10, with nothing to decode behind them.
+        // PNG headers claiming 12,000 x 10,000 and 70,000 x 10, with next to nothing to decode behind them.
+        let idat = PNGFile.chunk("IDAT", [0x78, 0x9C, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01])
         for (width, height) in [(12_000, 10_000), (70_000, 10)] {
             var ihdr: [UInt8] = []
             ihdr.appendBigEndian(width, bytes: 4)
             ihdr.appendBigEndian(height, bytes: 4)
             ihdr += [8, 2, 0, 0, 0]
-            let png = PNGFile.signature + PNGFile.chunk("IHDR", ihdr) + PNGFile.chunk("IEND", [])
+            let png = PNGFile.signature + PNGFile.chunk("IHDR", ihdr) + idat + PNGFile.chunk("IEND", [])
             let error = photoError { _ = try Photo.prepare(png, keepMetadata: false) }
             #expect(error?.reason == .tooLarge(width: UInt64(width), height: UInt64(height)))
         }
-        let error = photoError { _ = try Photo.thumbnail(PNGFile.signature + PNGFile.chunk("IHDR", [0, 0, 0x2E, 0xE0, 0, 0, 0x27, 0x10, 8, 2, 0, 0, 0]), maxSide: 480) }
+        let error = photoError { _ = try Photo.thumbnail(PNGFile.signature + PNGFile.chunk("IHDR", [0, 0, 0x2E, 0xE0, 0, 0, 0x27, 0x10, 8, 2, 0, 0, 0]) + idat + PNGFile.chunk("IEND", []), maxSide: 480) }
         #expect(error?.description == "too large: 120.0 megapixels (12000 x 10000); photos may have at most 100 megapixels and 65535 pixels a side")
 
         // The phone JPEG's frame header saying 12,000 x 10,000.
@@ -77,9 +78,15 @@ import Testing
         jpeg.replaceSubrange(sof + 1 ..< sof + 5, with: [0x27, 0x10, 0x2E, 0xE0])
         #expect(photoError { _ = try Photo.prepare(jpeg, keepMetadata: false) }?.reason == .tooLarge(width: 12_000, height: 10_000))
 
-        // The WebP canvas (VP8X, 24-bit width and height less one) saying 12,000 x 10,000.
-        var webp = try Fixture.webp
-        webp.replaceSubrange(24 ..< 30, with: [0xDF, 0x2E, 0x00, 0x0F, 0x27, 0x00])
+        // A lossless WebP header (14-bit width and height less one) saying 12,000 x 10,000.
+        var vp8l: [UInt8] = [0x2F]
+        vp8l.appendLittleEndian(11_999 | 9_999 << 14, bytes: 4)
+        vp8l += [UInt8](repeating: 0, count: 11)
+        var webp = WebPFile.riff
+        webp.appendLittleEndian(4 + 8 + vp8l.count, bytes: 4)
+        webp += WebPFile.webp + "VP8L".ascii
+        webp.appendLittleEndian(vp8l.count, bytes: 4)
+        webp += vp8l
         #expect(photoError { _ = try Photo.prepare(webp, keepMetadata: false) }?.reason == .tooLarge(width: 12_000, height: 10_000))
     }
 

@@ -73,7 +73,7 @@ func phoneJPEG(orientation: Int) throws -> [UInt8] {
         let row: [UInt8] = [0, 0, 0, 90, 90, 90, 255, 255, 255]
         var out = [Float](repeating: 0, count: 6)
         row.withUnsafeBufferPointer { filter.apply(to: $0[...], into: &out) }
-        #expect(out.map { $0.rounded() } == [30, 30, 30, 115, 115, 115])
+        #expect(out.map { $0.rounded() } == [30, 30, 30, 200, 200, 200])
         for (source, target) in [(1200, 480), (7, 3), (65_535, 480), (5, 5)] {
             for taps in BoxFilter(from: source, to: target).taps {
                 #expect(abs(taps.map(\.weight).reduce(0, +) - 1) < 0.0001)
