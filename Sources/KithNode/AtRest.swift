@@ -29,6 +29,10 @@ struct AtRest: Sendable {
         case memberList = "member_list.list"
         case invitationKey = "friend_invitation.answer_key"
         case requestCard = "friend_request.card"
+        case attachmentName = "attachment.name"
+        case attachmentMediaType = "attachment.media_type"
+        case attachmentKey = "attachment.blob_key"
+        case thumbnailKey = "attachment.thumb_key"
     }
 
     static let tagLength = 16
