@@ -11,6 +11,8 @@ extension Node {
         public let recipients: Int
         /// Whether the item acted on is a post (else a comment).
         public let isPost: Bool
+        /// What preparing each attachment of a new comment did, in order.
+        public var attachments: [PreparedAttachment] = []
     }
 
     /// Comments on a post (or, given a comment's id, on that comment's
@@ -22,9 +24,11 @@ extension Node {
         guard !text.isEmpty || !sources.isEmpty else { throw NodeError("the comment is empty") }
         guard text.utf8.count <= Note.maxTextBytes else { throw NodeError("the comment is longer than \(Note.maxTextBytes) bytes") }
         let now = clock()
-        let (attachments, _) = try prepareAttachments(sources, keepMetadata: keepMetadata)
+        let (attachments, prepared) = try prepareAttachments(sources, keepMetadata: keepMetadata)
         do {
-            return try await comment(on: id, text: text, attachments: attachments, keys: keys, now: now)
+            var change = try await comment(on: id, text: text, attachments: attachments, keys: keys, now: now)
+            change.attachments = prepared
+            return change
         } catch {
             try? await removeUnreferencedBlobs()
             throw error

@@ -21,11 +21,18 @@ struct DirectCommand: AsyncParsableCommand {
 
     @Argument(help: "The friend, by the name `kith friend list` shows.") var friend: String
 
-    @Argument(help: "The text of the message, or - to read it from standard input.") var text: String
+    @OptionGroup var attach: AttachmentOptions
+
+    @Argument(help: "The text of the message, or - to read it from standard input (optional with an attachment).") var text: String?
+
+    func validate() throws {
+        guard text != nil || !attach.isEmpty else { throw ValidationError("give the message's text, a --photo or a --file") }
+    }
 
     func run() async throws {
-        let body = try Input.argumentOrStandardInput(text, what: "the message")
-        let sent = try await home.run(DirectRequest(friend: friend, text: body))
+        let body = try text.map { try Input.argumentOrStandardInput($0, what: "the message") } ?? ""
+        let sent = try await home.run(DirectRequest(friend: friend, text: body, attachments: attach.sources, keepMetadata: attach.keepMetadata))
+        AttachmentOptions.report(sent.attachments)
         Console.out(sent.id)
     }
 }
@@ -67,6 +74,7 @@ struct ChatCommand: AsyncParsableCommand {
             Console.out(wrapping: "\(who)  \(ThreadLines.dates(message.createdAt, message.receivedAt, misdated: message.misdated))"
                         + (message.edited ? "  (edited)" : "") + (message.unread ? "  (new)" : ""), indent: "    ", first: "")
             ThreadLines.text(message.text, indent: "    ")
+            ThreadLines.attachments(message.attachments, indent: "    ")
         }
     }
 }
