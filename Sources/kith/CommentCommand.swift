@@ -13,7 +13,9 @@ struct CommentCommand: AsyncParsableCommand {
             The comment is signed by you, encrypted under the post's audience key and sent to the \
             post's author, whose node passes it on to the members of the post's audience (only if \
             you are one of them). Given a comment's id, the comment goes to that comment's post: \
-            comments are one level deep. `kith feed` shows the ids.
+            comments are one level deep. `kith feed` shows the ids. --photo and --file attach photos \
+            (their metadata removed unless --keep-metadata) and files, as `kith post` does; the text may \
+            then be left out.
             """
     )
 

@@ -13,7 +13,9 @@ struct DirectCommand: AsyncParsableCommand {
             message to them, it has them as its only member and its key says so, so their node \
             files it as a conversation between the two of you (`kith chat`). Nobody else holds \
             the key: nobody else can read it, even given the envelopes, nor comment on or react \
-            to it; the friend answers with `kith dm` too. `kith sync` delivers it.
+            to it; the friend answers with `kith dm` too. `kith sync` delivers it. --photo and --file \
+            attach photos (their metadata removed unless --keep-metadata) and files, as `kith post` does; \
+            the text may then be left out.
             """
     )
 
@@ -45,7 +47,7 @@ struct ChatCommand: AsyncParsableCommand {
         discussion: """
             Messages not shown before (by `kith chat` or `kith feed`) are marked "(new)", and count \
             as read from then on, with --json too. Times are local. --json prints an array of \
-            {id, author, outgoing, text, created_at, received_at, misdated, unread, edited}: times in ISO 8601 \
+            {id, author, outgoing, text, created_at, received_at, misdated, unread, edited, attachments}: times in ISO 8601 \
             UTC, outgoing true for your own messages, unread true for a friend's message not shown before. \
             Messages are in the feed's order: a message dated ahead or long ago shows "(arrived ...)" and \
             sits where it arrived.
