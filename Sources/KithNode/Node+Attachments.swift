@@ -229,7 +229,7 @@ extension Node {
             WHERE post_author = ? AND post_id = ? AND writer = ? AND item_id = ? ORDER BY position
             """, arguments: [postAuthor.data, postID.data, writer.data, itemID.data]).map { row in
             FeedAttachment(kind: (row[0] as Int64) == Int64(Attachment.Kind.photo.rawValue) ? "photo" : "file",
-                           mediaType: try atRest.text(row[1], .attachmentMediaType), name: try atRest.text(row[2], .attachmentName),
+                           name: try atRest.text(row[2], .attachmentName), mediaType: try atRest.text(row[1], .attachmentMediaType),
                            size: UInt64(clamping: row[3] as Int64), width: row[4], height: row[5],
                            fetched: row[6], thumbnailFetched: row[7], damaged: row[8])
         }

@@ -39,7 +39,7 @@ final class BlobFakeRelay: @unchecked Sendable {
             _ = try await request.body.collect(upTo: 64 << 20)
             if self.lock.withLock({ self.uploadsFull }) {
                 self.record("blob full")
-                return Self.bytes(Array(#"{"error":{"code":"mailbox_full","message":"mailbox full"}}"#.utf8), status: .insufficientStorage)
+                return Self.bytes(Array(#"{"error":{"code":"mailbox_full","message":"mailbox full"}}"#.utf8), status: .init(code: 507))
             }
             self.record("blob")
             return Self.bytes(Array(#"{"id":"00","accepted":1,"refused":[],"full":[]}"#.utf8))
