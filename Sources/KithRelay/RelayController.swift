@@ -327,11 +327,11 @@ public struct RelayController: Sendable {
         }
         defer { withExtendedLifetime(permit) {} }
         let body = try await collectUpload(request)
-        let targets: [DropRequest.Target], blobStart: Int
-        do { (targets, blobStart) = try Self.parseUpload(body) } catch let error as ProtocolError {
+        let upload: (targets: [DropRequest.Target], blobStart: Int)
+        do { upload = try Self.parseUpload(body) } catch let error as ProtocolError {
             throw HTTPError(.badRequest, message: error.description)
         }
-        let blob = body[blobStart...]
+        let targets = upload.targets, blob = body[upload.blobStart...]
         guard blob.count <= configuration.maxBlobBytes else { throw blobTooLarge }
         let tokenHashes = targets.map { DropToken.hash($0.token) }
         do { try drops.admit(tokenHashes: tokenHashes) } catch { throw Self.refusal(error) }

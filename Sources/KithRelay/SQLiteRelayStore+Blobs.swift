@@ -153,7 +153,7 @@ extension SQLiteRelayStore {
     }
 
     /// Blobs stored and their bytes.
-    func blobCounts(_ db: Database) throws -> (blobs: Int, bytes: Int) {
+    static func blobCounts(_ db: Database) throws -> (blobs: Int, bytes: Int) {
         let row = try Row.fetchOne(db, sql: "SELECT count(*), coalesce(sum(size), 0) FROM blob")
         return (row?[0] ?? 0, row?[1] ?? 0)
     }

@@ -398,9 +398,17 @@ public struct SQLiteRelayStore: RelayStorage {
         }
     }
 
+    /// The database's size on disk, its write-ahead log checkpointed into it first.
+    public func databaseBytes() async throws -> Int {
+        try await writer.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+            return try Int.fetchOne(db, sql: "SELECT page_count * page_size FROM pragma_page_count, pragma_page_size") ?? 0
+        }
+    }
+
     public func counts() async throws -> RelayCounts {
         try await writer.read { db in
-            let blobs = try blobCounts(db)
+            let blobs = try Self.blobCounts(db)
             return RelayCounts(mailboxes: try Int.fetchOne(db, sql: "SELECT count(*) FROM mailbox") ?? 0,
                    bodies: try Int.fetchOne(db, sql: "SELECT count(*) FROM body") ?? 0,
                    deliveries: try Int.fetchOne(db, sql: "SELECT count(*) FROM delivery") ?? 0,

@@ -81,14 +81,6 @@ struct BlobHTTP {
         return dir
     }
 
-    /// The database's size on disk, its write-ahead log checkpointed.
-    static func databaseBytes(_ store: SQLiteRelayStore) async throws -> Int {
-        try await store.writer.writeWithoutTransaction { db in
-            try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
-            return try Int.fetchOne(db, sql: "SELECT page_count * page_size FROM pragma_page_count, pragma_page_size") ?? 0
-        }
-    }
-
     @Test func oneUploadForThreeMailboxesIsStoredOnceAndHandedOnlyToThem() async throws {
         let dir = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -100,14 +92,14 @@ struct BlobHTTP {
             let members = Array(boxes[0..<3]), stranger = boxes[3]
             // Several pages of the relay's reads, and not a whole number of them.
             let blob = randomBytes(3 << 20 + 12_345)
-            let before = try await Self.databaseBytes(store)
+            let before = try await store.databaseBytes()
             let answer = try await http.upload(members.map(\.target), blob)
             #expect(answer.status == 200)
             let id = Hash.blake2b(blob)
             #expect(answer.json?["id"] as? String == Hex.encode(id))
             #expect(answer.json?["accepted"] as? Int == 3 && (answer.json?["refused"] as? [Int])?.isEmpty == true)
             // Stored once: the database grew by about one blob, not three.
-            let grown = try await Self.databaseBytes(store) - before
+            let grown = try await store.databaseBytes() - before
             #expect(grown >= blob.count && grown < blob.count + blob.count / 4, "grew \(grown) for \(blob.count)")
             let counts = try await store.counts()
             #expect(counts.blobs == 1 && counts.blobBytes == blob.count)
@@ -208,6 +200,7 @@ struct BlobHTTP {
         let store = try SQLiteRelayStore()
         var configuration = DropLimitTests.unlimitedRates
         configuration.maxBlobBytes = 65_536
+        let dropLimit = configuration.maxRequestBytes
         try await withLiveRelay(store: store, configuration: configuration) { url, _ in
             let relay = RelayClient(baseURL: url), http = BlobHTTP(url: url)
             let bob = try await TestMailbox.make(relay), carol = try await TestMailbox.make(relay)
@@ -218,7 +211,7 @@ struct BlobHTTP {
             #expect(early.status == 413 && early.code == "blob_too_large")
             // Other routes keep their own limit, below the upload's.
             let drop = try RawConnection(port: http.port)
-            try await drop.send(raw: Array("POST /v1/envelopes HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: \(configuration.maxRequestBytes + 1)\r\n\r\n".utf8))
+            try await drop.send(raw: Array("POST /v1/envelopes HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: \(dropLimit + 1)\r\n\r\n".utf8))
             let dropRefused = try await BlobHTTP.answer(drop)
             #expect(dropRefused.status == 413 && dropRefused.code == "request_too_large")
             // A body within the upload's limit whose blob is over the relay's.
@@ -286,6 +279,28 @@ struct BlobHTTP {
             #expect(try await BlobHTTP.answer(first).status == 200)
             #expect(try await http.upload([bob.target], randomBytes(1000), from: "127.0.0.3").status == 200)
             _ = (second, third)
+        }
+    }
+
+    /// The request deadline grows with what arrives: a large upload sent at
+    /// a modest rate is stored, though it takes longer than the deadline.
+    @Test func anUploadThatKeepsArrivingOutlastsTheRequestDeadline() async throws {
+        var configuration = DropLimitTests.unlimitedRates
+        configuration.requestTimeoutSeconds = 2
+        try await withLiveRelay(configuration: configuration) { url, _ in
+            let relay = RelayClient(baseURL: url), http = BlobHTTP(url: url)
+            let bob = try await TestMailbox.make(relay)
+            let blob = randomBytes(12 << 17)
+            let body = blobUploadBody([bob.target], blob)
+            let connection = try RawConnection(port: http.port)
+            try await connection.send(raw: Array("POST /v1/blobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: \(body.count)\r\n\r\n".utf8))
+            // 128 KiB every half second, 6 seconds in all: each piece earns 2 seconds more.
+            for start in stride(from: 0, to: body.count, by: 1 << 17) {
+                try await connection.send(raw: Array(body[start..<min(start + (1 << 17), body.count)]))
+                try await Task.sleep(for: .milliseconds(500))
+            }
+            let answer = try await BlobHTTP.answer(connection)
+            #expect(answer.status == 200 && answer.json?["id"] as? String == Hex.encode(Hash.blake2b(blob)))
         }
     }
 

@@ -27,7 +27,8 @@ import Testing
     /// a collection searches an index or a primary key: none scans a table.
     @Test func theHotQueriesUseIndexes() async throws {
         let store = try SQLiteRelayStore()
-        typealias SQL = SQLiteRelayStore.SQL, Blob = SQLiteRelayStore.BlobSQL
+        typealias SQL = SQLiteRelayStore.SQL
+        typealias Blob = SQLiteRelayStore.BlobSQL
         let queries = [
             SQL.target, SQL.extendBody, SQL.listing, SQL.page, SQL.acknowledged(2), SQL.acknowledge(2), SQL.unreferencedBodies(2),
             SQL.expiredDeliveries, SQL.deleteDeliveries(2), SQL.expiredBodies, SQL.expiredNonces, SQL.useNonce,
