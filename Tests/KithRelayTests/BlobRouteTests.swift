@@ -100,7 +100,7 @@ struct BlobHTTP {
             #expect(answer.json?["accepted"] as? Int == 3 && (answer.json?["refused"] as? [Int])?.isEmpty == true)
             // Stored once: the database grew by about one blob, not three.
             let grown = try await store.databaseBytes() - before
-            #expect(grown >= blob.count && grown < blob.count + blob.count / 4, "grew \(grown) for \(blob.count)")
+            #expect(grown > blob.count * 9 / 10 && grown < blob.count * 5 / 4, "grew \(grown) for \(blob.count)")
             let counts = try await store.counts()
             #expect(counts.blobs == 1 && counts.blobBytes == blob.count)
             for box in members {
@@ -152,10 +152,12 @@ struct BlobHTTP {
             let blob = randomBytes(100_000), id = Hash.blake2b(blob)
             #expect(try await http.upload(boxes.map(\.target), blob).status == 200)
             now.withLockedValue { $0 += 3599 }
-            #expect(try await store.collect(now: now.withLockedValue { $0 }) == CollectedGarbage())
+            let early = try await store.collect(now: now.withLockedValue { $0 })
+            #expect(early.blobReferences == 0 && early.blobs == 0)
             #expect(try await http.get(boxes[0].key, id).body == blob)
             now.withLockedValue { $0 += 1 }
-            #expect(try await store.collect(now: now.withLockedValue { $0 }) == CollectedGarbage(blobReferences: 3, blobs: 1))
+            let due = try await store.collect(now: now.withLockedValue { $0 })
+            #expect(due.blobReferences == 3 && due.blobs == 1)
             #expect(try await store.counts().blobs == 0)
             #expect(try await http.get(boxes[1].key, id).code == "no_such_blob")
             for box in boxes { #expect(try await store.usage(of: box.key.publicKey)! == (0, 0)) }
