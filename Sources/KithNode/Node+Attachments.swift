@@ -143,11 +143,9 @@ extension Node {
             guard let width = UInt16(exactly: photo.width), let height = UInt16(exactly: photo.height), width > 0, height > 0 else {
                 throw NodeError("\(label): a photo of \(photo.width) x \(photo.height) pixels cannot be sent (at most 65,535 on a side)")
             }
-            let (ref, blob) = try AttachmentCipher.encrypt(photo.bytes)
-            try blobs.store(blob, id: ref.id)
+            let ref = try storeBlob(photo.bytes)
             written.append(ref.id)
-            let (thumbRef, thumbBlob) = try AttachmentCipher.encrypt(photo.thumbnail.bytes)
-            try blobs.store(thumbBlob, id: thumbRef.id)
+            let thumbRef = try storeBlob(photo.thumbnail.bytes)
             written.append(thumbRef.id)
             let attachment = try attachment(label: label) {
                 try Attachment(kind: .photo, mediaType: photo.mediaType, name: name, blob: ref, width: width, height: height, thumbnail: thumbRef)
@@ -168,6 +166,14 @@ extension Node {
             }
             return (attachment, PreparedAttachment(kind: .file, name: name, removedMetadata: [], keptMetadata: false))
         }
+    }
+
+    /// Encrypts `plaintext` under a fresh key into `HOME/blobs/` and returns
+    /// its reference (id, key, size), for `enqueueBlobs` to send.
+    func storeBlob(_ plaintext: [UInt8]) throws -> BlobRef {
+        let (ref, blob) = try AttachmentCipher.encrypt(plaintext)
+        try blobs.store(blob, id: ref.id)
+        return ref
     }
 
     /// Makes a descriptor, naming the attachment in what the protocol refuses (a file name it does not take).
