@@ -383,8 +383,8 @@ extension Node {
 
     func markFetched(_ id: [UInt8]) async throws {
         try await db.writer.write { db in
-            try db.execute(sql: "UPDATE attachment SET fetched = 1 WHERE blob_id = ?1; UPDATE attachment SET thumb_fetched = 1 WHERE thumb_id = ?1",
-                           arguments: [id.data])
+            try db.execute(sql: "UPDATE attachment SET fetched = 1 WHERE blob_id = ?", arguments: [id.data])
+            try db.execute(sql: "UPDATE attachment SET thumb_fetched = 1 WHERE thumb_id = ?", arguments: [id.data])
         }
     }
 

@@ -25,11 +25,13 @@ public struct RelayDelivery: Codable, Sendable, Equatable {
 
     public init(relay: String) { self.relay = relay }
 
-    /// Counts one more delivery waiting until `next`, for `reason`.
-    mutating func hold(until next: Int64, because reason: String) {
+    /// Counts one more delivery waiting until `next`, for `reason` (which
+    /// does not replace an earlier one unless `replacing`: a post waiting for
+    /// its attachments waits for the reason they wait).
+    mutating func hold(until next: Int64, because reason: String, replacing: Bool = true) {
         waiting += 1
         nextRetryAt = min(nextRetryAt ?? UInt64.max, UInt64(clamping: next))
-        error = reason
+        if replacing || error == nil { error = reason }
     }
 }
 
@@ -109,7 +111,7 @@ extension Node {
         for (index, job) in jobs.enumerated() {
             if let reason = try await notReady(job, relay: relay) {
                 held.append(job)
-                status.hold(until: Int64(clamping: clock()), because: reason)
+                status.hold(until: Int64(clamping: clock()), because: reason, replacing: false)
                 continue
             }
             do {

@@ -169,7 +169,7 @@ func sqlite(_ database: String, _ sql: String) throws -> String {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let file = dir + "/relay.json"
-        try #"{"relay": {"home": "\#(dir)/relay", "listen": "127.0.0.1:0", "quota_bytes": 131072, "log_level": "warning"}}"#
+        try #"{"relay": {"home": "\#(dir)/relay", "listen": "127.0.0.1:0", "max_envelope_bytes": 70000, "quota_bytes": 131072, "log_level": "warning"}}"#
             .write(toFile: file, atomically: true, encoding: .utf8)
         let relay = try RelayProcess(configFile: file, home: dir + "/relay")
         let (alice, bob) = try aliceBobAndFamily(in: dir, relayURL: relay.url)
