@@ -39,18 +39,20 @@ bench: deps
 # dist/kith: one release binary that needs no Swift on the machine it runs
 # on, only the system's libc and libsqlite3 (README, "Running Kith at home").
 # The Swift runtime and Foundation are linked statically; so are libsodium,
-# zlib, libstdc++ and libgcc. The first three are found as archives in a
-# folder that holds nothing else, named first to the linker: by a copy of
-# libsodium.pc whose libdir is that folder (SwiftPM would otherwise name the
-# system's library folder first, where the shared libraries are) and by -L.
-# Needs zlib1g-dev too. Its own build folder, so other builds are not relinked.
+# zlib, the image libraries (libjpeg, libpng16, libwebp), libstdc++ and
+# libgcc. All but libgcc are found as archives in a folder that holds nothing
+# else, named first to the linker: by a copy of libsodium.pc whose libdir is
+# that folder (SwiftPM would otherwise name the system's library folder
+# first, where the shared libraries are) and by -L. libm stays shared, from
+# libc. Needs zlib1g-dev too. Its own build folder, so other builds are not relinked.
 # The debugging information is stripped; the symbols crash reports name stay.
 DIST_BUILD ?= .build-dist
 DIST_STATIC = $(CURDIR)/$(DIST_BUILD)/static-libs
 dist: deps
 	mkdir -p $(DIST_STATIC)/pkgconfig dist
 	cp "$$(pkg-config --variable=libdir libsodium)/libsodium.a" "$$(pkg-config --variable=libdir zlib)/libz.a" \
-	   "$$($(CC) -print-file-name=libstdc++.a)" $(DIST_STATIC)/
+	   "$$(pkg-config --variable=libdir libjpeg)/libjpeg.a" "$$(pkg-config --variable=libdir libpng16)/libpng16.a" \
+	   "$$(pkg-config --variable=libdir libwebp)/libwebp.a" "$$($(CC) -print-file-name=libstdc++.a)" $(DIST_STATIC)/
 	sed 's|^libdir=.*|libdir=$(DIST_STATIC)|' "$$(pkg-config --path libsodium)" > $(DIST_STATIC)/pkgconfig/libsodium.pc
 	PKG_CONFIG_PATH=$(DIST_STATIC)/pkgconfig $(SWIFT) build -c release --product kith --scratch-path $(DIST_BUILD) \
 	    --static-swift-stdlib -Xlinker -L$(DIST_STATIC) -Xswiftc -Xclang-linker -Xswiftc -static-libgcc

@@ -42,8 +42,11 @@ let package = Package(
             name: "CImage",
             providers: [.apt(["libjpeg62-turbo-dev", "libpng-dev", "libwebp-dev"])]
         ),
+        // The decode and encode calls into CImage, each behind a setjmp (libjpeg and libpng
+        // report errors by longjmp, which Swift cannot catch).
+        .target(name: "KithImageC", dependencies: ["CImage"]),
         // Photos before they leave the machine: metadata removed, orientation, thumbnails.
-        .target(name: "KithImage", dependencies: ["CImage"], swiftSettings: swiftSettings),
+        .target(name: "KithImage", dependencies: ["CImage", "KithImageC"], swiftSettings: swiftSettings),
         // The store-and-forward relay: HTTP API and its SQLite store.
         .target(
             name: "KithRelay",

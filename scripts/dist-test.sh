@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Tests the release binary (`make dist`) as someone without Swift gets it:
 #  1. it needs no shared library but libc's own (libc, libm, libpthread,
-#     libdl, librt, the dynamic loader) and libsqlite3, and libsodium is inside;
+#     libdl, librt, the dynamic loader) and libsqlite3 (so not libjpeg, libpng
+#     or libwebp either: `make dist` links them in), and libsodium is inside;
 #  2. in a Debian 12 minbase tree with libsqlite3 added and no toolchain
 #     (debootstrap'ed once into .build-dist-root, about 100 s and 210 MB),
 #     in a chroot, scripts/dist-scenario.sh runs it for real.
