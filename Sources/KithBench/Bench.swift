@@ -3,7 +3,7 @@ import Foundation
 /// Runs the cases of `kith bench`.
 public enum Bench {
     /// The cases `run` can be limited to, by these names.
-    public static let caseNames = ["seal", "ingest", "fanout", "large", "push", "daemon", "sync", "bytes", "memory"]
+    public static let caseNames = ["seal", "ingest", "fanout", "blobs", "large", "push", "daemon", "sync", "bytes", "memory"]
 
     /// `executable` is the `kith` binary, run as child processes for the memory
     /// and large-store cases. `only`, if given, names the cases to run (see
@@ -34,6 +34,10 @@ public enum Bench {
             report.cases.append(try await RelayBench.fanOut(uploads: quick ? 20 : 400, concurrency: 4))
         }
         var largeMemory: MemoryCost?
+        if wanted("blobs") {
+            progress("relay: one 10 MB blob to 150 mailboxes")
+            report.cases += try await BlobBench.upload()
+        }
         if wanted("large") {
             let stored = quick ? 20_000 : 1_000_000
             progress("relay with \(stored) envelopes stored")

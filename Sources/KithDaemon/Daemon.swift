@@ -29,6 +29,7 @@ public struct Daemon: Sendable {
     public init(node: Node, configuration: DaemonConfiguration, logger: Logger, mailSignal: (any MailSignal)? = nil) {
         var node = node
         node.retryPolicy = configuration.retryPolicy
+        node.attachmentFetch = configuration.attachmentFetch
         self.node = node
         self.configuration = configuration
         self.logger = logger

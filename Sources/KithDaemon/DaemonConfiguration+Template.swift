@@ -56,6 +56,12 @@ extension DaemonConfiguration {
           # expired, logged and counted in `kith status`, never dropped silently.
           max_age_days: 30
 
+        attachments:
+          # When friends' photos and files are fetched: background (by each sync,
+          # after their thumbnails) or on-demand (only by `kith photo get`).
+          # Thumbnails always come with the sync.
+          fetch: background
+
         keys:
           # Replace the encryption key every rotation_days (1 to 365) and keep an
           # old secret grace_days (1 to 90) after it expires. When unset, the

@@ -47,6 +47,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
     /// Days a delivery is retried before it is given up and reported.
     public var outboxMaxAgeDays = 30
 
+    /// When friends' full attachments are fetched: by each sync (`background`) or by `kith photo get` (`on-demand`).
+    public var attachmentFetch: AttachmentFetch = .background
+
     /// The key rotation schedule to set at start, or nil to keep the node's (`kith key schedule`).
     public var rotationDays: Int?
     public var graceDays: Int?
@@ -88,6 +91,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
         "relays": .section, "relays.timeout": .int(5...600), "relays.fetch_limit": .int(1...10_000),
         "outbox": .section, "outbox.retry_first": .int(1...3600), "outbox.retry_longest": .int(1...86_400),
         "outbox.max_age_days": .int(1...3650),
+        "attachments": .section, "attachments.fetch": .string,
         "keys": .section, "keys.rotation_days": .int(1...365), "keys.grace_days": .int(1...90),
         "control": .section, "control.socket": .string,
         "web": .section, "web.listen": .string,
@@ -150,6 +154,10 @@ public struct DaemonConfiguration: Sendable, Equatable {
             throw source.invalid("outbox.retry_longest", "at least outbox.retry_first (\(c.retryFirst))", String(c.retryLongest))
         }
         c.outboxMaxAgeDays = try source.int("outbox.max_age_days") ?? c.outboxMaxAgeDays
+        if let fetch = try source.string("attachments.fetch") {
+            guard let parsed = AttachmentFetch(rawValue: fetch) else { throw source.invalid("attachments.fetch", "background or on-demand", fetch) }
+            c.attachmentFetch = parsed
+        }
         c.rotationDays = try source.int("keys.rotation_days")
         c.graceDays = try source.int("keys.grace_days")
         if let socket = try source.string("control.socket") {

@@ -29,7 +29,7 @@ var nodeCommands: [any NodeCommand.Type] { [
     GroupShowRequest.self, GroupShareMembersRequest.self, DirectRequest.self, ChatRequest.self,
     RelayAddRequest.self, RelayRemoveRequest.self,
     CommentRequest.self, ReactRequest.self, EditRequest.self, DeleteRequest.self,
-    ShowRequest.self, MarkReadRequest.self,
+    ShowRequest.self, MarkReadRequest.self, PhotoGetRequest.self,
     ProfileSetRequest.self, ProfileShowRequest.self,
 ] }
 
@@ -43,8 +43,15 @@ public struct PostRequest: NodeCommand {
     public static let queues = true
     public let to: String
     public let text: String
-    public init(to: String, text: String) { (self.to, self.text) = (to, text) }
-    public func run(on node: Node) async throws -> Node.Posted { try await node.post(to: to, text: text) }
+    /// Photos and files by absolute path, read where the command runs (the daemon is the same user).
+    public let attachments: [AttachmentSource]
+    public let keepMetadata: Bool
+    public init(to: String, text: String, attachments: [AttachmentSource] = [], keepMetadata: Bool = false) {
+        (self.to, self.text, self.attachments, self.keepMetadata) = (to, text, attachments, keepMetadata)
+    }
+    public func run(on node: Node) async throws -> Node.Posted {
+        try await node.post(to: to, text: text, attachments: attachments, keepMetadata: keepMetadata)
+    }
 }
 
 public struct FeedRequest: NodeCommand {
@@ -78,8 +85,14 @@ public struct DirectRequest: NodeCommand {
     public static let queues = true
     public let friend: String
     public let text: String
-    public init(friend: String, text: String) { (self.friend, self.text) = (friend, text) }
-    public func run(on node: Node) async throws -> Node.Posted { try await node.sendDirect(to: friend, text: text) }
+    public let attachments: [AttachmentSource]
+    public let keepMetadata: Bool
+    public init(friend: String, text: String, attachments: [AttachmentSource] = [], keepMetadata: Bool = false) {
+        (self.friend, self.text, self.attachments, self.keepMetadata) = (friend, text, attachments, keepMetadata)
+    }
+    public func run(on node: Node) async throws -> Node.Posted {
+        try await node.sendDirect(to: friend, text: text, attachments: attachments, keepMetadata: keepMetadata)
+    }
 }
 
 public struct ChatRequest: NodeCommand {
@@ -339,8 +352,14 @@ public struct CommentRequest: NodeCommand {
     public static let queues = true
     public let post: String
     public let text: String
-    public init(post: String, text: String) { (self.post, self.text) = (post, text) }
-    public func run(on node: Node) async throws -> Node.ThreadChange { try await node.comment(on: post, text: text) }
+    public let attachments: [AttachmentSource]
+    public let keepMetadata: Bool
+    public init(post: String, text: String, attachments: [AttachmentSource] = [], keepMetadata: Bool = false) {
+        (self.post, self.text, self.attachments, self.keepMetadata) = (post, text, attachments, keepMetadata)
+    }
+    public func run(on node: Node) async throws -> Node.ThreadChange {
+        try await node.comment(on: post, text: text, attachments: attachments, keepMetadata: keepMetadata)
+    }
 }
 
 public struct ReactRequest: NodeCommand {
@@ -389,4 +408,24 @@ public struct ProfileShowRequest: NodeCommand {
     public let friend: String?
     public init(friend: String?) { self.friend = friend }
     public func run(on node: Node) async throws -> ProfileView { try node.profile(of: friend) }
+}
+
+// MARK: Attachments
+
+public struct PhotoGetRequest: NodeCommand {
+    public static let name = "photo-get"
+    /// A post's id (or unique prefix), or a comment's id.
+    public let post: String
+    /// Which attachment, from 1.
+    public let number: Int
+    /// An absolute path.
+    public let out: String
+    public let force: Bool
+    public let thumbnail: Bool
+    public init(post: String, number: Int, out: String, force: Bool, thumbnail: Bool) {
+        (self.post, self.number, self.out, self.force, self.thumbnail) = (post, number, out, force, thumbnail)
+    }
+    public func run(on node: Node) async throws -> SavedAttachment {
+        try await node.saveAttachment(of: post, number: number, to: out, force: force, thumbnail: thumbnail)
+    }
 }

@@ -35,6 +35,10 @@ struct AtRest: Sendable {
         case profileName = "friend_profile.name"
         case profileBio = "friend_profile.bio"
         case profileAvatar = "friend_profile.avatar"
+        case attachmentName = "attachment.name"
+        case attachmentMediaType = "attachment.media_type"
+        case attachmentKey = "attachment.blob_key"
+        case thumbnailKey = "attachment.thumb_key"
     }
 
     static let tagLength = 16

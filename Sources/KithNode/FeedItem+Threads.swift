@@ -41,9 +41,11 @@ public struct FeedItem: Codable, Sendable, Equatable {
     /// friend's post shows it once their member list of its epoch arrived.
     /// JSON: null when not known.
     public let audienceSize: Int?
+    /// Photos and files, in order (`kith photo get POST N` saves number N, from 1).
+    public let attachments: [FeedAttachment]
 
     enum CodingKeys: String, CodingKey {
-        case id, author, audience, text, misdated, verified, edited, unread, comments, reactions, direct
+        case id, author, audience, text, misdated, verified, edited, unread, comments, reactions, direct, attachments
         case createdAt = "created_at"
         case receivedAt = "received_at"
         case moreComments = "more_comments"
@@ -72,6 +74,7 @@ extension FeedItem {
         try c.encode(direct, forKey: .direct)
         try c.encode(directWith, forKey: .directWith)
         try c.encode(audienceSize, forKey: .audienceSize)
+        try c.encode(attachments, forKey: .attachments)
     }
 }
 
@@ -87,9 +90,11 @@ public struct FeedComment: Codable, Sendable, Equatable {
     public let misdated: Bool
     public let edited: Bool
     public let verified: Bool
+    /// Photos and files, in order (`kith photo get COMMENT N`).
+    public let attachments: [FeedAttachment]
 
     enum CodingKeys: String, CodingKey {
-        case id, author, text, misdated, edited, verified
+        case id, author, text, misdated, edited, verified, attachments
         case createdAt = "created_at"
         case receivedAt = "received_at"
     }
@@ -146,7 +151,8 @@ extension Node {
                             text: try atRest.text(row["text"], .postText), createdAt: dates.created, receivedAt: dates.received,
                             misdated: dates.misdated, verified: verified, edited: row["edited"], unread: row["unread"] && author != me,
                             comments: thread.comments, moreComments: thread.moreComments, reactions: thread.reactions,
-                            direct: direct, directWith: readers.directWith, audienceSize: readers.size)
+                            direct: direct, directWith: readers.directWith, audienceSize: readers.size,
+                            attachments: try Self.feedAttachments(db, atRest: atRest, postAuthor: author, postID: id, writer: author, itemID: id))
         }
     }
 
@@ -189,11 +195,13 @@ extension Node {
             FROM comment c WHERE c.post_author = ? AND c.post_id = ? ORDER BY c.sort_at DESC, c.rowid DESC LIMIT ?
             """, arguments: [author.data, id.data, limit ?? -1])
         let comments = try rows.reversed().map { row in
-            let (who, verified) = try name([UInt8](row["writer"] as Data))
+            let writer = [UInt8](row["writer"] as Data), commentID = [UInt8](row["id"] as Data)
+            let (who, verified) = try name(writer)
             let dates = Dates(row)
-            return FeedComment(id: Hex.encode([UInt8](row["id"] as Data)), author: who, text: try atRest.text(row["text"], .commentText),
+            return FeedComment(id: Hex.encode(commentID), author: who, text: try atRest.text(row["text"], .commentText),
                                createdAt: dates.created, receivedAt: dates.received, misdated: dates.misdated,
-                               edited: row["edited"], verified: verified)
+                               edited: row["edited"], verified: verified,
+                               attachments: try Self.feedAttachments(db, atRest: atRest, postAuthor: author, postID: id, writer: writer, itemID: commentID))
         }
         var byEmoji: [String: [String]] = [:]
         for row in try Row.fetchAll(db, sql: """

@@ -11,22 +11,38 @@ extension Node {
         public let recipients: Int
         /// Whether the item acted on is a post (else a comment).
         public let isPost: Bool
+        /// What preparing each attachment of a new comment did, in order.
+        public var attachments: [PreparedAttachment] = []
     }
 
     /// Comments on a post (or, given a comment's id, on that comment's
     /// post: comments are one level deep). The comment goes to the post's
-    /// author, who passes it on to the audience.
-    public func comment(on id: String, text: String) async throws -> ThreadChange {
+    /// author, who passes it on to the audience. Photos or files go with
+    /// it as with a post: uploaded first, to the same mailboxes.
+    public func comment(on id: String, text: String, attachments sources: [AttachmentSource] = [], keepMetadata: Bool = false) async throws -> ThreadChange {
         let keys = try requireKeys()
-        guard !text.isEmpty else { throw NodeError("the comment is empty") }
+        guard !text.isEmpty || !sources.isEmpty else { throw NodeError("the comment is empty") }
         guard text.utf8.count <= Note.maxTextBytes else { throw NodeError("the comment is longer than \(Note.maxTextBytes) bytes") }
         let now = clock()
-        return try await db.writer.write { db in
+        let (attachments, prepared) = try prepareAttachments(sources, keepMetadata: keepMetadata)
+        do {
+            var change = try await comment(on: id, text: text, attachments: attachments, keys: keys, now: now)
+            change.attachments = prepared
+            return change
+        } catch {
+            try? await removeUnreferencedBlobs()
+            throw error
+        }
+    }
+
+    private func comment(on id: String, text: String, attachments: [Attachment], keys: Keystore, now: UInt64) async throws -> ThreadChange {
+        try await db.writer.write { db in
             let item = try self.threadItem(id, db, actor: keys.identity.publicKey, action: .comment)
             var commentID = randomBytes(Note.idLength)
             while try Self.isKnownThreadID(db, commentID) { commentID = randomBytes(Note.idLength) }
             let note = try Note(action: .comment, writer: keys.identity, owner: item.owner, audienceID: item.audienceID, epoch: item.epoch,
-                                postID: item.postID, targetWriter: keys.identity.publicKey, targetID: commentID, revision: 0, createdAt: now, text: text)
+                                postID: item.postID, targetWriter: keys.identity.publicKey, targetID: commentID, revision: 0, createdAt: now, text: text,
+                                attachments: attachments)
             let (recipients, envelopeID) = try self.send(note, db, now: now)
             try db.execute(sql: "UPDATE comment SET envelope_id = ? WHERE writer = ? AND id = ?",
                            arguments: [envelopeID.data, keys.identity.publicKey.data, commentID.data])
@@ -65,6 +81,7 @@ extension Node {
     public func delete(_ id: String) async throws -> ThreadChange {
         let deleted = try await change(id, action: .delete, text: "")
         try wipeFreedContentIfPending()
+        try await removeUnreferencedBlobs()
         return deleted
     }
 
@@ -117,7 +134,8 @@ extension Node {
         case .unchanged, .wait:
             throw NodeError("this changes nothing: the post or comment was deleted, or a newer change of it is known")
         }
-        try enqueue(db, envelope: envelope, to: recipients, now: now)
+        try enqueueBlobs(db, Self.blobIDs(note.attachments), batch: envelope.id, to: recipients, now: now)
+        try enqueue(db, envelope: envelope, to: recipients, now: now, after: note.attachments.isEmpty ? nil : envelope.id)
         try Self.recordEnvelope(db, envelope.id, of: note)
         return (recipients.count, envelope.id)
     }

@@ -25,22 +25,40 @@ public struct RelayDelivery: Codable, Sendable, Equatable {
 
     public init(relay: String) { self.relay = relay }
 
-    /// Counts one more delivery waiting until `next`, for `reason`.
-    mutating func hold(until next: Int64, because reason: String) {
+    /// Counts one more delivery waiting until `next`, for `reason` (which
+    /// does not replace an earlier one unless `replacing`: a post waiting for
+    /// its attachments waits for the reason they wait).
+    mutating func hold(until next: Int64, because reason: String, replacing: Bool = true) {
         waiting += 1
         nextRetryAt = min(nextRetryAt ?? UInt64.max, UInt64(clamping: next))
-        error = reason
+        if replacing || error == nil { error = reason }
     }
 }
 
 extension Node {
     // MARK: Delivery
 
-    /// One queued upload.
+    /// One queued upload: an envelope's drop request, or a blob upload's
+    /// header (`blob` is then the blob's id, its bytes in `HOME/blobs/`).
     struct DeliveryJob: Sendable {
         let id: Int64
         let request: [UInt8]
         let attempts: Int64
+        var blob: [UInt8]? = nil
+        /// For a blob upload, its batch; for an envelope, the batch of uploads it waits for.
+        var batch: [UInt8]? = nil
+
+        /// The mailboxes it names (nil if its request does not read back).
+        var targets: [DropRequest.Target]? {
+            if blob != nil { return try? Node.uploadTargets(request) }
+            return (try? DropRequest(bytes: request))?.targets.list
+        }
+
+        /// Its request for some of its targets only.
+        func request(for targets: [DropRequest.Target]) -> [UInt8]? {
+            if blob != nil { return BlobUpload.header(targets: DropRequest.Targets(targets)) }
+            return (try? DropRequest(bytes: request)).map { DropRequest(targets: targets, envelope: $0.envelope).bytes }
+        }
     }
 
     /// Queued jobs whose retry time has come (all of them with `retryNow`), by relay, each relay's in order.
@@ -48,10 +66,12 @@ extension Node {
         let due = retryNow ? Int64.max : Int64(clamping: clock())
         let atRest = try atRest
         let rows = try await db.writer.read { db -> [(relay: String, job: DeliveryJob)] in
-            try Row.fetchAll(db, sql: "SELECT id, relay, request, attempts FROM outbox WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY id",
-                             arguments: [due]).compactMap { row in
+            try Row.fetchAll(db, sql: """
+                SELECT id, relay, request, attempts, blob_id, blob_batch FROM outbox WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY id
+                """, arguments: [due]).compactMap { row in
                 guard let id = row[0] as Int64?, let relay = row[1] as String?, let request = row[2] as Data? else { return nil }
-                return (relay, DeliveryJob(id: id, request: try atRest.open(request, .request), attempts: row[3] as Int64? ?? 0))
+                return (relay, DeliveryJob(id: id, request: try atRest.open(request, .request), attempts: row[3] as Int64? ?? 0,
+                                           blob: (row[4] as Data?).map { [UInt8]($0) }, batch: (row[5] as Data?).map { [UInt8]($0) }))
             }
         }
         var byRelay: [String: [DeliveryJob]] = [:]
@@ -89,11 +109,22 @@ extension Node {
         let shown = RelayClient.clean(relay)
         var held: [DeliveryJob] = []
         for (index, job) in jobs.enumerated() {
+            if let reason = try await notReady(job, relay: relay) {
+                held.append(job)
+                status.hold(until: Int64(clamping: clock()), because: reason, replacing: false)
+                continue
+            }
             do {
-                let result = try await client.drop(bytes: job.request)
+                let result: DropResult
+                if let blob = job.blob {
+                    let shown = "\(Hex.encode(blob).prefix(8)) to \(RelayClient.clean(relay))"
+                    let progress = transferProgress.map { report in { @Sendable (done: UInt64, total: UInt64) in report("uploading \(shown)", done, total) } }
+                    result = try await client.uploadBlob(header: job.request, file: blobs.file(blob), progress: progress)
+                } else {
+                    result = try await client.drop(bytes: job.request)
+                }
                 // The node wrote the request; should it not read back, the job is kept whole where it must wait.
-                let request = try? DropRequest(bytes: job.request)
-                let targets = request?.targets.list ?? []
+                let targets = job.targets ?? []
                 if !result.refused.isEmpty {
                     problems.append("\(shown) refused \(result.refused.count) of \(targets.count) mailboxes (drop token revoked?)")
                 }
@@ -105,11 +136,11 @@ extension Node {
                 // The relay stored the envelope for the others: the job waits for the full mailboxes alone.
                 let full = Set(result.full)
                 let left = targets.indices.filter { full.contains($0) }.map { targets[$0] }
-                let rest = request.flatMap { left.isEmpty ? nil : DropRequest(targets: left, envelope: $0.envelope) }
+                let rest = left.isEmpty ? nil : job.request(for: left)
                 let next = Self.retryTime(after: clock(), attempt: job.attempts, notBefore: result.retryAfter, policy: retryPolicy)
                 let reason = "\(rest == nil ? full.count : left.count) of \(targets.count) mailboxes full"
-                try await requeue(job.id, request: try rest.map { try atRest.seal($0.bytes, .request) }, next: next, error: "\(shown): \(reason)")
-                held.append(DeliveryJob(id: job.id, request: rest?.bytes ?? job.request, attempts: job.attempts + 1))
+                try await requeue(job.id, request: try rest.map { try atRest.seal($0, .request) }, next: next, error: "\(shown): \(reason)")
+                held.append(DeliveryJob(id: job.id, request: rest ?? job.request, attempts: job.attempts + 1, blob: job.blob, batch: job.batch))
                 status.hold(until: next, because: reason)
             } catch let failure as RelayClient.Failure where failure.permanent {
                 let next = Self.retryTime(after: clock(), attempt: job.attempts, policy: retryPolicy)
@@ -153,6 +184,20 @@ extension Node {
         return (status, problems)
     }
 
+    /// Why a job cannot go yet, if it cannot: a blob upload whose file is not
+    /// here (a friend's attachment I pass on, still to be fetched), an
+    /// envelope whose blobs are still queued for this relay.
+    private func notReady(_ job: DeliveryJob, relay: String) async throws -> String? {
+        if let blob = job.blob { return blobs.has(blob) ? nil : "an attachment to pass on is not fetched yet" }
+        guard let batch = job.batch else { return nil }
+        let waiting = try await db.writer.read { db in
+            try Bool.fetchOne(db, sql: """
+                SELECT 1 FROM outbox WHERE blob_batch = ? AND relay = ? AND blob_id IS NOT NULL AND state = 'queued' LIMIT 1
+                """, arguments: [batch.data, relay]) == true
+        }
+        return waiting ? "waiting for its attachments' uploads" : nil
+    }
+
     /// Keeps a job queued until `next`, with `request` (sealed) in place of its own if given.
     private func requeue(_ id: Int64, request: Data? = nil, next: Int64, error: String) async throws {
         try await db.writer.write { db in
@@ -179,8 +224,7 @@ extension Node {
     func friendNames(for jobs: [DeliveryJob], on relay: String) async throws -> [String] {
         var mailboxes = Set<[UInt8]>()
         for job in jobs {
-            guard let request = try? DropRequest(bytes: job.request) else { continue }
-            for target in request.targets.list { mailboxes.insert(target.mailbox) }
+            for target in job.targets ?? [] { mailboxes.insert(target.mailbox) }
         }
         let list = Array(mailboxes)
         let atRest = try atRest

@@ -22,9 +22,11 @@ public struct ChatMessage: Codable, Sendable, Equatable {
     public let unread: Bool
     /// Whether its author changed the text since sending it.
     public let edited: Bool
+    /// Photos and files, in order (`kith photo get ID N`).
+    public let attachments: [FeedAttachment]
 
     enum CodingKeys: String, CodingKey {
-        case id, author, outgoing, text, misdated, unread, edited
+        case id, author, outgoing, text, misdated, unread, edited, attachments
         case createdAt = "created_at"
         case receivedAt = "received_at"
     }
@@ -41,13 +43,22 @@ extension Node {
 
     /// Sends a direct message to a friend, making our direct audience (and
     /// queueing its key for them) the first time.
-    public func sendDirect(to friendName: String, text: String) async throws -> Posted {
-        try Self.checkPostText(text)
+    public func sendDirect(to friendName: String, text: String, attachments sources: [AttachmentSource] = [],
+                           keepMetadata: Bool = false) async throws -> Posted {
+        try Self.checkPostText(text, attachments: sources.count)
         let now = clock()
-        return try await db.writer.write { db in
-            let card = try self.card(ofFriendNamed: friendName, db)
-            let audience = try self.directAudience(with: card, friendName: friendName, db, now: now)
-            return try self.post(db, to: audience, name: Self.directAudienceName, text: text, direct: true, now: now)
+        let (attachments, prepared) = try prepareAttachments(sources, keepMetadata: keepMetadata)
+        do {
+            var posted = try await db.writer.write { db in
+                let card = try self.card(ofFriendNamed: friendName, db)
+                let audience = try self.directAudience(with: card, friendName: friendName, db, now: now)
+                return try self.post(db, to: audience, name: Self.directAudienceName, text: text, attachments: attachments, direct: true, now: now)
+            }
+            posted.attachments = prepared
+            return posted
+        } catch {
+            try? await removeUnreferencedBlobs()
+            throw error
         }
     }
 
@@ -139,7 +150,8 @@ extension Node {
                 let id = [UInt8](row["id"] as Data), author = [UInt8](row["author"] as Data), dates = Dates(row)
                 return ChatMessage(id: Hex.encode(id), author: author == me ? myName : friendName, outgoing: author == me,
                                    text: try atRest.text(row["text"], .postText), createdAt: dates.created, receivedAt: dates.received,
-                                   misdated: dates.misdated, unread: row["unread"] && author != me, edited: row["edited"])
+                                   misdated: dates.misdated, unread: row["unread"] && author != me, edited: row["edited"],
+                                   attachments: try Self.feedAttachments(db, atRest: atRest, postAuthor: author, postID: id, writer: author, itemID: id))
             }
         }
     }

@@ -169,9 +169,9 @@ extension Node {
                 switch try AudienceMessage.open(envelope, audience: audience, now: clock()) {
                 case .post(let post):
                     if try Self.isDeletedPost(db, author: post.author, id: post.id) { return .done(newPosts: 0, newKeys: 0) }
-                    try storePost(db, post, audienceOwner: audience.owner, audienceName: name,
-                                  direct: try Self.keyFlags(db, keyID: keyID).contains(.direct), envelopeID: envelopeID, now: clock())
-                    return .done(newPosts: db.changesCount, newKeys: 0)
+                    let new = try storePost(db, post, audienceOwner: audience.owner, audienceName: name,
+                                            direct: try Self.keyFlags(db, keyID: keyID).contains(.direct), envelopeID: envelopeID, now: clock())
+                    return .done(newPosts: new, newKeys: 0)
                 case .note(let note): return try receive(note, audience: audience, db, now: clock())
                 case .fanOut(let note): return try receiveFanOut(note, db, now: clock())
                 case .memberList(let list): return try receive(list, keyID: keyID, db, now: clock())

@@ -84,7 +84,9 @@ extension Node {
     /// served in a task of its own, its deliveries and then its fetch, each
     /// within `budget`, so a dead, slow or hostile relay costs at most its
     /// budget and never holds up the others. A relay whose deliveries just
-    /// failed is not asked to fetch in the same sync. Last, invitations left
+    /// failed is not asked to fetch in the same sync. Then the thumbnails of
+    /// friends' attachments are fetched, and the attachments themselves in
+    /// the `background` setting (`attachmentFetch`). Last, invitations left
     /// unanswered long after they expired are closed (their tokens revoked).
     public func sync(retryNow: Bool = false, fetchLimit: Int = 500, budget: RelayBudget = .standard) async throws -> SyncReport {
         _ = try requireKeys()
@@ -124,6 +126,8 @@ extension Node {
             if let (status, part) = one.fetch { Self.record(status, part: part, in: &report) }
         }
         try await processPending(&report)
+        try await fetchAttachments(&report, budget: budget)
+        try await removeUnreferencedBlobs()
         try await closeUnansweredInvitations()
         return report
     }

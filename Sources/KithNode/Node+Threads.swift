@@ -60,7 +60,10 @@ extension Node {
     /// the post's epoch who are members now, but its writer.
     func fanOut(_ note: Note, audience: AudienceKey, _ db: Database, now: UInt64) throws {
         let envelope = try FanOut.seal(note, owner: try requireKeys().identity, audience: audience)
-        try enqueue(db, envelope: envelope, to: try Self.threadMembers(db, audienceID: note.audienceID, epoch: note.epoch, except: note.writer), now: now)
+        let members = try Self.threadMembers(db, audienceID: note.audienceID, epoch: note.epoch, except: note.writer)
+        // A comment's attachments go to the audience too: uploaded once fetched from my mailbox.
+        try enqueueBlobs(db, Self.blobIDs(note.attachments), batch: envelope.id, to: members, now: now)
+        try enqueue(db, envelope: envelope, to: members, now: now, after: note.attachments.isEmpty ? nil : envelope.id)
         try Self.recordEnvelope(db, envelope.id, of: note)
     }
 
@@ -188,7 +191,9 @@ extension Node {
                 INSERT OR IGNORE INTO comment (writer, id, post_author, post_id, text, created_at, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [note.writer.data, note.targetID.data, owner, post, try atRest.seal(note.text, .commentText),
                                  Int64(note.createdAt), Int64(now)])
-            return db.changesCount == 1 ? .changed : .unchanged
+            guard db.changesCount == 1 else { return .unchanged }
+            try storeAttachments(db, note.attachments, postAuthor: note.owner, postID: note.postID, writer: note.writer, itemID: note.targetID)
+            return .changed
         case .reaction:
             let current = try Int64.fetchOne(db, sql: "SELECT revision FROM reaction WHERE post_author = ? AND post_id = ? AND writer = ?",
                                              arguments: [owner, post, note.writer.data])
@@ -256,7 +261,9 @@ extension Node {
                 DELETE FROM comment WHERE post_author = ? AND post_id = ?;
                 DELETE FROM reaction WHERE post_author = ? AND post_id = ?;
                 DELETE FROM item_change WHERE post_author = ? AND post_id = ? AND NOT (writer = ? AND id = ?);
-                """, arguments: [owner, post, owner, post, owner, post, owner, post, owner, post, owner, post, owner, post, owner, post, owner, post])
+                DELETE FROM attachment WHERE post_author = ? AND post_id = ?;
+                """, arguments: [owner, post, owner, post, owner, post, owner, post, owner, post, owner, post, owner, post, owner, post, owner, post,
+                                 owner, post])
         } else {
             let target: [(any DatabaseValueConvertible)?] = [note.targetWriter.data, note.targetID.data, owner, post]
             try db.execute(sql: """
@@ -264,7 +271,8 @@ extension Node {
                     UNION SELECT envelope_id FROM thread_envelope WHERE writer = ? AND id = ? AND post_author = ? AND post_id = ?);
                 DELETE FROM thread_envelope WHERE writer = ? AND id = ? AND post_author = ? AND post_id = ?;
                 DELETE FROM comment WHERE writer = ? AND id = ? AND post_author = ? AND post_id = ?;
-                """, arguments: StatementArguments(target + target + target + target))
+                DELETE FROM attachment WHERE writer = ? AND item_id = ? AND post_author = ? AND post_id = ?;
+                """, arguments: StatementArguments(target + target + target + target + target))
         }
         // Only if something was erased: a delete of nothing must not make every node rewrite its database.
         if db.totalChangesCount > changesBefore { try NodeDatabase.setProfile(db, NodeDatabase.wipePending, Data()) }

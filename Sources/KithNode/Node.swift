@@ -18,6 +18,10 @@ public struct Node: Sendable {
     /// that is not mine (as `addFriend(allowLocalRelays:)` for a card);
     /// the command line sets it from `KITH_ALLOW_LOCAL_RELAYS=1`.
     public var allowsLocalRelays = false
+    /// When friends' attachments are fetched (the daemon's `attachments.fetch`, `kith sync --fetch-attachments`).
+    public var attachmentFetch: AttachmentFetch = .background
+    /// Where uploads and downloads of attachments report their progress, if anywhere.
+    public var transferProgress: TransferProgress?
 
     /// The node's secrets as they are now, if unlocked.
     var keys: Keystore? { unlocked?.keys }

@@ -187,6 +187,7 @@ public struct NodeDatabase: Sendable {
             try db.execute(sql: "CREATE INDEX comment_order ON comment(post_author, post_id, sort_at)")
         }
         m.registerMigration("v12-proto-profiles") { db in try createProfileTables(db) }
+        m.registerMigration("v12-attach-attachments") { db in try createAttachmentTables(db) }
         return m
     }
 

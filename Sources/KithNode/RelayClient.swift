@@ -188,15 +188,16 @@ public struct RelayClient: Sendable {
 
     /// Sends one request and reads its answer (at most `limit` bytes of a
     /// success, `maxErrorBytes` of an error), all before the request's deadline.
-    private func send(_ method: HTTPMethod, _ path: String, body: [UInt8], headers: [(String, String)],
+    /// `streamed`, if given, is sent as the body instead of `body`.
+    private func send(_ method: HTTPMethod, _ path: String, body: [UInt8], streamed: HTTPClientRequest.Body? = nil, headers: [(String, String)],
                       via http: HTTPClient, limit: Int) async throws -> [UInt8] {
         let deadline = min(NIODeadline.now() + timeout, self.deadline)
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
         request.headers.add(contentsOf: headers)
-        if !body.isEmpty || method == .POST || method == .PUT {
+        if !body.isEmpty || streamed != nil || method == .POST || method == .PUT {
             request.headers.add(name: "Content-Type", value: "application/octet-stream")
-            request.body = .bytes(body)
+            request.body = streamed ?? .bytes(body)
         }
         let baseURL = self.baseURL, prepared = request
         let outcome = try await Self.before(deadline) { () async throws -> (UInt, [UInt8]?, String, String?) in
@@ -223,14 +224,17 @@ public struct RelayClient: Sendable {
             throw Failure(relay: baseURL, reason: "no answer in time", detail: "timed out")
         }
         let (code, bytes, phrase, retryAfter) = outcome
-        guard (200..<300).contains(code), let bytes else {
-            let error = bytes.flatMap(Self.errorBody)
-            // 429 (rate limits) is "try again later", like 503 and 507 (a full mailbox or relay).
-            throw Failure(relay: baseURL, reason: error?.message ?? Self.clean(phrase), detail: "HTTP \(code)",
-                          permanent: (400..<500).contains(code) && code != 429, status: Int(code), code: error?.code,
-                          retryAfter: retryAfter.flatMap(Self.retryAfterSeconds))
-        }
+        guard (200..<300).contains(code), let bytes else { throw refusal(code, bytes, phrase: phrase, retryAfter: retryAfter) }
         return bytes
+    }
+
+    /// The failure an error answer stands for.
+    func refusal(_ code: UInt, _ bytes: [UInt8]?, phrase: String, retryAfter: String?) -> Failure {
+        let error = bytes.flatMap(Self.errorBody)
+        // 429 (rate limits) is "try again later", like 503 and 507 (a full mailbox or relay).
+        return Failure(relay: baseURL, reason: error?.message ?? Self.clean(phrase), detail: "HTTP \(code)",
+                       permanent: (400..<500).contains(code) && code != 429, status: Int(code), code: error?.code,
+                       retryAfter: retryAfter.flatMap(Self.retryAfterSeconds))
     }
 
     /// Runs `operation`, or gives up (returning nil) when `deadline` passes,
@@ -284,5 +288,152 @@ public struct RelayClient: Sendable {
 
     static func describe(_ error: any Error) -> String {
         clean(String(describing: error), limit: 120)
+    }
+}
+
+// MARK: Blobs
+
+extension RelayClient {
+    /// Reports bytes sent or received so far and the total.
+    public typealias Progress = @Sendable (_ done: UInt64, _ total: UInt64) -> Void
+
+    /// The size of a piece of a blob read from or written to its file.
+    static let blobPiece = 64 << 10
+
+    /// Uploads a blob (`POST /v1/blobs`) on the drop pool: `header` (the
+    /// version and the targets) then the file's bytes, read in 64 KiB
+    /// pieces as the request goes, so memory does not grow with the blob.
+    public func uploadBlob(header: [UInt8], file: String, progress: Progress? = nil) async throws -> DropResult {
+        let reader = try BlobFileReader(path: file, prefix: header)
+        let total = reader.size
+        let pieces = AsyncThrowingStream<ByteBuffer, any Error>(unfolding: {
+            guard let piece = try reader.next(Self.blobPiece) else { return nil }
+            progress?(reader.done, total)
+            return ByteBuffer(bytes: piece)
+        })
+        let body = try await send(.POST, "/v1/blobs", body: [], streamed: .stream(pieces, length: .known(Int64(clamping: total))), headers: [],
+                                  via: dropHTTP, limit: Self.maxSmallAnswerBytes)
+        do { return try JSONDecoder().decode(DropResult.self, from: Data(body)) } catch {
+            throw Failure(relay: baseURL, reason: "unreadable answer to a blob upload")
+        }
+    }
+
+    /// Fetches a blob this mailbox holds a reference to into a new file at
+    /// `path` (0600). The relay must send exactly `length` bytes (the
+    /// length the signed descriptor gives): one that sends more is cut off
+    /// there (code `blob_too_long`), one that ends early is refused
+    /// (`blob_truncated`); the file is then removed.
+    public func fetchBlob(mailboxKey: SigningKey, id: [UInt8], length: UInt64, to path: String, progress: Progress? = nil) async throws {
+        let urlPath = "/v1/mailboxes/\(Base64URL.encode(mailboxKey.publicKey))/blobs/\(Base64URL.encode(id))"
+        let sig = SignedRequest(method: "GET", path: urlPath, body: [], mailboxKey: mailboxKey, timestamp: UInt64(max(0, Date().timeIntervalSince1970)))
+        var request = HTTPClientRequest(url: baseURL + urlPath)
+        request.method = .GET
+        request.headers.add(contentsOf: sig.headers)
+        let deadline = min(NIODeadline.now() + timeout, self.deadline)
+        let baseURL = self.baseURL, prepared = request, http = ownerHTTP
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        guard fd >= 0 else { throw NodeError("cannot create \(path): \(String(cString: strerror(errno)))") }
+        let file = BlobFileWriter(fd: fd)
+        defer { close(fd) }
+        do {
+            let done = try await Self.before(deadline) { () async throws -> Bool in
+                let response: HTTPClientResponse
+                do { response = try await http.execute(prepared, deadline: deadline) } catch {
+                    throw Failure(relay: baseURL, reason: "relay unreachable", detail: Self.describe(error))
+                }
+                guard (200..<300).contains(response.status.code) else {
+                    let bytes = try? await response.body.collect(upTo: Self.maxErrorBytes)
+                    throw self.refusal(response.status.code, bytes.map { Array($0.readableBytesView) }, phrase: response.status.reasonPhrase,
+                                       retryAfter: response.headers.first(name: "Retry-After"))
+                }
+                var received: UInt64 = 0
+                do {
+                    for try await buffer in response.body {
+                        received += UInt64(buffer.readableBytes)
+                        guard received <= length else {
+                            throw Failure(relay: baseURL, reason: "sent more than the blob's \(length) bytes", permanent: true, code: "blob_too_long")
+                        }
+                        try file.write(buffer)
+                        progress?(received, length)
+                    }
+                } catch let failure as Failure { throw failure } catch {
+                    throw Failure(relay: baseURL, reason: "reading the blob failed", detail: Self.describe(error))
+                }
+                guard received == length else {
+                    throw Failure(relay: baseURL, reason: "sent \(received) of the blob's \(length) bytes", permanent: true, code: "blob_truncated")
+                }
+                guard fsync(fd) == 0 else { throw NodeError("cannot write \(path): \(String(cString: strerror(errno)))") }
+                return true
+            }
+            guard done == true else { throw Failure(relay: baseURL, reason: "no answer in time", detail: "timed out") }
+        } catch {
+            unlink(path)
+            throw error
+        }
+    }
+
+    /// Removes this mailbox's reference to a blob (`DELETE`); a relay that
+    /// holds none (404) is fine.
+    public func deleteBlob(mailboxKey: SigningKey, id: [UInt8]) async throws {
+        do {
+            _ = try await signed(.DELETE, "/v1/mailboxes/\(Base64URL.encode(mailboxKey.publicKey))/blobs/\(Base64URL.encode(id))", body: [], key: mailboxKey)
+        } catch let failure as Failure where failure.status == 404 {}
+    }
+}
+
+/// Reads a blob's file a piece at a time, after `prefix` (an upload's header).
+final class BlobFileReader: @unchecked Sendable {
+    /// The prefix's and the file's bytes.
+    let size: UInt64
+    /// Bytes returned so far.
+    private(set) var done: UInt64 = 0
+    private var prefix: [UInt8]?
+    private let fd: Int32
+
+    init(path: String, prefix: [UInt8] = []) throws {
+        fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw NodeError("cannot open \(path): \(String(cString: strerror(errno)))") }
+        var st = stat()
+        guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG else {
+            close(fd)
+            throw NodeError("\(path) is not a file")
+        }
+        size = UInt64(prefix.count) + UInt64(clamping: st.st_size)
+        self.prefix = prefix.isEmpty ? nil : prefix
+    }
+
+    deinit { close(fd) }
+
+    /// The next piece (the prefix, then at most `count` bytes of the file), nil at the end.
+    func next(_ count: Int) throws -> [UInt8]? {
+        if let head = prefix {
+            prefix = nil
+            done += UInt64(head.count)
+            return head
+        }
+        var piece = [UInt8](repeating: 0, count: count)
+        let n = piece.withUnsafeMutableBytes { read(fd, $0.baseAddress, count) }
+        guard n >= 0 else { throw NodeError("reading a blob failed: \(String(cString: strerror(errno)))") }
+        if n == 0 { return nil }
+        piece.removeLast(count - n)
+        done += UInt64(n)
+        return piece
+    }
+}
+
+/// Writes a blob's file as it arrives.
+final class BlobFileWriter: @unchecked Sendable {
+    private let fd: Int32
+    init(fd: Int32) { self.fd = fd }
+
+    func write(_ buffer: ByteBuffer) throws {
+        try buffer.withUnsafeReadableBytes { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let n = Foundation.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+                guard n > 0 else { throw NodeError("writing a blob failed: \(String(cString: strerror(errno)))") }
+                offset += n
+            }
+        }
     }
 }

@@ -65,9 +65,12 @@ final class ConnectionCounter: Sendable {
 /// The first handler of every connection, on the raw bytes, before HTTP
 /// parsing: it refuses a connection over the per-client or total limit with
 /// a 503 and closes it, and closes a connection whose request has not been
-/// answered within `requestTimeout` of its first byte (a client that
+/// answered within `requestTimeout` of its first byte, plus a second for
+/// each `bytesPerSecond` of the request received by then (a client that
 /// dribbles its headers or body, "slowloris", holds a connection for that
-/// long at most; an idle keep-alive connection is Hummingbird's idle timeout's).
+/// long at most, while a large upload, such as a blob's, has the time to
+/// arrive at a modest rate; an idle keep-alive connection is Hummingbird's
+/// idle timeout's).
 final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -79,6 +82,11 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private var counted: [UInt8]?
     private var refused = false
     private var deadline: Scheduled<Void>?
+    /// Bytes received since the request's first byte, and the time they have earned beyond `requestTimeout` so far.
+    private var received = 0
+    private var extended: Int64 = 0
+    /// The rate that earns a request more time: a second per 64 KiB received.
+    static let bytesPerSecond = 65_536
 
     init(counter: ConnectionCounter, requestTimeout: TimeAmount) {
         self.counter = counter
@@ -112,12 +120,29 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !refused else { return }
         if deadline == nil {
-            deadline = context.eventLoop.assumeIsolated().scheduleTask(in: requestTimeout) { [weak self] in
-                self?.deadline = nil
-                context.close(promise: nil)
+            received = 0
+            extended = 0
+            schedule(context, in: requestTimeout)
+        }
+        received += unwrapInboundIn(data).readableBytes
+        context.fireChannelRead(data)
+    }
+
+    /// Closes the connection after `delay`, unless what was received by then earned it more time.
+    private func schedule(_ context: ChannelHandlerContext, in delay: TimeAmount) {
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        deadline = context.eventLoop.assumeIsolated().scheduleTask(in: delay) { [weak self] in
+            guard let self else { return }
+            let earned = Int64(self.received / Self.bytesPerSecond)
+            if earned > self.extended {
+                let more = earned - self.extended
+                self.extended = earned
+                self.schedule(bound.value, in: .seconds(more))
+            } else {
+                self.deadline = nil
+                bound.value.close(promise: nil)
             }
         }
-        context.fireChannelRead(data)
     }
 
     /// An answer has started: the request it answers arrived in time.

@@ -2,8 +2,8 @@ import Foundation
 import Hummingbird
 import NIOConcurrencyHelpers
 
-/// Refuses what would take more space (drops, registrations, new drop
-/// tokens, friend invitations) with 507 while the relay's disk has less than `minFreeBytes`
+/// Refuses what would take more space (drops, blob uploads, registrations,
+/// new drop tokens, friend invitations) with 507 while the relay's disk has less than `minFreeBytes`
 /// free: the rest of the disk is kept for owners, whose fetches and
 /// acknowledgements (which free space) and the nonces of their signed
 /// requests must still be written, so that a full mailbox can always be
@@ -20,12 +20,13 @@ struct DiskSpaceGuard<Context: RequestContext>: RouterMiddleware {
         return try await next(request, context)
     }
 
-    /// Drops, registrations, new drop tokens and invitation puts (every PUT under
-    /// a mailbox); not fetches, acknowledgements, revocations or invitation takes.
+    /// Drops, blob uploads, registrations, new drop tokens and invitation puts
+    /// (every PUT under a mailbox); not fetches, acknowledgements, blob
+    /// downloads and deletions, revocations or invitation takes.
     static func takesSpace(_ request: Request) -> Bool {
         let path = request.uri.path
         switch request.method {
-        case .post: return path == "/v1/envelopes" || (path.hasPrefix("/v1/mailboxes/") && path.hasSuffix("/tokens"))
+        case .post: return path == "/v1/envelopes" || path == "/v1/blobs" || (path.hasPrefix("/v1/mailboxes/") && path.hasSuffix("/tokens"))
         case .put: return path.hasPrefix("/v1/mailboxes/")
         default: return false
         }

@@ -26,7 +26,8 @@ public func buildRelayApplication(
     controller.addRoutes(to: router)
     OperatorRoutes(store: store, metrics: metrics, metricsToken: configuration.metricsToken, waiters: controller.waiters).add(to: router)
     let responder = RequestSizeLimits(next: router.buildResponder(), maxTargetBytes: configuration.maxRequestTargetBytes,
-                                      maxHeaderBytes: configuration.maxHeaderBytes, maxBodyBytes: configuration.maxRequestBytes)
+                                      maxHeaderBytes: configuration.maxHeaderBytes, maxBodyBytes: configuration.maxRequestBytes,
+                                      maxBlobUploadBytes: configuration.maxBlobUploadBytes)
     let writeTimeout = TimeAmount.seconds(configuration.writeTimeoutSeconds)
     let http1 = HTTP1Channel.Configuration(additionalChannelHandlers: [WriteTimeoutHandler(timeout: writeTimeout)],
                                            idleTimeout: .seconds(configuration.idleTimeoutSeconds))
@@ -65,8 +66,9 @@ public func runRelay(store: any RelayStorage, configuration: RelayConfiguration,
                 if Task.isCancelled { return }
                 do {
                     let collected = try await store.collect(now: clock(), batch: batch)
-                    if collected.references + collected.bodies > 0 {
-                        logger.info("expired envelopes collected", metadata: ["references": "\(collected.references)", "bodies": "\(collected.bodies)"])
+                    if collected.references + collected.bodies + collected.blobReferences + collected.blobs > 0 {
+                        logger.info("expired envelopes collected", metadata: ["references": "\(collected.references)", "bodies": "\(collected.bodies)",
+                                                                            "blob_references": "\(collected.blobReferences)", "blobs": "\(collected.blobs)"])
                     }
                 } catch { logger.error("garbage collection failed", metadata: ["error": "\(error)"]) }
             }

@@ -110,6 +110,19 @@ public struct RelayConfiguration: Sendable {
     /// every 10 seconds (fixed; the ids are 32 random-looking bytes, so this
     /// is not what stops guessing, but it bounds what one address costs).
     public var invitationTakeRate = RateLimit(perSecond: 0.1, burst: 30)
+    /// Largest blob (an encrypted attachment) accepted, in bytes
+    /// (`relay.max_blob_bytes`, 65,536 to 268,435,456, default 41,943,040:
+    /// a 32 MiB file once padded and encrypted). A larger one gets 413.
+    public var maxBlobBytes = 41_943_040
+    /// Blob uploads in progress at once on the relay (`relay.max_blob_uploads`,
+    /// 1 to 1,000, default 4): each holds its body in memory until it is
+    /// stored, so this bounds that memory. One more gets 503 with `Retry-After`.
+    public var maxBlobUploads = 4
+    /// Blob uploads in progress at once from one client address (fixed); one more gets 429.
+    public var maxBlobUploadsPerClient = 2
+    /// Blob downloads in progress at once for one mailbox (fixed); one more
+    /// gets 429. From one client address and in all, the fetches' limits apply.
+    public var maxBlobDownloadsPerMailbox = 4
     /// The relay's clock, in Unix seconds.
     public var clock: @Sendable () -> UInt64 = { UInt64(Date().timeIntervalSince1970) }
 
@@ -117,6 +130,9 @@ public struct RelayConfiguration: Sendable {
 
     /// Largest request body: an envelope plus the most targets a drop may name.
     var maxRequestBytes: Int { maxEnvelopeBytes + 16 + DropRequest.maxTargets * 64 }
+
+    /// Largest blob upload body: a blob plus the most targets an upload may name.
+    var maxBlobUploadBytes: Int { maxBlobBytes + 3 + DropRequest.maxTargets * 64 }
 }
 
 /// Who may register a mailbox on a relay.
@@ -247,6 +263,13 @@ extension RelayConfiguration {
             try check((1...30).contains(days), "relay.max_invitation_days must be 1 to 30, not \(days)")
             maxInvitationSeconds = UInt64(days) * 24 * 3600
         }
+
+        // relay.max_blob_bytes: 65536 to 268435456, default 41943040;
+        // relay.max_blob_uploads: 1 to 1000, default 4.
+        maxBlobBytes = file.maxBlobBytes ?? maxBlobBytes
+        try check((65_536...268_435_456).contains(maxBlobBytes), "relay.max_blob_bytes must be 65536 to 268435456, not \(maxBlobBytes)")
+        maxBlobUploads = file.maxBlobUploads ?? maxBlobUploads
+        try check((1...1000).contains(maxBlobUploads), "relay.max_blob_uploads must be 1 to 1000, not \(maxBlobUploads)")
 
         // relay.trusted_proxies: IP addresses of reverse proxies, default none.
         for (i, text) in (file.trustedProxies ?? []).enumerated() {

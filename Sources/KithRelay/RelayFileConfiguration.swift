@@ -47,6 +47,10 @@ public struct RelayFileConfiguration: Decodable, Equatable, Sendable {
     public var maxInvitationsPerMailbox: Int?
     /// Days a friend invitation may be kept at most.
     public var maxInvitationDays: Int?
+    /// Largest blob (encrypted attachment) accepted, in bytes.
+    public var maxBlobBytes: Int?
+    /// Blob uploads in progress at once on the relay.
+    public var maxBlobUploads: Int?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case home, listen
@@ -71,6 +75,8 @@ public struct RelayFileConfiguration: Decodable, Equatable, Sendable {
         case maxWaiters = "max_waiters"
         case maxInvitationsPerMailbox = "max_invitations_per_mailbox"
         case maxInvitationDays = "max_invitation_days"
+        case maxBlobBytes = "max_blob_bytes"
+        case maxBlobUploads = "max_blob_uploads"
     }
 
     public init() {}
@@ -95,7 +101,7 @@ public struct RelayFileConfiguration: Decodable, Equatable, Sendable {
         // without naming the key; name it here.
         let wholeNumbers: [CodingKeys] = [.ttlDays, .maxEnvelopeBytes, .fetchLimit, .maxMailboxes, .quotaBytes, .quotaEnvelopes,
                                           .dropBurstPerToken, .dropBurstPerAddress, .minFreeBytes, .waitSeconds, .maxWaitersPerMailbox, .maxWaiters,
-                                          .maxInvitationsPerMailbox, .maxInvitationDays]
+                                          .maxInvitationsPerMailbox, .maxInvitationDays, .maxBlobBytes, .maxBlobUploads]
         for key in wholeNumbers {
             if let n = section[key.rawValue] as? NSNumber, !(n is Bool), n.doubleValue.rounded() != n.doubleValue {
                 throw ConfigError("\(path): relay.\(key.rawValue) must be a whole number")

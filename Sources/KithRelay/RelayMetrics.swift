@@ -37,6 +37,11 @@ public final class RelayMetrics: Sendable {
         Counter(label: "kith_relay_drops_accepted_total", factory: factory).increment()
     }
 
+    /// A blob upload answered: `accepted`, or the code of its refusal (the status for an error without one).
+    func blobUpload(_ result: String) {
+        Counter(label: "kith_relay_blob_uploads_total", dimensions: [("result", result)], factory: factory).increment()
+    }
+
     /// A request refused by the relay's policy, by its error code (`RelayRefusal.code`).
     func refused(_ code: String) {
         Counter(label: "kith_relay_refusals_total", dimensions: [("reason", code)], factory: factory).increment()
@@ -65,29 +70,33 @@ public final class RelayMetrics: Sendable {
         gauge("kith_relay_envelopes", counts.bodies)
         gauge("kith_relay_envelope_bytes", counts.bodyBytes)
         gauge("kith_relay_deliveries_waiting", counts.deliveries)
+        gauge("kith_relay_blobs", counts.blobs)
+        gauge("kith_relay_blob_bytes", counts.blobBytes)
         return registry.emitToString()
     }
 }
 
-/// Counts and times every answer by route pattern, and every drop accepted
-/// or refused by reason.
+/// Counts and times every answer by route pattern, every drop accepted or
+/// refused by reason, and every blob upload by its outcome.
 struct RelayMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
     let metrics: RelayMetrics
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = DispatchTime.now().uptimeNanoseconds
-        func record(_ status: HTTPResponse.Status) {
+        func record(_ status: HTTPResponse.Status, code: String? = nil) {
             let route = context.endpointPath ?? "unknown"
             metrics.answered(route: route, method: request.method, status: status, nanoseconds: DispatchTime.now().uptimeNanoseconds - start)
             if route == "/v1/envelopes", request.method == .post, status == .ok { metrics.dropAccepted() }
+            if route == "/v1/blobs", request.method == .post { metrics.blobUpload(status == .ok ? "accepted" : code ?? String(status.code)) }
         }
         do {
             let response = try await next(request, context)
             record(response.status)
             return response
         } catch {
-            if let refusal = error as? RelayRefusal { metrics.refused(refusal.code) }
-            record((error as? any HTTPResponseError)?.status ?? .internalServerError)
+            let refusal = error as? RelayRefusal
+            if let refusal { metrics.refused(refusal.code) }
+            record((error as? any HTTPResponseError)?.status ?? .internalServerError, code: refusal?.code)
             throw error
         }
     }

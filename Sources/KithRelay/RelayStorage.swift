@@ -81,9 +81,35 @@ public protocol RelayStorage: Sendable {
     /// cannot be told apart).
     func takeInvitation(id: [UInt8], now: UInt64) async throws -> [UInt8]?
 
-    /// Deletes expired references, the bodies no mailbox references any
-    /// more, expired nonces and expired friend invitations, at most `batch`
-    /// rows at a time so that drops and fetches are never held up long.
+    /// Stores a blob (an encrypted attachment) under its id, BLAKE2b-256 of
+    /// its bytes, once: not again if a blob with that id is stored. It is
+    /// referenced from each target whose token is valid and whose mailbox
+    /// has room, each reference counting in its mailbox's quota as one item
+    /// of the blob's size and expiring `ttl` seconds from `now`, all in one
+    /// transaction; a mailbox that references it already is accepted and
+    /// counted once. Checked and answered like `drop`: a full mailbox is
+    /// named in `full`, and `MailboxFull` is thrown, with nothing stored,
+    /// when no target with a valid token has room. The result's id is the
+    /// blob's id in hex.
+    func storeBlob(_ blob: ArraySlice<UInt8>, for targets: [DropRequest.Target], now: UInt64, ttl: UInt64,
+                   quota: MailboxQuota?) async throws -> DropResult
+
+    /// The blob's size, if `mailbox` holds a reference to it; nil otherwise.
+    func blobSize(id: [UInt8], mailbox: [UInt8]) async throws -> Int?
+
+    /// Up to `length` bytes of the blob from `offset`, reading no more than
+    /// those. Throws `BlobVanished` if it is no longer stored.
+    func readBlob(id: [UInt8], offset: Int, length: Int) async throws -> [UInt8]
+
+    /// Removes the mailbox's reference to the blob, and the blob at once if
+    /// no mailbox references it any more. Returns false if the mailbox held
+    /// no reference to it.
+    func releaseBlob(id: [UInt8], mailbox: [UInt8]) async throws -> Bool
+
+    /// Deletes expired references (to envelopes and to blobs), the bodies
+    /// and blobs no mailbox references any more, expired nonces and expired
+    /// friend invitations, at most `batch` rows at a time so that drops and
+    /// fetches are never held up long.
     func collect(now: UInt64, batch: Int) async throws -> CollectedGarbage
 }
 
@@ -157,9 +183,12 @@ public enum InvitationRefusal: Error, Equatable {
 /// What a relay holds, for status output and tests.
 public struct RelayCounts: Sendable, Equatable {
     public let mailboxes: Int, bodies: Int, deliveries: Int, bodyBytes: Int
+    /// Blobs stored (each once, however many mailboxes reference it) and their bytes.
+    public let blobs: Int, blobBytes: Int
 
-    public init(mailboxes: Int, bodies: Int, deliveries: Int, bodyBytes: Int) {
+    public init(mailboxes: Int, bodies: Int, deliveries: Int, bodyBytes: Int, blobs: Int = 0, blobBytes: Int = 0) {
         self.mailboxes = mailboxes; self.bodies = bodies; self.deliveries = deliveries; self.bodyBytes = bodyBytes
+        self.blobs = blobs; self.blobBytes = blobBytes
     }
 }
 
@@ -173,8 +202,13 @@ public struct CollectedGarbage: Sendable, Equatable {
     public var nonces = 0
     /// Friend invitations past their time, never taken.
     public var invitations = 0
+    /// Blob references past their time to live.
+    public var blobReferences = 0
+    /// Blobs no mailbox referenced any more.
+    public var blobs = 0
 
-    public init(references: Int = 0, bodies: Int = 0, nonces: Int = 0, invitations: Int = 0) {
+    public init(references: Int = 0, bodies: Int = 0, nonces: Int = 0, invitations: Int = 0, blobReferences: Int = 0, blobs: Int = 0) {
         self.references = references; self.bodies = bodies; self.nonces = nonces; self.invitations = invitations
+        self.blobReferences = blobReferences; self.blobs = blobs
     }
 }

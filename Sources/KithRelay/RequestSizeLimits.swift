@@ -2,7 +2,8 @@ import HTTPTypes
 import Hummingbird
 
 /// Refuses over-long request targets (414), over-large header sections
-/// (431) and bodies whose Content-Length is over the largest request (413)
+/// (431) and bodies whose Content-Length is over the largest request (413;
+/// a blob upload, `POST /v1/blobs`, has a limit of its own)
 /// before routing, authentication or any other work, and before any of the
 /// body is read: no handler ever sees a target, header section or declared
 /// body beyond the relay's documented limits.
@@ -12,11 +13,15 @@ struct RequestSizeLimits<Next: HTTPResponder>: HTTPResponder where Next.Context 
     let maxTargetBytes: Int
     let maxHeaderBytes: Int
     let maxBodyBytes: Int
+    let maxBlobUploadBytes: Int
 
     func respond(to request: Request, context: RelayRequestContext) async throws -> Response {
         if let error = check(request.head) { return try error.response(from: request, context: context) }
-        if let declared = request.head.headerFields[.contentLength], Int(declared).map({ $0 > maxBodyBytes }) ?? true {
-            return try RelayRefusal(.contentTooLarge, "request_too_large", "request is larger than this relay's limit of \(maxBodyBytes) bytes")
+        let upload = request.method == .post && request.uri.path == "/v1/blobs"
+        let limit = upload ? maxBlobUploadBytes : maxBodyBytes
+        if let declared = request.head.headerFields[.contentLength], Int(declared).map({ $0 > limit }) ?? true {
+            return try RelayRefusal(.contentTooLarge, upload ? "blob_too_large" : "request_too_large",
+                                    "request is larger than this relay's limit of \(limit) bytes")
                 .response(from: request, context: context)
         }
         return try await next.respond(to: request, context: context)

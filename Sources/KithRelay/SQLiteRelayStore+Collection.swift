@@ -47,6 +47,7 @@ extension SQLiteRelayStore {
             if nonces < batch { break }
         }
         collected.invitations = try await collectInvitations(now: now, batch: batch)
+        (collected.blobReferences, collected.blobs) = try await collectBlobs(now: now, batch: batch)
         // The space of what was deleted here and by acknowledgements goes back
         // to the file system, a thousand pages at a time.
         var free = Int.max

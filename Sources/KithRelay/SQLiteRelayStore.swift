@@ -187,6 +187,7 @@ public struct SQLiteRelayStore: RelayStorage {
             try db.execute(sql: "INSERT INTO sqlite_sequence (name, seq) VALUES ('delivery', ?)", arguments: [max(issued, highest)])
         }
         m.registerMigration("v5-friend-invitations") { db in try createInvitationTable(db) }
+        m.registerMigration("v6-blobs") { db in try createBlobTables(db) }
         return m
     }
 
@@ -397,12 +398,22 @@ public struct SQLiteRelayStore: RelayStorage {
         }
     }
 
+    /// The database's size on disk, its write-ahead log checkpointed into it first.
+    public func databaseBytes() async throws -> Int {
+        try await writer.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+            return try Int.fetchOne(db, sql: "SELECT page_count * page_size FROM pragma_page_count, pragma_page_size") ?? 0
+        }
+    }
+
     public func counts() async throws -> RelayCounts {
         try await writer.read { db in
-            RelayCounts(mailboxes: try Int.fetchOne(db, sql: "SELECT count(*) FROM mailbox") ?? 0,
+            let blobs = try Self.blobCounts(db)
+            return RelayCounts(mailboxes: try Int.fetchOne(db, sql: "SELECT count(*) FROM mailbox") ?? 0,
                    bodies: try Int.fetchOne(db, sql: "SELECT count(*) FROM body") ?? 0,
                    deliveries: try Int.fetchOne(db, sql: "SELECT count(*) FROM delivery") ?? 0,
-                   bodyBytes: try Int.fetchOne(db, sql: "SELECT coalesce(sum(length(data)), 0) FROM body") ?? 0)
+                   bodyBytes: try Int.fetchOne(db, sql: "SELECT coalesce(sum(length(data)), 0) FROM body") ?? 0,
+                   blobs: blobs.blobs, blobBytes: blobs.bytes)
         }
     }
 }

@@ -13,7 +13,9 @@ struct CommentCommand: AsyncParsableCommand {
             The comment is signed by you, encrypted under the post's audience key and sent to the \
             post's author, whose node passes it on to the members of the post's audience (only if \
             you are one of them). Given a comment's id, the comment goes to that comment's post: \
-            comments are one level deep. `kith feed` shows the ids.
+            comments are one level deep. `kith feed` shows the ids. --photo and --file attach photos \
+            (their metadata removed unless --keep-metadata) and files, as `kith post` does; the text may \
+            then be left out.
             """
     )
 
@@ -22,12 +24,19 @@ struct CommentCommand: AsyncParsableCommand {
     @Argument(help: "The id of the post (or of a comment on it).")
     var post: String
 
-    @Argument(help: "The text of the comment, or - to read it from standard input.")
-    var text: String
+    @OptionGroup var attach: AttachmentOptions
+
+    @Argument(help: "The text of the comment, or - to read it from standard input (optional with an attachment).")
+    var text: String?
+
+    func validate() throws {
+        guard text != nil || !attach.isEmpty else { throw ValidationError("give the comment's text, a --photo or a --file") }
+    }
 
     func run() async throws {
-        let body = try Input.argumentOrStandardInput(text, what: "the comment")
-        let sent = try await home.run(CommentRequest(post: post, text: body))
+        let body = try text.map { try Input.argumentOrStandardInput($0, what: "the comment") } ?? ""
+        let sent = try await home.run(CommentRequest(post: post, text: body, attachments: attach.sources, keepMetadata: attach.keepMetadata))
+        AttachmentOptions.report(sent.attachments)
         Console.out(sent.id)
     }
 }

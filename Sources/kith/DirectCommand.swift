@@ -13,7 +13,9 @@ struct DirectCommand: AsyncParsableCommand {
             message to them, it has them as its only member and its key says so, so their node \
             files it as a conversation between the two of you (`kith chat`). Nobody else holds \
             the key: nobody else can read it, even given the envelopes, nor comment on or react \
-            to it; the friend answers with `kith dm` too. `kith sync` delivers it.
+            to it; the friend answers with `kith dm` too. `kith sync` delivers it. --photo and --file \
+            attach photos (their metadata removed unless --keep-metadata) and files, as `kith post` does; \
+            the text may then be left out.
             """
     )
 
@@ -21,11 +23,18 @@ struct DirectCommand: AsyncParsableCommand {
 
     @Argument(help: "The friend, by the name `kith friend list` shows.") var friend: String
 
-    @Argument(help: "The text of the message, or - to read it from standard input.") var text: String
+    @OptionGroup var attach: AttachmentOptions
+
+    @Argument(help: "The text of the message, or - to read it from standard input (optional with an attachment).") var text: String?
+
+    func validate() throws {
+        guard text != nil || !attach.isEmpty else { throw ValidationError("give the message's text, a --photo or a --file") }
+    }
 
     func run() async throws {
-        let body = try Input.argumentOrStandardInput(text, what: "the message")
-        let sent = try await home.run(DirectRequest(friend: friend, text: body))
+        let body = try text.map { try Input.argumentOrStandardInput($0, what: "the message") } ?? ""
+        let sent = try await home.run(DirectRequest(friend: friend, text: body, attachments: attach.sources, keepMetadata: attach.keepMetadata))
+        AttachmentOptions.report(sent.attachments)
         Console.out(sent.id)
     }
 }
@@ -38,7 +47,7 @@ struct ChatCommand: AsyncParsableCommand {
         discussion: """
             Messages not shown before (by `kith chat` or `kith feed`) are marked "(new)", and count \
             as read from then on, with --json too. Times are local. --json prints an array of \
-            {id, author, outgoing, text, created_at, received_at, misdated, unread, edited}: times in ISO 8601 \
+            {id, author, outgoing, text, created_at, received_at, misdated, unread, edited, attachments}: times in ISO 8601 \
             UTC, outgoing true for your own messages, unread true for a friend's message not shown before. \
             Messages are in the feed's order: a message dated ahead or long ago shows "(arrived ...)" and \
             sits where it arrived.
@@ -67,6 +76,7 @@ struct ChatCommand: AsyncParsableCommand {
             Console.out(wrapping: "\(who)  \(ThreadLines.dates(message.createdAt, message.receivedAt, misdated: message.misdated))"
                         + (message.edited ? "  (edited)" : "") + (message.unread ? "  (new)" : ""), indent: "    ", first: "")
             ThreadLines.text(message.text, indent: "    ")
+            ThreadLines.attachments(message.attachments, indent: "    ")
         }
     }
 }

@@ -8,7 +8,8 @@ struct FeedCommand: AsyncParsableCommand {
         commandName: "feed", abstract: "Show the posts you can read, newest first, a page at a time.",
         discussion: """
             Each post shows its author (✓ if verified), who can read it, its date in your time zone, its id, \
-            its text, its reactions and its newest \(Node.commentsInFeed) comments (`kith show ID` shows all); \
+            its text, its photos and files ("[photo 1] NAME  SIZE  WxH  (here)": `kith photo get ID 1 --out FILE` saves it), \
+            its reactions and its newest \(Node.commentsInFeed) comments (`kith show ID` shows all); \
             "• new" marks a post shown for the first time. Who can read it: "→ family (alice's group, 5 people)" \
             (the count, its author included, is known for your own posts and for a friend's group that shares \
             its member list; `kith group show` tells more), or "→ direct: you and bob" for a direct message. \
@@ -24,8 +25,10 @@ struct FeedCommand: AsyncParsableCommand {
             --json prints {"posts": [...], "more": N, "next_before": ID}: "more" counts the posts beyond \
             this page, "next_before" (only when there are some) is the id to pass to --before. Each post is \
             {id, author, audience, text, created_at, received_at, misdated, verified, edited, unread, \
-            comments, more_comments, reactions, direct, direct_with, audience_size}, times in ISO 8601 UTC; each comment {id, author, text, \
-            created_at, received_at, misdated, edited, verified}; each reaction {emoji, count, by}.
+            comments, more_comments, reactions, direct, direct_with, audience_size, attachments}, times in ISO 8601 UTC; each comment {id, author, text, \
+            created_at, received_at, misdated, edited, verified, attachments}; each reaction {emoji, count, by}; each attachment \
+            {kind ("photo" or "file"), name, media_type, size (bytes), width, height, fetched, thumbnail_fetched, damaged (null or the \
+            failure kind)}.
             """)
 
     @OptionGroup var home: HomeOptions

@@ -20,10 +20,13 @@ struct HomeOptions: ParsableArguments {
 
     /// Runs `command` on the node: inside its running daemon, which holds
     /// the unlocked keystore, so no passphrase is asked; with no daemon,
-    /// here, after unlocking the keystore.
-    func run<C: NodeCommand>(_ command: C) async throws -> C.Answer {
+    /// here, after unlocking the keystore (reporting uploads' and downloads'
+    /// progress to `progress`, if given: the daemon logs its own).
+    func run<C: NodeCommand>(_ command: C, progress: TransferProgress? = nil) async throws -> C.Answer {
         if let daemon = ControlClient.running(home: try resolve()) { return try await daemon.run(command) }
-        return try await command.run(on: unlock())
+        var node = try unlock()
+        node.transferProgress = progress
+        return try await command.run(on: node)
     }
 
     /// Opens the node and decrypts its keystore.

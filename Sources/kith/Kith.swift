@@ -35,6 +35,7 @@ struct Kith: AsyncParsableCommand {
             ShowCommand.self,
             DirectCommand.self, ChatCommand.self,
             ProfileCommand.self,
+            PhotoCommand.self,
         ]
     )
 

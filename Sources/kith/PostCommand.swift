@@ -6,8 +6,10 @@ import KithNode
 struct PostCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "post",
-        abstract: "Post to an audience. Prints the post's id.",
-        discussion: "The post is signed, padded and encrypted once for the audience, and queued; `kith sync` uploads it once per relay for all members."
+        abstract: "Post to an audience, with photos or files if you like. Prints the post's id.",
+        discussion: """
+            The post is signed, padded and encrypted once for the audience, and queued; `kith sync`             uploads it once per relay for all members. Each --photo is read by kith's image             library (JPEG, PNG, WebP; a file it cannot read is refused before anything is stored),             turned the right way up, stripped of its metadata (EXIF, XMP, GPS location, camera;             --keep-metadata keeps it) and given a small thumbnail; each --photo and --file (at most             10 in all, up to 32 MiB each) is encrypted under a key of its own that travels inside             the post, and uploaded once per relay before the post. Relays see only the padded             size. With attachments the text may be left out.
+            """
     )
 
     @OptionGroup var home: HomeOptions
@@ -15,12 +17,19 @@ struct PostCommand: AsyncParsableCommand {
     @Option(help: "The audience to post to.")
     var to: String
 
-    @Argument(help: "The text of the post, or - to read it from standard input.")
-    var text: String
+    @OptionGroup var attach: AttachmentOptions
+
+    @Argument(help: "The text of the post, or - to read it from standard input (optional with an attachment).")
+    var text: String?
+
+    func validate() throws {
+        guard text != nil || !attach.isEmpty else { throw ValidationError("give the post's text, a --photo or a --file") }
+    }
 
     func run() async throws {
-        let body = try Input.argumentOrStandardInput(text, what: "the post")
-        let posted = try await home.run(PostRequest(to: to, text: body))
+        let body = try text.map { try Input.argumentOrStandardInput($0, what: "the post") } ?? ""
+        let posted = try await home.run(PostRequest(to: to, text: body, attachments: attach.sources, keepMetadata: attach.keepMetadata))
+        AttachmentOptions.report(posted.attachments)
         if posted.recipients == 0 { Console.note("\"\(to)\" has no members yet: only you will see this post") }
         Console.out(posted.id)
     }
@@ -58,13 +67,19 @@ struct SyncCommand: AsyncParsableCommand {
 
     @Flag(help: "After syncing, wait for new mail and sync again, until interrupted.") var wait = false
 
+    @Option(help: ArgumentHelp("Fetch friends' photos and files with this sync (background, the default) or only by `kith photo get` (on-demand). Thumbnails always come.",
+                               valueName: "when"))
+    var fetchAttachments: AttachmentFetch = .background
+
     func run() async throws {
         if let daemon = ControlClient.running(home: try home.resolve()) {
             // The daemon syncs by itself, as mail arrives: --wait has nothing to add.
             if wait { Console.note("this node's daemon is running and syncs as mail arrives; syncing once through it") }
             return try Self.show(try await daemon.sync(retryNow: retryNow), json: json)
         }
-        let node = try home.unlock()
+        var node = try home.unlock()
+        node.attachmentFetch = fetchAttachments
+        node.transferProgress = TransferLine.report
         guard wait else { return try Self.show(try await node.sync(retryNow: retryNow), json: json) }
         var retryNow = self.retryNow
         let clock = ContinuousClock()

@@ -16,6 +16,7 @@ enum ThreadLines {
         // Every line of the text starts indented and fits the terminal; Console escapes everything
         // else (CR included), so no part of a post can show at column 0 and pass for a feed entry.
         text(item.text, indent: "    ")
+        attachments(item.attachments, indent: "    ")
         if item.edited { Console.out("    (edited)") }
         if !item.reactions.isEmpty {
             let shown = item.reactions.map { "\($0.emoji) \($0.count) (\($0.by.joined(separator: ", ")))" }.joined(separator: "  ")
@@ -30,7 +31,34 @@ enum ThreadLines {
                         + dates(comment.createdAt, comment.receivedAt, misdated: comment.misdated) + (comment.edited ? "  (edited)" : ""),
                         indent: "        ", first: "")
             text(comment.text, indent: "        ")
+            attachments(comment.attachments, indent: "        ")
         }
+    }
+
+    /// One line per attachment: its number (for `kith photo get`), kind, name, size, dimensions and state,
+    /// e.g. `[photo 1] IMG_1234.jpg  2.1 MB  4032x3024  (thumbnail here, full size: kith photo get)`.
+    static func attachments(_ list: [FeedAttachment], indent: String) {
+        for (index, a) in list.enumerated() {
+            var line = "\(indent)[\(a.kind) \(index + 1)] \(a.name.isEmpty ? "(no name)" : a.name)  \(size(a.size))"
+            if a.kind == "photo" { line += "  \(a.width)x\(a.height)" }
+            if let damaged = a.damaged {
+                line += "  (damaged: \(damaged))"
+            } else if a.fetched {
+                line += "  (here)"
+            } else {
+                line += a.thumbnailFetched ? "  (thumbnail here; not fetched)" : "  (not fetched)"
+            }
+            Console.out(wrapping: line, indent: indent + "    ", first: "")
+        }
+    }
+
+    /// Bytes as people read them: 512 B, 3.4 kB, 2.1 MB.
+    static func size(_ bytes: UInt64) -> String {
+        if bytes < 1000 { return "\(bytes) B" }
+        let units = ["kB", "MB", "GB"]
+        var value = Double(bytes) / 1000, unit = 0
+        while value >= 1000, unit < units.count - 1 { value /= 1000; unit += 1 }
+        return String(format: "%.1f %@", value, units[unit])
     }
 
     static func text(_ text: String, indent: String) {

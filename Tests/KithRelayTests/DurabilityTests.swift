@@ -28,9 +28,11 @@ import Testing
     @Test func theHotQueriesUseIndexes() async throws {
         let store = try SQLiteRelayStore()
         typealias SQL = SQLiteRelayStore.SQL
+        typealias Blob = SQLiteRelayStore.BlobSQL
         let queries = [
             SQL.target, SQL.extendBody, SQL.listing, SQL.page, SQL.acknowledged(2), SQL.acknowledge(2), SQL.unreferencedBodies(2),
             SQL.expiredDeliveries, SQL.deleteDeliveries(2), SQL.expiredBodies, SQL.expiredNonces, SQL.useNonce,
+            Blob.target, Blob.stored, Blob.referenced, Blob.release, Blob.deleteUnreferenced, Blob.expired,
         ]
         for sql in queries {
             let plan = try await store.writer.read { db in

@@ -103,6 +103,21 @@ final class RawConnection: @unchecked Sendable {
         }
     }
 
+    /// Reads exactly `count` bytes (fewer if the connection ends first).
+    func read(count: Int) async throws -> [UInt8] {
+        try await offPool {
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(count)
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            while bytes.count < count {
+                let n = recv(self.fd, &chunk, min(chunk.count, count - bytes.count), 0)
+                if n <= 0 { break }
+                bytes += chunk[0..<n]
+            }
+            return bytes
+        }
+    }
+
     /// Reads until the connection ends; returns how many bytes came.
     func readToEnd() async throws -> Int {
         try await offPool {

@@ -39,6 +39,8 @@ func signedFields(_ method: String, _ path: String, body: [UInt8] = [], key: Sig
         #expect(c.maxMailboxes == 1000)
         #expect(c.maxEnvelopeBytes == Envelope.maxLength && c.fetchLimit == 500)
         #expect(c.waitSeconds == 25 && c.maxWaitersPerMailbox == 4 && c.maxWaiters == 4096)
+        #expect(c.maxBlobBytes == 41_943_040 && c.maxBlobUploads == 4)
+        #expect(c.maxBlobUploadBytes == 41_943_040 + 3 + 64_000)
     }
 
     @Test func everyKeyIsRead() throws {
@@ -48,7 +50,9 @@ func signedFields(_ method: String, _ path: String, body: [UInt8] = [], key: Sig
             "quota_bytes": 2_000_000, "quota_envelopes": 7, "ttl_days": 3,
             "drop_rate_per_token": 0.5, "drop_burst_per_token": 4, "drop_rate_per_address": 3, "drop_burst_per_address": 9,
             "wait_seconds": 10, "max_waiters_per_mailbox": 2, "max_waiters": 100,
+            "max_blob_bytes": 1_000_000, "max_blob_uploads": 9,
         ])
+        #expect(c.maxBlobBytes == 1_000_000 && c.maxBlobUploads == 9)
         #expect(c.waitSeconds == 10 && c.maxWaitersPerMailbox == 2 && c.maxWaiters == 100)
         #expect(c.registration == .allowlist([key]))
         #expect(c.maxMailboxes == 5 && c.quota == MailboxQuota(bytes: 2_000_000, envelopes: 7) && c.ttlSeconds == 3 * 86_400)
@@ -87,6 +91,11 @@ func signedFields(_ method: String, _ path: String, body: [UInt8] = [], key: Sig
             (["quota_envelopes": 1.5], "relay.quota_envelopes"),
             (["registration": 1], "relay.registration"),
             (["quota": 1], "relay.quota"),
+            (["max_blob_bytes": 65_535], "relay.max_blob_bytes"),
+            (["max_blob_bytes": 268_435_457], "relay.max_blob_bytes"),
+            (["max_blob_bytes": 1.5], "relay.max_blob_bytes"),
+            (["max_blob_uploads": 0], "relay.max_blob_uploads"),
+            (["max_blob_uploads": 1001], "relay.max_blob_uploads"),
         ]
         for (relay, key) in cases {
             let error = Self.error(relay)

@@ -1,0 +1,63 @@
+import Foundation
+import KithCrypto
+import KithProtocol
+import KithRelay
+import Testing
+
+extension RelayStorageContract {
+    @Test(arguments: StoreFactory.all) func aBlobIsStoredOnceAndReadInPieces(_ factory: StoreFactory) async throws {
+        try await Self.with(factory) { (store: any RelayStorage) async throws in
+            let bob = try await Box.make(store), carol = try await Box.make(store), dave = try await Box.make(store)
+            let blob = randomBytes(300_001), id = Hash.blake2b(blob)
+            let forged = DropRequest.Target(mailbox: dave.id, token: randomBytes(32))
+            let result = try await store.storeBlob(blob[...], for: [bob.target, forged, carol.target], now: 10, ttl: 100, quota: nil)
+            #expect(result == DropResult(id: Hex.encode(id), accepted: 2, refused: [1]))
+            // Again, and for dave too now: the blob is not stored twice, and bob and carol hold one reference each still.
+            _ = try await store.storeBlob(blob[...], for: [bob.target, carol.target, dave.target], now: 20, ttl: 100, quota: nil)
+            #expect(try await store.counts() == RelayCounts(mailboxes: 3, bodies: 0, deliveries: 0, bodyBytes: 0, blobs: 1, blobBytes: blob.count))
+            #expect(try await store.usage(of: bob.id)! == (1, blob.count))
+            #expect(try await store.blobSize(id: id, mailbox: bob.id) == blob.count)
+            #expect(try await store.blobSize(id: id, mailbox: Box().id) == nil)
+            // Read in pieces, the last one short.
+            var read: [UInt8] = []
+            while read.count < blob.count { read += try await store.readBlob(id: id, offset: read.count, length: 65_536) }
+            #expect(read == blob)
+            #expect(try await store.readBlob(id: id, offset: blob.count, length: 10).isEmpty)
+            // A blob stored in a slice of a larger array is the slice's bytes.
+            let body = randomBytes(100) + blob.prefix(5000)
+            let sliced = try await store.storeBlob(body[100...], for: [bob.target], now: 10, ttl: 100, quota: nil)
+            #expect(sliced.id == Hex.encode(Hash.blake2b(Array(blob.prefix(5000)))))
+            #expect(try await store.readBlob(id: Hash.blake2b(Array(blob.prefix(5000))), offset: 0, length: 1 << 20) == Array(blob.prefix(5000)))
+
+            #expect(try await store.releaseBlob(id: id, mailbox: bob.id))
+            #expect(try await !store.releaseBlob(id: id, mailbox: bob.id))
+            #expect(try await store.releaseBlob(id: id, mailbox: carol.id))
+            #expect(try await store.counts().blobs == 2)
+            #expect(try await store.releaseBlob(id: id, mailbox: dave.id))
+            await #expect(throws: BlobVanished.self) { try await store.readBlob(id: id, offset: 0, length: 10) }
+            #expect(try await store.counts().blobs == 1)
+        }
+    }
+
+    @Test(arguments: StoreFactory.all) func blobReferencesExpireAndCountInTheQuota(_ factory: StoreFactory) async throws {
+        try await Self.with(factory) { (store: any RelayStorage) async throws in
+            let bob = try await Box.make(store), carol = try await Box.make(store)
+            let quota = MailboxQuota(bytes: 10_000, envelopes: 3)
+            let blob = randomBytes(6000), id = Hash.blake2b(blob)
+            _ = try await store.storeBlob(blob[...], for: [bob.target], now: 100, ttl: 50, quota: quota)
+            _ = try await store.storeBlob(blob[...], for: [carol.target], now: 120, ttl: 50, quota: quota)
+            // Another 6,000 bytes do not fit beside the first in bob's 10,000; an envelope does.
+            await #expect(throws: MailboxFull(target: 0)) {
+                try await store.storeBlob(randomBytes(6000)[...], for: [bob.target], now: 100, ttl: 50, quota: quota)
+            }
+            _ = try await store.drop(DropRequest(targets: [bob.target], envelope: envelopeBytes()), now: 100, ttl: 50, quota: quota)
+            #expect(try await store.usage(of: bob.id)! == (2, 6000 + 574))
+            #expect(try await store.collect(now: 150) == CollectedGarbage(references: 1, bodies: 1, blobReferences: 1))
+            #expect(try await store.blobSize(id: id, mailbox: carol.id) == 6000)
+            #expect(try await store.collect(now: 170, batch: 1) == CollectedGarbage(blobReferences: 1, blobs: 1))
+            #expect(try await store.counts() == RelayCounts(mailboxes: 2, bodies: 0, deliveries: 0, bodyBytes: 0))
+            #expect(try await store.usage(of: bob.id)! == (0, 0))
+            #expect(try await store.usage(of: carol.id)! == (0, 0))
+        }
+    }
+}
