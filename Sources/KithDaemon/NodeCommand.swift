@@ -30,7 +30,7 @@ var nodeCommands: [any NodeCommand.Type] { [
     RelayAddRequest.self, RelayRemoveRequest.self,
     CommentRequest.self, ReactRequest.self, EditRequest.self, DeleteRequest.self,
     ShowRequest.self, MarkReadRequest.self, PhotoGetRequest.self,
-    ProfileSetRequest.self, ProfileShowRequest.self,
+    ProfileSetRequest.self, ProfileShowRequest.self, ProfileAvatarRequest.self,
 ] }
 
 /// An answer with nothing to say beyond success.
@@ -398,8 +398,21 @@ public struct ProfileSetRequest: NodeCommand {
     public let name: String?
     /// nil keeps the bio.
     public let bio: String?
-    public init(name: String?, bio: String?) { (self.name, self.bio) = (name, bio) }
-    public func run(on node: Node) async throws -> ProfileSent { try await node.setProfile(name: name, bio: bio) }
+    /// A photo by absolute path; nil keeps the avatar, empty removes it.
+    public let avatar: String?
+    public init(name: String?, bio: String?, avatar: String?) { (self.name, self.bio, self.avatar) = (name, bio, avatar) }
+    public func run(on node: Node) async throws -> ProfileSent { try await node.setProfile(name: name, bio: bio, avatar: avatar) }
+}
+
+public struct ProfileAvatarRequest: NodeCommand {
+    public static let name = "profile-avatar"
+    /// nil: my own avatar.
+    public let friend: String?
+    /// An absolute path.
+    public let out: String
+    public let force: Bool
+    public init(friend: String?, out: String, force: Bool) { (self.friend, self.out, self.force) = (friend, out, force) }
+    public func run(on node: Node) async throws -> SavedAttachment { try await node.saveAvatar(of: friend, to: out, force: force) }
 }
 
 public struct ProfileShowRequest: NodeCommand {

@@ -479,6 +479,7 @@ extension Node {
             Set(try Data.fetchAll(db, sql: """
                 SELECT blob_id FROM attachment UNION SELECT thumb_id FROM attachment WHERE thumb_id IS NOT NULL
                 UNION SELECT blob_id FROM outbox WHERE blob_id IS NOT NULL AND state = 'queued'
+                UNION SELECT avatar_id FROM my_profile WHERE avatar_id IS NOT NULL UNION SELECT avatar_id FROM friend_profile WHERE avatar_id IS NOT NULL
                 """).map { Hex.encode([UInt8]($0)) })
         }
         blobs.sweep(keeping: keep)

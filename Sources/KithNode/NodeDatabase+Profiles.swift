@@ -4,7 +4,9 @@ import GRDB
 extension NodeDatabase {
     /// My own profile (one row: what `kith profile set` last made) and the
     /// profile each friend sent me (the highest sequence). Names, bios and
-    /// avatar descriptors (which hold the avatar's key) are sealed at rest.
+    /// avatar descriptors (which hold the avatar's key) are sealed at rest;
+    /// the avatar's blob id (which relays know too) is not, so that the blob
+    /// in `HOME/blobs/` is kept while a profile names it.
     static func createProfileTables(_ db: Database) throws {
         try db.execute(sql: """
             CREATE TABLE my_profile (
@@ -13,6 +15,7 @@ extension NodeDatabase {
                 name BLOB,
                 bio BLOB NOT NULL,
                 avatar BLOB,
+                avatar_id BLOB,
                 updated_at INTEGER NOT NULL);
             CREATE TABLE friend_profile (
                 friend BLOB PRIMARY KEY NOT NULL REFERENCES friend(identity) ON DELETE CASCADE,
@@ -20,6 +23,7 @@ extension NodeDatabase {
                 name BLOB,
                 bio BLOB NOT NULL,
                 avatar BLOB,
+                avatar_id BLOB,
                 created_at INTEGER NOT NULL,
                 received_at INTEGER NOT NULL);
             """)

@@ -3,15 +3,15 @@ import Foundation
 import KithDaemon
 import KithNode
 
-/// `kith profile set|show`: the name, bio (and later avatar) I show my
-/// friends, and theirs.
+/// `kith profile set|show`: the name, bio and avatar I show my friends, and theirs.
 struct ProfileCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "profile",
-        abstract: "Set your profile (a name and a short bio) for your friends, or show yours or a friend's.",
+        abstract: "Set your profile (a name, a short bio, an avatar) for your friends, or show yours or a friend's.",
         discussion: """
             A profile is signed by you and sent to each friend sealed to their encryption key: \
-            relays see only an envelope of one fixed size. A friend added later gets your current \
+            relays see only an envelope of one fixed size, and the avatar as an encrypted blob. A \
+            friend added later gets your current \
             profile when you become friends. A friend's profile name is shown beside the name you \
             gave them, e.g. bob (calls themself "Robert Smith"), never instead of it: a friend \
             cannot take someone else's name in your feed.
@@ -45,17 +45,20 @@ struct ProfileCommand: AsyncParsableCommand {
                                    valueName: "text"))
         var bio: String?
 
-        @Option(help: ArgumentHelp("A photo for your friends to see beside your name (not available yet).", valueName: "file"))
+        @Option(help: ArgumentHelp("""
+            A photo (JPEG, PNG or WebP) of you: sent as a JPEG of at most 512 pixels a side, without its metadata \
+            (location, camera), encrypted; "" removes it.
+            """, valueName: "file"))
         var avatar: String?
 
         func validate() throws {
-            guard avatar == nil else { throw ValidationError("--avatar: avatars are not built yet") }
-            guard name != nil || bio != nil else { throw ValidationError("give --name, --bio or both") }
+            guard name != nil || bio != nil || avatar != nil else { throw ValidationError("give --name, --bio, --avatar or several") }
         }
 
         func run() async throws {
             let text = try bio.map { try Input.argumentOrStandardInput($0, what: "the bio") }
-            let sent = try await home.run(ProfileSetRequest(name: name, bio: text))
+            let photo = avatar.map { $0.isEmpty || $0.hasPrefix("/") ? $0 : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent($0) }
+            let sent = try await home.run(ProfileSetRequest(name: name, bio: text, avatar: photo))
             Console.note("profile \(sent.sequence) queued for \(sent.queuedFor) \(sent.queuedFor == 1 ? "friend" : "friends"): `kith sync` sends it")
             if !sent.skipped.isEmpty {
                 Console.warning("not sent to \(sent.skipped.joined(separator: ", ")): no valid encryption key of theirs; they get your next profile")
@@ -75,11 +78,21 @@ struct ProfileCommand: AsyncParsableCommand {
         @Argument(help: "The friend, by the name `kith friend list` shows; none: your own profile.")
         var friend: String?
 
-        @Flag(help: "Print JSON: {friend (absent for your own), fingerprint, sequence, name (absent if none), bio, created_at}.")
+        @Flag(help: "Print JSON: {friend (absent for your own), fingerprint, sequence, name (absent if none), bio, avatar {width, height, size} (absent if none), created_at}.")
         var json = false
+
+        @Option(help: ArgumentHelp("Save the avatar to this file (a JPEG), fetching it first if needed.", valueName: "file"))
+        var saveAvatar: String?
+
+        @Flag(help: "Replace the --save-avatar file if it exists.") var force = false
 
         func run() async throws {
             let profile = try await home.run(ProfileShowRequest(friend: friend))
+            if let saveAvatar {
+                let path = saveAvatar.hasPrefix("/") ? saveAvatar : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(saveAvatar)
+                let saved = try await home.run(ProfileAvatarRequest(friend: friend, out: path, force: force))
+                Console.note("saved the avatar (\(ThreadLines.size(saved.bytes))) to \(saved.path)")
+            }
             if json { return try Console.json(profile) }
             if let friend = profile.friend {
                 Console.out(ProfileCommand.shown(friend, verified: false, profileName: profile.name))
@@ -88,6 +101,7 @@ struct ProfileCommand: AsyncParsableCommand {
             }
             Console.out("  fingerprint \(profile.fingerprint)")
             Console.out("  profile \(profile.sequence)")
+            if let avatar = profile.avatar { Console.out("  avatar \(avatar.width)x\(avatar.height) JPEG, \(ThreadLines.size(avatar.size))") }
             for line in profile.bio.split(separator: "\n", omittingEmptySubsequences: false) where !profile.bio.isEmpty {
                 Console.out(wrapping: String(line), indent: "  ")
             }

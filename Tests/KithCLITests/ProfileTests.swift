@@ -3,11 +3,17 @@ import Testing
 
 /// A profile as `kith profile show --json` gives it.
 struct ShownProfile: Decodable {
+    struct Avatar: Decodable { let width: Int; let height: Int; let size: UInt64 }
     let friend: String?
     let sequence: UInt64
     let name: String?
     let bio: String
+    let avatar: Avatar?
 }
+
+/// A real phone photo (JPEG, EXIF orientation) from KithImage's test fixtures.
+let avatarPhoto = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("KithImageTests/Fixtures/phone.jpg").path
 
 /// A friend as `kith friend list --json` gives them.
 struct ListedFriend: Decodable {
@@ -64,8 +70,28 @@ struct ListedFriend: Decodable {
         let bidi = try kith(["profile", "set", "--home", alice, "--name", "Bob\u{202E}"])
         #expect(bidi.status != 0 && bidi.stderr.contains("U+202E"))
         #expect(try JSONDecoder().decode(ShownProfile.self, from: Data(try kithOK(["profile", "show", "--home", alice, "--json"]).utf8)).sequence == 2)
-        let avatar = try kith(["profile", "set", "--home", alice, "--avatar", dir + "/none.jpg"])
-        #expect(avatar.status != 0 && avatar.stderr.contains("not built yet"))
+
+        // An avatar: a JPEG of at most 512 px, uploaded as an encrypted blob before the profile, fetched on demand.
+        try kithOK(["profile", "set", "--home", alice, "--avatar", avatarPhoto])
+        try sync(alice, bob, carol)
+        for (home, name) in [(bob, "mum"), (carol, "alice")] {
+            let shown = try profile(home, name)
+            let avatar = try #require(shown.avatar)
+            #expect(shown.sequence == 3 && shown.name == "Granny Smith" && max(avatar.width, avatar.height) <= 512 && avatar.size > 0)
+            let out = dir + "/\(name)-avatar.jpg"
+            try kithOK(["profile", "show", "--home", home, name, "--save-avatar", out])
+            let saved = try Data(contentsOf: URL(fileURLWithPath: out))
+            #expect(saved.count == Int(avatar.size) && saved.prefix(3) == Data([0xFF, 0xD8, 0xFF]))
+            let again = try kith(["profile", "show", "--home", home, name, "--save-avatar", out])
+            #expect(again.status != 0 && again.stderr.contains("exists"), "an existing file is not replaced without --force")
+        }
+        let original = try Data(contentsOf: URL(fileURLWithPath: avatarPhoto))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/mum-avatar.jpg")) != original, "what friends get is the small JPEG")
+        try "not a photo".write(toFile: dir + "/text.jpg", atomically: true, encoding: .utf8)
+        let notPhoto = try kith(["profile", "set", "--home", alice, "--avatar", dir + "/text.jpg"])
+        #expect(notPhoto.status != 0 && notPhoto.stderr.contains("the avatar"))
+        #expect(try JSONDecoder().decode(ShownProfile.self, from: Data(try kithOK(["profile", "show", "--home", alice, "--json"]).utf8)).sequence == 3,
+                "a refused avatar made no profile")
         let nobody = try kith(["profile", "show", "--home", bob, "carol"])
         #expect(nobody.status != 0 && nobody.stderr.contains("no friend named"))
     }
