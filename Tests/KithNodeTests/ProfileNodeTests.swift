@@ -111,4 +111,48 @@ import Testing
             #expect(try alice.profile(of: nil).sequence == 2, "a refused change made no profile")
         }
     }
+
+    @Test func anAvatarTravelsAsABlobAndStaysForFriendsAddedLater() async throws {
+        let photo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("KithImageTests/Fixtures/phone.jpg").path
+        try await withRelayAndDirectory { url, dir in
+            let alice = try await Node.create(home: dir + "/alice", name: "alice", relays: [url], passphrase: passphrase, kdf: .interactive)
+            let bob = try await Node.create(home: dir + "/bob", name: "bob", relays: [url], passphrase: passphrase, kdf: .interactive)
+            let carol = try await Node.create(home: dir + "/carol", name: "carol", relays: [url], passphrase: passphrase, kdf: .interactive)
+            for (a, b) in [(alice, bob), (bob, alice)] { try await b.addFriend(cardText: try await a.issueCard().text) }
+            _ = try await alice.setProfile(name: "Alice", bio: "", avatar: photo)
+            let avatar = try #require(try alice.profile(of: nil).avatar)
+            #expect(max(avatar.width, avatar.height) <= 512)
+            let id = try #require(try await alice.db.writer.read { db in try Data.fetchOne(db, sql: "SELECT avatar_id FROM my_profile") })
+            func uploads(_ node: Node) async throws -> Int {
+                try await node.db.writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE blob_id = ?", arguments: [id]) ?? 0 }
+            }
+            #expect(try await uploads(alice) == 1, "one upload of the avatar, for bob's relay")
+            _ = try await alice.sync()
+            #expect(try await uploads(alice) == 0)
+            _ = try await bob.sync()
+            #expect(try bob.profile(of: "alice").avatar == avatar)
+            let saved = dir + "/avatar.jpg"
+            #expect(try await bob.saveAvatar(of: "alice", to: saved, force: false).bytes == avatar.size)
+            #expect(try Array(Data(contentsOf: URL(fileURLWithPath: saved)).prefix(2)) == [0xFF, 0xD8])
+            await #expect(throws: NodeError.self) { try await bob.saveAvatar(of: "alice", to: saved, force: false) }
+
+            // The sweep of unreferenced blobs keeps the avatar: carol, added later, gets it too.
+            try await alice.removeUnreferencedBlobs()
+            #expect(alice.blobs.has([UInt8](id)))
+            try await carol.addFriend(cardText: try await alice.issueCard().text)
+            try await alice.addFriend(cardText: try await carol.issueCard().text)
+            #expect(try await uploads(alice) == 1)
+            _ = try await alice.sync()
+            _ = try await carol.sync()
+            #expect(try await carol.saveAvatar(of: "alice", to: dir + "/carol.jpg", force: false).bytes == avatar.size)
+
+            // Removing it: the next profile has none, and the blob may go.
+            _ = try await alice.setProfile(name: nil, bio: nil, avatar: "")
+            #expect(try alice.profile(of: nil).avatar == nil)
+            try await alice.removeUnreferencedBlobs()
+            #expect(!alice.blobs.has([UInt8](id)))
+            await #expect(throws: NodeError.self) { try await alice.setProfile(name: nil, bio: nil, avatar: dir + "/avatar-missing.jpg") }
+        }
+    }
 }
