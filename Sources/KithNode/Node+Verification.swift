@@ -85,6 +85,7 @@ extension Node {
             try db.execute(sql: "DELETE FROM friend WHERE identity = ?", arguments: [oldIdentity.data])
             try self.insertFriend(db, card: card, name: name, now: now)
             try Self.storeInboxes(db, of: card, atRest: atRest)
+            try self.sendProfile(db, to: card, now: now)
             return (oldIdentity, try Self.friend(row: row, atRest), audiences)
         }
         guard let friend = try friend(identity: card.identity) else { throw NodeError("the friend was not stored") }
