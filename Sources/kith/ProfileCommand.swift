@@ -86,11 +86,15 @@ struct ProfileCommand: AsyncParsableCommand {
 
         @Flag(help: "Replace the --save-avatar file if it exists.") var force = false
 
+        func validate() throws {
+            guard saveAvatar?.isEmpty != true else { throw ValidationError("--save-avatar needs a file name") }
+        }
+
         func run() async throws {
             let profile = try await home.run(ProfileShowRequest(friend: friend))
             if let saveAvatar {
                 let path = saveAvatar.hasPrefix("/") ? saveAvatar : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(saveAvatar)
-                let saved = try await home.run(ProfileAvatarRequest(friend: friend, out: path, force: force))
+                let saved = try await home.run(ProfileAvatarRequest(friend: friend, out: path, force: force), progress: TransferLine.report)
                 Console.note("saved the avatar (\(ThreadLines.size(saved.bytes))) to \(saved.path)")
             }
             if json { return try Console.json(profile) }
