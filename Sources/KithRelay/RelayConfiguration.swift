@@ -121,7 +121,8 @@ public struct RelayConfiguration: Sendable {
     /// Blob uploads in progress at once from one client address (fixed); one more gets 429.
     public var maxBlobUploadsPerClient = 2
     /// Blob downloads in progress at once for one mailbox (fixed); one more
-    /// gets 429. From one client address and in all, the fetches' limits apply.
+    /// gets 429. From one client address and in all, the numbers of fetches
+    /// apply (`maxFetchesPerClient`, `maxFetches`), counted apart from them.
     public var maxBlobDownloadsPerMailbox = 4
     /// The relay's clock, in Unix seconds.
     public var clock: @Sendable () -> UInt64 = { UInt64(Date().timeIntervalSince1970) }
