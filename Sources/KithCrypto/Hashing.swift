@@ -16,6 +16,44 @@ public enum Hash {
         key.withBytes { blake2b(data, length: length, key: $0) }
     }
 
+    /// BLAKE2b computed over pieces (`crypto_generichash_init/update/final`):
+    /// the same digest as `blake2b` of their concatenation, in constant memory.
+    public final class Blake2bStream {
+        // The state's C type is 64-byte aligned, which Swift does not import: raw memory of its size.
+        private static let stateSize = crypto_generichash_statebytes()
+        private let raw = UnsafeMutableRawPointer.allocate(byteCount: Blake2bStream.stateSize, alignment: 64)
+        private var state: OpaquePointer { OpaquePointer(raw) }
+        private let length: Int
+
+        /// `length` bytes of digest (16...64).
+        public init(length: Int = 32) {
+            Sodium.ready()
+            precondition(length >= Int(crypto_generichash_BYTES_MIN) && length <= Int(crypto_generichash_BYTES_MAX))
+            self.length = length
+            _ = crypto_generichash_init(state, nil, 0, length)
+        }
+
+        public func update(_ bytes: [UInt8]) {
+            _ = crypto_generichash_update(state, bytes, UInt64(bytes.count))
+        }
+
+        public func update(_ bytes: ArraySlice<UInt8>) {
+            bytes.withUnsafeBufferPointer { _ = crypto_generichash_update(state, $0.baseAddress, UInt64($0.count)) }
+        }
+
+        /// The digest. Call once, after the last update.
+        public func finish() -> [UInt8] {
+            var out = [UInt8](repeating: 0, count: length)
+            _ = crypto_generichash_final(state, &out, length)
+            return out
+        }
+
+        deinit {
+            sodium_memzero(raw, Self.stateSize)
+            raw.deallocate()
+        }
+    }
+
     /// `crypto_kdf_derive_from_key`: a 32-byte subkey of a 32-byte master key,
     /// for an 8-character context and a numeric id.
     public static func deriveKey(from master: SecretBytes, id: UInt64, context: String) -> SecretBytes {

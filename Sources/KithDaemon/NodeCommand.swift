@@ -30,6 +30,7 @@ var nodeCommands: [any NodeCommand.Type] { [
     RelayAddRequest.self, RelayRemoveRequest.self,
     CommentRequest.self, ReactRequest.self, EditRequest.self, DeleteRequest.self,
     ShowRequest.self, MarkReadRequest.self,
+    ProfileSetRequest.self, ProfileShowRequest.self,
 ] }
 
 /// An answer with nothing to say beyond success.
@@ -367,4 +368,25 @@ public struct DeleteRequest: NodeCommand {
     public let id: String
     public init(id: String) { self.id = id }
     public func run(on node: Node) async throws -> Node.ThreadChange { try await node.delete(id) }
+}
+
+// MARK: Profiles
+
+public struct ProfileSetRequest: NodeCommand {
+    public static let name = "profile-set"
+    public static let queues = true
+    /// nil keeps the name, empty removes it.
+    public let name: String?
+    /// nil keeps the bio.
+    public let bio: String?
+    public init(name: String?, bio: String?) { (self.name, self.bio) = (name, bio) }
+    public func run(on node: Node) async throws -> ProfileSent { try await node.setProfile(name: name, bio: bio) }
+}
+
+public struct ProfileShowRequest: NodeCommand {
+    public static let name = "profile-show"
+    /// nil: my own profile.
+    public let friend: String?
+    public init(friend: String?) { self.friend = friend }
+    public func run(on node: Node) async throws -> ProfileView { try node.profile(of: friend) }
 }

@@ -29,6 +29,12 @@ struct AtRest: Sendable {
         case memberList = "member_list.list"
         case invitationKey = "friend_invitation.answer_key"
         case requestCard = "friend_request.card"
+        case myProfileName = "my_profile.name"
+        case myProfileBio = "my_profile.bio"
+        case myProfileAvatar = "my_profile.avatar"
+        case profileName = "friend_profile.name"
+        case profileBio = "friend_profile.bio"
+        case profileAvatar = "friend_profile.avatar"
     }
 
     static let tagLength = 16

@@ -13,10 +13,14 @@ public struct Friend: Codable, Sendable, Equatable {
     /// Whether I marked this friend verified after comparing safety numbers
     /// (`kith friend verify NAME --confirm`).
     public let verified: Bool
+    /// The name the friend's profile gives them, if they sent one: shown
+    /// beside `name`, never instead of it.
+    public let profileName: String?
 
     enum CodingKeys: String, CodingKey {
         case name, fingerprint, relays, verified
         case cardName = "card_name"
+        case profileName = "profile_name"
     }
 }
 
@@ -113,6 +117,8 @@ extension Node {
                 try self.insertFriend(db, card: card, name: name, now: now)
             }
             try Self.storeInboxes(db, of: card, atRest: atRest)
+            // A new friend gets my current profile, if I have one.
+            if existing == nil { try self.sendProfile(db, to: card, now: now) }
         }
         guard let friend = try friend(identity: card.identity) else { throw NodeError("the friend was not stored") }
         return friend
@@ -203,7 +209,7 @@ extension Node {
             try String.fetchAll(db, sql: "SELECT DISTINCT relay FROM friend_inbox WHERE friend = ? ORDER BY relay", arguments: [row[0] as Data])
         } ?? card.inboxes.map(\.relay)
         return Friend(name: try atRest.text(row[1], .friendName), fingerprint: Fingerprint.of(identity: [UInt8](row[0] as Data)), cardName: card.name,
-                      relays: relays, verified: (row[3] as Int64?) != nil)
+                      relays: relays, verified: (row[3] as Int64?) != nil, profileName: try db.flatMap { try profileName($0, of: row[0], atRest) })
     }
 
     /// A friend's stored card, by local name.

@@ -178,6 +178,8 @@ extension Node {
                 }
             case .friendRequest:
                 return try receiveFriendRequest(envelope, db)
+            case .profile:
+                return try receive(try Profile.open(envelope, keys: try openingKeys(db), me: keys.identity.publicKey, now: clock()), db)
             }
         } catch let error as ProtocolError {
             return .reject(error.description)

@@ -186,6 +186,7 @@ public struct NodeDatabase: Sendable {
         m.registerMigration("v15-comment-order") { db in
             try db.execute(sql: "CREATE INDEX comment_order ON comment(post_author, post_id, sort_at)")
         }
+        m.registerMigration("v12-proto-profiles") { db in try createProfileTables(db) }
         return m
     }
 

@@ -15,12 +15,15 @@ public struct Envelope: Equatable, Sendable {
         case post = 2
         /// A friend request answering a friend invitation, sealed to the inviter.
         case friendRequest = 3
+        /// A person's profile (name, bio, avatar), sealed to one friend.
+        case profile = 4
 
         var name: String {
             switch self {
             case .keyMessage: "key message"
             case .post: "post"
             case .friendRequest: "friend request"
+            case .profile: "profile"
             }
         }
     }
@@ -31,11 +34,12 @@ public struct Envelope: Equatable, Sendable {
     /// Sizes are fixed by type, so that relays and nodes refuse an oversized
     /// envelope before storing it: a key message is always 304 bytes of
     /// payload, a post `56 + B` for a bucket `B` from 512 to 65,536, a friend
-    /// request 5,168.
+    /// request 5,168, a profile 1,072.
     public static func isValid(payloadLength n: Int, for kind: Kind) -> Bool {
         switch kind {
         case .keyMessage: return n == KeyMessage.payloadLength
         case .friendRequest: return n == FriendRequest.payloadLength
+        case .profile: return n == Profile.payloadLength
         case .post:
             let bucket = n - Post.payloadOverhead
             return bucket >= Post.minBucket && bucket <= Post.maxBucket && bucket & (bucket - 1) == 0

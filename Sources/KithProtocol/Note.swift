@@ -23,6 +23,7 @@ public struct Note: Equatable, Sendable {
     }
 
     static let context = "kith/note/v1"
+    static let attachmentsContext = "kith/note/v2"
     public static let idLength = 16
     /// The longest comment or edit: as long as a post.
     public static let maxTextBytes = Post.maxTextBytes
@@ -30,6 +31,8 @@ public struct Note: Equatable, Sendable {
     public static let maxReactionBytes = 32
     /// Every field but the text, and the signature.
     static let fixedLength = 3 + 32 + 32 + AudienceKey.audienceIDLength + 4 + Post.idLength + 32 + idLength + 8 + 8 + 4 + 64
+    /// The longest note: a comment of the longest text with the most, longest attachments.
+    static let maxLength = fixedLength + maxTextBytes + 1 + Attachment.maxCount * Attachment.maxEncodedLength
 
     public let action: Action
     public let writer: [UInt8]
@@ -49,6 +52,8 @@ public struct Note: Equatable, Sendable {
     public let createdAt: UInt64
     /// A comment's or an edit's text, a reaction (empty: removed), empty for a delete.
     public let text: String
+    /// A comment's photos and files (version 2); empty otherwise.
+    public let attachments: [Attachment]
     /// The note as its writer signed it: its fields, then the signature.
     public let bytes: [UInt8]
 
@@ -57,39 +62,45 @@ public struct Note: Equatable, Sendable {
 
     /// Makes and signs a note. Throws `malformed` for a text or revision its action cannot have.
     public init(action: Action, writer signer: SigningKey, owner: [UInt8], audienceID: [UInt8], epoch: UInt32, postID: [UInt8],
-                targetWriter: [UInt8], targetID: [UInt8], revision: UInt64, createdAt: UInt64, text: String) throws {
+                targetWriter: [UInt8], targetID: [UInt8], revision: UInt64, createdAt: UInt64, text: String,
+                attachments: [Attachment] = []) throws {
         precondition(owner.count == 32 && targetWriter.count == 32 && audienceID.count == AudienceKey.audienceIDLength
             && postID.count == Post.idLength && targetID.count == Self.idLength && epoch >= AudienceKey.firstEpoch)
         let writer = signer.publicKey
         try Self.checkShape(action: action, writer: writer, owner: owner, postID: postID, targetWriter: targetWriter,
-                            targetID: targetID, revision: revision, createdAt: createdAt, text: Array(text.utf8))
-        var w = ByteWriter(capacity: Self.fixedLength + text.utf8.count)
-        w.u8(Post.version); w.u8(Post.Kind.note.rawValue); w.u8(action.rawValue)
+                            targetID: targetID, revision: revision, createdAt: createdAt, text: Array(text.utf8), attachments: attachments)
+        var w = ByteWriter(capacity: Self.fixedLength + text.utf8.count + attachments.count * Attachment.maxEncodedLength)
+        w.u8(attachments.isEmpty ? Post.version : Post.attachmentsVersion); w.u8(Post.Kind.note.rawValue); w.u8(action.rawValue)
         w.raw(writer); w.raw(owner); w.raw(audienceID); w.u32(epoch); w.raw(postID)
         w.raw(targetWriter); w.raw(targetID); w.u64(revision); w.u64(createdAt)
         let t = Array(text.utf8)
         w.u32(UInt32(t.count)); w.raw(t)
-        let bytes = w.bytes + signer.sign(signedMessage(context: Self.context, w.bytes))
+        if !attachments.isEmpty { Attachment.encodeList(attachments, into: &w) }
+        let bytes = w.bytes + signer.sign(signedMessage(context: attachments.isEmpty ? Self.context : Self.attachmentsContext, w.bytes))
         self.init(action: action, writer: writer, owner: owner, audienceID: audienceID, epoch: epoch, postID: postID, targetWriter: targetWriter,
-                  targetID: targetID, revision: revision, createdAt: createdAt, text: text, bytes: bytes)
+                  targetID: targetID, revision: revision, createdAt: createdAt, text: text, attachments: attachments, bytes: bytes)
     }
 
     private init(action: Action, writer: [UInt8], owner: [UInt8], audienceID: [UInt8], epoch: UInt32, postID: [UInt8], targetWriter: [UInt8],
-                 targetID: [UInt8], revision: UInt64, createdAt: UInt64, text: String, bytes: [UInt8]) {
+                 targetID: [UInt8], revision: UInt64, createdAt: UInt64, text: String, attachments: [Attachment], bytes: [UInt8]) {
         self.action = action; self.writer = writer; self.owner = owner; self.audienceID = audienceID; self.epoch = epoch
         self.postID = postID; self.targetWriter = targetWriter; self.targetID = targetID; self.revision = revision
-        self.createdAt = createdAt; self.text = text; self.bytes = bytes
+        self.createdAt = createdAt; self.text = text; self.attachments = attachments; self.bytes = bytes
     }
 
     /// What each action's fields must be (`malformed` otherwise).
     private static func checkShape(action: Action, writer: [UInt8], owner: [UInt8], postID: [UInt8], targetWriter: [UInt8],
-                                   targetID: [UInt8], revision: UInt64, createdAt: UInt64, text: [UInt8]) throws {
+                                   targetID: [UInt8], revision: UInt64, createdAt: UInt64, text: [UInt8], attachments: [Attachment]) throws {
+        guard attachments.count <= Attachment.maxCount else { throw ProtocolError.malformed("note: at most \(Attachment.maxCount) attachments") }
+        guard attachments.isEmpty || action == .comment else { throw ProtocolError.malformed("note: only a comment has attachments") }
         guard revision <= UInt64(Int64.max), createdAt <= UInt64(Int64.max) else { throw ProtocolError.malformed("note: a 64-bit field is above 2^63 - 1") }
         switch action {
         case .comment:
             guard targetWriter == writer, targetID != postID else { throw ProtocolError.malformed("note: a comment's target must be its own new id") }
             guard revision == 0 else { throw ProtocolError.malformed("note: a comment has revision 0") }
-            guard !text.isEmpty, text.count <= maxTextBytes else { throw ProtocolError.malformed("note: text must be 1 to \(maxTextBytes) bytes") }
+            guard !text.isEmpty || !attachments.isEmpty, text.count <= maxTextBytes else {
+                throw ProtocolError.malformed("note: text must be 1 to \(maxTextBytes) bytes (0 with attachments)")
+            }
         case .edit:
             guard revision >= 1 else { throw ProtocolError.malformed("note: an edit's revision starts at 1") }
             guard !text.isEmpty, text.count <= maxTextBytes else { throw ProtocolError.malformed("note: text must be 1 to \(maxTextBytes) bytes") }
@@ -113,7 +124,9 @@ public struct Note: Equatable, Sendable {
     public static func parse(_ bytes: [UInt8]) throws -> Note {
         var r = ByteReader(bytes, what: "note")
         let version = try r.u8()
-        guard version == Post.version else { throw ProtocolError(.unsupportedVersion, "note: version \(version) is not supported") }
+        guard version == Post.version || version == Post.attachmentsVersion else {
+            throw ProtocolError(.unsupportedVersion, "note: version \(version) is not supported")
+        }
         guard try r.u8() == Post.Kind.note.rawValue else { throw ProtocolError.malformed("note: not a note") }
         guard let action = Action(rawValue: try r.u8()) else { throw ProtocolError.malformed("note: unknown action") }
         let writer = try r.raw(32), owner = try r.raw(32), audienceID = try r.raw(AudienceKey.audienceIDLength)
@@ -124,12 +137,15 @@ public struct Note: Equatable, Sendable {
         let length = Int(try r.u32())
         guard length <= maxTextBytes else { throw ProtocolError.malformed("note: text length out of range") }
         let text = try r.raw(length)
+        if version == Post.attachmentsVersion, action != .comment { throw ProtocolError.malformed("note: only a comment has version 2") }
+        let attachments = version == Post.version ? [] : try Attachment.parseList(&r, what: "note")
         let signed = r.consumed
         let sig = try r.raw(64)
         try r.finish()
         try checkShape(action: action, writer: writer, owner: owner, postID: postID, targetWriter: targetWriter, targetID: targetID,
-                       revision: revision, createdAt: createdAt, text: text)
-        guard SigningKey.verify(signature: sig, message: signedMessage(context: context, signed), publicKey: writer) else {
+                       revision: revision, createdAt: createdAt, text: text, attachments: attachments)
+        guard SigningKey.verify(signature: sig, message: signedMessage(context: version == Post.version ? context : attachmentsContext, signed),
+                                publicKey: writer) else {
             throw ProtocolError(.badSignature, "note: writer signature does not verify")
         }
         switch action {
@@ -141,7 +157,7 @@ public struct Note: Equatable, Sendable {
         }
         return Note(action: action, writer: writer, owner: owner, audienceID: audienceID, epoch: epoch, postID: postID,
                     targetWriter: targetWriter, targetID: targetID, revision: revision, createdAt: createdAt,
-                    text: String(decoding: text, as: UTF8.self), bytes: bytes)
+                    text: String(decoding: text, as: UTF8.self), attachments: attachments, bytes: bytes)
     }
 
     /// Checks that the note belongs to the audience key it was encrypted
@@ -182,7 +198,7 @@ public enum FanOut {
         var r = ByteReader(inner, what: "fan-out")
         _ = try r.raw(2)
         let length = Int(try r.u32())
-        guard length >= Note.fixedLength, length <= Note.fixedLength + Note.maxTextBytes else { throw ProtocolError.malformed("fan-out: note length out of range") }
+        guard length >= Note.fixedLength, length <= Note.maxLength else { throw ProtocolError.malformed("fan-out: note length out of range") }
         let noteBytes = try r.raw(length)
         let signed = r.consumed
         let sig = try r.raw(64)
@@ -212,7 +228,11 @@ public enum AudienceMessage: Sendable {
         var inner = try Post.openInner(envelope, audience: audience)
         defer { wipe(&inner) }
         guard inner.count >= 2 else { throw ProtocolError.malformed("post: truncated") }
-        guard inner[0] == Post.version else { throw ProtocolError(.unsupportedVersion, "post: version \(inner[0]) is not supported") }
+        guard inner[0] == Post.version || inner[0] == Post.attachmentsVersion else { throw ProtocolError(.unsupportedVersion, "post: version \(inner[0]) is not supported") }
+        // Only posts and comments have a version 2; a fan-out and a member list stay at 1.
+        if inner[0] == Post.attachmentsVersion, inner[1] != Post.Kind.post.rawValue, inner[1] != Post.Kind.note.rawValue {
+            throw ProtocolError(.unsupportedVersion, "post: version 2 of inner kind \(inner[1]) is not supported")
+        }
         switch Post.Kind(rawValue: inner[1]) {
         case .post: return .post(try Post.parse(inner: inner, audience: audience, now: now))
         case .note:

@@ -4,6 +4,9 @@ import KithCrypto
 /// bucket, and encrypted once under the audience's epoch key.
 public struct Post: Equatable, Sendable {
     public static let version: UInt8 = 1
+    /// The version of a post (and a comment) with attachments: version 1's
+    /// fields, then `count u8 (1 to 10) || count × attachment`.
+    public static let attachmentsVersion: UInt8 = 2
     public static let idLength = 16
     public static let maxTextBytes = 60_000
     /// Padded plaintexts are a power of two, at least this many bytes.
@@ -15,6 +18,7 @@ public struct Post: Equatable, Sendable {
     /// A post dated more than this many seconds after the receiver's clock is refused.
     public static let maxFutureSkew: UInt64 = 24 * 3600
     static let context = "kith/post/v1"
+    static let attachmentsContext = "kith/post/v2"
 
     /// What the inner plaintext of a post envelope holds: a post, a member's
     /// note to the audience's owner, or the owner's countersigned fan-out of
@@ -28,9 +32,16 @@ public struct Post: Equatable, Sendable {
     public let id: [UInt8]
     public let createdAt: UInt64
     public let text: String
+    /// Photos and files (version 2); empty for a version-1 post.
+    public let attachments: [Attachment]
 
-    public init(author: [UInt8], audienceID: [UInt8], epoch: UInt32, id: [UInt8], createdAt: UInt64, text: String) throws {
-        guard !text.isEmpty, text.utf8.count <= Self.maxTextBytes else { throw ProtocolError.malformed("post: text must be 1 to \(Self.maxTextBytes) bytes") }
+    /// Text may be empty only with at least one attachment.
+    public init(author: [UInt8], audienceID: [UInt8], epoch: UInt32, id: [UInt8], createdAt: UInt64, text: String,
+                attachments: [Attachment] = []) throws {
+        guard text.utf8.count <= Self.maxTextBytes, !text.isEmpty || !attachments.isEmpty else {
+            throw ProtocolError.malformed("post: text must be 1 to \(Self.maxTextBytes) bytes (0 with attachments)")
+        }
+        guard attachments.count <= Attachment.maxCount else { throw ProtocolError.malformed("post: at most \(Attachment.maxCount) attachments") }
         precondition(id.count == Self.idLength && audienceID.count == AudienceKey.audienceIDLength)
         self.kind = .post
         self.author = author
@@ -39,11 +50,12 @@ public struct Post: Equatable, Sendable {
         self.id = id
         self.createdAt = createdAt
         self.text = text
+        self.attachments = attachments
     }
 
     private func body() -> [UInt8] {
-        var w = ByteWriter(capacity: 128 + text.utf8.count)
-        w.u8(Self.version)
+        var w = ByteWriter(capacity: 128 + text.utf8.count + attachments.count * Attachment.maxEncodedLength)
+        w.u8(attachments.isEmpty ? Self.version : Self.attachmentsVersion)
         w.u8(kind.rawValue)
         w.raw(author)
         w.raw(audienceID)
@@ -53,6 +65,7 @@ public struct Post: Equatable, Sendable {
         let t = Array(text.utf8)
         w.u32(UInt32(t.count))
         w.raw(t)
+        if !attachments.isEmpty { Attachment.encodeList(attachments, into: &w) }
         return w.bytes
     }
 
@@ -67,7 +80,7 @@ public struct Post: Equatable, Sendable {
     public func seal(author signer: SigningKey, audience: AudienceKey, nonce: [UInt8] = randomBytes(AEAD.nonceLength)) throws -> Envelope {
         precondition(signer.publicKey == author && audience.audienceID == audienceID && audience.epoch == epoch)
         var inner = body()
-        inner += signer.sign(signedMessage(context: Self.context, inner))
+        inner += signer.sign(signedMessage(context: attachments.isEmpty ? Self.context : Self.attachmentsContext, inner))
         defer { wipe(&inner) }
         return try Self.seal(inner: inner, audience: audience, nonce: nonce)
     }
@@ -128,7 +141,9 @@ public struct Post: Equatable, Sendable {
     static func parse(inner: [UInt8], audience: AudienceKey, now: UInt64) throws -> Post {
         var r = ByteReader(inner, what: "post")
         let version = try r.u8()
-        guard version == Self.version else { throw ProtocolError(.unsupportedVersion, "post: version \(version) is not supported") }
+        guard version == Self.version || version == Self.attachmentsVersion else {
+            throw ProtocolError(.unsupportedVersion, "post: version \(version) is not supported")
+        }
         guard let kind = Kind(rawValue: try r.u8()), kind == .post else { throw ProtocolError.malformed("post: unknown kind") }
         let author = try r.raw(32)
         let audienceID = try r.raw(AudienceKey.audienceIDLength)
@@ -137,12 +152,13 @@ public struct Post: Equatable, Sendable {
         let id = try r.raw(idLength)
         let created = try r.u64()
         let len = Int(try r.u32())
-        guard len >= 1, len <= maxTextBytes else { throw ProtocolError.malformed("post: text length out of range") }
+        guard len >= (version == Self.version ? 1 : 0), len <= maxTextBytes else { throw ProtocolError.malformed("post: text length out of range") }
         guard let text = String(validating: try r.raw(len), as: UTF8.self) else { throw ProtocolError.malformed("post: text is not UTF-8") }
+        let attachments = version == Self.version ? [] : try Attachment.parseList(&r, what: "post")
         let signed = r.consumed
         let sig = try r.raw(64)
         try r.finish()
-        guard SigningKey.verify(signature: sig, message: signedMessage(context: context, signed), publicKey: author) else {
+        guard SigningKey.verify(signature: sig, message: signedMessage(context: version == Self.version ? context : attachmentsContext, signed), publicKey: author) else {
             throw ProtocolError(.badSignature, "post: author signature does not verify")
         }
         guard audienceID == audience.audienceID, epoch == audience.epoch else {
@@ -150,6 +166,6 @@ public struct Post: Equatable, Sendable {
         }
         guard author == audience.owner else { throw ProtocolError(.wrongRecipient, "post: author is not the audience owner") }
         guard created <= now + maxFutureSkew else { throw ProtocolError(.notValidNow, "post: dated more than a day in the future") }
-        return try Post(author: author, audienceID: audienceID, epoch: epoch, id: id, createdAt: created, text: text)
+        return try Post(author: author, audienceID: audienceID, epoch: epoch, id: id, createdAt: created, text: text, attachments: attachments)
     }
 }

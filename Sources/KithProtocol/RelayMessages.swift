@@ -94,6 +94,46 @@ public struct DropRequest: Sendable {
     }
 }
 
+/// The body of a blob upload (`POST /v1/blobs`): the targets in a drop's
+/// form, then the blob itself, which is the rest of the body:
+///
+///     version u8 (= 1) || count u16 (1 to 1000) || count × (mailbox (32) || token (32)) || blob
+///
+/// The relay reads the header with `parse` and streams the blob from `blobStart`.
+public enum BlobUpload {
+    public static let version: UInt8 = 1
+    /// The shortest blob: a secretstream header and one empty chunk.
+    public static let minBlobLength = 41
+
+    /// Everything before the blob.
+    public static func header(targets: DropRequest.Targets) -> [UInt8] {
+        precondition((1...DropRequest.maxTargets).contains(targets.count))
+        var w = ByteWriter(capacity: 3 + targets.bytes.count)
+        w.u8(version)
+        w.u16(UInt16(targets.count))
+        w.raw(targets.bytes)
+        return w.bytes
+    }
+
+    /// The targets and the offset of the blob in `body`. `malformed` for a
+    /// bad count, a mailbox named twice, or a blob shorter than 41 bytes;
+    /// the relay checks the blob's largest length itself.
+    public static func parse(_ body: [UInt8]) throws -> (targets: [DropRequest.Target], blobStart: Int) {
+        var r = ByteReader(body, what: "blob upload")
+        let v = try r.u8()
+        guard v == version else { throw ProtocolError(.unsupportedVersion, "blob upload: version \(v) is not supported") }
+        let n = Int(try r.u16())
+        guard (1...DropRequest.maxTargets).contains(n) else { throw ProtocolError.malformed("blob upload: needs 1 to \(DropRequest.maxTargets) targets") }
+        let targets = DropRequest.Targets(encoded: try r.raw(64 * n))
+        var seen = Set<ArraySlice<UInt8>>()
+        for i in 0..<n where !seen.insert(targets.bytes[64 * i..<64 * i + 32]).inserted {
+            throw ProtocolError.malformed("blob upload: target \(i) names a mailbox named before")
+        }
+        guard r.remaining >= minBlobLength else { throw ProtocolError.malformed("blob upload: blob shorter than \(minBlobLength) bytes") }
+        return (targets.list, 3 + 64 * n)
+    }
+}
+
 /// A relay's answer to a drop: the envelope id, how many targets' mailboxes
 /// hold it now, and which targets it refused and why.
 public struct DropResult: Codable, Equatable, Sendable {

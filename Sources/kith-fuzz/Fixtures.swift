@@ -16,6 +16,8 @@ enum Fixtures {
     static let aliceCert = EncryptionKeyCertificate(publicKey: aliceBox.publicKey, notBefore: now, notAfter: now + 604_800, signedBy: alice)
     static let mailboxKey = try! SigningKey(seed: seed(0xc0))
     static let audienceID = [UInt8](repeating: 0x5a, count: 16)
+    /// The key of the blob vectors.
+    static let blobKey = seed(0xd1)
 
     /// The invitation of the invitation vectors.
     static let invitation = try! FriendInvitation(relay: "https://relay.example", secret: [UInt8](repeating: 0x1f, count: 16))

@@ -62,6 +62,16 @@ enum Seeds {
                 add(.pasted, name + "-closing-run", Array((body + String(repeating: ")", count: 4096)).utf8))
                 add(.pasted, name + "-prefixes", Array(String(repeating: "kith-card: kith-invite: kith-", count: 256).utf8))
                 add(.pasted, name + "-beside-damaged", Array("\(body)\n\(body.dropLast(3))".utf8))
+            case "profile":
+                guard let env = Hex.decode(body) else { continue }
+                add(.envelope, name, env); add(.profile, name, env)
+                if env.count > Envelope.headerLength, let padded = try? Fixtures.bobBox.open(Array(env[Envelope.headerLength...])),
+                   let inner = try? Padding.unpad(padded, blockSize: Profile.paddedLength) {
+                    add(.profileInner, name, inner)
+                }
+            case "blob":
+                guard let blob = Hex.decode(body), let size = fields["size"].flatMap({ UInt32($0) }) else { continue }
+                add(.blobDecrypt, name, withUnsafeBytes(of: size.bigEndian) { Array($0) } + blob)
             case "sealed-invitation":
                 if let sealed = Hex.decode(body) { add(.sealedInvitation, name, sealed) }
             case "friend-request":
@@ -94,6 +104,13 @@ enum Seeds {
         add(.batch, "empty", FetchedBatch(items: [], more: false).bytes)
         add(.ack, "two", AckRequest(ids: envelopes.prefix(2).map { Envelope.id(of: $0) }).bytes)
         add(.ack, "one", AckRequest(ids: [Envelope.id(of: small)]).bytes)
+        add(.blobUpload, "two-targets", BlobUpload.header(targets: DropRequest.Targets([target, other])) + [UInt8](repeating: 0xb1, count: 4137))
+        let blobRef = BlobRef(id: [UInt8](repeating: 0x31, count: 32), key: [UInt8](repeating: 0xce, count: 32), size: 2_345_678)
+        if let photo = try? Attachment(kind: .photo, mediaType: "image/jpeg", name: "baby.jpg", blob: blobRef, width: 3024, height: 4032,
+                                       thumbnail: BlobRef(id: blobRef.id, key: blobRef.key, size: 34_567)),
+           let file = try? Attachment(kind: .file, mediaType: "application/pdf", name: "", blob: blobRef, width: 0, height: 0, thumbnail: nil) {
+            add(.attachment, "photo", photo.bytes); add(.attachment, "file", file.bytes)
+        }
 
         // An inbox update (key channel, inner type 3), sealed to bob, whole and opened.
         let inboxUpdate = InboxUpdate(sender: Fixtures.alice.publicKey, recipient: Fixtures.bob.publicKey, sequence: 2,

@@ -70,6 +70,20 @@ enum FuzzTarget: String, CaseIterable, Sendable {
     /// `Pasted.find(in:)`: a card or invitation in text as pasted (quoted,
     /// wrapped, among words); refusals are `PasteRefusal`s.
     case pasted
+    /// `Attachment.decode`: one attachment descriptor, which must round-trip.
+    /// (Descriptors inside posts and comments are reached by post-inner and thread-inner.)
+    case attachment
+    /// `Envelope(bytes:)` then `Profile.open` with bob's fixed key.
+    case profile
+    /// The signed bytes of a profile: the harness pads the input and seals
+    /// it to bob's key, so `Profile.open` parses it whole.
+    case profileInner = "profile-inner"
+    /// `BlobUpload.parse`: the header of a relay's blob upload.
+    case blobUpload = "blob-upload"
+    /// `AttachmentCipher.decrypt` of a blob under the fixed blob key; the
+    /// input is size u32 || blob, and the id is the blob's own hash, so the
+    /// chunks, their tags and the padding are what gets checked.
+    case blobDecrypt = "blob-decrypt"
 
     func run(_ data: [UInt8]) {
         switch self {
@@ -136,7 +150,8 @@ enum FuzzTarget: String, CaseIterable, Sendable {
         case .postInner:
             decode {
                 let post = try Post.open(Fixtures.postEnvelope(padded: data), audience: Fixtures.audience, now: Fixtures.now)
-                check(!post.text.isEmpty && post.text.utf8.count <= Post.maxTextBytes, "post text out of range")
+                check((!post.text.isEmpty || !post.attachments.isEmpty) && post.text.utf8.count <= Post.maxTextBytes
+                      && post.attachments.count <= Attachment.maxCount, "post text or attachments out of range")
             }
         case .invitationText:
             decode {
@@ -188,6 +203,30 @@ enum FuzzTarget: String, CaseIterable, Sendable {
                                                nonce: [UInt8](repeating: 2, count: 24))
                 let sealed = try AEAD.seal(data, key: Fixtures.postKey, nonce: header.nonce, associatedData: header.bytes)
                 _ = try Backup.open(sealed, header: header, key: Fixtures.postKey)
+            }
+        case .attachment:
+            decode { let a = try Attachment.decode(data); check(a.bytes == data, "attachment descriptor does not round-trip") }
+        case .profile:
+            decode { checkProfile(try Profile.open(try Envelope(bytes: data), keys: [Fixtures.bobBox], me: Fixtures.bob.publicKey, now: Fixtures.now)) }
+        case .profileInner:
+            guard data.count < Profile.paddedLength else { return }
+            decode {
+                let envelope = Envelope(kind: .profile, payload: try! BoxKey.seal(Padding.pad(data, blockSize: Profile.paddedLength), to: Fixtures.bobBox.publicKey))
+                checkProfile(try Profile.open(envelope, keys: [Fixtures.bobBox], me: Fixtures.bob.publicKey, now: Fixtures.now))
+            }
+        case .blobUpload:
+            decode {
+                let (targets, start) = try BlobUpload.parse(data)
+                check(BlobUpload.header(targets: DropRequest.Targets(targets)) == Array(data[0..<start]), "blob upload header does not round-trip")
+                check(data.count - start >= BlobUpload.minBlobLength, "blob upload with a short blob accepted")
+            }
+        case .blobDecrypt:
+            guard data.count >= 4 else { return }
+            let size = data[0..<4].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            let blob = Array(data[4...])
+            decode {
+                let plain = try AttachmentCipher.decrypt(blob, ref: BlobRef(id: Hash.blake2b(blob, length: 32), key: Fixtures.blobKey, size: size))
+                check(UInt64(plain.count) == size && UInt64(blob.count) == AttachmentCipher.blobLength(size: size), "a blob decrypted to the wrong size")
             }
         case .keystoreHeader:
             decode {
@@ -265,6 +304,13 @@ private func checkRequest(_ request: FriendRequest) {
     _ = request.isProven(by: Fixtures.invitation.requestKey(takerNonce: Fixtures.takerNonce))
 }
 
+/// A profile that opened is for bob and follows every field rule (its initializer's).
+private func checkProfile(_ p: Profile) {
+    check(p.recipient == Fixtures.bob.publicKey, "a profile for someone else was accepted")
+    check((try? Profile(author: p.author, recipient: p.recipient, sequence: p.sequence, createdAt: p.createdAt, name: p.name, bio: p.bio,
+                        avatar: p.avatar)) == p, "an opened profile breaks a field rule")
+}
+
 /// A note (or member list) that opened must parse again, from the bytes its
 /// writer signed, to itself, with a text its action allows.
 private func checkThread(_ message: AudienceMessage) {
@@ -276,7 +322,8 @@ private func checkThread(_ message: AudienceMessage) {
     case .note(let note), .fanOut(let note):
         check((try? Note.parse(note.bytes)) == note, "a note does not round-trip")
         switch note.action {
-        case .comment, .edit: check(!note.text.isEmpty && note.text.utf8.count <= Note.maxTextBytes, "note text out of range")
+        case .comment: check((!note.text.isEmpty || !note.attachments.isEmpty) && note.text.utf8.count <= Note.maxTextBytes, "note text out of range")
+        case .edit: check(!note.text.isEmpty && note.text.utf8.count <= Note.maxTextBytes, "note text out of range")
         case .reaction: check(note.text.utf8.count <= Note.maxReactionBytes, "reaction out of range")
         case .delete: check(note.text.isEmpty, "a delete with text")
         }

@@ -71,8 +71,8 @@ func rawFanOut(_ note: [UInt8], signer: SigningKey) -> [UInt8] {
     try write("note-unknown-action.txt", header("note", "malformed", "action 9"), try sealed(rawNote(action: 9, writer: bob.publicKey, signer: bob)))
     try write("note-unknown-kind.txt", header("note", "malformed", "inner kind 4"),
               try sealed(rawNote(action: 1, writer: bob.publicKey, signer: bob, kind: 4)))
-    try write("note-unsupported-version.txt", header("note", "unsupported version", "inner version 2"),
-              try sealed(rawNote(action: 1, writer: bob.publicKey, signer: bob, version: 2)))
+    try write("note-unsupported-version.txt", header("note", "unsupported version", "inner version 3"),
+              try sealed(rawNote(action: 1, writer: bob.publicKey, signer: bob, version: 3)))
     try write("note-comment-revision.txt", header("note", "malformed", "a comment with revision 1"),
               try sealed(rawNote(action: 1, writer: bob.publicKey, revision: 1, signer: bob)))
     try write("note-delete-with-text.txt", header("note", "malformed", "a delete that carries text"),

@@ -219,5 +219,6 @@ try writeInboxUpdateVectors()
 try writeThreadVectors()
 try writeDirectVectors()
 try writeInvitationVectors()
+try writeAttachmentVectors()
 
 print("wrote \(written) vectors to \(dir)")

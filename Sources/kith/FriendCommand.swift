@@ -80,18 +80,22 @@ struct FriendCommand: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "List friends with their fingerprints.",
-            discussion: "\(VerifiedMark.mark) after a name marks a friend you verified with `kith friend verify NAME --confirm`."
+            discussion: """
+                \(VerifiedMark.mark) after a name marks a friend you verified with `kith friend verify NAME --confirm`. \
+                The name a friend gives themself in their profile (`kith profile`) is shown beside yours for them, \
+                e.g. bob (calls themself "Robert Smith"), never instead of it.
+                """
         )
 
         @OptionGroup var home: HomeOptions
 
-        @Flag(help: "Print a JSON array of {name, fingerprint, card_name, relays, verified}.")
+        @Flag(help: "Print a JSON array of {name, fingerprint, card_name, profile_name (absent if none), relays, verified}.")
         var json = false
 
         func run() async throws {
             let friends = try await home.run(FriendListRequest())
             if json { return try Console.json(friends) }
-            for f in friends { Console.out("\(VerifiedMark.name(f.name, verified: f.verified))  \(f.fingerprint)") }
+            for f in friends { Console.out("\(ProfileCommand.shown(f.name, verified: f.verified, profileName: f.profileName))  \(f.fingerprint)") }
         }
     }
 

@@ -34,6 +34,7 @@ struct Kith: AsyncParsableCommand {
             CommentCommand.self, ReactCommand.self, EditCommand.self, DeleteCommand.self,
             ShowCommand.self,
             DirectCommand.self, ChatCommand.self,
+            ProfileCommand.self,
         ]
     )
 

@@ -29,6 +29,11 @@ struct Vector: CustomStringConvertible {
         return value
     }
 
+    /// The `attachment-N` lines, in order.
+    var attachments: [String] {
+        (1...KithProtocol.Attachment.maxCount).compactMap { fields["attachment-\($0)"] }
+    }
+
     static func all() throws -> [Vector] {
         let dir = Bundle.module.resourceURL!.appendingPathComponent("Vectors").path
         return try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".txt") }.sorted()
@@ -94,6 +99,7 @@ func outcome(of v: Vector) throws -> String {
             #expect(post.id == v.hex("post-id"))
             #expect(post.createdAt == UInt64(v.fields["created-at"]!))
             #expect(post.text == v.fields["text"])
+            #expect(post.attachments.map(attachmentSummary) == v.attachments)
             #expect(envelope.payload.count == 16 + 24 + Int(v.fields["padded-length"]!)! + 16)
         case "member-list":
             let envelope = try Envelope(bytes: Hex.decode(v.body)!)
@@ -124,6 +130,22 @@ func outcome(of v: Vector) throws -> String {
             #expect(note.revision == UInt64(v.fields["revision"]!))
             #expect(note.createdAt == UInt64(v.fields["created-at"]!))
             #expect(note.text == (v.fields["text"] ?? ""))
+            #expect(note.attachments.map(attachmentSummary) == v.attachments)
+        case "profile":
+            let envelope = try Envelope(bytes: Hex.decode(v.body)!)
+            let key = try BoxKey(secretKey: v.hex("recipient-encryption-secret"))
+            let profile = try Profile.open(envelope, keys: [key], me: v.hex("recipient-identity"), now: now)
+            #expect(profile.author == v.hex("author"))
+            #expect(profile.sequence == UInt64(v.fields["sequence"]!))
+            #expect(profile.createdAt == UInt64(v.fields["created-at"]!))
+            #expect((profile.name ?? "") == v.fields["name"])
+            #expect(profile.bio == v.fields["bio"])
+            #expect([profile.avatar].compactMap { $0 }.map(attachmentSummary) == v.attachments)
+            #expect(envelope.bytes.count == 1_078)
+        case "blob":
+            let ref = BlobRef(id: v.hex("id"), key: v.hex("key"), size: UInt64(v.fields["size"]!)!)
+            let plain = try AttachmentCipher.decrypt(Hex.decode(v.body)!, ref: ref)
+            #expect(plain == v.hex("plaintext"))
         case "request":
             let message = SignedRequest.message(method: v.fields["method"]!, path: v.fields["path"]!,
                                                 timestamp: UInt64(v.fields["timestamp"]!)!, nonce: v.hex("nonce"), body: v.hex("body"))
@@ -192,7 +214,7 @@ func outcome(of v: Vector) throws -> String {
         #expect(vectors.allSatisfy { $0.fields["now"] != nil }, "every vector names its evaluation time")
         let kinds = Set(vectors.compactMap { $0.fields["kind"] })
         #expect(kinds == ["card", "key-message", "key-update", "inbox-update", "post", "note", "fan-out", "member-list", "request", "audience-key", "drop",
-                          "batch", "ack", "keystore", "invitation", "sealed-invitation", "friend-request"])
+                          "batch", "ack", "keystore", "invitation", "sealed-invitation", "friend-request", "profile", "blob"])
         let expects = Set(vectors.compactMap { $0.fields["expect"] })
         for kind in ProtocolError.Kind.allCases {
             #expect(expects.contains(kind.rawValue), "no vector expects \(kind.rawValue)")
@@ -219,4 +241,14 @@ func outcome(of v: Vector) throws -> String {
         } catch let error as ProtocolError { result = error.kind.rawValue }
         #expect(result == v.fields["expect"])
     }
+}
+
+/// An attachment as a vector's `attachment-N` line gives it: kind, media
+/// type, name (- for none), size, width x height, blob id and key, then the
+/// thumbnail's size (0: none) and, if any, its id and key.
+func attachmentSummary(_ a: KithProtocol.Attachment) -> String {
+    var s = "\(a.kind == .photo ? "photo" : "file") \(a.mediaType) \(a.name.isEmpty ? "-" : a.name) \(a.blob.size) \(a.width)x\(a.height)"
+    s += " \(Hex.encode(a.blob.id)) \(Hex.encode(a.blob.key))"
+    if let t = a.thumbnail { s += " \(t.size) \(Hex.encode(t.id)) \(Hex.encode(t.key))" } else { s += " 0" }
+    return s
 }
