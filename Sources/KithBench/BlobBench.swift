@@ -22,9 +22,7 @@ enum BlobBench {
         let boxes = try await RelayBench.mailboxes(audience, on: RelayClient(baseURL: relay.url))
         // Ciphertext is indistinguishable from random bytes, and the relay never decrypts.
         let blob = randomBytes(blobBytes)
-        var body: [UInt8] = [1, UInt8(boxes.count >> 8), UInt8(boxes.count & 0xff)]
-        for box in boxes { body += box.target.mailbox + box.target.token }
-        body += blob
+        let body = BlobUpload.header(targets: DropRequest.Targets(boxes.map(\.target))) + blob
         let before = try await relay.store.databaseBytes()
         var request = HTTPClientRequest(url: relay.url + "/v1/blobs")
         request.method = .POST

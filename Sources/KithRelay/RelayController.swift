@@ -328,7 +328,7 @@ public struct RelayController: Sendable {
         defer { withExtendedLifetime(permit) {} }
         let body = try await collectUpload(request)
         let upload: (targets: [DropRequest.Target], blobStart: Int)
-        do { upload = try Self.parseUpload(body) } catch let error as ProtocolError {
+        do { upload = try BlobUpload.parse(body) } catch let error as ProtocolError {
             throw HTTPError(.badRequest, message: error.description)
         }
         let targets = upload.targets, blob = body[upload.blobStart...]
@@ -371,24 +371,6 @@ public struct RelayController: Sendable {
             bytes.append(contentsOf: buffer.readableBytesView)
         }
         return bytes
-    }
-
-    /// Temporary reading of an upload body, `version u8 || count u16 ||
-    /// count × (mailbox || token) || blob`, until `BlobUpload.parse` is in KithProtocol.
-    static func parseUpload(_ body: [UInt8]) throws -> (targets: [DropRequest.Target], blobStart: Int) {
-        guard body.count >= 3 else { throw ProtocolError.malformed("blob upload: truncated") }
-        guard body[0] == 1 else { throw ProtocolError(.unsupportedVersion, "blob upload: version \(body[0]) is not supported") }
-        let n = Int(body[1]) << 8 | Int(body[2])
-        guard (1...DropRequest.maxTargets).contains(n) else { throw ProtocolError.malformed("blob upload: needs 1 to \(DropRequest.maxTargets) targets") }
-        let start = 3 + 64 * n
-        guard body.count >= start + 41 else { throw ProtocolError.malformed("blob upload: truncated (the blob is at least 41 bytes)") }
-        var seen = Set<ArraySlice<UInt8>>(), targets: [DropRequest.Target] = []
-        for i in 0..<n {
-            let at = 3 + 64 * i
-            guard seen.insert(body[at..<at + 32]).inserted else { throw ProtocolError.malformed("blob upload: target \(i) names a mailbox named before") }
-            targets.append(.init(mailbox: Array(body[at..<at + 32]), token: Array(body[at + 32..<at + 64])))
-        }
-        return (targets, start)
     }
 
     /// Streams a blob to an owner whose mailbox references it, a page at a

@@ -176,9 +176,11 @@ extension SQLiteRelayStore {
         }
     }
 
-    /// A blob's id: BLAKE2b-256 of its bytes.
+    /// A blob's id: BLAKE2b-256 of its bytes, hashed in place.
     static func blobID(_ blob: ArraySlice<UInt8>) -> [UInt8] {
-        Hash.blake2b(Array(blob))
+        let hash = Hash.Blake2bStream(length: 32)
+        hash.update(blob)
+        return hash.finish()
     }
 }
 

@@ -19,7 +19,7 @@ struct RawAnswer {
 
 /// A blob upload's body: `version || count u16 || count × (mailbox || token) || blob`.
 func blobUploadBody(_ targets: [DropRequest.Target], _ blob: [UInt8]) -> [UInt8] {
-    [1, UInt8(targets.count >> 8), UInt8(targets.count & 0xff)] + targets.flatMap { $0.mailbox + $0.token } + blob
+    BlobUpload.header(targets: DropRequest.Targets(targets)) + blob
 }
 
 /// The relay's blob routes over real HTTP, each request on a connection of its own.
