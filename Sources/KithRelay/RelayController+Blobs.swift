@@ -38,20 +38,9 @@ extension RelayController {
         guard blob.count <= configuration.maxBlobBytes else { throw blobTooLarge }
         let tokenHashes = targets.map { DropToken.hash($0.token) }
         do { try drops.admit(tokenHashes: tokenHashes) } catch { throw Self.refusal(error) }
-        var result: DropResult
-        do {
-            result = try await store.storeBlob(blob, for: targets, now: configuration.clock(), ttl: configuration.ttlSeconds, quota: configuration.quota)
-        } catch let full as MailboxFull {
-            if tokenHashes.indices.contains(full.target) { drops.accepted(tokenHashes: [tokenHashes[full.target]]) }
-            let quota = configuration.quota ?? .standard
-            throw RelayRefusal(RelayRefusal.insufficientStorage, "mailbox_full",
-                               "the mailbox of target \(full.target) is full (at most \(quota.envelopes) items and \(quota.bytes) bytes); nothing was stored",
-                               retryAfter: configuration.mailboxFullRetryAfter)
+        let (result, _) = try await settle(tokenHashes: tokenHashes) {
+            try await store.storeBlob(blob, for: targets, now: configuration.clock(), ttl: configuration.ttlSeconds, quota: configuration.quota)
         }
-        guard result.accepted > 0 else { throw RelayRefusal(.forbidden, "no_valid_token", "no valid drop token for any target mailbox") }
-        if !result.full.isEmpty { result.retryAfter = configuration.mailboxFullRetryAfter }
-        let invalid = Set(result.refused)
-        drops.accepted(tokenHashes: tokenHashes.indices.filter { !invalid.contains($0) }.map { tokenHashes[$0] })
         context.logger.debug("blob stored", metadata: ["targets": "\(targets.count)", "bytes": "\(blob.count)"])
         return try json(result)
     }

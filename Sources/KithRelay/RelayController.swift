@@ -78,27 +78,36 @@ public struct RelayController: Sendable {
         }
         let tokenHashes = drop.targets.list.map { DropToken.hash($0.token) }
         do { try drops.admit(tokenHashes: tokenHashes) } catch { throw Self.refusal(error) }
+        let (result, accepted) = try await settle(tokenHashes: tokenHashes) {
+            try await store.drop(drop, now: configuration.clock(), ttl: configuration.ttlSeconds, quota: configuration.quota)
+        }
+        // The owners waiting for mail in the accepted mailboxes are woken.
+        for i in accepted { waiters.notify(drop.targets.list[i].mailbox) }
+        context.logger.debug("drop stored", metadata: ["targets": "\(drop.targets.count)", "bytes": "\(drop.envelope.count)"])
+        return try json(result)
+    }
+
+    /// Stores a drop or a blob upload (`store`) and settles its answer, the
+    /// same for both: `MailboxFull` is 507 (the full target's token counted
+    /// from now on), no valid token 403; once stored, the valid tokens
+    /// (full mailboxes' too) are counted from now on. Returns the answer and
+    /// the indexes of the targets whose mailboxes took it.
+    func settle(tokenHashes: [[UInt8]], _ store: () async throws -> DropResult) async throws -> (result: DropResult, accepted: [Int]) {
         var result: DropResult
-        do {
-            result = try await store.drop(drop, now: configuration.clock(), ttl: configuration.ttlSeconds, quota: configuration.quota)
-        } catch let full as MailboxFull {
+        do { result = try await store() } catch let full as MailboxFull {
             // Its token is valid: from now on its drops are counted too, full or not.
             if tokenHashes.indices.contains(full.target) { drops.accepted(tokenHashes: [tokenHashes[full.target]]) }
             let quota = configuration.quota ?? .standard
             throw RelayRefusal(RelayRefusal.insufficientStorage, "mailbox_full",
-                               "the mailbox of target \(full.target) is full (at most \(quota.envelopes) envelopes and \(quota.bytes) bytes); nothing was stored",
+                               "the mailbox of target \(full.target) is full (at most \(quota.envelopes) envelopes and blobs and \(quota.bytes) bytes); nothing was stored",
                                retryAfter: configuration.mailboxFullRetryAfter)
         }
         guard result.accepted > 0 else { throw RelayRefusal(.forbidden, "no_valid_token", "no valid drop token for any target mailbox") }
         if !result.full.isEmpty { result.retryAfter = configuration.mailboxFullRetryAfter }
-        // Committed: the valid tokens (full mailboxes' too) are counted from now on, and the owners
-        // waiting for mail in the accepted mailboxes are woken.
         let invalid = Set(result.refused), full = Set(result.full)
         let valid = tokenHashes.indices.filter { !invalid.contains($0) }
         drops.accepted(tokenHashes: valid.map { tokenHashes[$0] })
-        for i in valid where !full.contains(i) { waiters.notify(drop.targets.list[i].mailbox) }
-        context.logger.debug("drop stored", metadata: ["targets": "\(drop.targets.count)", "bytes": "\(drop.envelope.count)"])
-        return try json(result)
+        return (result, valid.filter { !full.contains($0) })
     }
 
     static func refusal(_ error: DropRateLimiter.Refusal) -> RelayRefusal {
