@@ -299,7 +299,7 @@ struct BlobHTTP {
             let body = blobUploadBody([bob.target], blob)
             let connection = try RawConnection(port: http.port)
             // The head and 1 MiB at once, then 1 MiB a second, 6 seconds in all: each piece earns 16 seconds
-            // more, room for a machine so loaded that this task wakes several seconds late.
+            // more, room for a machine so loaded that the test wakes several seconds late.
             let head = Array("POST /v1/blobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: \(body.count)\r\n\r\n".utf8)
             for start in stride(from: 0, to: body.count, by: 1 << 20) {
                 if start > 0 { try await Task.sleep(for: .seconds(1)) }
