@@ -10,14 +10,28 @@ import NIOCore
 /// checked and answered like drops, and owner-signed downloads and deletions.
 extension RelayController {
     /// A blob upload is checked like a drop, in this order: the client
-    /// address's rate and the uploads in progress (before the body is read),
-    /// the body's size (413, as it arrives), its form (400), the blob's size
-    /// (413), each target token's rate (429), then, in the transaction that
-    /// stores it, the tokens (403 if none is valid) and the quotas (a full
-    /// mailbox named in `full`; 507 if every one is full).
+    /// address's rate (before any of the body is read); the upload's header
+    /// and the first bytes of its blob, read alone (400 if malformed), each
+    /// target token's rate (429) and whether any token is valid for its
+    /// mailbox (403 if none): a client with no valid token never holds an
+    /// upload's place or its memory. Then the uploads in progress (per
+    /// address and in all), the body's size (413, as it arrives), the
+    /// blob's size (413), and, in the transaction that stores it, the
+    /// tokens again (403 if none is valid any more) and the blob quotas (a
+    /// full mailbox named in `full`; 507 if every one is full).
     func uploadBlob(_ request: Request, _ context: RelayRequestContext) async throws -> Response {
         let address = client(request, context)
         do { try drops.admit(address: address) } catch { throw Self.refusal(error) }
+        var body = request.body.makeAsyncIterator()
+        var bytes = try await readHeader(&body)
+        let upload: (targets: [DropRequest.Target], blobStart: Int)
+        do { upload = try BlobUpload.parse(bytes) } catch let error as ProtocolError {
+            throw HTTPError(.badRequest, message: error.description)
+        }
+        let targets = upload.targets
+        let tokenHashes = targets.map { DropToken.hash($0.token) }
+        do { try drops.admit(tokenHashes: tokenHashes) } catch { throw Self.refusal(error) }
+        guard try await store.anyValidToken(targets) else { throw Self.noValidToken }
         let permit: FetchLimiter.Permit
         do { permit = try blobUploads.acquire(mailbox: [], client: Hex.encode(DropRateLimiter.addressKey(address))) } catch {
             switch error {
@@ -29,15 +43,9 @@ extension RelayController {
             }
         }
         defer { withExtendedLifetime(permit) {} }
-        let body = try await collectUpload(request)
-        let upload: (targets: [DropRequest.Target], blobStart: Int)
-        do { upload = try BlobUpload.parse(body) } catch let error as ProtocolError {
-            throw HTTPError(.badRequest, message: error.description)
-        }
-        let targets = upload.targets, blob = body[upload.blobStart...]
+        try await collectUpload(request, &body, into: &bytes)
+        let blob = bytes[upload.blobStart...]
         guard blob.count <= configuration.maxBlobBytes else { throw blobTooLarge }
-        let tokenHashes = targets.map { DropToken.hash($0.token) }
-        do { try drops.admit(tokenHashes: tokenHashes) } catch { throw Self.refusal(error) }
         let (result, _) = try await settle(tokenHashes: tokenHashes) {
             try await store.storeBlob(blob, for: targets, now: configuration.clock(), ttl: configuration.ttlSeconds, quota: configuration.quota)
         }
@@ -49,20 +57,47 @@ extension RelayController {
         RelayRefusal(.contentTooLarge, "blob_too_large", "blob is larger than this relay's limit of \(configuration.maxBlobBytes) bytes")
     }
 
-    /// An upload's body, collected into one array as it arrives (reserved up
-    /// front from its Content-Length, which `RequestSizeLimits` has checked),
-    /// refused with 413 as soon as it passes the upload's limit.
-    private func collectUpload(_ request: Request) async throws -> [UInt8] {
-        let limit = configuration.maxBlobUploadBytes
+    static let noValidToken = RelayRefusal(.forbidden, "no_valid_token", "no valid drop token for any target mailbox")
+
+    /// The start of an upload's body: its header (3 + 64 × count bytes, the
+    /// count read from its first 3) and the blob's first 41 bytes, or less
+    /// if the body ends sooner; at most 64,044 bytes, whatever the client
+    /// declares, and possibly a little of what follows.
+    private func readHeader(_ body: inout RequestBody.AsyncIterator) async throws -> [UInt8] {
         var bytes: [UInt8] = []
-        if let declared = request.headers[.contentLength].flatMap({ Int($0) }), (0...limit).contains(declared) {
+        var wanted = 3
+        while bytes.count < wanted, let buffer = try await body.next() {
+            bytes.append(contentsOf: buffer.readableBytesView)
+            if wanted == 3, bytes.count >= 3 {
+                let count = min(Int(bytes[1]) << 8 | Int(bytes[2]), DropRequest.maxTargets)
+                wanted = 3 + 64 * count + BlobUpload.minBlobLength
+            }
+        }
+        return bytes
+    }
+
+    /// The rest of an upload's body, appended to its start as it arrives
+    /// (reserved up front from its Content-Length, which `RequestSizeLimits`
+    /// has checked), refused with 413 as soon as it passes the upload's limit.
+    private func collectUpload(_ request: Request, _ body: inout RequestBody.AsyncIterator, into bytes: inout [UInt8]) async throws {
+        let limit = configuration.maxBlobUploadBytes
+        guard bytes.count <= limit else { throw blobTooLarge }
+        if let declared = request.headers[.contentLength].flatMap({ Int($0) }), (bytes.count...limit).contains(declared) {
             bytes.reserveCapacity(declared)
         }
-        for try await buffer in request.body {
+        while let buffer = try await body.next() {
             guard buffer.readableBytes <= limit - bytes.count else { throw blobTooLarge }
             bytes.append(contentsOf: buffer.readableBytesView)
         }
-        return bytes
+    }
+
+    /// An owner's blob references, oldest first: all of them, as a mailbox
+    /// holds at most `MailboxQuota.blobs` (the standard number without a
+    /// quota), so that the owner can release those no post of theirs names.
+    func listBlobs(_ request: Request, _ context: RelayRequestContext) async throws -> Response {
+        let (mailbox, _) = try await authenticate(request, context)
+        let limit = (configuration.quota ?? .standard).blobs
+        return try json(BlobList(blobs: try await store.blobs(of: mailbox, limit: limit)))
     }
 
     /// Streams a blob to an owner whose mailbox references it, a page at a
@@ -111,6 +146,8 @@ extension RelayController {
         guard let id = decode32(context.parameters.get("id")) else { throw HTTPError(.badRequest, message: "blob id must be 32 bytes of base64url") }
         return id
     }
+
+    private struct BlobList: Encodable { let blobs: [BlobListing] }
 
     private static let noSuchBlob = RelayRefusal(.notFound, "no_such_blob", "this mailbox holds no such blob: it was deleted, it expired, or it never was")
 }

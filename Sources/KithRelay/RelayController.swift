@@ -53,6 +53,7 @@ public struct RelayController: Sendable {
         router.put("/v1/mailboxes/:mailbox/invitations/:id") { request, context in try await putInvitation(request, context) }
         router.post("/v1/invitations/:id/take") { request, context in try await takeInvitation(request, context) }
         router.post("/v1/blobs") { request, context in try await uploadBlob(request, context) }
+        router.get("/v1/mailboxes/:mailbox/blobs") { request, context in try await listBlobs(request, context) }
         router.get("/v1/mailboxes/:mailbox/blobs/:id") { request, context in try await downloadBlob(request, context) }
         router.delete("/v1/mailboxes/:mailbox/blobs/:id") { request, context in try await releaseBlob(request, context) }
     }
@@ -102,7 +103,7 @@ public struct RelayController: Sendable {
                                "the mailbox of target \(full.target) is full (at most \(quota.envelopes) envelopes and blobs and \(quota.bytes) bytes); nothing was stored",
                                retryAfter: configuration.mailboxFullRetryAfter)
         }
-        guard result.accepted > 0 else { throw RelayRefusal(.forbidden, "no_valid_token", "no valid drop token for any target mailbox") }
+        guard result.accepted > 0 else { throw Self.noValidToken }
         if !result.full.isEmpty { result.retryAfter = configuration.mailboxFullRetryAfter }
         let invalid = Set(result.refused), full = Set(result.full)
         let valid = tokenHashes.indices.filter { !invalid.contains($0) }
