@@ -401,12 +401,12 @@ struct BlobHTTP {
                     + body.prefix(body.count / 2))
                 return connection
             }
-            /// Sends an upload with a valid token and a blob too short (400 once admitted) until the
-            /// relay refuses it: the stalled uploads take their places as soon as their headers are read.
+            /// Sends a small valid upload (stored once admitted) until the relay refuses it: the stalled
+            /// uploads take their places as soon as their headers are read.
             func refusedUpload(from source: String) async throws -> RawAnswer {
                 for _ in 0..<200 {
-                    let answer = try await http.send("POST", "/v1/blobs", body: blobUploadBody([bob.target], randomBytes(10)), from: source)
-                    if answer.status != 400 { return answer }
+                    let answer = try await http.upload([bob.target], randomBytes(1000), from: source)
+                    if answer.status != 200 { return answer }
                     try await Task.sleep(for: .milliseconds(50))
                 }
                 throw RawConnection.Failure("never refused")

@@ -15,7 +15,9 @@ extension RelayStorageContract {
             // Again, and for dave too now: the blob is not stored twice, and bob and carol hold one reference each still.
             _ = try await store.storeBlob(blob[...], for: [bob.target, carol.target, dave.target], now: 20, ttl: 100, quota: nil)
             #expect(try await store.counts() == RelayCounts(mailboxes: 3, bodies: 0, deliveries: 0, bodyBytes: 0, blobs: 1, blobBytes: blob.count))
-            #expect(try await store.usage(of: bob.id)! == (1, blob.count))
+            // Counted in the blob quota, not the envelopes'.
+            #expect(try await store.usage(of: bob.id)! == (0, 0))
+            #expect(try await store.blobs(of: bob.id, limit: 10).map(\.size) == [blob.count])
             #expect(try await store.blobSize(id: id, mailbox: bob.id) == blob.count)
             #expect(try await store.blobSize(id: id, mailbox: Box().id) == nil)
             // Read in pieces, the last one short.
