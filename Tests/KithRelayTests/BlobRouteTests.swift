@@ -487,6 +487,45 @@ struct BlobHTTP {
     }
 }
 
+/// A relay from before blobs had a quota of their own moves each mailbox's
+/// blob references out of its envelope counts into its blob counts.
+@Suite struct BlobQuotaMigrationTests {
+    @Test func blobReferencesLeaveTheEnvelopeCounts() async throws {
+        let dir = try BlobRouteTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let bob = TestMailbox(), carol = TestMailbox()
+        let blob = randomBytes(7000), id = Hash.blake2b(blob)
+        do {
+            let old = try SQLiteRelayStore(path: dir + "/relay.sqlite", migratingUpTo: "v6-blobs")
+            for m in [bob, carol] {
+                _ = try await old.register(mailbox: m.key.publicKey, now: 1)
+                try await old.addToken(hash: DropToken.hash(m.token), mailbox: m.key.publicKey, now: 1)
+            }
+            _ = try await old.drop(DropRequest(targets: [bob.target], envelope: envelopeBytes()), now: 1, ttl: 1000, quota: nil)
+            try await old.writer.write { db in
+                try db.execute(sql: "INSERT INTO blob (id, size, data, created_at) VALUES (?, ?, ?, 1)", arguments: [Data(id), blob.count, Data(blob)])
+                for m in [bob, carol] {
+                    try db.execute(sql: "INSERT INTO blob_ref (mailbox, blob, received_at, expires_at) VALUES (?, ?, 1, 1000)",
+                                   arguments: [Data(m.key.publicKey), Data(id)])
+                }
+            }
+            #expect(try await old.usage(of: bob.key.publicKey)! == (2, 574 + 7000))
+        }
+        let store = try SQLiteRelayStore(path: dir + "/relay.sqlite")
+        #expect(try await store.usage(of: bob.key.publicKey)! == (1, 574))
+        #expect(try await store.usage(of: carol.key.publicKey)! == (0, 0))
+        #expect(try await store.blobs(of: bob.key.publicKey, limit: 10) == [BlobListing(id: Base64URL.encode(id), size: 7000, receivedAt: 1, expiresAt: 1000)])
+        // The blob counts moved: with room for one blob, carol's holds one already and takes no other.
+        let quota = MailboxQuota(bytes: 1 << 20, envelopes: 10, blobBytes: 1 << 20, blobs: 1)
+        await #expect(throws: MailboxFull(target: 0)) {
+            try await store.storeBlob(randomBytes(100)[...], for: [carol.target], now: 2, ttl: 1000, quota: quota)
+        }
+        #expect(try await store.releaseBlob(id: id, mailbox: carol.key.publicKey))
+        #expect(try await store.storeBlob(randomBytes(100)[...], for: [carol.target], now: 2, ttl: 1000, quota: quota).accepted == 1)
+        #expect(try await store.usage(of: carol.key.publicKey)! == (0, 0))
+    }
+}
+
 /// A real relay process keeps the blobs it acknowledged across a kill and a start.
 @Suite(.serialized) struct BlobDurabilityTests {
     @Test func aKilledRelayKeepsItsBlobs() async throws {
