@@ -46,7 +46,7 @@ extension RelayController {
         try await collectUpload(request, &body, into: &bytes)
         let blob = bytes[upload.blobStart...]
         guard blob.count <= configuration.maxBlobBytes else { throw blobTooLarge }
-        let (result, _) = try await settle(tokenHashes: tokenHashes) {
+        let (result, _) = try await settle(tokenHashes: tokenHashes, blobs: true) {
             try await store.storeBlob(blob, for: targets, now: configuration.clock(), ttl: configuration.ttlSeconds, quota: configuration.quota)
         }
         context.logger.debug("blob stored", metadata: ["targets": "\(targets.count)", "bytes": "\(blob.count)"])

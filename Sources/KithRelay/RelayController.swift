@@ -91,16 +91,18 @@ public struct RelayController: Sendable {
     /// Stores a drop or a blob upload (`store`) and settles its answer, the
     /// same for both: `MailboxFull` is 507 (the full target's token counted
     /// from now on), no valid token 403; once stored, the valid tokens
-    /// (full mailboxes' too) are counted from now on. Returns the answer and
+    /// (full mailboxes' too) are counted from now on. The 507 names the
+    /// blob quota if `blobs`, else the envelope quota. Returns the answer and
     /// the indexes of the targets whose mailboxes took it.
-    func settle(tokenHashes: [[UInt8]], _ store: () async throws -> DropResult) async throws -> (result: DropResult, accepted: [Int]) {
+    func settle(tokenHashes: [[UInt8]], blobs: Bool = false, _ store: () async throws -> DropResult) async throws -> (result: DropResult, accepted: [Int]) {
         var result: DropResult
         do { result = try await store() } catch let full as MailboxFull {
             // Its token is valid: from now on its drops are counted too, full or not.
             if tokenHashes.indices.contains(full.target) { drops.accepted(tokenHashes: [tokenHashes[full.target]]) }
             let quota = configuration.quota ?? .standard
+            let most = blobs ? "\(quota.blobs) blobs and \(quota.blobBytes) bytes of blobs" : "\(quota.envelopes) envelopes and \(quota.bytes) bytes"
             throw RelayRefusal(RelayRefusal.insufficientStorage, "mailbox_full",
-                               "the mailbox of target \(full.target) is full (at most \(quota.envelopes) envelopes and blobs and \(quota.bytes) bytes); nothing was stored",
+                               "the mailbox of target \(full.target) is full (at most \(most)); nothing was stored",
                                retryAfter: configuration.mailboxFullRetryAfter)
         }
         guard result.accepted > 0 else { throw Self.noValidToken }
