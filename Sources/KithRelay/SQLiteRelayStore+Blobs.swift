@@ -10,9 +10,10 @@ extension SQLiteRelayStore {
     /// with its own expiry. A blob is a row of a rowid table so that it can
     /// be written and read a piece at a time (SQLite's incremental blob
     /// I/O) rather than bound or read whole. A reference counts in its
-    /// mailbox's quota as one item of the blob's size, kept by triggers
-    /// beside the deliveries' (a reference is always deleted before its
-    /// blob, so the blob's size is there to read).
+    /// mailbox's counts as one item of the blob's size, kept by triggers (a
+    /// reference is always deleted before its blob, so the blob's size is
+    /// there to read): here beside the deliveries', moved to counts of
+    /// their own by `countBlobsApart`.
     static func createBlobTables(_ db: Database) throws {
         try db.execute(sql: """
             CREATE TABLE blob (id BLOB PRIMARY KEY NOT NULL, size INTEGER NOT NULL, data BLOB NOT NULL, created_at INTEGER NOT NULL);
