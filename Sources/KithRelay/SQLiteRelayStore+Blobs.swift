@@ -33,11 +33,13 @@ extension SQLiteRelayStore {
 
     /// Blob references count in quotas of their own (the mailbox's `blobs`
     /// and `blob_bytes`), no longer in its envelopes and bytes: blobs must
-    /// never make a mailbox refuse envelopes. The counts are moved over.
+    /// never make a mailbox refuse envelopes. The counts are moved over, and
+    /// an owner's listing reads its references in order from an index.
     static func countBlobsApart(_ db: Database) throws {
         try db.execute(sql: """
             ALTER TABLE mailbox ADD COLUMN blobs INTEGER NOT NULL DEFAULT 0;
             ALTER TABLE mailbox ADD COLUMN blob_bytes INTEGER NOT NULL DEFAULT 0;
+            CREATE INDEX blob_ref_listing ON blob_ref(mailbox, received_at);
             DROP TRIGGER blob_ref_counted;
             DROP TRIGGER blob_ref_uncounted;
             UPDATE mailbox SET blobs = (SELECT count(*) FROM blob_ref r WHERE r.mailbox = mailbox.id),
@@ -67,7 +69,7 @@ extension SQLiteRelayStore {
         static let referenced = "SELECT b.size FROM blob_ref r JOIN blob b ON b.id = r.blob WHERE r.mailbox = ? AND r.blob = ?"
         static let release = "DELETE FROM blob_ref WHERE mailbox = ? AND blob = ?"
         static let deleteUnreferenced = "DELETE FROM blob WHERE id = ? AND NOT EXISTS (SELECT 1 FROM blob_ref r WHERE r.blob = blob.id)"
-        static let valid = "SELECT EXISTS (SELECT 1 FROM drop_token WHERE hash = ? AND mailbox = ?)"
+        static let valid = "SELECT 1 FROM drop_token WHERE hash = ? AND mailbox = ?"
         static let list = "SELECT blob, received_at, expires_at, (SELECT size FROM blob b WHERE b.id = r.blob) FROM blob_ref r WHERE r.mailbox = ? ORDER BY received_at, blob LIMIT ?"
         static let expired = "SELECT mailbox, blob FROM blob_ref WHERE expires_at <= ? ORDER BY expires_at LIMIT ?"
     }
@@ -118,7 +120,7 @@ extension SQLiteRelayStore {
     public func anyValidToken(_ targets: [DropRequest.Target]) async throws -> Bool {
         try await writer.read { db in
             let check = try db.cachedStatement(sql: BlobSQL.valid)
-            for target in targets where try Bool.fetchOne(check, arguments: [Data(DropToken.hash(target.token)), Data(target.mailbox)]) == true {
+            for target in targets where try Int.fetchOne(check, arguments: [Data(DropToken.hash(target.token)), Data(target.mailbox)]) != nil {
                 return true
             }
             return false
