@@ -401,11 +401,13 @@ struct BlobHTTP {
                     + body.prefix(body.count / 2))
                 return connection
             }
-            /// Sends a small valid upload (stored once admitted) until the relay refuses it: the stalled
-            /// uploads take their places as soon as their headers are read.
+            /// Sends a small valid upload (stored once admitted; the same blob each time, so one reference)
+            /// until the relay refuses it: the stalled uploads take their places as soon as their headers
+            /// are read, which on a loaded machine may take a while.
+            let probe = randomBytes(1000)
             func refusedUpload(from source: String) async throws -> RawAnswer {
-                for _ in 0..<200 {
-                    let answer = try await http.upload([bob.target], randomBytes(1000), from: source)
+                for _ in 0..<1200 {
+                    let answer = try await http.upload([bob.target], probe, from: source)
                     if answer.status != 200 { return answer }
                     try await Task.sleep(for: .milliseconds(50))
                 }
