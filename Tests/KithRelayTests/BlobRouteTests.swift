@@ -401,30 +401,33 @@ struct BlobHTTP {
                     + body.prefix(body.count / 2))
                 return connection
             }
-            /// Sends a small valid upload (stored once admitted; the same blob each time, so one reference)
-            /// until the relay refuses it: the stalled uploads take their places as soon as their headers
-            /// are read, which on a loaded machine may take a while.
-            let probe = randomBytes(1000)
-            func refusedUpload(from source: String) async throws -> RawAnswer {
-                for _ in 0..<1200 {
-                    let answer = try await http.upload([bob.target], probe, from: source)
-                    if answer.status != 200 { return answer }
-                    try await Task.sleep(for: .milliseconds(50))
+            /// Stalls uploads from `sources`, then sends a small valid upload (the same blob each time, so
+            /// one reference) from `probe`, until the relay refuses it. A stalled upload takes its place
+            /// once its header is read; should the probe before it have held a place at that moment, it is
+            /// refused instead, so an upload stored means the stalled ones are let go and stalled again.
+            let blob = randomBytes(1000)
+            func refusedUpload(stalling sources: [String], probe: String) async throws -> (answer: RawAnswer, held: [RawConnection]) {
+                for _ in 0..<100 {
+                    var held: [RawConnection] = []
+                    for source in sources { held.append(try await stalled(from: source)) }
+                    try await Task.sleep(for: .milliseconds(100))
+                    let answer = try await http.upload([bob.target], blob, from: probe)
+                    if answer.status != 200 { return (answer, held) }
+                    held.removeAll()  // closed: their places are let go before the next round
+                    try await Task.sleep(for: .milliseconds(500))
                 }
-                throw RawConnection.Failure("never refused")
+                throw RawConnection.Failure("uploads from \(probe) never refused")
             }
-            let first = try await stalled(from: "127.0.0.1"), second = try await stalled(from: "127.0.0.1")
-            let perClient = try await refusedUpload(from: "127.0.0.1")
+            let (perClient, held) = try await refusedUpload(stalling: ["127.0.0.1", "127.0.0.1"], probe: "127.0.0.1")
             #expect(perClient.status == 429 && perClient.code == "too_many_uploads" && perClient.retryAfter != nil)
             // Another address still has room, until the relay's three are taken.
-            let third = try await stalled(from: "127.0.0.2")
-            let relayBusy = try await refusedUpload(from: "127.0.0.3")
+            let (relayBusy, third) = try await refusedUpload(stalling: ["127.0.0.2"], probe: "127.0.0.3")
             #expect(relayBusy.status == 503 && relayBusy.code == "relay_busy" && relayBusy.retryAfter != nil)
             // A stalled upload finished is stored, and its place is free again.
-            try await first.send(raw: Array(body.suffix(body.count - body.count / 2)))
-            #expect(try await BlobHTTP.answer(first).status == 200)
+            try await held[0].send(raw: Array(body.suffix(body.count - body.count / 2)))
+            #expect(try await BlobHTTP.answer(held[0]).status == 200)
             #expect(try await http.upload([bob.target], randomBytes(1000), from: "127.0.0.3").status == 200)
-            _ = (second, third)
+            _ = third
         }
     }
 
