@@ -118,7 +118,7 @@ let package = Package(
         .executableTarget(name: "kith-vectors", dependencies: ["KithProtocol", "KithCrypto"], swiftSettings: swiftSettings),
         // libFuzzer harness over every decoder. scripts/fuzz.sh builds it with
         // -sanitize=fuzzer into .build-fuzz; a normal build makes a replayer of crash inputs.
-        .executableTarget(name: "kith-fuzz", dependencies: ["KithProtocol", "KithCrypto"], swiftSettings: swiftSettings),
+        .executableTarget(name: "kith-fuzz", dependencies: ["KithProtocol", "KithCrypto", "KithImage"], swiftSettings: swiftSettings),
         .testTarget(name: "KithImageTests", dependencies: ["KithImage"], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(name: "KithCryptoTests", dependencies: ["KithCrypto"], swiftSettings: swiftSettings),
         .testTarget(

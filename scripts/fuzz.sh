@@ -34,12 +34,14 @@ scratch=.build-fuzz
 # libFuzzer; KITH_FUZZ makes kith-fuzz hand its main to libFuzzer's driver
 # (declared with @_extern(c), hence the Extern feature). SwiftPM links with
 # gold by default, which fails on this link; lld, shipped with the toolchain,
-# does not. Only this scratch folder sees these flags.
+# does not. -Xcc instruments the C targets too (KithImageC's calls into the
+# image libraries). Only this scratch folder sees these flags.
 set +e
 "$SWIFT" build --scratch-path "$scratch" -c release --product kith-fuzz \
   -Xswiftc -sanitize=fuzzer,address -Xswiftc -DKITH_FUZZ \
   -Xswiftc -enable-experimental-feature -Xswiftc Extern \
-  -Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld 2>&1 \
+  -Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld \
+  -Xcc -fsanitize=fuzzer-no-link,address 2>&1 \
   | grep -v -e "found 1 file(s) which are unhandled" -e "CMakeLists.txt$"
 status=${PIPESTATUS[0]}
 set -e

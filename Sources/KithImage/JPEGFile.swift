@@ -82,10 +82,14 @@ struct JPEGFile {
     static let iccProfile = "ICC_PROFILE\0".ascii
     static let multiPicture = "MPF\0".ascii
     static let adobe = "Adobe".ascii
+    /// The segments that make the pixels: frames (SOF0-3, 5-7, 9-11, 13-15),
+    /// Huffman and arithmetic tables, scans, quantization tables, number of
+    /// lines, restart interval, hierarchical progression and expansion.
+    static let imageMarkers: Set<UInt8> = Set(0xC0 ... 0xCF).subtracting([0xC8]).union(0xDA ... 0xDF)
 
     /// The file without metadata: only the segments that shape the pixels and
-    /// their colours are kept (JFIF without its thumbnail, ICC profile, Adobe
-    /// colour transform), plus an EXIF block holding only the orientation when
+    /// their colours are kept (`imageMarkers`, JFIF without its thumbnail, ICC
+    /// profile, Adobe colour transform), plus an EXIF block holding only the orientation when
     /// that was not 1. Scan data is copied byte for byte.
     func stripped() -> (bytes: [UInt8], removed: [String]) {
         var out = JPEGFile.start
@@ -96,8 +100,8 @@ struct JPEGFile {
             switch piece {
             case .scanData(let range):
                 out += bytes[range]
-            case .standalone(let marker):
-                out += [0xFF, marker]
+            case .standalone:
+                removed.add("reserved markers")
             case .segment(let marker, let range, let payload):
                 let starts = { (prefix: [UInt8]) in bytes.has(prefix, at: payload.lowerBound) }
                 switch marker {
@@ -132,8 +136,11 @@ struct JPEGFile {
                     removed.add("comments")
                 case 0xE0 ... 0xEF:
                     removed.add("APP\(marker - 0xE0)")
-                default:
+                case _ where JPEGFile.imageMarkers.contains(marker):
                     out += bytes[range]
+                default:
+                    // JPG, JPGn and reserved markers: no decoder reads them.
+                    removed.add("reserved segments")
                 }
             }
         }

@@ -119,8 +119,9 @@ public enum Photo {
         let width = max(1, (decoded.fullWidth * target + longer / 2) / longer)
         let height = max(1, (decoded.fullHeight * target + longer / 2) / longer)
         let small = decoded.downscaled(width: width, height: height).oriented(orientation)
-        let jpeg = try small.jpeg(quality: thumbnailQuality)
-        guard jpeg.count <= maxThumbnailBytes else { throw PhotoError.unreadable(format, "its thumbnail is larger than 1 MiB") }
+        guard let jpeg = try small.jpeg(quality: thumbnailQuality, maxBytes: maxThumbnailBytes) else {
+            throw PhotoError.unreadable(format, "its thumbnail is larger than 1 MiB")
+        }
         let displayed = orientation.swapsSides ? (decoded.fullHeight, decoded.fullWidth) : (decoded.fullWidth, decoded.fullHeight)
         return (Thumbnail(bytes: jpeg, width: small.width, height: small.height), displayed.0, displayed.1)
     }

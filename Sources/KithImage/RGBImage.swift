@@ -45,15 +45,16 @@ struct RGBImage {
         return RGBImage(width: outWidth, height: outHeight, pixels: out)
     }
 
-    /// Encoded as a baseline JPEG by libjpeg.
-    func jpeg(quality: Int32) throws -> [UInt8] {
+    /// Encoded as a baseline JPEG by libjpeg; nil if that is larger than `maxBytes`.
+    func jpeg(quality: Int32, maxBytes: Int) throws -> [UInt8]? {
         var out: UnsafeMutablePointer<UInt8>?
         var size = 0
         var error = [CChar](repeating: 0, count: 160)
         let status = pixels.withUnsafeBufferPointer { buffer in
-            kith_encode_jpeg(buffer.baseAddress, UInt32(width), UInt32(height), quality, &out, &size, &error, error.count)
+            kith_encode_jpeg(buffer.baseAddress, UInt32(width), UInt32(height), quality, maxBytes, &out, &size, &error, error.count)
         }
         defer { kith_image_free(out) }
+        if status == Int32(KITH_IMAGE_TOO_LARGE) { return nil }
         guard status == Int32(KITH_IMAGE_OK), let out else {
             let message = String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             throw PhotoError.unreadable(.jpeg, "the thumbnail could not be encoded: \(message)")

@@ -10,6 +10,8 @@ typedef struct {
     jmp_buf jump;
     char *error;
     size_t error_size;
+    /// Set when the encoder's output outgrew its limit.
+    int over_limit;
 } kith_jpeg_error;
 
 static void kith_jpeg_fail(j_common_ptr cinfo) {
@@ -49,6 +51,7 @@ static void kith_jpeg_errors(struct jpeg_error_mgr *base, kith_jpeg_error *e, ch
     base->output_message = kith_jpeg_silent;
     e->error = error;
     e->error_size = size;
+    e->over_limit = 0;
 }
 
 /// Converts CMYK (inverted, as Adobe writes it, or not) to RGB in place, 4 to 3 bytes a pixel.
@@ -125,23 +128,79 @@ int kith_decode_jpeg(const uint8_t *data, size_t size, kith_limits limits, kith_
     return KITH_IMAGE_OK;
 }
 
-int kith_encode_jpeg(const uint8_t *rgb, uint32_t width, uint32_t height, int quality,
+/// The encoder's output: a buffer this file owns (libjpeg's memory
+/// destination frees buffers it outgrew, behind the caller's back), grown up
+/// to `limit` bytes and no further.
+typedef struct {
+    struct jpeg_destination_mgr base;
+    uint8_t *buffer;
+    size_t capacity;
+    size_t limit;
+} kith_jpeg_destination;
+
+#define KITH_JPEG_FIRST_BUFFER (64 * 1024)
+
+static void kith_jpeg_start_output(j_compress_ptr cinfo) {
+    kith_jpeg_destination *d = (kith_jpeg_destination *)cinfo->dest;
+    d->base.next_output_byte = d->buffer;
+    d->base.free_in_buffer = d->capacity;
+}
+
+/// Called when the buffer is full: doubles it, up to the limit.
+static boolean kith_jpeg_grow_output(j_compress_ptr cinfo) {
+    kith_jpeg_destination *d = (kith_jpeg_destination *)cinfo->dest;
+    kith_jpeg_error *e = (kith_jpeg_error *)cinfo->err;
+    if (d->capacity >= d->limit) {
+        e->over_limit = 1;
+        longjmp(e->jump, 1);
+    }
+    size_t capacity = d->capacity > d->limit / 2 ? d->limit : d->capacity * 2;
+    uint8_t *grown = realloc(d->buffer, capacity);
+    if (grown == NULL) {
+        kith_set_error(e->error, e->error_size, "", "out of memory");
+        longjmp(e->jump, 1);
+    }
+    d->buffer = grown;
+    d->base.next_output_byte = grown + d->capacity;
+    d->base.free_in_buffer = capacity - d->capacity;
+    d->capacity = capacity;
+    return TRUE;
+}
+
+static void kith_jpeg_end_output(j_compress_ptr cinfo) { (void)cinfo; }
+
+int kith_encode_jpeg(const uint8_t *rgb, uint32_t width, uint32_t height, int quality, size_t max_size,
                      uint8_t **out, size_t *out_size, char *error, size_t error_size) {
     *out = NULL;
     *out_size = 0;
+    // On the heap and set before setjmp, so the error path reads its buffer
+    // pointer as the callbacks left it.
+    kith_jpeg_destination *destination = calloc(1, sizeof *destination);
+    size_t first = max_size < KITH_JPEG_FIRST_BUFFER ? max_size : KITH_JPEG_FIRST_BUFFER;
+    if (destination == NULL || first == 0 || (destination->buffer = malloc(first)) == NULL) {
+        free(destination);
+        kith_set_error(error, error_size, "", first == 0 ? "no room for the output" : "out of memory");
+        return KITH_IMAGE_ERROR;
+    }
+    destination->capacity = first;
+    // libjpeg asks for room as soon as the buffer is full, even after its
+    // last byte: one byte of slack lets an output of exactly max_size fit.
+    destination->limit = max_size + 1;
+    destination->base.init_destination = kith_jpeg_start_output;
+    destination->base.empty_output_buffer = kith_jpeg_grow_output;
+    destination->base.term_destination = kith_jpeg_end_output;
     struct jpeg_compress_struct cinfo;
     kith_jpeg_error e;
     cinfo.err = &e.base;
     kith_jpeg_errors(&e.base, &e, error, error_size);
-    unsigned char *volatile buffer = NULL;
-    unsigned long buffer_size = 0;
     if (setjmp(e.jump)) {
         jpeg_destroy_compress(&cinfo);
-        free(buffer);
-        return KITH_IMAGE_ERROR;
+        free(destination->buffer);
+        free(destination);
+        return e.over_limit ? KITH_IMAGE_TOO_LARGE : KITH_IMAGE_ERROR;
     }
     jpeg_create_compress(&cinfo);
-    jpeg_mem_dest(&cinfo, (unsigned char **)&buffer, &buffer_size);
+    cinfo.dest = &destination->base;
     cinfo.image_width = width;
     cinfo.image_height = height;
     cinfo.input_components = 3;
@@ -157,7 +216,14 @@ int kith_encode_jpeg(const uint8_t *rgb, uint32_t width, uint32_t height, int qu
     }
     jpeg_finish_compress(&cinfo);
     jpeg_destroy_compress(&cinfo);
+    size_t size = destination->capacity - destination->base.free_in_buffer;
+    uint8_t *buffer = destination->buffer;
+    free(destination);
+    if (size > max_size) {
+        free(buffer);
+        return KITH_IMAGE_TOO_LARGE;
+    }
     *out = buffer;
-    *out_size = buffer_size;
+    *out_size = size;
     return KITH_IMAGE_OK;
 }

@@ -144,6 +144,13 @@ enum Seeds {
         add(.keystoreSecrets, "empty", KeystoreFile.Secrets(identity: Fixtures.bob, storageKey: SecretBytes(consuming: &storage2),
                                                             encryptionKeys: [], mailboxKeys: [:]).encode())
 
+        // The photos of the KithImage tests, beside the vectors' folder.
+        let photos = URL(fileURLWithPath: vectors).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("KithImageTests/Fixtures")
+        for name in ["phone.jpg", "photo.png", "photo.webp"] {
+            add(.photo, name, try Array(Data(contentsOf: photos.appendingPathComponent(name))))
+        }
+
         var written = 0
         for t in FuzzTarget.allCases {
             let dir = (out as NSString).appendingPathComponent(t.rawValue)

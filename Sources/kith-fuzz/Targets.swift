@@ -1,4 +1,5 @@
 import KithCrypto
+import KithImage
 import KithProtocol
 
 /// One decoder under fuzzing. Every target feeds the fuzzer's bytes to a
@@ -84,9 +85,16 @@ enum FuzzTarget: String, CaseIterable, Sendable {
     /// input is size u32 || blob, and the id is the blob's own hash, so the
     /// chunks, their tags and the padding are what gets checked.
     case blobDecrypt = "blob-decrypt"
+    /// `Photo.prepare` (metadata removal, decoding by libjpeg, libpng or
+    /// libwebp, the thumbnail) and `Photo.thumbnail`: refusals are
+    /// `PhotoError`s; a prepared photo must prepare again to the same bytes
+    /// with nothing left to remove.
+    case photo
 
     func run(_ data: [UInt8]) {
         switch self {
+        case .photo:
+            runPhoto(data)
         case .cardText:
             decode {
                 let text = String(decoding: data, as: UTF8.self)
@@ -282,6 +290,29 @@ enum FuzzTarget: String, CaseIterable, Sendable {
             try request.verify(method: method, path: path, body: Array(rest), now: now)
         }
     }
+}
+
+private func runPhoto(_ data: [UInt8]) {
+    func photo(_ body: () throws -> Void) {
+        do { try body() } catch is PhotoError {} catch {
+            fatalError("kith-fuzz: a photo call threw \(type(of: error)), not a PhotoError: \(error)")
+        }
+    }
+    func checkThumbnail(_ thumbnail: Thumbnail, maxSide: Int) {
+        check(thumbnail.bytes.count <= Photo.maxThumbnailBytes, "a thumbnail over its size limit")
+        check((1 ... maxSide).contains(thumbnail.width) && (1 ... maxSide).contains(thumbnail.height), "a thumbnail out of size")
+    }
+    photo {
+        let prepared = try Photo.prepare(data, keepMetadata: false)
+        checkThumbnail(prepared.thumbnail, maxSide: Photo.thumbnailSide)
+        let again = try? Photo.prepare(prepared.bytes, keepMetadata: false)
+        check(again?.bytes == prepared.bytes && again?.removedMetadata == [], "a prepared photo does not prepare to itself")
+    }
+    photo {
+        let kept = try Photo.prepare(data, keepMetadata: true)
+        check(kept.bytes == data && kept.removedMetadata.isEmpty, "keeping metadata changed the photo")
+    }
+    photo { checkThumbnail(try Photo.thumbnail(data, maxSide: 16), maxSide: 16) }
 }
 
 /// Runs a decoder: success and `ProtocolError` are fine, any other error is a finding.

@@ -41,8 +41,9 @@ int kith_decode_jpeg(const uint8_t *data, size_t size, kith_limits limits, kith_
 int kith_decode_png(const uint8_t *data, size_t size, kith_limits limits, kith_decoded *out);
 int kith_decode_webp(const uint8_t *data, size_t size, kith_limits limits, kith_decoded *out);
 
-/// Encodes 8-bit RGB as a baseline JPEG. `*out` is freed with kith_image_free.
-int kith_encode_jpeg(const uint8_t *rgb, uint32_t width, uint32_t height, int quality,
+/// Encodes 8-bit RGB as a baseline JPEG of at most `max_size` bytes: a larger
+/// one returns KITH_IMAGE_TOO_LARGE. `*out` is freed with kith_image_free.
+int kith_encode_jpeg(const uint8_t *rgb, uint32_t width, uint32_t height, int quality, size_t max_size,
                      uint8_t **out, size_t *out_size, char *error, size_t error_size);
 
 void kith_image_free(void *pointer);
