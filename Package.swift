@@ -96,7 +96,7 @@ let package = Package(
         .target(
             name: "KithBench",
             dependencies: [
-                "KithNode", "KithRelay", "KithProtocol", "KithCrypto", "KithImage", "CSodium",
+                "KithNode", "KithRelay", "KithProtocol", "KithCrypto", "KithImage", "KithImageC", "CSodium",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -35,8 +35,9 @@ public enum Bench {
         }
         var largeMemory: MemoryCost?
         if wanted("blobs") {
-            progress("relay: one 10 MB blob to 150 mailboxes")
-            report.cases += try await BlobBench.upload()
+            progress("attachments: a 10 MB photo to 150 mailboxes, a thumbnail")
+            report.cases += try await BlobBench.upload(rounds: quick ? 1 : 2)
+            report.cases.append(try BlobBench.thumbnail(rounds: quick ? 1 : 3))
         }
         if wanted("large") {
             let stored = quick ? 20_000 : 1_000_000
