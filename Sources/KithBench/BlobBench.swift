@@ -133,7 +133,7 @@ enum BlobBench {
         var out: UnsafeMutablePointer<UInt8>?
         var size = 0
         var error = [CChar](repeating: 0, count: 160)
-        let status = kith_encode_jpeg(rgb, UInt32(width), UInt32(height), 90, &out, &size, &error, error.count)
+        let status = kith_encode_jpeg(rgb, UInt32(width), UInt32(height), 90, 64 << 20, &out, &size, &error, error.count)
         defer { kith_image_free(out) }
         guard status == KITH_IMAGE_OK, let out else { throw BenchError("libjpeg could not encode the bench photo") }
         return Array(UnsafeBufferPointer(start: out, count: size))
