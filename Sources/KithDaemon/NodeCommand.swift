@@ -49,6 +49,13 @@ public struct PostRequest: NodeCommand {
     public init(to: String, text: String, attachments: [AttachmentSource] = [], keepMetadata: Bool = false) {
         (self.to, self.text, self.attachments, self.keepMetadata) = (to, text, attachments, keepMetadata)
     }
+    /// A request without attachments may leave them out (clients from before them did).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        try self.init(to: c.decode(String.self, forKey: .to), text: c.decode(String.self, forKey: .text),
+                      attachments: c.decodeIfPresent([AttachmentSource].self, forKey: .attachments) ?? [],
+                      keepMetadata: c.decodeIfPresent(Bool.self, forKey: .keepMetadata) ?? false)
+    }
     public func run(on node: Node) async throws -> Node.Posted {
         try await node.post(to: to, text: text, attachments: attachments, keepMetadata: keepMetadata)
     }
@@ -89,6 +96,13 @@ public struct DirectRequest: NodeCommand {
     public let keepMetadata: Bool
     public init(friend: String, text: String, attachments: [AttachmentSource] = [], keepMetadata: Bool = false) {
         (self.friend, self.text, self.attachments, self.keepMetadata) = (friend, text, attachments, keepMetadata)
+    }
+    /// A request without attachments may leave them out (clients from before them did).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        try self.init(friend: c.decode(String.self, forKey: .friend), text: c.decode(String.self, forKey: .text),
+                      attachments: c.decodeIfPresent([AttachmentSource].self, forKey: .attachments) ?? [],
+                      keepMetadata: c.decodeIfPresent(Bool.self, forKey: .keepMetadata) ?? false)
     }
     public func run(on node: Node) async throws -> Node.Posted {
         try await node.sendDirect(to: friend, text: text, attachments: attachments, keepMetadata: keepMetadata)
@@ -356,6 +370,13 @@ public struct CommentRequest: NodeCommand {
     public let keepMetadata: Bool
     public init(post: String, text: String, attachments: [AttachmentSource] = [], keepMetadata: Bool = false) {
         (self.post, self.text, self.attachments, self.keepMetadata) = (post, text, attachments, keepMetadata)
+    }
+    /// A request without attachments may leave them out (clients from before them did).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        try self.init(post: c.decode(String.self, forKey: .post), text: c.decode(String.self, forKey: .text),
+                      attachments: c.decodeIfPresent([AttachmentSource].self, forKey: .attachments) ?? [],
+                      keepMetadata: c.decodeIfPresent(Bool.self, forKey: .keepMetadata) ?? false)
     }
     public func run(on node: Node) async throws -> Node.ThreadChange {
         try await node.comment(on: post, text: text, attachments: attachments, keepMetadata: keepMetadata)
