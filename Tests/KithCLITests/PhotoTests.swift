@@ -28,7 +28,7 @@ struct ChatMessageJSON: Decodable { let id: String; let text: String; let attach
 
 /// The photo the tests post: a real JPEG with GPS tags, from KithImage's test fixtures.
 let gpsPhoto = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("KithImageTests/Fixtures/gps.jpg").path
+    .appendingPathComponent("KithImageTests/Fixtures/phone.jpg").path
 
 /// Whether `data` holds `needle` anywhere.
 func contains(_ data: Data, _ needle: Data) -> Bool { !needle.isEmpty && data.range(of: needle) != nil }
