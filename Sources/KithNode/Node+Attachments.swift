@@ -297,15 +297,21 @@ extension Node {
     /// Blobs of friends' attachments to fetch: every thumbnail not here,
     /// and the files too when `full` (background fetching), or when they
     /// belong to a comment on my post that I pass on to its audience.
+    /// Blobs that syncs found on none of my relays this many times are left
+    /// to `kith photo get` (they may have expired, or never been uploaded).
+    static let maxFetchFailures = 5
+
     func dueBlobs(full: Bool) async throws -> [BlobFetch] {
         let atRest = try atRest, me = try identity()
         return try await db.writer.read { db in
             var due: [BlobFetch] = []
             for row in try Row.fetchAll(db, sql: """
-                SELECT thumb_id, thumb_key, thumb_size, NULL FROM attachment WHERE thumb_fetched = 0 AND thumb_id IS NOT NULL AND damaged IS NULL
+                SELECT thumb_id, thumb_key, thumb_size, NULL FROM attachment
+                WHERE thumb_fetched = 0 AND thumb_id IS NOT NULL AND damaged IS NULL AND fetch_failures < ?3
                 UNION ALL
-                SELECT blob_id, blob_key, size, name FROM attachment WHERE fetched = 0 AND damaged IS NULL AND (?1 OR (post_author = ?2 AND writer != ?2))
-                """, arguments: [full, me.data]) {
+                SELECT blob_id, blob_key, size, name FROM attachment
+                WHERE fetched = 0 AND damaged IS NULL AND fetch_failures < ?3 AND (?1 OR (post_author = ?2 AND writer != ?2))
+                """, arguments: [full, me.data, Self.maxFetchFailures]) {
                 let id = [UInt8](row[0] as Data), thumbnail = (row[3] as Data?) == nil
                 due.append(BlobFetch(ref: BlobRef(id: id, key: try atRest.open(row[1], thumbnail ? .thumbnailKey : .attachmentKey),
                                                   size: UInt64(clamping: row[2] as Int64)),
@@ -326,6 +332,10 @@ extension Node {
             guard NIODeadline.now() < deadline else { break }
             do { try await fetchBlob(item, deadline: deadline) } catch let error as NodeError {
                 report.note(error.description)
+                try await db.writer.write { db in
+                    try db.execute(sql: "UPDATE attachment SET fetch_failures = fetch_failures + 1 WHERE blob_id = ?1 OR thumb_id = ?1",
+                                   arguments: [item.ref.id.data])
+                }
             }
         }
     }
