@@ -17,12 +17,12 @@ final class BlobFakeRelay: @unchecked Sendable {
     private let lock = NSLock()
     private var requests: [String] = []
     private var uploadsFull = true
-    /// What a blob fetch answers.
-    private var served: [UInt8] = []
+    /// What a blob fetch answers: these bytes, or 404 when nil.
+    private var served: [UInt8]? = []
 
     var log: [String] { lock.withLock { requests } }
     func acceptUploads() { lock.withLock { uploadsFull = false } }
-    func serve(_ bytes: [UInt8]) { lock.withLock { served = bytes } }
+    func serve(_ bytes: [UInt8]?) { lock.withLock { served = bytes } }
     private func record(_ kind: String) { lock.withLock { requests.append(kind) } }
 
     func run(_ body: @escaping @Sendable (_ url: String) async throws -> Void) async throws {
@@ -46,7 +46,10 @@ final class BlobFakeRelay: @unchecked Sendable {
         }
         router.get("/v1/mailboxes/:mailbox/blobs/:id") { _, _ -> Response in
             self.record("fetch blob")
-            return Self.bytes(self.lock.withLock { self.served })
+            guard let served = self.lock.withLock({ self.served }) else {
+                return Self.bytes(Array(#"{"error":{"code":"no_such_blob","message":"no such blob"}}"#.utf8), status: .notFound)
+            }
+            return Self.bytes(served)
         }
         router.delete("/v1/mailboxes/:mailbox/blobs/:id") { _, _ -> Response in
             self.record("delete blob")
@@ -106,6 +109,35 @@ final class BlobFakeRelay: @unchecked Sendable {
             let out = dir + "/saved.txt"
             _ = try await alice.saveAttachment(of: posted.id, number: 1, to: out, force: false, thumbnail: false)
             #expect(FileManager.default.contents(atPath: out) == Data(repeating: 0x61, count: 200_000))
+
+            // Deleting the post deletes its blob.
+            _ = try await alice.delete(posted.id)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/alice/blobs").isEmpty)
+        }
+    }
+
+    /// A blob that none of my relays holds is asked for by a few syncs,
+    /// then left to `kith photo get`: a friend's missing upload costs
+    /// nothing for ever.
+    @Test func aMissingBlobIsNotAskedForAtEverySync() async throws {
+        let relay = BlobFakeRelay()
+        relay.serve(nil)
+        try await relay.run { url in
+            let dir = temporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let bob = try await Node.create(home: dir + "/bob", name: "bob", relays: [url], passphrase: passphrase, kdf: .interactive)
+            let (ref, _) = try AttachmentCipher.encrypt(Array(repeating: 7, count: 10_000))
+            let attachment = try Attachment(kind: .file, mediaType: "application/octet-stream", name: "data.bin", blob: ref, width: 0, height: 0, thumbnail: nil)
+            let author = randomBytes(32), postID = randomBytes(Post.idLength)
+            try await bob.db.writer.write { db in
+                try bob.storeAttachments(db, [attachment], postAuthor: author, postID: postID, writer: author, itemID: postID)
+            }
+            let first = try await bob.sync()
+            #expect(first.problems.contains { $0.contains("could not be fetched") }, "\(first.problems)")
+            for _ in 1..<(Node.maxFetchFailures + 2) { _ = try await bob.sync() }
+            #expect(relay.log.filter { $0 == "fetch blob" }.count == Node.maxFetchFailures)
+            let row = try await bob.db.writer.read { db in try Row.fetchOne(db, sql: "SELECT fetched, damaged FROM attachment") }
+            #expect(row?[0] as Bool? == false && row?[1] as String? == nil, "not fetched, not damaged: it may still come")
         }
     }
 
