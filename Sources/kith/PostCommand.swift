@@ -53,7 +53,11 @@ struct SyncCommand: AsyncParsableCommand {
             if a relay could not be reached or broke the protocol. What could not be delivered stays \
             queued and is retried by a later sync after a growing delay (5 s doubling to an hour, \
             with jitter); --retry-now tries it at once. A relay that fails is not tried again in the \
-            same sync. --json adds per-relay results ("deliveries", "fetches"). \
+            same sync. Photos and files go before the posts they belong to, and a post waits for \
+            them; friends' thumbnails are fetched, and their photos and files too unless \
+            --fetch-attachments on-demand (then `kith photo get` fetches one when asked). Uploads \
+            and downloads show their progress on stderr. \
+            --json adds per-relay results ("deliveries", "fetches"). \
             --wait keeps going until interrupted: after each sync it waits for a relay to say that \
             mail has arrived (a long poll on each of your relays), then syncs again.
             """
