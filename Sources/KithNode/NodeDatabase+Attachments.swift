@@ -37,4 +37,14 @@ extension NodeDatabase {
             CREATE INDEX outbox_batch ON outbox(blob_batch, relay) WHERE blob_batch IS NOT NULL;
             """)
     }
+
+    /// `attachment_fetched`: the bytes of blobs fetched without being asked
+    /// for (thumbnails, and attachments in the background setting) from each
+    /// friend (the attachment's writer) on each day (days since 1970, UTC),
+    /// for `AttachmentLimits.friendBytesPerDay`; days before yesterday are deleted.
+    static func createAttachmentBudgetTable(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE attachment_fetched (friend BLOB NOT NULL, day INTEGER NOT NULL, bytes INTEGER NOT NULL, PRIMARY KEY (friend, day));
+            """)
+    }
 }
