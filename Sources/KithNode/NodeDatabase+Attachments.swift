@@ -11,8 +11,10 @@ extension NodeDatabase {
     ///   `attachment.media_type`, `attachment.blob_key`, `attachment.thumb_key`).
     ///   Blob ids stay in the clear: they name the files in `HOME/blobs/`,
     ///   which hold only ciphertext. `fetched` and `thumb_fetched` are 1 once
-    ///   the blob is in `HOME/blobs/`, verified; `damaged` is the failure
-    ///   kind of a blob that failed verification (it is never shown);
+    ///   the blob is in `HOME/blobs/` and verified under this row's key
+    ///   (another row may name the same blob id under another key: each
+    ///   row's state is its own); `damaged` is the failure kind of a blob
+    ///   that failed verification under this row's key (it is never shown);
     ///   `fetch_failures` counts the syncs that found it on none of my relays
     ///   (after `Node.maxFetchFailures` only `kith photo get` tries again).
     /// - `outbox.blob_id`: for a blob upload (`POST /v1/blobs`), the blob;

@@ -55,7 +55,9 @@ struct SyncCommand: AsyncParsableCommand {
             with jitter); --retry-now tries it at once. A relay that fails is not tried again in the \
             same sync. Photos and files go before the posts they belong to, and a post waits for \
             them; friends' thumbnails are fetched, and their photos and files too unless \
-            --fetch-attachments on-demand (then `kith photo get` fetches one when asked). Uploads \
+            --fetch-attachments on-demand (then `kith photo get` fetches one when asked); what is \
+            fetched by itself from one friend stops at 1 GiB a day, and all of it while less than \
+            1 GiB is free on the node's disk (the rest waits for `kith photo get`). Uploads \
             and downloads show their progress on stderr. \
             --json adds per-relay results ("deliveries", "fetches"). \
             --wait keeps going until interrupted: after each sync it waits for a relay to say that \
