@@ -228,7 +228,8 @@ extension Node {
     /// even when a file of the same id is here already.
     func storeAttachments(_ db: Database, _ attachments: [Attachment], postAuthor: [UInt8], postID: [UInt8], writer: [UInt8], itemID: [UInt8]) throws {
         guard !attachments.isEmpty else { return }
-        let atRest = try atRest, blobs = self.blobs, mine = writer == (try identity())
+        let atRest = try atRest, blobs = self.blobs
+        let mine = try Data.fetchOne(db, sql: "SELECT value FROM profile WHERE key = 'identity'") == writer.data
         let insert = try db.cachedStatement(sql: """
             INSERT OR IGNORE INTO attachment (post_author, post_id, writer, item_id, position, kind, media_type, name, size, width, height,
                 blob_id, blob_key, thumb_id, thumb_key, thumb_size, fetched, thumb_fetched)
@@ -376,10 +377,12 @@ extension Node {
         let day = Int64(clock() / 86_400), limits = attachmentLimits
         var shares = RelayShares(share: budget.time)
         var missing = Set<[UInt8]>(), overBudget = 0
+        let relays = try await myRelays()
         for item in due where !missing.contains(item.ref.id) {
+            guard relays.contains(where: { shares.deadline($0) != nil }) else { break }
             let bytes = AttachmentCipher.blobLength(size: item.ref.size)
             if !blobs.has(item.ref.id) {
-                guard blobs.freeBytes().map({ $0 >= limits.minFreeBytes + bytes }) ?? false else {
+                guard let free = blobs.freeBytes(), free >= limits.minFreeBytes, free - limits.minFreeBytes >= bytes else {
                     report.note("friends' attachments are left to kith photo get: less than \(limits.minFreeBytes >> 20) MiB is free for \(blobs.path)")
                     break
                 }
@@ -476,9 +479,10 @@ extension Node {
         let keys = try requireKeys(), blobs = self.blobs
         try blobs.prepare()
         let length = AttachmentCipher.blobLength(size: item.ref.size)
-        var lastFailure: String?
+        var lastFailure: String?, outOfTime = false
         for relay in try await myRelays() {
-            guard let mailboxKey = keys.mailboxKeys[relay], let deadline = shares.deadline(relay) else { continue }
+            guard let mailboxKey = keys.mailboxKeys[relay] else { continue }
+            guard let deadline = shares.deadline(relay) else { outOfTime = true; continue }
             let client = RelayClient(baseURL: relay, timeout: .seconds(600), deadline: deadline)
             let temporary = try blobs.temporary()
             let progress = transferProgress.map { report in { @Sendable (done: UInt64, total: UInt64) in report("downloading \(shown)", done, total) } }
@@ -498,6 +502,8 @@ extension Node {
             try blobs.place(temporary, id: item.ref.id)
             return
         }
+        // A relay this sync had no time left for may hold it: not a failure of the blob.
+        if outOfTime { throw NodeError("\(shown) is left for the next sync: the relays that may hold it used up their time") }
         throw BlobNotFetched(description: "\(shown) could not be fetched: " + (lastFailure ?? "no relay of yours holds it"))
     }
 

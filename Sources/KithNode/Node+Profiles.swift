@@ -117,13 +117,13 @@ extension Node {
 
     /// My profile (`friend` nil), or the one the friend of that name sent me.
     public func profile(of friend: String?) throws -> ProfileView {
-        let atRest = try atRest
+        let atRest = try atRest, me = try identity()
         return try db.writer.read { db in
             guard let friend else {
                 guard let mine = try self.myProfile(db) else {
                     throw NodeError("you have no profile yet", hint: "make one with: kith profile set --name NAME --bio TEXT")
                 }
-                return ProfileView(friend: nil, fingerprint: Fingerprint.of(identity: try self.identity()), sequence: mine.sequence,
+                return ProfileView(friend: nil, fingerprint: Fingerprint.of(identity: me), sequence: mine.sequence,
                                    name: mine.name, bio: mine.bio, createdAt: mine.createdAt)
             }
             guard let identity = try Data.fetchOne(db, sql: "SELECT identity FROM friend WHERE name_tag = ?", arguments: [atRest.tag(friend, .friendName)]) else {

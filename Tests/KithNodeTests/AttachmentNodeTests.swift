@@ -158,6 +158,16 @@ final class BlobFakeRelay: @unchecked Sendable {
             let (ref, blob) = try AttachmentCipher.encrypt(Array(repeating: 7, count: 10_000))
             let item = try await Self.store(ref, on: bob)
 
+            // A relay whose share of the sync's time is used up is not asked: the blob waits for the next sync.
+            var spent = Node.RelayShares(share: .zero)
+            do {
+                try await bob.fetchBlob(item, shares: &spent)
+                Issue.record("fetched with no time left")
+            } catch let error as NodeError {
+                #expect(error.description.contains("left for the next sync"))
+            }
+            #expect(relay.log.isEmpty)
+
             relay.serve(blob + Array(repeating: 0, count: 1 << 20))
             await #expect(throws: Node.BlobNotFetched.self) { try await bob.fetchBlob(item) }
             relay.serve(try AttachmentCipher.encrypt(Array(repeating: 7, count: 10_000)).blob)
