@@ -23,13 +23,28 @@ struct DiskSpaceGuard<Context: RequestContext>: RouterMiddleware {
     /// Drops, blob uploads, registrations, new drop tokens and invitation puts
     /// (every PUT under a mailbox); not fetches, acknowledgements, blob
     /// downloads and deletions, revocations or invitation takes.
+    /// Paths are compared as the router reads them (`RoutePath`).
     static func takesSpace(_ request: Request) -> Bool {
-        let path = request.uri.path
+        let path = RoutePath(request.uri.path)
         switch request.method {
-        case .post: return path == "/v1/envelopes" || path == "/v1/blobs" || (path.hasPrefix("/v1/mailboxes/") && path.hasSuffix("/tokens"))
-        case .put: return path.hasPrefix("/v1/mailboxes/")
+        case .post: return path.is("v1", "envelopes") || path.is("v1", "blobs") || path.is("v1", "mailboxes", nil, "tokens")
+        case .put: return path.parts.starts(with: ["v1", "mailboxes"])
         default: return false
         }
+    }
+}
+
+/// A request's path as the router reads it: its parts between slashes,
+/// empty ones dropped, so that `/v1/blobs/` and `//v1/blobs` are the
+/// `/v1/blobs` they are routed to.
+struct RoutePath {
+    let parts: [Substring]
+
+    init(_ path: String) { parts = path.split(separator: "/", omittingEmptySubsequences: true) }
+
+    /// Whether the path is exactly these parts, nil matching any one part.
+    func `is`(_ pattern: Substring?...) -> Bool {
+        parts.count == pattern.count && zip(parts, pattern).allSatisfy { part, want in want.map { $0 == part } ?? true }
     }
 }
 

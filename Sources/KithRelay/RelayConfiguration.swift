@@ -12,8 +12,10 @@ public struct RelayConfiguration: Sendable {
     /// a registration beyond gets 507.
     public var maxMailboxes = 1000
     /// What one mailbox may hold (`relay.quota_bytes`, default 128 MiB, and
-    /// `relay.quota_envelopes`, default 10,000); nil for no quota. A drop
-    /// that would take a mailbox over it gets 507.
+    /// `relay.quota_envelopes`, default 10,000), and apart from that the blobs
+    /// it may reference (`relay.quota_blob_bytes`, default 512 MiB, and
+    /// `relay.quota_blobs`, default 1,000); nil for no quota. A drop or blob
+    /// upload that would take a mailbox over its own part of it gets 507.
     public var quota: MailboxQuota? = .standard
     /// Drops per drop token (`relay.drop_rate_per_token`, default 1 a
     /// second, and `relay.drop_burst_per_token`, default 200); nil for no limit.
@@ -121,7 +123,8 @@ public struct RelayConfiguration: Sendable {
     /// Blob uploads in progress at once from one client address (fixed); one more gets 429.
     public var maxBlobUploadsPerClient = 2
     /// Blob downloads in progress at once for one mailbox (fixed); one more
-    /// gets 429. From one client address and in all, the fetches' limits apply.
+    /// gets 429. From one client address and in all, the numbers of fetches
+    /// apply (`maxFetchesPerClient`, `maxFetches`), counted apart from them.
     public var maxBlobDownloadsPerMailbox = 4
     /// The relay's clock, in Unix seconds.
     public var clock: @Sendable () -> UInt64 = { UInt64(Date().timeIntervalSince1970) }
@@ -146,13 +149,22 @@ public enum RegistrationPolicy: Sendable, Equatable {
 }
 
 /// The most one mailbox may hold: bytes of envelopes (each counted in full
-/// in every mailbox that references it) and their number.
+/// in every mailbox that references it) and their number, and apart from
+/// them bytes of blobs (each counted in full in every mailbox that
+/// references it) and their number, so that blobs never make a mailbox
+/// refuse envelopes.
 public struct MailboxQuota: Sendable, Equatable {
     public var bytes: Int
     public var envelopes: Int
-    public init(bytes: Int, envelopes: Int) { self.bytes = bytes; self.envelopes = envelopes }
-    /// 128 MiB and 10,000 envelopes.
+    public var blobBytes: Int
+    public var blobs: Int
+    public init(bytes: Int, envelopes: Int, blobBytes: Int = standardBlobBytes, blobs: Int = standardBlobs) {
+        self.bytes = bytes; self.envelopes = envelopes; self.blobBytes = blobBytes; self.blobs = blobs
+    }
+    /// 128 MiB and 10,000 envelopes; 512 MiB and 1,000 blobs.
     public static let standard = MailboxQuota(bytes: 128 << 20, envelopes: 10_000)
+    public static let standardBlobBytes = 512 << 20
+    public static let standardBlobs = 1000
 }
 
 /// A token bucket's rate: `burst` drops at once, then `perSecond` a second.
@@ -226,7 +238,6 @@ extension RelayConfiguration {
         try check(quotaBytes >= maxEnvelopeBytes, "relay.quota_bytes must be at least relay.max_envelope_bytes (\(maxEnvelopeBytes)), not \(quotaBytes)")
         let quotaEnvelopes = file.quotaEnvelopes ?? MailboxQuota.standard.envelopes
         try check(quotaEnvelopes >= 1, "relay.quota_envelopes must be at least 1, not \(quotaEnvelopes)")
-        quota = MailboxQuota(bytes: quotaBytes, envelopes: quotaEnvelopes)
 
         // relay.drop_rate_per_token (drops a second, default 1) and
         // relay.drop_burst_per_token (default 200); relay.drop_rate_per_address
@@ -270,6 +281,15 @@ extension RelayConfiguration {
         try check((65_536...268_435_456).contains(maxBlobBytes), "relay.max_blob_bytes must be 65536 to 268435456, not \(maxBlobBytes)")
         maxBlobUploads = file.maxBlobUploads ?? maxBlobUploads
         try check((1...1000).contains(maxBlobUploads), "relay.max_blob_uploads must be 1 to 1000, not \(maxBlobUploads)")
+
+        // relay.quota_blob_bytes: at least max_blob_bytes (so that any blob the
+        // relay accepts fits an empty mailbox), default 536870912 (512 MiB);
+        // relay.quota_blobs: 1 to 100000, default 1000 (an owner's listing holds them all).
+        let quotaBlobBytes = file.quotaBlobBytes ?? MailboxQuota.standardBlobBytes
+        try check(quotaBlobBytes >= maxBlobBytes, "relay.quota_blob_bytes must be at least relay.max_blob_bytes (\(maxBlobBytes)), not \(quotaBlobBytes)")
+        let quotaBlobs = file.quotaBlobs ?? MailboxQuota.standardBlobs
+        try check((1...100_000).contains(quotaBlobs), "relay.quota_blobs must be 1 to 100000, not \(quotaBlobs)")
+        quota = MailboxQuota(bytes: quotaBytes, envelopes: quotaEnvelopes, blobBytes: quotaBlobBytes, blobs: quotaBlobs)
 
         // relay.trusted_proxies: IP addresses of reverse proxies, default none.
         for (i, text) in (file.trustedProxies ?? []).enumerated() {

@@ -53,6 +53,7 @@ public struct RelayController: Sendable {
         router.put("/v1/mailboxes/:mailbox/invitations/:id") { request, context in try await putInvitation(request, context) }
         router.post("/v1/invitations/:id/take") { request, context in try await takeInvitation(request, context) }
         router.post("/v1/blobs") { request, context in try await uploadBlob(request, context) }
+        router.get("/v1/mailboxes/:mailbox/blobs") { request, context in try await listBlobs(request, context) }
         router.get("/v1/mailboxes/:mailbox/blobs/:id") { request, context in try await downloadBlob(request, context) }
         router.delete("/v1/mailboxes/:mailbox/blobs/:id") { request, context in try await releaseBlob(request, context) }
     }
@@ -78,27 +79,38 @@ public struct RelayController: Sendable {
         }
         let tokenHashes = drop.targets.list.map { DropToken.hash($0.token) }
         do { try drops.admit(tokenHashes: tokenHashes) } catch { throw Self.refusal(error) }
+        let (result, accepted) = try await settle(tokenHashes: tokenHashes) {
+            try await store.drop(drop, now: configuration.clock(), ttl: configuration.ttlSeconds, quota: configuration.quota)
+        }
+        // The owners waiting for mail in the accepted mailboxes are woken.
+        for i in accepted { waiters.notify(drop.targets.list[i].mailbox) }
+        context.logger.debug("drop stored", metadata: ["targets": "\(drop.targets.count)", "bytes": "\(drop.envelope.count)"])
+        return try json(result)
+    }
+
+    /// Stores a drop or a blob upload (`store`) and settles its answer, the
+    /// same for both: `MailboxFull` is 507 (the full target's token counted
+    /// from now on), no valid token 403; once stored, the valid tokens
+    /// (full mailboxes' too) are counted from now on. The 507 names the
+    /// blob quota if `blobs`, else the envelope quota. Returns the answer and
+    /// the indexes of the targets whose mailboxes took it.
+    func settle(tokenHashes: [[UInt8]], blobs: Bool = false, _ store: () async throws -> DropResult) async throws -> (result: DropResult, accepted: [Int]) {
         var result: DropResult
-        do {
-            result = try await store.drop(drop, now: configuration.clock(), ttl: configuration.ttlSeconds, quota: configuration.quota)
-        } catch let full as MailboxFull {
+        do { result = try await store() } catch let full as MailboxFull {
             // Its token is valid: from now on its drops are counted too, full or not.
             if tokenHashes.indices.contains(full.target) { drops.accepted(tokenHashes: [tokenHashes[full.target]]) }
             let quota = configuration.quota ?? .standard
+            let most = blobs ? "\(quota.blobs) blobs and \(quota.blobBytes) bytes of blobs" : "\(quota.envelopes) envelopes and \(quota.bytes) bytes"
             throw RelayRefusal(RelayRefusal.insufficientStorage, "mailbox_full",
-                               "the mailbox of target \(full.target) is full (at most \(quota.envelopes) envelopes and \(quota.bytes) bytes); nothing was stored",
+                               "the mailbox of target \(full.target) is full (at most \(most)); nothing was stored",
                                retryAfter: configuration.mailboxFullRetryAfter)
         }
-        guard result.accepted > 0 else { throw RelayRefusal(.forbidden, "no_valid_token", "no valid drop token for any target mailbox") }
+        guard result.accepted > 0 else { throw Self.noValidToken }
         if !result.full.isEmpty { result.retryAfter = configuration.mailboxFullRetryAfter }
-        // Committed: the valid tokens (full mailboxes' too) are counted from now on, and the owners
-        // waiting for mail in the accepted mailboxes are woken.
         let invalid = Set(result.refused), full = Set(result.full)
         let valid = tokenHashes.indices.filter { !invalid.contains($0) }
         drops.accepted(tokenHashes: valid.map { tokenHashes[$0] })
-        for i in valid where !full.contains(i) { waiters.notify(drop.targets.list[i].mailbox) }
-        context.logger.debug("drop stored", metadata: ["targets": "\(drop.targets.count)", "bytes": "\(drop.envelope.count)"])
-        return try json(result)
+        return (result, valid.filter { !full.contains($0) })
     }
 
     static func refusal(_ error: DropRateLimiter.Refusal) -> RelayRefusal {
@@ -306,144 +318,10 @@ public struct RelayController: Sendable {
         return Response(status: .ok, headers: [.contentType: "application/octet-stream"], body: .init(byteBuffer: ByteBuffer(bytes: sealed)))
     }
 
-    /// A blob upload is checked like a drop, in this order: the client
-    /// address's rate and the uploads in progress (before the body is read),
-    /// the body's size (413, as it arrives), its form (400), the blob's size
-    /// (413), each target token's rate (429), then, in the transaction that
-    /// stores it, the tokens (403 if none is valid) and the quotas (a full
-    /// mailbox named in `full`; 507 if every one is full).
-    func uploadBlob(_ request: Request, _ context: RelayRequestContext) async throws -> Response {
-        let address = client(request, context)
-        do { try drops.admit(address: address) } catch { throw Self.refusal(error) }
-        let permit: FetchLimiter.Permit
-        do { permit = try blobUploads.acquire(mailbox: [], client: Hex.encode(DropRateLimiter.addressKey(address))) } catch {
-            switch error {
-            case .relayBusy:
-                throw RelayRefusal(.serviceUnavailable, "relay_busy", "too many blob uploads in progress on this relay; try again later",
-                                   retryAfter: 10)
-            case .clientBusy, .mailboxBusy:
-                throw RelayRefusal(.tooManyRequests, "too_many_uploads", "too many blob uploads in progress from this address", retryAfter: 10)
-            }
-        }
-        defer { withExtendedLifetime(permit) {} }
-        let body = try await collectUpload(request)
-        let upload: (targets: [DropRequest.Target], blobStart: Int)
-        do { upload = try Self.parseUpload(body) } catch let error as ProtocolError {
-            throw HTTPError(.badRequest, message: error.description)
-        }
-        let targets = upload.targets, blob = body[upload.blobStart...]
-        guard blob.count <= configuration.maxBlobBytes else { throw blobTooLarge }
-        let tokenHashes = targets.map { DropToken.hash($0.token) }
-        do { try drops.admit(tokenHashes: tokenHashes) } catch { throw Self.refusal(error) }
-        var result: DropResult
-        do {
-            result = try await store.storeBlob(blob, for: targets, now: configuration.clock(), ttl: configuration.ttlSeconds, quota: configuration.quota)
-        } catch let full as MailboxFull {
-            if tokenHashes.indices.contains(full.target) { drops.accepted(tokenHashes: [tokenHashes[full.target]]) }
-            let quota = configuration.quota ?? .standard
-            throw RelayRefusal(RelayRefusal.insufficientStorage, "mailbox_full",
-                               "the mailbox of target \(full.target) is full (at most \(quota.envelopes) items and \(quota.bytes) bytes); nothing was stored",
-                               retryAfter: configuration.mailboxFullRetryAfter)
-        }
-        guard result.accepted > 0 else { throw RelayRefusal(.forbidden, "no_valid_token", "no valid drop token for any target mailbox") }
-        if !result.full.isEmpty { result.retryAfter = configuration.mailboxFullRetryAfter }
-        let invalid = Set(result.refused)
-        drops.accepted(tokenHashes: tokenHashes.indices.filter { !invalid.contains($0) }.map { tokenHashes[$0] })
-        context.logger.debug("blob stored", metadata: ["targets": "\(targets.count)", "bytes": "\(blob.count)"])
-        return try json(result)
-    }
-
-    private var blobTooLarge: RelayRefusal {
-        RelayRefusal(.contentTooLarge, "blob_too_large", "blob is larger than this relay's limit of \(configuration.maxBlobBytes) bytes")
-    }
-
-    /// An upload's body, collected into one array as it arrives (reserved up
-    /// front from its Content-Length, which `RequestSizeLimits` has checked),
-    /// refused with 413 as soon as it passes the upload's limit.
-    private func collectUpload(_ request: Request) async throws -> [UInt8] {
-        let limit = configuration.maxBlobUploadBytes
-        var bytes: [UInt8] = []
-        if let declared = request.headers[.contentLength].flatMap({ Int($0) }), (0...limit).contains(declared) {
-            bytes.reserveCapacity(declared)
-        }
-        for try await buffer in request.body {
-            guard buffer.readableBytes <= limit - bytes.count else { throw blobTooLarge }
-            bytes.append(contentsOf: buffer.readableBytesView)
-        }
-        return bytes
-    }
-
-    /// Temporary reading of an upload body, `version u8 || count u16 ||
-    /// count × (mailbox || token) || blob`, until `BlobUpload.parse` is in KithProtocol.
-    static func parseUpload(_ body: [UInt8]) throws -> (targets: [DropRequest.Target], blobStart: Int) {
-        guard body.count >= 3 else { throw ProtocolError.malformed("blob upload: truncated") }
-        guard body[0] == 1 else { throw ProtocolError(.unsupportedVersion, "blob upload: version \(body[0]) is not supported") }
-        let n = Int(body[1]) << 8 | Int(body[2])
-        guard (1...DropRequest.maxTargets).contains(n) else { throw ProtocolError.malformed("blob upload: needs 1 to \(DropRequest.maxTargets) targets") }
-        let start = 3 + 64 * n
-        guard body.count >= start + 41 else { throw ProtocolError.malformed("blob upload: truncated (the blob is at least 41 bytes)") }
-        var seen = Set<ArraySlice<UInt8>>(), targets: [DropRequest.Target] = []
-        for i in 0..<n {
-            let at = 3 + 64 * i
-            guard seen.insert(body[at..<at + 32]).inserted else { throw ProtocolError.malformed("blob upload: target \(i) names a mailbox named before") }
-            targets.append(.init(mailbox: Array(body[at..<at + 32]), token: Array(body[at + 32..<at + 64])))
-        }
-        return (targets, start)
-    }
-
-    /// Streams a blob to an owner whose mailbox references it, a page at a
-    /// time (each page read from the store when the client has taken the one
-    /// before): a client that stops reading holds about one page of memory.
-    /// If the blob is deleted meanwhile the connection is cut short.
-    func downloadBlob(_ request: Request, _ context: RelayRequestContext) async throws -> Response {
-        let (mailbox, _) = try await authenticate(request, context)
-        let id = try Self.blobID(context)
-        let permit: FetchLimiter.Permit
-        do { permit = try blobDownloads.acquire(mailbox: mailbox, client: Hex.encode(DropRateLimiter.addressKey(client(request, context)))) } catch {
-            switch error {
-            case .mailboxBusy: throw RelayRefusal(.tooManyRequests, "too_many_downloads", "too many blob downloads in progress for this mailbox", retryAfter: 5)
-            case .clientBusy: throw RelayRefusal(.tooManyRequests, "too_many_downloads", "too many blob downloads in progress from this address", retryAfter: 5)
-            case .relayBusy: throw RelayRefusal(.serviceUnavailable, "relay_busy", "relay busy, try again later", retryAfter: 5)
-            }
-        }
-        guard let size = try await store.blobSize(id: id, mailbox: mailbox) else { throw Self.noSuchBlob }
-        let store = self.store, page = configuration.fetchPageBytes, logger = context.logger
-        let body = ResponseBody(contentLength: size) { writer in
-            _ = permit  // held until the answer is written or abandoned
-            var offset = 0
-            while offset < size {
-                let bytes = try await store.readBlob(id: id, offset: offset, length: min(page, size - offset))
-                guard !bytes.isEmpty else {
-                    logger.debug("blob download cut short: the blob was deleted meanwhile")
-                    throw BlobVanished()
-                }
-                try await writer.write(ByteBuffer(bytes: bytes))
-                offset += bytes.count
-            }
-            try await writer.finish(nil)
-        }
-        return Response(status: .ok, headers: [.contentType: "application/octet-stream"], body: body)
-    }
-
-    /// Removes the mailbox's reference to a blob (204), and the blob with it
-    /// if no other mailbox references it; 404 if it held none.
-    func releaseBlob(_ request: Request, _ context: RelayRequestContext) async throws -> Response {
-        let (mailbox, _) = try await authenticate(request, context)
-        guard try await store.releaseBlob(id: try Self.blobID(context), mailbox: mailbox) else { throw Self.noSuchBlob }
-        return Response(status: .noContent)
-    }
-
-    private static func blobID(_ context: RelayRequestContext) throws -> [UInt8] {
-        guard let id = decode32(context.parameters.get("id")) else { throw HTTPError(.badRequest, message: "blob id must be 32 bytes of base64url") }
-        return id
-    }
-
-    private static let noSuchBlob = RelayRefusal(.notFound, "no_such_blob", "this mailbox holds no such blob: it was deleted, it expired, or it never was")
-
     // MARK: Helpers
 
     /// The client a request counts against (see `ClientAddress`).
-    private func client(_ request: Request, _ context: RelayRequestContext) -> String {
+    func client(_ request: Request, _ context: RelayRequestContext) -> String {
         ClientAddress.of(remote: context.clientAddress, headers: request.headers, trustedProxies: configuration.trustedProxies)
     }
 
@@ -459,7 +337,7 @@ public struct RelayController: Sendable {
 
     /// Verifies an owner request: the path's mailbox, the signature over
     /// method, path, timestamp, nonce and body, and that the nonce is fresh.
-    private func authenticate(_ request: Request, _ context: RelayRequestContext, requireRegistered: Bool = true) async throws -> ([UInt8], [UInt8]) {
+    func authenticate(_ request: Request, _ context: RelayRequestContext, requireRegistered: Bool = true) async throws -> ([UInt8], [UInt8]) {
         guard let mailbox = Self.decode32(context.parameters.get("mailbox")) else {
             throw HTTPError(.badRequest, message: "mailbox id must be 32 bytes of base64url")
         }
@@ -490,7 +368,7 @@ public struct RelayController: Sendable {
         return bytes
     }
 
-    private func json(_ value: some Encodable) throws -> Response {
+    func json(_ value: some Encodable) throws -> Response {
         let data = try JSONEncoder().encode(value)
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }

@@ -51,6 +51,10 @@ public struct RelayFileConfiguration: Decodable, Equatable, Sendable {
     public var maxBlobBytes: Int?
     /// Blob uploads in progress at once on the relay.
     public var maxBlobUploads: Int?
+    /// Most bytes of blobs one mailbox references.
+    public var quotaBlobBytes: Int?
+    /// Most blobs one mailbox references.
+    public var quotaBlobs: Int?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case home, listen
@@ -77,6 +81,8 @@ public struct RelayFileConfiguration: Decodable, Equatable, Sendable {
         case maxInvitationDays = "max_invitation_days"
         case maxBlobBytes = "max_blob_bytes"
         case maxBlobUploads = "max_blob_uploads"
+        case quotaBlobBytes = "quota_blob_bytes"
+        case quotaBlobs = "quota_blobs"
     }
 
     public init() {}
@@ -101,7 +107,8 @@ public struct RelayFileConfiguration: Decodable, Equatable, Sendable {
         // without naming the key; name it here.
         let wholeNumbers: [CodingKeys] = [.ttlDays, .maxEnvelopeBytes, .fetchLimit, .maxMailboxes, .quotaBytes, .quotaEnvelopes,
                                           .dropBurstPerToken, .dropBurstPerAddress, .minFreeBytes, .waitSeconds, .maxWaitersPerMailbox, .maxWaiters,
-                                          .maxInvitationsPerMailbox, .maxInvitationDays, .maxBlobBytes, .maxBlobUploads]
+                                          .maxInvitationsPerMailbox, .maxInvitationDays, .maxBlobBytes, .maxBlobUploads,
+                                          .quotaBlobBytes, .quotaBlobs]
         for key in wholeNumbers {
             if let n = section[key.rawValue] as? NSNumber, !(n is Bool), n.doubleValue.rounded() != n.doubleValue {
                 throw ConfigError("\(path): relay.\(key.rawValue) must be a whole number")

@@ -84,8 +84,9 @@ public protocol RelayStorage: Sendable {
     /// Stores a blob (an encrypted attachment) under its id, BLAKE2b-256 of
     /// its bytes, once: not again if a blob with that id is stored. It is
     /// referenced from each target whose token is valid and whose mailbox
-    /// has room, each reference counting in its mailbox's quota as one item
-    /// of the blob's size and expiring `ttl` seconds from `now`, all in one
+    /// has room, each reference counting in its mailbox's blob quota
+    /// (`MailboxQuota.blobs` and `blobBytes`, apart from its envelopes) as
+    /// one blob of the blob's size and expiring `ttl` seconds from `now`, all in one
     /// transaction; a mailbox that references it already is accepted and
     /// counted once. Checked and answered like `drop`: a full mailbox is
     /// named in `full`, and `MailboxFull` is thrown, with nothing stored,
@@ -93,6 +94,13 @@ public protocol RelayStorage: Sendable {
     /// blob's id in hex.
     func storeBlob(_ blob: ArraySlice<UInt8>, for targets: [DropRequest.Target], now: UInt64, ttl: UInt64,
                    quota: MailboxQuota?) async throws -> DropResult
+
+    /// Whether the token of any target is valid for its mailbox (nothing is
+    /// counted or stored).
+    func anyValidToken(_ targets: [DropRequest.Target]) async throws -> Bool
+
+    /// The mailbox's blob references, oldest first, at most `limit` of them.
+    func blobs(of mailbox: [UInt8], limit: Int) async throws -> [BlobListing]
 
     /// The blob's size, if `mailbox` holds a reference to it; nil otherwise.
     func blobSize(id: [UInt8], mailbox: [UInt8]) async throws -> Int?
@@ -178,6 +186,25 @@ public enum InvitationRefusal: Error, Equatable {
     case tooMany
     /// Another mailbox's invitation has this id.
     case idTaken
+}
+
+/// One of a mailbox's blob references, as an owner's listing shows it:
+/// the blob's id in base64url, its size, and the reference's times.
+public struct BlobListing: Codable, Equatable, Sendable {
+    public let id: String
+    public let size: Int
+    public let receivedAt: UInt64
+    public let expiresAt: UInt64
+
+    public init(id: String, size: Int, receivedAt: UInt64, expiresAt: UInt64) {
+        self.id = id; self.size = size; self.receivedAt = receivedAt; self.expiresAt = expiresAt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, size
+        case receivedAt = "received_at"
+        case expiresAt = "expires_at"
+    }
 }
 
 /// What a relay holds, for status output and tests.

@@ -3,7 +3,8 @@ import Hummingbird
 
 /// Refuses over-long request targets (414), over-large header sections
 /// (431) and bodies whose Content-Length is over the largest request (413;
-/// a blob upload, `POST /v1/blobs`, has a limit of its own)
+/// a blob upload, `POST /v1/blobs` however its path is spelt, has a limit
+/// of its own)
 /// before routing, authentication or any other work, and before any of the
 /// body is read: no handler ever sees a target, header section or declared
 /// body beyond the relay's documented limits.
@@ -17,7 +18,7 @@ struct RequestSizeLimits<Next: HTTPResponder>: HTTPResponder where Next.Context 
 
     func respond(to request: Request, context: RelayRequestContext) async throws -> Response {
         if let error = check(request.head) { return try error.response(from: request, context: context) }
-        let upload = request.method == .post && request.uri.path == "/v1/blobs"
+        let upload = request.method == .post && RoutePath(request.uri.path).is("v1", "blobs")
         let limit = upload ? maxBlobUploadBytes : maxBodyBytes
         if let declared = request.head.headerFields[.contentLength], Int(declared).map({ $0 > limit }) ?? true {
             return try RelayRefusal(.contentTooLarge, upload ? "blob_too_large" : "request_too_large",

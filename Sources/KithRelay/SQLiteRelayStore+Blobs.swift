@@ -10,9 +10,10 @@ extension SQLiteRelayStore {
     /// with its own expiry. A blob is a row of a rowid table so that it can
     /// be written and read a piece at a time (SQLite's incremental blob
     /// I/O) rather than bound or read whole. A reference counts in its
-    /// mailbox's quota as one item of the blob's size, kept by triggers
-    /// beside the deliveries' (a reference is always deleted before its
-    /// blob, so the blob's size is there to read).
+    /// mailbox's counts as one item of the blob's size, kept by triggers (a
+    /// reference is always deleted before its blob, so the blob's size is
+    /// there to read): here beside the deliveries', moved to counts of
+    /// their own by `countBlobsApart`.
     static func createBlobTables(_ db: Database) throws {
         try db.execute(sql: """
             CREATE TABLE blob (id BLOB PRIMARY KEY NOT NULL, size INTEGER NOT NULL, data BLOB NOT NULL, created_at INTEGER NOT NULL);
@@ -30,12 +31,36 @@ extension SQLiteRelayStore {
             """)
     }
 
+    /// Blob references count in quotas of their own (the mailbox's `blobs`
+    /// and `blob_bytes`), no longer in its envelopes and bytes: blobs must
+    /// never make a mailbox refuse envelopes. The counts are moved over, and
+    /// an owner's listing reads its references in order from an index.
+    static func countBlobsApart(_ db: Database) throws {
+        try db.execute(sql: """
+            ALTER TABLE mailbox ADD COLUMN blobs INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE mailbox ADD COLUMN blob_bytes INTEGER NOT NULL DEFAULT 0;
+            CREATE INDEX blob_ref_listing ON blob_ref(mailbox, received_at);
+            DROP TRIGGER blob_ref_counted;
+            DROP TRIGGER blob_ref_uncounted;
+            UPDATE mailbox SET blobs = (SELECT count(*) FROM blob_ref r WHERE r.mailbox = mailbox.id),
+                blob_bytes = (SELECT coalesce(sum(b.size), 0) FROM blob_ref r JOIN blob b ON b.id = r.blob WHERE r.mailbox = mailbox.id);
+            UPDATE mailbox SET envelopes = envelopes - blobs, bytes = bytes - blob_bytes;
+            CREATE TRIGGER blob_ref_counted AFTER INSERT ON blob_ref BEGIN
+                UPDATE mailbox SET blobs = blobs + 1, blob_bytes = blob_bytes + (SELECT size FROM blob WHERE id = NEW.blob) WHERE id = NEW.mailbox;
+            END;
+            CREATE TRIGGER blob_ref_uncounted AFTER DELETE ON blob_ref BEGIN
+                UPDATE mailbox SET blobs = blobs - 1, blob_bytes = blob_bytes - coalesce((SELECT size FROM blob WHERE id = OLD.blob), 0)
+                WHERE id = OLD.mailbox;
+            END;
+            """)
+    }
+
     /// The queries of the blob paths, in one place so that a test can check
     /// that each one uses an index.
     enum BlobSQL {
-        /// One row if the token opens the mailbox: its counts, and whether it references this blob already.
+        /// One row if the token opens the mailbox: its blob counts, and whether it references this blob already.
         static let target = """
-            SELECT m.envelopes, m.bytes, EXISTS (SELECT 1 FROM blob_ref r WHERE r.mailbox = m.id AND r.blob = ?)
+            SELECT m.blobs, m.blob_bytes, EXISTS (SELECT 1 FROM blob_ref r WHERE r.mailbox = m.id AND r.blob = ?)
             FROM drop_token t JOIN mailbox m ON m.id = t.mailbox WHERE t.hash = ? AND t.mailbox = ?
             """
         static let stored = "SELECT rowid FROM blob WHERE id = ?"
@@ -44,6 +69,8 @@ extension SQLiteRelayStore {
         static let referenced = "SELECT b.size FROM blob_ref r JOIN blob b ON b.id = r.blob WHERE r.mailbox = ? AND r.blob = ?"
         static let release = "DELETE FROM blob_ref WHERE mailbox = ? AND blob = ?"
         static let deleteUnreferenced = "DELETE FROM blob WHERE id = ? AND NOT EXISTS (SELECT 1 FROM blob_ref r WHERE r.blob = blob.id)"
+        static let valid = "SELECT 1 FROM drop_token WHERE hash = ? AND mailbox = ?"
+        static let list = "SELECT blob, received_at, expires_at, (SELECT size FROM blob b WHERE b.id = r.blob) FROM blob_ref r WHERE r.mailbox = ? ORDER BY received_at, blob LIMIT ?"
         static let expired = "SELECT mailbox, blob FROM blob_ref WHERE expires_at <= ? ORDER BY expires_at LIMIT ?"
     }
 
@@ -68,8 +95,8 @@ extension SQLiteRelayStore {
                     refused.append(i)
                     continue
                 }
-                let envelopes: Int = row[0], bytes: Int = row[1], held: Bool = row[2]
-                if let quota, !held, envelopes >= quota.envelopes || bytes > quota.bytes - size {
+                let blobs: Int = row[0], bytes: Int = row[1], held: Bool = row[2]
+                if let quota, !held, blobs >= quota.blobs || bytes > quota.blobBytes - size {
                     full.append(i)
                     continue
                 }
@@ -85,6 +112,28 @@ extension SQLiteRelayStore {
                 for mailbox in accepted { try insert.execute(arguments: [mailbox, id, Int64(clamping: now), expires]) }
             }
             return DropResult(id: Hex.encode(hash), accepted: accepted.count, refused: refused, full: full)
+        }
+    }
+
+    /// Whether any target's token is valid for its mailbox: read before an
+    /// upload's blob is, so that one no token opens is refused early.
+    public func anyValidToken(_ targets: [DropRequest.Target]) async throws -> Bool {
+        try await writer.read { db in
+            let check = try db.cachedStatement(sql: BlobSQL.valid)
+            for target in targets where try Int.fetchOne(check, arguments: [Data(DropToken.hash(target.token)), Data(target.mailbox)]) != nil {
+                return true
+            }
+            return false
+        }
+    }
+
+    /// The mailbox's blob references, oldest first, at most `limit`.
+    public func blobs(of mailbox: [UInt8], limit: Int) async throws -> [BlobListing] {
+        try await writer.read { db in
+            try Row.fetchAll(db, sql: BlobSQL.list, arguments: [Data(mailbox), limit]).map { row in
+                let id: Data = row[0]
+                return BlobListing(id: Base64URL.encode(Array(id)), size: row[3] ?? 0, receivedAt: row[1], expiresAt: row[2])
+            }
         }
     }
 
@@ -176,9 +225,11 @@ extension SQLiteRelayStore {
         }
     }
 
-    /// A blob's id: BLAKE2b-256 of its bytes.
+    /// A blob's id: BLAKE2b-256 of its bytes, hashed in place.
     static func blobID(_ blob: ArraySlice<UInt8>) -> [UInt8] {
-        Hash.blake2b(Array(blob))
+        let hash = Hash.Blake2bStream(length: 32)
+        hash.update(blob)
+        return hash.finish()
     }
 }
 

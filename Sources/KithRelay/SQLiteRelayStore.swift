@@ -188,6 +188,7 @@ public struct SQLiteRelayStore: RelayStorage {
         }
         m.registerMigration("v5-friend-invitations") { db in try createInvitationTable(db) }
         m.registerMigration("v6-blobs") { db in try createBlobTables(db) }
+        m.registerMigration("v7-blob-quota") { db in try countBlobsApart(db) }
         return m
     }
 

@@ -85,6 +85,25 @@ import KithProtocol
     try write("drop-post-bad-size.txt", dropHeader + [("expect", "malformed"), ("comment", "a 7-byte \"post\" envelope: sizes are fixed by type")],
               drop(1, target1, Array("KITH".utf8) + [1, 2, 0]))
 
+    // A blob upload's header: the blob is the rest of the body, at least 41 bytes.
+    func upload(_ count: UInt16, _ targets: [UInt8], _ blob: [UInt8], version: UInt8 = 1) -> String {
+        var w = ByteWriter(); w.u8(version); w.u16(count); w.raw(targets); w.raw(blob)
+        return hex(w.bytes)
+    }
+    let blob = [UInt8](repeating: 0x5b, count: BlobUpload.minBlobLength)
+    let uploadHeader: [(String, String)] = [("kind", "blob-upload")]
+    try write("blob-upload-valid.txt", uploadHeader + [("expect", "success"), ("comment", "a 41-byte blob for two mailboxes"), ("targets", "2"),
+              ("blob-id", hex(Hash.blake2b(blob, length: 32)))], upload(2, target1 + target2, blob))
+    try write("blob-upload-no-targets.txt", uploadHeader + [("expect", "malformed"), ("comment", "count 0")], upload(0, [], blob))
+    try write("blob-upload-duplicate-target.txt", uploadHeader + [("expect", "malformed"), ("comment", "the same mailbox twice")],
+              upload(2, target1 + target1, blob))
+    try write("blob-upload-unsupported-version.txt", uploadHeader + [("expect", "unsupported version"), ("comment", "version 2")],
+              upload(1, target1, blob, version: 2))
+    try write("blob-upload-short-blob.txt", uploadHeader + [("expect", "malformed"), ("comment", "a blob of 40 bytes")],
+              upload(1, target1, Array(blob.dropLast())))
+    try write("blob-upload-count-over-body.txt", uploadHeader + [("expect", "malformed"), ("comment", "count 2 with one target and no blob")],
+              upload(2, target1, []))
+
     func batch(more: UInt8, _ items: [(UInt64, UInt64, [UInt8])], count: UInt32? = nil) -> String {
         var w = ByteWriter(); w.u8(more); w.u32(count ?? UInt32(items.count))
         for (seq, at, env) in items { w.u64(seq); w.u64(at); w.u32(UInt32(env.count)); w.raw(env) }

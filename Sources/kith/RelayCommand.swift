@@ -148,7 +148,7 @@ struct RelayInviteCommand: AsyncParsableCommand {
 struct RelayStatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "Print how many mailboxes and envelopes a relay holds and the space they take.",
+        abstract: "Print how many mailboxes, envelopes and blobs a relay holds and the space they take.",
         discussion: """
             Reads the relay's database, also while the relay runs. A running relay serves the same \
             figures, with its request counts and timings, at GET /metrics when relay.metrics_token is set \
@@ -157,10 +157,10 @@ struct RelayStatusCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var place: RelayPlace
-    @Flag(help: "Print JSON: {mailboxes, envelopes, envelopeBytes, deliveriesWaiting, databaseBytes}.") var json = false
+    @Flag(help: "Print JSON: {mailboxes, envelopes, envelopeBytes, deliveriesWaiting, blobs, blobBytes, databaseBytes}.") var json = false
 
     struct Status: Encodable {
-        let mailboxes, envelopes, envelopeBytes, deliveriesWaiting, databaseBytes: Int
+        let mailboxes, envelopes, envelopeBytes, deliveriesWaiting, blobs, blobBytes, databaseBytes: Int
     }
 
     func run() async throws {
@@ -174,11 +174,12 @@ struct RelayStatusCommand: AsyncParsableCommand {
             total + ((try? FileManager.default.attributesOfItem(atPath: database + suffix)[.size] as? Int) ?? 0)
         }
         let status = Status(mailboxes: counts.mailboxes, envelopes: counts.bodies, envelopeBytes: counts.bodyBytes,
-                            deliveriesWaiting: counts.deliveries, databaseBytes: size)
+                            deliveriesWaiting: counts.deliveries, blobs: counts.blobs, blobBytes: counts.blobBytes, databaseBytes: size)
         if json { return try Console.json(status) }
         Console.out("mailboxes           \(status.mailboxes)")
         Console.out("envelopes           \(status.envelopes) (\(status.envelopeBytes) bytes)")
         Console.out("deliveries waiting  \(status.deliveriesWaiting)")
+        Console.out("blobs               \(status.blobs) (\(status.blobBytes) bytes, each stored once)")
         Console.out("database            \(status.databaseBytes) bytes")
     }
 }

@@ -18,7 +18,7 @@ import Testing
 
         let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: file))) as! [String: Any]
         let cases = report["cases"] as! [[String: Any]]
-        #expect(cases.count == 7)
+        #expect(cases.count == 9)
         for c in cases {
             let ours = c["ours"] as! Double, floor = c["floor"] as! Double, ratio = c["ratio"] as! Double
             #expect(ours > 0 && floor > 0, "\(c["name"]!)")

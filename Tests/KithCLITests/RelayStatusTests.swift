@@ -3,7 +3,7 @@ import Testing
 
 /// `kith relay status` reads a relay's figures from its database, also while it runs.
 @Suite struct RelayStatusTests {
-    struct Status: Decodable { let mailboxes, envelopes, envelopeBytes, deliveriesWaiting, databaseBytes: Int }
+    struct Status: Decodable { let mailboxes, envelopes, envelopeBytes, deliveriesWaiting, blobs, blobBytes, databaseBytes: Int }
 
     @Test func statusCountsWhatTheRelayHolds() throws {
         let dir = temporaryDirectory()
@@ -16,6 +16,7 @@ import Testing
         // Two mailboxes; for bob, the key message, the member list and the post.
         #expect(shown.mailboxes == 2 && shown.envelopes == 3 && shown.deliveriesWaiting == 3)
         #expect(shown.envelopeBytes > 0 && shown.databaseBytes >= shown.envelopeBytes)
+        #expect(shown.blobs == 0 && shown.blobBytes == 0)
         let text = try kithOK(["relay", "status", "--home", relay.home])
         #expect(text.hasPrefix("mailboxes           2\n"))
 

@@ -162,6 +162,11 @@ func outcome(of v: Vector) throws -> String {
             let drop = try DropRequest(bytes: Hex.decode(v.body)!)
             #expect(drop.targets.count == v.fields["targets"].flatMap { Int($0) })
             #expect(Envelope.id(of: drop.envelope) == v.hex("envelope-id"))
+        case "blob-upload":
+            let body = Hex.decode(v.body)!
+            let upload = try BlobUpload.parse(body)
+            #expect(upload.targets.count == v.fields["targets"].flatMap { Int($0) })
+            #expect(Hash.blake2b(Array(body[upload.blobStart...]), length: 32) == v.hex("blob-id"))
         case "batch":
             let batch = try FetchedBatch(bytes: Hex.decode(v.body)!)
             #expect(batch.items.count == v.fields["items"].flatMap { Int($0) })
@@ -214,7 +219,7 @@ func outcome(of v: Vector) throws -> String {
         #expect(vectors.allSatisfy { $0.fields["now"] != nil }, "every vector names its evaluation time")
         let kinds = Set(vectors.compactMap { $0.fields["kind"] })
         #expect(kinds == ["card", "key-message", "key-update", "inbox-update", "post", "note", "fan-out", "member-list", "request", "audience-key", "drop",
-                          "batch", "ack", "keystore", "invitation", "sealed-invitation", "friend-request", "profile", "blob"])
+                          "batch", "ack", "keystore", "invitation", "sealed-invitation", "friend-request", "profile", "blob", "blob-upload"])
         let expects = Set(vectors.compactMap { $0.fields["expect"] })
         for kind in ProtocolError.Kind.allCases {
             #expect(expects.contains(kind.rawValue), "no vector expects \(kind.rawValue)")

@@ -33,6 +33,7 @@ import Testing
             SQL.target, SQL.extendBody, SQL.listing, SQL.page, SQL.acknowledged(2), SQL.acknowledge(2), SQL.unreferencedBodies(2),
             SQL.expiredDeliveries, SQL.deleteDeliveries(2), SQL.expiredBodies, SQL.expiredNonces, SQL.useNonce,
             Blob.target, Blob.stored, Blob.referenced, Blob.release, Blob.deleteUnreferenced, Blob.expired,
+            Blob.valid, Blob.list,
         ]
         for sql in queries {
             let plan = try await store.writer.read { db in

@@ -33,12 +33,17 @@ import Testing
             _ = try await relay.drop(DropRequest(targets: [box.target], envelope: envelopeBytes()))
             let stranger = DropRequest.Target(mailbox: box.key.publicKey, token: randomBytes(32))
             _ = try? await relay.drop(DropRequest(targets: [stranger], envelope: envelopeBytes()))
+            let blobs = BlobHTTP(url: url)
+            #expect(try await blobs.upload([box.target], randomBytes(5000)).status == 200)
+            #expect(try await blobs.upload([stranger], randomBytes(5000)).status == 403)
 
             let (status, text) = try await Self.get(client, "/metrics", token: Self.token)
             #expect(status == .ok)
             for line in ["kith_relay_mailboxes 1", "kith_relay_envelopes 1", "kith_relay_drops_accepted_total 1",
-                         #"kith_relay_refusals_total{reason="no_valid_token"} 1"#, #"route="/v1/envelopes""#,
-                         "kith_relay_request_duration_seconds_bucket", "kith_relay_push_waiters 0"] {
+                         #"kith_relay_refusals_total{reason="no_valid_token"} 2"#, #"route="/v1/envelopes""#,
+                         "kith_relay_request_duration_seconds_bucket", "kith_relay_push_waiters 0",
+                         "kith_relay_blobs 1", "kith_relay_blob_bytes 5000", #"kith_relay_blob_uploads_total{result="accepted"} 1"#,
+                         #"kith_relay_blob_uploads_total{result="no_valid_token"} 1"#] {
                 #expect(text.contains(line), "metrics lack \(line)")
             }
             #expect(!text.contains(Base64URL.encode(box.key.publicKey)), "metrics never name a mailbox")

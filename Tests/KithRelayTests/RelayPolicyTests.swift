@@ -50,12 +50,12 @@ func signedFields(_ method: String, _ path: String, body: [UInt8] = [], key: Sig
             "quota_bytes": 2_000_000, "quota_envelopes": 7, "ttl_days": 3,
             "drop_rate_per_token": 0.5, "drop_burst_per_token": 4, "drop_rate_per_address": 3, "drop_burst_per_address": 9,
             "wait_seconds": 10, "max_waiters_per_mailbox": 2, "max_waiters": 100,
-            "max_blob_bytes": 1_000_000, "max_blob_uploads": 9,
+            "max_blob_bytes": 1_000_000, "max_blob_uploads": 9, "quota_blob_bytes": 3_000_000, "quota_blobs": 11,
         ])
         #expect(c.maxBlobBytes == 1_000_000 && c.maxBlobUploads == 9)
         #expect(c.waitSeconds == 10 && c.maxWaitersPerMailbox == 2 && c.maxWaiters == 100)
         #expect(c.registration == .allowlist([key]))
-        #expect(c.maxMailboxes == 5 && c.quota == MailboxQuota(bytes: 2_000_000, envelopes: 7) && c.ttlSeconds == 3 * 86_400)
+        #expect(c.maxMailboxes == 5 && c.quota == MailboxQuota(bytes: 2_000_000, envelopes: 7, blobBytes: 3_000_000, blobs: 11) && c.ttlSeconds == 3 * 86_400)
         #expect(c.tokenRate == RateLimit(perSecond: 0.5, burst: 4) && c.addressRate == RateLimit(perSecond: 3, burst: 9))
         #expect(try Self.configuration(["registration": "invite"]).registration == .invite)
     }
@@ -96,6 +96,12 @@ func signedFields(_ method: String, _ path: String, body: [UInt8] = [], key: Sig
             (["max_blob_bytes": 1.5], "relay.max_blob_bytes"),
             (["max_blob_uploads": 0], "relay.max_blob_uploads"),
             (["max_blob_uploads": 1001], "relay.max_blob_uploads"),
+            (["quota_blob_bytes": 41_943_039], "relay.quota_blob_bytes"),
+            (["max_blob_bytes": 1_000_000, "quota_blob_bytes": 999_999], "relay.quota_blob_bytes"),
+            (["quota_blob_bytes": 2.5], "relay.quota_blob_bytes"),
+            (["quota_blobs": 0], "relay.quota_blobs"),
+            (["quota_blobs": 100_001], "relay.quota_blobs"),
+            (["quota_blobs": "many"], "relay.quota_blobs"),
         ]
         for (relay, key) in cases {
             let error = Self.error(relay)
