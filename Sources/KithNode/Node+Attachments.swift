@@ -522,6 +522,30 @@ extension Node {
         }
     }
 
+    /// Releases, on each relay of mine, the blob references that no
+    /// attachment of mine waits for (none names the blob, or those that do
+    /// have it here or found it damaged), once an hour old: an upload that
+    /// arrives before its post is not released. Relays that do not list
+    /// blobs are left to their expiry.
+    func releaseUnneededBlobs() async {
+        guard let keys = try? requireKeys(), let relays = try? await myRelays(),
+              let waiting = try? await db.writer.read({ db in
+                  Set(try Data.fetchAll(db, sql: """
+                      SELECT blob_id FROM attachment WHERE fetched = 0 AND damaged IS NULL
+                      UNION SELECT thumb_id FROM attachment WHERE thumb_id IS NOT NULL AND thumb_fetched = 0 AND damaged IS NULL
+                      """).map { [UInt8]($0) })
+              }) else { return }
+        let now = clock(), before = now > 3600 ? now - 3600 : 0
+        for relay in relays {
+            guard let mailboxKey = keys.mailboxKeys[relay] else { continue }
+            let client = RelayClient(baseURL: relay, timeout: .seconds(30))
+            guard let held = try? await client.listBlobs(mailboxKey: mailboxKey) else { continue }
+            for blob in held where blob.receivedAt < before && !waiting.contains(blob.id) {
+                try? await client.deleteBlob(mailboxKey: mailboxKey, id: blob.id)
+            }
+        }
+    }
+
     /// Records that an attachment's blob failed verification under its key:
     /// this attachment is damaged. The file goes unless another attachment
     /// verified it or a queued upload needs it; my references on my relays

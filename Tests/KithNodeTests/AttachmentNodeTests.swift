@@ -367,6 +367,34 @@ final class BlobFakeRelay: @unchecked Sendable {
         }
     }
 
+    /// References on my relay that no attachment of mine waits for are
+    /// released by a sync once an hour old; one an attachment waits for
+    /// (left on demand) stays.
+    @Test func aSyncReleasesReferencesNoAttachmentWaitsFor() async throws {
+        let clock = TestClock()
+        try await withThreeFriends(bobClock: clock) { alice, node, _, url in
+            var bob = node
+            bob.attachmentFetch = .onDemand
+            let inbox = try #require(try await alice.db.writer.read { db in try alice.card(ofFriendNamed: "bob", db).inboxes.first })
+            let header = BlobUpload.header(targets: DropRequest.Targets([.init(mailbox: inbox.mailbox, token: inbox.dropToken)]))
+            let dir = (alice.home as NSString).deletingLastPathComponent
+            var refs: [BlobRef] = []
+            for i in 0..<2 {
+                let (ref, blob) = try AttachmentCipher.encrypt(randomBytes(5_000))
+                try Data(blob).write(to: URL(fileURLWithPath: dir + "/blob\(i)"))
+                #expect(try await RelayClient(baseURL: url).uploadBlob(header: header, file: dir + "/blob\(i)").accepted == 1)
+                refs.append(ref)
+            }
+            _ = try await Self.store(refs[1], on: bob)
+            let client = RelayClient(baseURL: url), key = try #require(try bob.requireKeys().mailboxKeys[url])
+            _ = try await bob.sync()
+            #expect(Set(try await client.listBlobs(mailboxKey: key).map(\.id)) == Set(refs.map(\.id)), "young: both stay")
+            clock.advance(7_200)
+            _ = try await bob.sync()
+            #expect(try await client.listBlobs(mailboxKey: key).map(\.id) == [refs[1].id], "the one no attachment names is released")
+        }
+    }
+
     struct State: Equatable { let fetched: Bool; let damaged: String? }
 
     /// Records a friend's file attachment of `ref` on a post of its own and returns what fetches it.
