@@ -49,6 +49,14 @@ public struct PostRequest: NodeCommand {
     public init(to: String, text: String, attachments: [AttachmentSource] = [], keepMetadata: Bool = false) {
         (self.to, self.text, self.attachments, self.keepMetadata) = (to, text, attachments, keepMetadata)
     }
+    /// A request without attachments may leave out `attachments` and `keepMetadata`.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(to: try c.decode(String.self, forKey: .to), text: try c.decode(String.self, forKey: .text),
+                  attachments: try c.decodeIfPresent([AttachmentSource].self, forKey: .attachments) ?? [],
+                  keepMetadata: try c.decodeIfPresent(Bool.self, forKey: .keepMetadata) ?? false)
+    }
+    private enum CodingKeys: String, CodingKey { case to, text, attachments, keepMetadata }
     public func run(on node: Node) async throws -> Node.Posted {
         try await node.post(to: to, text: text, attachments: attachments, keepMetadata: keepMetadata)
     }
