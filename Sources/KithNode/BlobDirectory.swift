@@ -66,18 +66,22 @@ struct BlobDirectory: Sendable {
 
     func remove(_ id: [UInt8]) { unlink(file(id)) }
 
+    /// The bytes free for this user on the node directory's file system (nil if it cannot be read).
+    func freeBytes() -> UInt64? {
+        var st = statvfs()
+        guard statvfs((path as NSString).deletingLastPathComponent, &st) == 0 else { return nil }
+        return UInt64(st.f_bavail).multipliedReportingOverflow(by: UInt64(st.f_frsize)).partialValue
+    }
+
     /// Removes every blob not in `keep` (hex ids) and temporary files left
-    /// by an interrupted write older than an hour.
+    /// by an interrupted write, both only when older than an hour: a blob
+    /// written for a post not yet recorded (being prepared) is not taken.
     func sweep(keeping keep: Set<String>, now: Date = Date()) {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: path) else { return }
-        for name in names {
+        for name in names where name.hasPrefix(".tmp-") || (name.utf8.count == 64 && Hex.decode(name) != nil && !keep.contains(name)) {
             let full = (path as NSString).appendingPathComponent(name)
-            if name.hasPrefix(".tmp-") {
-                var st = stat()
-                if lstat(full, &st) == 0, Double(st.st_mtim.tv_sec) < now.timeIntervalSince1970 - 3600 { unlink(full) }
-            } else if name.utf8.count == 64, Hex.decode(name) != nil, !keep.contains(name) {
-                unlink(full)
-            }
+            var st = stat()
+            if lstat(full, &st) == 0, Double(st.st_mtim.tv_sec) < now.timeIntervalSince1970 - 3600 { unlink(full) }
         }
     }
 }

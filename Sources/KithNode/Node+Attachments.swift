@@ -84,6 +84,21 @@ public struct FeedAttachment: Codable, Sendable, Equatable {
     }
 }
 
+/// Bounds on what friends' attachments may take without being asked for;
+/// beyond them attachments stay on demand (`kith photo get` fetches them).
+public struct AttachmentLimits: Sendable, Equatable {
+    /// Blob bytes fetched automatically from one friend in a day (thumbnails count).
+    public var friendBytesPerDay: UInt64 = 1 << 30
+    /// No automatic fetching while the node's file system has less free.
+    public var minFreeBytes: UInt64 = 1 << 30
+    /// Attachment bytes (files and thumbnails) one writer's comments on one
+    /// post may carry: the post's author passes each on to the audience's
+    /// relays; a comment beyond it is refused.
+    public static let commentBytesPerWriter: UInt64 = 100 << 20
+
+    public init() {}
+}
+
 /// What `kith photo get` saved.
 public struct SavedAttachment: Codable, Sendable, Equatable {
     public let path: String
@@ -207,10 +222,14 @@ extension Node {
 
     /// Records the attachments of a post or comment (`writer`, `itemID`;
     /// for a post the same as `postAuthor`, `postID`), their names, media
-    /// types and keys sealed. A blob already in `HOME/blobs/` (my own) counts as fetched.
+    /// types and keys sealed. My own attachments (their blobs written here
+    /// by `prepareAttachments`) count as fetched; a friend's counts as
+    /// fetched only once its blob verified under its own key (`fetchBlob`),
+    /// even when a file of the same id is here already.
     func storeAttachments(_ db: Database, _ attachments: [Attachment], postAuthor: [UInt8], postID: [UInt8], writer: [UInt8], itemID: [UInt8]) throws {
         guard !attachments.isEmpty else { return }
         let atRest = try atRest, blobs = self.blobs
+        let mine = try Data.fetchOne(db, sql: "SELECT value FROM profile WHERE key = 'identity'") == writer.data
         let insert = try db.cachedStatement(sql: """
             INSERT OR IGNORE INTO attachment (post_author, post_id, writer, item_id, position, kind, media_type, name, size, width, height,
                 blob_id, blob_key, thumb_id, thumb_key, thumb_size, fetched, thumb_fetched)
@@ -223,7 +242,7 @@ extension Node {
                 try atRest.seal(a.mediaType, .attachmentMediaType), try atRest.seal(a.name, .attachmentName), Int64(clamping: a.blob.size),
                 Int64(a.width), Int64(a.height), a.blob.id.data, try atRest.seal(a.blob.key, .attachmentKey),
                 thumb?.id.data, try thumb.map { try atRest.seal($0.key, .thumbnailKey) }, thumb.map { Int64(clamping: $0.size) },
-                blobs.has(a.blob.id), thumb.map { blobs.has($0.id) } ?? false,
+                mine && blobs.has(a.blob.id), mine && (thumb.map { blobs.has($0.id) } ?? false),
             ])
         }
     }
@@ -292,108 +311,263 @@ extension Node {
         let thumbnail: Bool
         /// How to name it in progress lines.
         let label: String
+        /// The attachment it is for (its rowid): what it verifies, or finds damaged, is this row's alone.
+        let row: Int64
+        /// Who sent it (the post's or comment's writer).
+        let writer: [UInt8]
     }
 
     /// Blobs of friends' attachments to fetch: every thumbnail not here,
     /// and the files too when `full` (background fetching), or when they
     /// belong to a comment on my post that I pass on to its audience.
+    /// Blobs that syncs found on none of my relays this many times are left
+    /// to `kith photo get` (they may have expired, or never been uploaded).
+    static let maxFetchFailures = 5
+
     func dueBlobs(full: Bool) async throws -> [BlobFetch] {
         let atRest = try atRest, me = try identity()
         return try await db.writer.read { db in
             var due: [BlobFetch] = []
             for row in try Row.fetchAll(db, sql: """
-                SELECT thumb_id, thumb_key, thumb_size, NULL FROM attachment WHERE thumb_fetched = 0 AND thumb_id IS NOT NULL AND damaged IS NULL
+                SELECT thumb_id, thumb_key, thumb_size, NULL, rowid, writer FROM attachment
+                WHERE thumb_fetched = 0 AND thumb_id IS NOT NULL AND damaged IS NULL AND fetch_failures < ?3
                 UNION ALL
-                SELECT blob_id, blob_key, size, name FROM attachment WHERE fetched = 0 AND damaged IS NULL AND (?1 OR (post_author = ?2 AND writer != ?2))
-                """, arguments: [full, me.data]) {
+                SELECT blob_id, blob_key, size, name, rowid, writer FROM attachment
+                WHERE fetched = 0 AND damaged IS NULL AND fetch_failures < ?3 AND (?1 OR (post_author = ?2 AND writer != ?2))
+                """, arguments: [full, me.data, Self.maxFetchFailures]) {
                 let id = [UInt8](row[0] as Data), thumbnail = (row[3] as Data?) == nil
                 due.append(BlobFetch(ref: BlobRef(id: id, key: try atRest.open(row[1], thumbnail ? .thumbnailKey : .attachmentKey),
                                                   size: UInt64(clamping: row[2] as Int64)),
-                                     thumbnail: thumbnail, label: thumbnail ? "thumbnail" : "attachment"))
+                                     thumbnail: thumbnail, label: thumbnail ? "thumbnail" : "attachment", row: row[4],
+                                     writer: [UInt8](row[5] as Data)))
             }
             return due
         }
     }
 
+    /// The time each relay of mine may spend sending blobs: its own share,
+    /// so a relay that sends slowly uses up its own time and not the others'.
+    struct RelayShares: Sendable {
+        /// Each relay's time; nil: no limit.
+        let share: TimeAmount?
+        private var used: [String: TimeAmount] = [:]
+
+        init(share: TimeAmount?) { self.share = share }
+
+        /// When a request to `relay` must end; nil when its time is used up.
+        func deadline(_ relay: String) -> NIODeadline? {
+            guard let share else { return .distantFuture }
+            let left = share - (used[relay] ?? .zero)
+            return left > .zero ? .now() + left : nil
+        }
+
+        mutating func charge(_ relay: String, since start: NIODeadline) {
+            used[relay, default: .zero] = (used[relay] ?? .zero) + (NIODeadline.now() - start)
+        }
+    }
+
     /// Fetches, by one sync, the thumbnails of friends' attachments and (in
-    /// the background setting) the attachments themselves, within `budget`'s time.
+    /// the background setting) the attachments themselves, each relay within
+    /// `budget`'s time, each friend within `attachmentLimits`, and none while
+    /// the disk is short of space: those are left to `kith photo get`. A blob
+    /// none of my relays sent counts a fetch failure for its attachment.
     func fetchAttachments(_ report: inout SyncReport, budget: RelayBudget) async throws {
         let due = try await dueBlobs(full: attachmentFetch == .background)
         guard !due.isEmpty else { return }
-        let deadline = NIODeadline.now() + budget.time
-        var seen = Set<[UInt8]>()
-        for item in due where seen.insert(item.ref.id).inserted {
-            guard NIODeadline.now() < deadline else { break }
-            do { try await fetchBlob(item, deadline: deadline) } catch let error as NodeError {
+        let day = Int64(clock() / 86_400), limits = attachmentLimits
+        var shares = RelayShares(share: budget.time)
+        var missing = Set<[UInt8]>(), overBudget = 0
+        let relays = try await myRelays()
+        for item in due where !missing.contains(item.ref.id) {
+            guard relays.contains(where: { shares.deadline($0) != nil }) else { break }
+            let bytes = AttachmentCipher.blobLength(size: item.ref.size)
+            if !blobs.has(item.ref.id) {
+                guard let free = blobs.freeBytes(), free >= limits.minFreeBytes, free - limits.minFreeBytes >= bytes else {
+                    report.note("friends' attachments are left to kith photo get: less than \(limits.minFreeBytes >> 20) MiB is free for \(blobs.path)")
+                    break
+                }
+                guard try await fetchedToday(from: item.writer, day: day) + bytes <= limits.friendBytesPerDay else {
+                    overBudget += 1
+                    continue
+                }
+            }
+            do {
+                if try await fetchBlob(item, shares: &shares) { try await chargeFetched(bytes, from: item.writer, day: day) }
+            } catch let error as BlobNotFetched {
+                report.note(error.description)
+                missing.insert(item.ref.id)
+                try await db.writer.write { db in
+                    try db.execute(sql: "UPDATE attachment SET fetch_failures = fetch_failures + 1 WHERE rowid = ?", arguments: [item.row])
+                }
+            } catch let error as NodeError {
                 report.note(error.description)
             }
         }
+        if overBudget > 0 {
+            report.note("\(overBudget) attachment\(overBudget == 1 ? " is" : "s are") left to kith photo get: their sender's attachments "
+                        + "fetched today reached \(limits.friendBytesPerDay >> 20) MiB")
+        }
     }
 
-    /// Fetches one blob from the relays of my mailboxes (the first that holds
-    /// it), checks its length and hash against the signed descriptor, keeps
-    /// it in `HOME/blobs/` and deletes my reference on the relay. A blob that
-    /// fails the check is recorded as damaged with its failure kind, and
-    /// thrown as an error; nothing of it is kept.
-    func fetchBlob(_ item: BlobFetch, deadline: NIODeadline = .distantFuture) async throws {
+    private func fetchedToday(from friend: [UInt8], day: Int64) async throws -> UInt64 {
+        try await db.writer.read { db in
+            UInt64(clamping: try Int64.fetchOne(db, sql: "SELECT bytes FROM attachment_fetched WHERE friend = ? AND day = ?",
+                                                arguments: [friend.data, day]) ?? 0)
+        }
+    }
+
+    private func chargeFetched(_ bytes: UInt64, from friend: [UInt8], day: Int64) async throws {
+        try await db.writer.write { db in
+            try db.execute(sql: "DELETE FROM attachment_fetched WHERE day < ?", arguments: [day - 1])
+            try db.execute(sql: """
+                INSERT INTO attachment_fetched (friend, day, bytes) VALUES (?1, ?2, ?3)
+                ON CONFLICT (friend, day) DO UPDATE SET bytes = bytes + ?3
+                """, arguments: [friend.data, day, Int64(clamping: bytes)])
+        }
+    }
+
+    /// A blob none of my relays sent whole, with the length and hash its id names.
+    struct BlobNotFetched: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// Fetches one attachment's blob, if no file of its id is here, from the
+    /// relays of my mailboxes: a relay that sends a blob of the wrong length
+    /// or hash (not the blob the id names) has failed, and the next is
+    /// tried. The blob is then verified under this attachment's key,
+    /// without writing its plaintext: only then does this attachment count
+    /// as fetched, and my references on my relays are deleted. A blob that
+    /// is the one named but does not decrypt under this key makes this
+    /// attachment damaged (thrown as an error), and no other.
+    /// Returns whether the blob was downloaded (not here before).
+    @discardableResult
+    func fetchBlob(_ item: BlobFetch, shares: inout RelayShares) async throws -> Bool {
+        let blobs = self.blobs, shown = "\(item.label) \(Hex.encode(item.ref.id).prefix(8))"
+        let downloaded = !blobs.has(item.ref.id)
+        if downloaded { try await download(item, shown: shown, shares: &shares) }
+        do { try AttachmentCipher.verify(file: blobs.file(item.ref.id), ref: item.ref) } catch let error as ProtocolError {
+            if (try? AttachmentCipher.checkHash(file: blobs.file(item.ref.id), ref: item.ref)) == nil {
+                // Not the blob the id names (changed on this disk): gone, to be fetched again.
+                blobs.remove(item.ref.id)
+                try await db.writer.write { db in
+                    try db.execute(sql: "UPDATE attachment SET fetched = 0 WHERE blob_id = ?1", arguments: [item.ref.id.data])
+                    try db.execute(sql: "UPDATE attachment SET thumb_fetched = 0 WHERE thumb_id = ?1", arguments: [item.ref.id.data])
+                }
+                throw NodeError("\(shown): the stored copy is not the blob its id names; it will be fetched again")
+            }
+            try await markDamaged(item, kind: error.kind.rawValue)
+            throw NodeError("\(shown) refused: \(error.kind.rawValue)")
+        } catch {
+            throw NodeError("\(shown) cannot be checked: \(error)")
+        }
+        try await db.writer.write { db in
+            try db.execute(sql: "UPDATE attachment SET \(item.thumbnail ? "thumb_fetched" : "fetched") = 1 WHERE rowid = ?", arguments: [item.row])
+        }
+        // Here now: my relays' copies are no longer needed for me.
+        if downloaded { await releaseBlob(item.ref.id) }
+        return downloaded
+    }
+
+    func fetchBlob(_ item: BlobFetch) async throws {
+        var shares = RelayShares(share: nil)
+        try await fetchBlob(item, shares: &shares)
+    }
+
+    /// Downloads a blob into `HOME/blobs/` from the first relay of mine that
+    /// sends it whole, with the length and hash its id names.
+    private func download(_ item: BlobFetch, shown: String, shares: inout RelayShares) async throws {
         let keys = try requireKeys(), blobs = self.blobs
-        if blobs.has(item.ref.id) { return try await markFetched(item.ref.id) }
         try blobs.prepare()
         let length = AttachmentCipher.blobLength(size: item.ref.size)
-        let relays = try await db.writer.read { db in try String.fetchAll(db, sql: "SELECT relay FROM mailbox ORDER BY relay") }
-        var lastFailure: RelayClient.Failure?
-        for relay in relays {
+        var lastFailure: String?, outOfTime = false
+        for relay in try await myRelays() {
             guard let mailboxKey = keys.mailboxKeys[relay] else { continue }
+            guard let deadline = shares.deadline(relay) else { outOfTime = true; continue }
             let client = RelayClient(baseURL: relay, timeout: .seconds(600), deadline: deadline)
             let temporary = try blobs.temporary()
-            let shown = "\(item.label) \(Hex.encode(item.ref.id).prefix(8))"
             let progress = transferProgress.map { report in { @Sendable (done: UInt64, total: UInt64) in report("downloading \(shown)", done, total) } }
+            let start = NIODeadline.now()
+            defer { shares.charge(relay, since: start) }
             do {
                 try await client.fetchBlob(mailboxKey: mailboxKey, id: item.ref.id, length: length, to: temporary, progress: progress)
-            } catch let failure as RelayClient.Failure where failure.code == "blob_too_long" || failure.code == "blob_truncated" {
-                try await markDamaged(item.ref.id, kind: ProtocolError.Kind.malformed.rawValue)
-                throw NodeError("\(shown) from \(RelayClient.clean(relay)) refused: \(failure.reason) (malformed)")
+                try AttachmentCipher.checkHash(file: temporary, ref: item.ref)
             } catch let failure as RelayClient.Failure {
-                lastFailure = failure
+                lastFailure = "\(RelayClient.clean(relay)): \(failure.description)"
+                continue
+            } catch let error as ProtocolError {
+                unlink(temporary)
+                lastFailure = "\(RelayClient.clean(relay)) sent another blob than the one named (\(error.detail))"
                 continue
             }
-            do { try Self.verify(temporary, ref: item.ref, blobs: blobs) } catch {
-                unlink(temporary)
-                let kind = (error as? ProtocolError)?.kind.rawValue ?? ProtocolError.Kind.decryptionFailed.rawValue
-                try await markDamaged(item.ref.id, kind: kind)
-                throw NodeError("\(shown) from \(RelayClient.clean(relay)) refused: \(kind)")
-            }
             try blobs.place(temporary, id: item.ref.id)
-            try await markFetched(item.ref.id)
-            // Mine now: the relay's copy is no longer needed for me (it goes when no mailbox references it).
-            try? await client.deleteBlob(mailboxKey: mailboxKey, id: item.ref.id)
             return
         }
-        throw NodeError("\(item.label) \(Hex.encode(item.ref.id).prefix(8)) could not be fetched"
-                        + (lastFailure.map { ": \($0.description)" } ?? ": no relay of yours holds it"))
+        // A relay this sync had no time left for may hold it: not a failure of the blob.
+        if outOfTime { throw NodeError("\(shown) is left for the next sync: the relays that may hold it used up their time") }
+        throw BlobNotFetched(description: "\(shown) could not be fetched: " + (lastFailure ?? "no relay of yours holds it"))
     }
 
-    /// Checks a downloaded blob against its descriptor by decrypting it
-    /// whole (length, hash, every chunk, padding); the plaintext is not kept.
-    static func verify(_ path: String, ref: BlobRef, blobs: BlobDirectory) throws {
-        let scratch = try blobs.temporary()
-        defer { unlink(scratch) }
-        try AttachmentCipher.decrypt(file: path, ref: ref, to: scratch, progress: nil)
+    /// The relays of my mailboxes.
+    private func myRelays() async throws -> [String] {
+        try await db.writer.read { db in try String.fetchAll(db, sql: "SELECT relay FROM mailbox ORDER BY relay") }
     }
 
-    func markFetched(_ id: [UInt8]) async throws {
-        try await db.writer.write { db in
-            try db.execute(sql: "UPDATE attachment SET fetched = 1 WHERE blob_id = ?", arguments: [id.data])
-            try db.execute(sql: "UPDATE attachment SET thumb_fetched = 1 WHERE thumb_id = ?", arguments: [id.data])
+    /// Deletes my references to a blob on every relay of mine (those it was
+    /// not sent to answer 404); failures are left to the relay's expiry.
+    func releaseBlob(_ id: [UInt8]) async {
+        guard let keys = try? requireKeys(), let relays = try? await myRelays() else { return }
+        for relay in relays {
+            guard let mailboxKey = keys.mailboxKeys[relay] else { continue }
+            try? await RelayClient(baseURL: relay, timeout: .seconds(30)).deleteBlob(mailboxKey: mailboxKey, id: id)
         }
     }
 
-    /// Records that a blob failed verification: the attachment it belongs to is damaged.
-    func markDamaged(_ id: [UInt8], kind: String) async throws {
-        blobs.remove(id)
-        try await db.writer.write { db in
-            try db.execute(sql: "UPDATE attachment SET damaged = ?2, fetched = 0 WHERE blob_id = ?1 OR thumb_id = ?1", arguments: [id.data, kind])
+    /// Releases, on each relay of mine, the blob references that no
+    /// attachment of mine waits for (none names the blob, or those that do
+    /// have it here or found it damaged), once an hour old: an upload that
+    /// arrives before its post is not released. Relays that do not list
+    /// blobs are left to their expiry.
+    func releaseUnneededBlobs() async {
+        guard let keys = try? requireKeys(), let relays = try? await myRelays(),
+              let waiting = try? await db.writer.read({ db in
+                  Set(try Data.fetchAll(db, sql: """
+                      SELECT blob_id FROM attachment WHERE fetched = 0 AND damaged IS NULL
+                      UNION SELECT thumb_id FROM attachment WHERE thumb_id IS NOT NULL AND thumb_fetched = 0 AND damaged IS NULL
+                      """).map { [UInt8]($0) })
+              }) else { return }
+        let now = clock(), before = now > 3600 ? now - 3600 : 0
+        for relay in relays {
+            guard let mailboxKey = keys.mailboxKeys[relay] else { continue }
+            let client = RelayClient(baseURL: relay, timeout: .seconds(30))
+            guard let held = try? await client.listBlobs(mailboxKey: mailboxKey) else { continue }
+            for blob in held where blob.receivedAt < before && !waiting.contains(blob.id) {
+                try? await client.deleteBlob(mailboxKey: mailboxKey, id: blob.id)
+            }
         }
+    }
+
+    /// Records that an attachment's blob failed verification under its key:
+    /// this attachment is damaged. The file goes unless another attachment
+    /// verified it or a queued upload needs it; my references on my relays
+    /// go unless another attachment still waits for that blob.
+    func markDamaged(_ item: BlobFetch, kind: String) async throws {
+        let id = item.ref.id.data
+        let (keep, waiting) = try await db.writer.write { db in
+            try db.execute(sql: "UPDATE attachment SET damaged = ?, \(item.thumbnail ? "thumb_fetched" : "fetched") = 0 WHERE rowid = ?",
+                           arguments: [kind, item.row])
+            let keep = try Bool.fetchOne(db, sql: """
+                SELECT EXISTS (SELECT 1 FROM attachment WHERE blob_id = ?1 AND fetched = 1)
+                    OR EXISTS (SELECT 1 FROM attachment WHERE thumb_id = ?1 AND thumb_fetched = 1)
+                    OR EXISTS (SELECT 1 FROM outbox WHERE blob_id = ?1 AND state = 'queued')
+                """, arguments: [id]) ?? true
+            let waiting = try Bool.fetchOne(db, sql: """
+                SELECT EXISTS (SELECT 1 FROM attachment WHERE damaged IS NULL AND
+                    ((blob_id = ?1 AND fetched = 0) OR (thumb_id = ?1 AND thumb_fetched = 0)))
+                """, arguments: [id]) ?? true
+            return (keep, waiting)
+        }
+        if !keep { blobs.remove(item.ref.id) }
+        if !keep && !waiting { await releaseBlob(item.ref.id) }
     }
 
     // MARK: Saving
@@ -411,7 +585,7 @@ extension Node {
         let found = try await db.writer.read { db -> (count: Int, row: Row?) in
             let item = try self.attachmentOwner(id, db)
             let all = try Row.fetchAll(db, sql: """
-                SELECT position, blob_id, blob_key, size, thumb_id, thumb_key, thumb_size, damaged, name FROM attachment
+                SELECT position, blob_id, blob_key, size, thumb_id, thumb_key, thumb_size, damaged, fetched, thumb_fetched, rowid, writer FROM attachment
                 WHERE post_author = ? AND post_id = ? AND writer = ? AND item_id = ? ORDER BY position
                 """, arguments: [item.owner.data, item.postID.data, item.writer.data, item.id.data])
             return (all.count, all.first { ($0[0] as Int) == number })
@@ -430,7 +604,10 @@ extension Node {
             ref = BlobRef(id: [UInt8](row[1] as Data), key: try atRest.open(row[2], .attachmentKey), size: UInt64(clamping: row[3] as Int64))
         }
         let label = thumbnail ? "thumbnail" : "attachment"
-        if !blobs.has(ref.id) { try await fetchBlob(BlobFetch(ref: ref, thumbnail: thumbnail, label: label)) }
+        let item = BlobFetch(ref: ref, thumbnail: thumbnail, label: label, row: row[10], writer: [UInt8](row[11] as Data))
+        if !(row[thumbnail ? 9 : 8] as Bool) {
+            do { try await fetchBlob(item) } catch let error as BlobNotFetched { throw NodeError(error.description) }
+        }
         let directory = (out as NSString).deletingLastPathComponent
         let temporary = ((directory.isEmpty ? "." : directory) as NSString).appendingPathComponent(".\((out as NSString).lastPathComponent).kith-\(Hex.encode(randomBytes(6)))")
         let progress = transferProgress.map { report in { @Sendable (done: UInt64, total: UInt64) in report("decrypting \(label) \(number)", done, total) } }
@@ -438,7 +615,7 @@ extension Node {
             unlink(temporary)
             let kind = (error as? ProtocolError)?.kind.rawValue ?? ProtocolError.Kind.decryptionFailed.rawValue
             if error is ProtocolError {
-                try await markDamaged(ref.id, kind: kind)
+                try await markDamaged(item, kind: kind)
                 throw NodeError("\(label) \(number) refused: \(kind); nothing was written")
             }
             throw NodeError("cannot save \(label) \(number): \(error)")
@@ -473,8 +650,11 @@ extension Node {
     // MARK: Removing
 
     /// Removes the blobs in `HOME/blobs/` that no attachment and no queued
-    /// upload needs any more (those of deleted posts, comments and messages).
-    func removeUnreferencedBlobs() async throws {
+    /// upload needs any more (those of deleted posts, comments and messages):
+    /// `ids` (those of a post just deleted or refused) at once, any other
+    /// only when older than an hour, so a blob written for a post not yet
+    /// recorded (being prepared, perhaps by another process) is not taken.
+    func removeUnreferencedBlobs(_ ids: [[UInt8]] = []) async throws {
         let keep = try await db.writer.read { db in
             Set(try Data.fetchAll(db, sql: """
                 SELECT blob_id FROM attachment UNION SELECT thumb_id FROM attachment WHERE thumb_id IS NOT NULL
@@ -482,6 +662,20 @@ extension Node {
                 UNION SELECT avatar_id FROM my_profile WHERE avatar_id IS NOT NULL UNION SELECT avatar_id FROM friend_profile WHERE avatar_id IS NOT NULL
                 """).map { Hex.encode([UInt8]($0)) })
         }
+        for id in ids where !keep.contains(Hex.encode(id)) { blobs.remove(id) }
         blobs.sweep(keeping: keep)
+    }
+
+    /// The blobs of the attachments a post (with its comments') or a comment holds, by its id as `attachmentOwner` takes it.
+    func attachmentBlobIDs(of id: String) async throws -> [[UInt8]] {
+        try await db.writer.read { db in
+            guard let item = try? self.attachmentOwner(id, db) else { return [] }
+            let wholePost = item.writer == item.owner && item.id == item.postID
+            return try Row.fetchAll(db, sql: """
+                SELECT blob_id, thumb_id FROM attachment WHERE post_author = ? AND post_id = ? AND (? OR (writer = ? AND item_id = ?))
+                """, arguments: [item.owner.data, item.postID.data, wholePost, item.writer.data, item.id.data]).flatMap { row in
+                [[UInt8](row[0] as Data)] + ((row[1] as Data?).map { [[UInt8]($0)] } ?? [])
+            }
+        }
     }
 }

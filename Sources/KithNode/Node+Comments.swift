@@ -30,12 +30,12 @@ extension Node {
             change.attachments = prepared
             return change
         } catch {
-            try? await removeUnreferencedBlobs()
+            try? await removeUnreferencedBlobs(Self.blobIDs(attachments))
             throw error
         }
     }
 
-    private func comment(on id: String, text: String, attachments: [Attachment], keys: Keystore, now: UInt64) async throws -> ThreadChange {
+    func comment(on id: String, text: String, attachments: [Attachment], keys: Keystore, now: UInt64) async throws -> ThreadChange {
         try await db.writer.write { db in
             let item = try self.threadItem(id, db, actor: keys.identity.publicKey, action: .comment)
             var commentID = randomBytes(Note.idLength)
@@ -79,9 +79,10 @@ extension Node {
     /// post. My node erases it, and so does every friend's node that
     /// receives the delete; what a friend copied elsewhere stays there.
     public func delete(_ id: String) async throws -> ThreadChange {
+        let blobIDs = try await attachmentBlobIDs(of: id)
         let deleted = try await change(id, action: .delete, text: "")
         try wipeFreedContentIfPending()
-        try await removeUnreferencedBlobs()
+        try await removeUnreferencedBlobs(blobIDs)
         return deleted
     }
 

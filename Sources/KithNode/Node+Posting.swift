@@ -27,7 +27,7 @@ extension Node {
             posted.attachments = prepared
             return posted
         } catch {
-            try? await removeUnreferencedBlobs()
+            try? await removeUnreferencedBlobs(Self.blobIDs(attachments))
             throw error
         }
     }

@@ -127,6 +127,7 @@ extension Node {
         }
         try await processPending(&report)
         try await fetchAttachments(&report, budget: budget)
+        await releaseUnneededBlobs()
         try await removeUnreferencedBlobs()
         try await closeUnansweredInvitations()
         return report

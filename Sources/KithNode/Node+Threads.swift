@@ -187,6 +187,15 @@ extension Node {
             guard try count("comment") < Self.maxCommentsInThread else {
                 return .refused("the post has \(Self.maxCommentsInThread) comments already")
             }
+            let attached = note.attachments.reduce(UInt64(0)) { $0 + $1.blob.size + ($1.thumbnail?.size ?? 0) }
+            if attached > 0 {
+                let before = try Int64.fetchOne(db, sql: """
+                    SELECT coalesce(sum(size + coalesce(thumb_size, 0)), 0) FROM attachment WHERE post_author = ? AND post_id = ? AND writer = ?
+                    """, arguments: [owner, post, note.writer.data]) ?? 0
+                guard UInt64(clamping: before) + attached <= AttachmentLimits.commentBytesPerWriter else {
+                    return .refused("the writer's comments on this post would carry more than \(AttachmentLimits.commentBytesPerWriter >> 20) MiB of attachments")
+                }
+            }
             try db.execute(sql: """
                 INSERT OR IGNORE INTO comment (writer, id, post_author, post_id, text, created_at, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [note.writer.data, note.targetID.data, owner, post, try atRest.seal(note.text, .commentText),

@@ -22,6 +22,8 @@ public struct Node: Sendable {
     public var attachmentFetch: AttachmentFetch = .background
     /// Where uploads and downloads of attachments report their progress, if anywhere.
     public var transferProgress: TransferProgress?
+    /// How much of friends' attachments is fetched without being asked for.
+    public var attachmentLimits = AttachmentLimits()
 
     /// The node's secrets as they are now, if unlocked.
     var keys: Keystore? { unlocked?.keys }

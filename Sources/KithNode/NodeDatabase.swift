@@ -188,6 +188,7 @@ public struct NodeDatabase: Sendable {
         }
         m.registerMigration("v12-proto-profiles") { db in try createProfileTables(db) }
         m.registerMigration("v12-attach-attachments") { db in try createAttachmentTables(db) }
+        m.registerMigration("v12-attach-fetch-budget") { db in try createAttachmentBudgetTable(db) }
         return m
     }
 

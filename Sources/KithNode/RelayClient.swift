@@ -372,6 +372,25 @@ extension RelayClient {
         }
     }
 
+    /// The blob references this mailbox holds (`GET .../blobs`, the owner's
+    /// listing): each blob's id and when the relay accepted it.
+    public func listBlobs(mailboxKey: SigningKey) async throws -> [(id: [UInt8], receivedAt: UInt64)] {
+        struct Entry: Decodable { let id: String; let size: UInt64; let received_at: UInt64; let expires_at: UInt64 }
+        struct Answer: Decodable { let blobs: [Entry] }
+        let body = try await signed(.GET, "/v1/mailboxes/\(Base64URL.encode(mailboxKey.publicKey))/blobs", body: [], key: mailboxKey,
+                                    limit: Self.maxBlobListingBytes)
+        guard let answer = try? JSONDecoder().decode(Answer.self, from: Data(body)) else {
+            throw Failure(relay: baseURL, reason: "unreadable blob listing")
+        }
+        return try answer.blobs.map { entry in
+            guard let id = Base64URL.decode(Substring(entry.id)), id.count == 32 else { throw Failure(relay: baseURL, reason: "a blob listing with a malformed id") }
+            return (id, entry.received_at)
+        }
+    }
+
+    /// The longest blob listing read: 100,000 references (a relay's highest `quota_blobs`) of about 130 bytes.
+    static let maxBlobListingBytes = 16 << 20
+
     /// Removes this mailbox's reference to a blob (`DELETE`); a relay that
     /// holds none (404) is fine.
     public func deleteBlob(mailboxKey: SigningKey, id: [UInt8]) async throws {

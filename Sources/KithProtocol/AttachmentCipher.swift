@@ -193,7 +193,24 @@ public enum AttachmentCipher {
     /// `to`, renamed into place only once every check passed (it replaces
     /// `to`). `progress` gets (blob bytes processed, twice the blob's length).
     public static func decrypt(file: String, ref: BlobRef, to: String, progress: ((UInt64, UInt64) -> Void)?) throws {
+        try pull(file: file, ref: ref, to: try OutputFile(to), progress: progress)
+    }
+
+    /// Checks the blob at `file` as `decrypt` does (length, hash, every
+    /// chunk, the FINAL tag's place, the padding) without writing anything:
+    /// each chunk's plaintext is wiped once checked.
+    public static func verify(file: String, ref: BlobRef) throws {
+        try pull(file: file, ref: ref, to: nil, progress: nil)
+    }
+
+    /// Checks only the blob's length and hash against `ref`: whether `file`
+    /// holds the blob its id names (its key is not used).
+    public static func checkHash(file: String, ref: BlobRef) throws {
         let input = try InputFile(file)
+        _ = try checkHash(input, file: file, ref: ref, progress: nil)
+    }
+
+    private static func checkHash(_ input: InputFile, file: String, ref: BlobRef, progress: ((UInt64, UInt64) -> Void)?) throws -> UInt64 {
         try checkLength(input.size, ref: ref)
         let total = 2 * input.size
         let hash = Hash.Blake2bStream(length: 32)
@@ -209,26 +226,32 @@ public enum AttachmentCipher {
         guard constantTimeEqual(hash.finish(), ref.id) else {
             throw ProtocolError(.decryptionFailed, "attachment: the blob's hash is not its id (tampered)")
         }
-        try input.rewind()
-        let opener = try Opener(ref: ref, header: try input.read(SecretStream.headerLength))
-        done += UInt64(SecretStream.headerLength)
-        let output = try OutputFile(to)
+        return done
+    }
+
+    private static func pull(file: String, ref: BlobRef, to output: OutputFile?, progress: ((UInt64, UInt64) -> Void)?) throws {
+        let input = try InputFile(file)
+        let total = 2 * input.size
         do {
+            var done = try checkHash(input, file: file, ref: ref, progress: progress)
+            try input.rewind()
+            let opener = try Opener(ref: ref, header: try input.read(SecretStream.headerLength))
+            done += UInt64(SecretStream.headerLength)
             while opener.index < opener.chunks {
                 let length = opener.nextCipherLength
                 let cipher = try input.read(length)
                 guard cipher.count == length else { throw FileError("\(file) changed while it was being read") }
                 var plain = try opener.open(cipher)
-                try output.write(plain)
+                try output?.write(plain)
                 wipe(&plain)
                 done += UInt64(length)
                 progress?(done, total)
             }
             try opener.finish()
             guard try input.read(1).isEmpty else { throw FileError("\(file) changed while it was being read") }
-            try output.commit()
+            try output?.commit()
         } catch {
-            output.discard()
+            output?.discard()
             throw error
         }
     }

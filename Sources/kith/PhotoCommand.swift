@@ -66,9 +66,11 @@ struct PhotoGetCommand: AsyncParsableCommand {
         discussion: """
             N counts from 1 in the order `kith feed` and `kith show` list the attachments ([photo 1], \
             [file 2], ...). If the attachment is not on this machine yet, it is fetched from your \
-            relay first (progress on stderr). It is checked against the signed post before anything \
-            is written: one that a relay truncated or altered is refused with its failure kind \
-            ("malformed", "decryption failure"), marked damaged in the feed, and nothing is written. \
+            relay first (progress on stderr); a relay that sends a blob truncated or altered has \
+            failed, and your next relay is tried. It is checked against the signed post before \
+            anything is written: one that does not decrypt under the post's key is refused with its \
+            failure kind ("malformed", "decryption failure"), marked damaged in the feed, and nothing \
+            is written. \
             --out is not overwritten unless --force is given. --thumbnail saves the photo's small \
             JPEG thumbnail instead.
             """

@@ -53,7 +53,14 @@ struct SyncCommand: AsyncParsableCommand {
             if a relay could not be reached or broke the protocol. What could not be delivered stays \
             queued and is retried by a later sync after a growing delay (5 s doubling to an hour, \
             with jitter); --retry-now tries it at once. A relay that fails is not tried again in the \
-            same sync. --json adds per-relay results ("deliveries", "fetches"). \
+            same sync. Photos and files go before the posts they belong to, and a post waits for \
+            them; friends' thumbnails are fetched, and their photos and files too unless \
+            --fetch-attachments on-demand (then `kith photo get` fetches one when asked); what is \
+            fetched by itself from one friend stops at 1 GiB a day, and all of it while less than \
+            1 GiB is free on the node's disk (the rest waits for `kith photo get`); blob references \
+            on your relays that no attachment of yours waits for are released once an hour old. Uploads \
+            and downloads show their progress on stderr. \
+            --json adds per-relay results ("deliveries", "fetches"). \
             --wait keeps going until interrupted: after each sync it waits for a relay to say that \
             mail has arrived (a long poll on each of your relays), then syncs again.
             """

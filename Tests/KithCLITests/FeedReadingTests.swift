@@ -208,9 +208,9 @@ import Testing
             let full = try #require(try JSONSerialization.jsonObject(with: Data(try kithOK(["show", "--home", p.alice, post, "--json"]).utf8))
                                     as? [String: Any])
             #expect(Set(full.keys) == ["id", "author", "audience", "text", "created_at", "received_at", "misdated", "verified", "edited",
-                                       "unread", "comments", "more_comments", "reactions", "direct", "direct_with", "audience_size"])
+                                       "unread", "comments", "more_comments", "reactions", "direct", "direct_with", "audience_size", "attachments"])
             let comment = try #require((full["comments"] as? [[String: Any]])?.first)
-            #expect(Set(comment.keys) == ["id", "author", "text", "created_at", "received_at", "misdated", "edited", "verified"])
+            #expect(Set(comment.keys) == ["id", "author", "text", "created_at", "received_at", "misdated", "edited", "verified", "attachments"])
             #expect((comment["created_at"] as? String)?.hasSuffix("Z") == true && (full["received_at"] as? String)?.hasSuffix("Z") == true)
             #expect(Set(try #require((full["reactions"] as? [[String: Any]])?.first).keys) == ["emoji", "count", "by"])
 

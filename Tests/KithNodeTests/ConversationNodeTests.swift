@@ -188,6 +188,30 @@ extension ConversationNodeTests {
         return (note, key)
     }
 
+    /// One writer's comments on a post carry at most 100 MiB of attachments
+    /// (the author's node passes each on): beyond it a comment is refused.
+    @Test func aWritersCommentsCarryAtMost100MiBOfAttachments() async throws {
+        try await withFamilyPost { alice, bob, carol, post in
+            let key = try await carol.heldKey(audienceNamed: "family")
+            let me = try carol.requireKeys().identity
+            func comment(_ count: Int) throws -> [UInt8] {
+                let attachments = try (0..<count).map { _ in
+                    try Attachment(kind: .file, mediaType: "application/octet-stream", name: "big.bin",
+                                   blob: BlobRef(id: randomBytes(32), key: randomBytes(32), size: Attachment.maxSize), width: 0, height: 0, thumbnail: nil)
+                }
+                return try Note(action: .comment, writer: me, owner: alice.identity(), audienceID: key.audienceID, epoch: key.epoch,
+                                postID: try #require(Hex.decode(post)), targetWriter: me.publicKey, targetID: randomBytes(Note.idLength),
+                                revision: 0, createdAt: Node.now(), text: "big", attachments: attachments).seal(audience: key).bytes
+            }
+            try await carol.dropRaw(try comment(3), to: "alice")
+            #expect(try await alice.sync().rejected == 0, "96 MiB")
+            try await carol.dropRaw(try comment(1), to: "alice")
+            #expect(try await alice.sync().rejected == 1, "128 MiB")
+            let comments = try await alice.db.writer.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM comment") }
+            #expect(comments == 1)
+        }
+    }
+
     @Test func aCommentCannotTakeTheIdOfAnotherPostOrComment() async throws {
         try await withFamilyPost { alice, bob, carol, post in
             let other = try await alice.post(to: "family", text: "a second post").id

@@ -106,6 +106,14 @@ private typealias Attachment = KithProtocol.Attachment
         #expect(throws: ProtocolError.self) { try AttachmentCipher.decrypt(file: dir + "/bad", ref: forged, to: dir + "/bad-out", progress: nil) }
         FileManager.default.createFile(atPath: dir + "/short", contents: Data(blob.dropLast(5)))
         #expect(throws: ProtocolError.self) { try AttachmentCipher.decrypt(file: dir + "/short", ref: ref, to: dir + "/bad-out", progress: nil) }
+        // Verifying checks as decrypting does, and writes nothing.
+        try AttachmentCipher.verify(file: dir + "/blob", ref: ref)
+        try AttachmentCipher.checkHash(file: dir + "/blob", ref: ref)
+        #expect(throws: ProtocolError.self) { try AttachmentCipher.verify(file: dir + "/bad", ref: forged) }
+        try AttachmentCipher.checkHash(file: dir + "/bad", ref: forged)
+        #expect(throws: ProtocolError.self) { try AttachmentCipher.checkHash(file: dir + "/bad", ref: ref) }
+        #expect(throws: ProtocolError.self) { try AttachmentCipher.verify(file: dir + "/blob", ref: BlobRef(id: ref.id, key: randomBytes(32), size: ref.size)) }
+        #expect(throws: ProtocolError.self) { try AttachmentCipher.checkHash(file: dir + "/short", ref: ref) }
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["bad", "blob", "in", "out", "short"])
         FileManager.default.createFile(atPath: dir + "/empty", contents: Data())
         #expect(throws: AttachmentCipher.FileError.self) { try AttachmentCipher.encrypt(file: dir + "/empty", to: dir + "/x", progress: nil) }
