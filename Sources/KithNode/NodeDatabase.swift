@@ -186,9 +186,9 @@ public struct NodeDatabase: Sendable {
         m.registerMigration("v15-comment-order") { db in
             try db.execute(sql: "CREATE INDEX comment_order ON comment(post_author, post_id, sort_at)")
         }
-        m.registerMigration("v12-proto-profiles") { db in try createProfileTables(db) }
-        m.registerMigration("v12-attach-attachments") { db in try createAttachmentTables(db) }
-        m.registerMigration("v12-attach-fetch-budget") { db in try createAttachmentBudgetTable(db) }
+        m.registerMigration("v16-profiles") { db in try createProfileTables(db) }
+        m.registerMigration("v17-attachments") { db in try createAttachmentTables(db) }
+        m.registerMigration("v18-attachment-fetch-budget") { db in try createAttachmentBudgetTable(db) }
         return m
     }
 
