@@ -475,7 +475,7 @@ extension Node {
 
     /// Downloads a blob into `HOME/blobs/` from the first relay of mine that
     /// sends it whole, with the length and hash its id names.
-    private func download(_ item: BlobFetch, shown: String, shares: inout RelayShares) async throws {
+    func download(_ item: BlobFetch, shown: String, shares: inout RelayShares) async throws {
         let keys = try requireKeys(), blobs = self.blobs
         try blobs.prepare()
         let length = AttachmentCipher.blobLength(size: item.ref.size)
@@ -528,12 +528,16 @@ extension Node {
     /// arrives before its post is not released. Relays that do not list
     /// blobs are left to their expiry.
     func releaseUnneededBlobs() async {
+        let blobs = self.blobs
         guard let keys = try? requireKeys(), let relays = try? await myRelays(),
               let waiting = try? await db.writer.read({ db in
                   Set(try Data.fetchAll(db, sql: """
                       SELECT blob_id FROM attachment WHERE fetched = 0 AND damaged IS NULL
                       UNION SELECT thumb_id FROM attachment WHERE thumb_id IS NOT NULL AND thumb_fetched = 0 AND damaged IS NULL
                       """).map { [UInt8]($0) })
+                  // Friends' avatars are fetched when asked for (`profile show --save-avatar`).
+                  .union(try Data.fetchAll(db, sql: "SELECT avatar_id FROM friend_profile WHERE avatar_id IS NOT NULL")
+                      .map { [UInt8]($0) }.filter { !blobs.has($0) })
               }) else { return }
         let now = clock(), before = now > 3600 ? now - 3600 : 0
         for relay in relays {
