@@ -496,7 +496,7 @@ extension Node {
                 continue
             } catch let error as ProtocolError {
                 unlink(temporary)
-                lastFailure = "\(RelayClient.clean(relay)) sent another blob than the one named (\(error.detail))"
+                lastFailure = "\(RelayClient.clean(relay)) sent another blob than the one named (\(error.kind.rawValue): \(error.detail))"
                 continue
             }
             try blobs.place(temporary, id: item.ref.id)

@@ -72,7 +72,7 @@ extension Node {
         let newAvatar = try avatar.map { $0.isEmpty ? nil : try makeAvatar($0) }
         let atRest = try atRest, now = clock()
         do {
-            return try await db.writer.write { db in
+            let (sent, replaced) = try await db.writer.write { db -> (ProfileSent, [UInt8]?) in
                 let current = try self.myProfile(db)
                 let sequence = (current?.sequence ?? 0) + 1
                 let kept = newAvatar ?? current?.avatar
@@ -85,8 +85,12 @@ extension Node {
                 for (friend, card) in try self.friendCards(db).sorted(by: { $0.name < $1.name }) {
                     if try self.sendProfile(db, to: card, now: now) { queued += 1 } else { skipped.append(friend) }
                 }
-                return ProfileSent(sequence: sequence, queuedFor: queued, skipped: skipped)
+                let replaced = current?.avatar.flatMap { $0.blob.id == kept?.blob.id ? nil : $0.blob.id }
+                return (ProfileSent(sequence: sequence, queuedFor: queued, skipped: skipped), replaced)
             }
+            // The avatar replaced or removed goes now, unless an upload still waits for it.
+            if let replaced { try? await removeUnreferencedBlobs([replaced]) }
+            return sent
         } catch {
             if let made = newAvatar ?? nil { blobs.remove(made.blob.id) }
             throw error
