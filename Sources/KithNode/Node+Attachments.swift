@@ -446,7 +446,13 @@ extension Node {
         let downloaded = !blobs.has(item.ref.id)
         if downloaded { try await download(item, shown: shown, shares: &shares) }
         do { try AttachmentCipher.verify(file: blobs.file(item.ref.id), ref: item.ref) } catch let error as ProtocolError {
-            if (try? AttachmentCipher.checkHash(file: blobs.file(item.ref.id), ref: item.ref)) == nil {
+            // Whether the file is the blob its id names is decided by its hash
+            // alone: this row's size or key, a friend's word, cannot condemn it.
+            let isBlob: Bool
+            do { isBlob = try AttachmentCipher.isBlob(file: blobs.file(item.ref.id), id: item.ref.id) } catch {
+                throw NodeError("\(shown) cannot be checked: \(error)")
+            }
+            if !isBlob {
                 // Not the blob the id names (changed on this disk): gone, to be fetched again.
                 blobs.remove(item.ref.id)
                 try await db.writer.write { db in
@@ -524,9 +530,12 @@ extension Node {
 
     /// Releases, on each relay of mine, the blob references that no
     /// attachment of mine waits for (none names the blob, or those that do
-    /// have it here or found it damaged), once an hour old: an upload that
-    /// arrives before its post is not released. Relays that do not list
-    /// blobs are left to their expiry.
+    /// have it here or found it damaged), once `releaseAfter` old: an upload
+    /// that arrives long before its post (its sender's other uploads held
+    /// back by a full mailbox, or a laptop closed halfway) is not released.
+    /// Relays that do not list blobs are left to their expiry.
+    static let releaseAfter: UInt64 = 7 * 86_400
+
     func releaseUnneededBlobs() async {
         let blobs = self.blobs
         guard let keys = try? requireKeys(), let relays = try? await myRelays(),
@@ -539,7 +548,7 @@ extension Node {
                   .union(try Data.fetchAll(db, sql: "SELECT avatar_id FROM friend_profile WHERE avatar_id IS NOT NULL")
                       .map { [UInt8]($0) }.filter { !blobs.has($0) })
               }) else { return }
-        let now = clock(), before = now > 3600 ? now - 3600 : 0
+        let now = clock(), before = now > Self.releaseAfter ? now - Self.releaseAfter : 0
         for relay in relays {
             guard let mailboxKey = keys.mailboxKeys[relay] else { continue }
             let client = RelayClient(baseURL: relay, timeout: .seconds(30))
@@ -563,6 +572,8 @@ extension Node {
                 SELECT EXISTS (SELECT 1 FROM attachment WHERE blob_id = ?1 AND fetched = 1)
                     OR EXISTS (SELECT 1 FROM attachment WHERE thumb_id = ?1 AND thumb_fetched = 1)
                     OR EXISTS (SELECT 1 FROM outbox WHERE blob_id = ?1 AND state = 'queued')
+                    OR EXISTS (SELECT 1 FROM my_profile WHERE avatar_id = ?1)
+                    OR EXISTS (SELECT 1 FROM friend_profile WHERE avatar_id = ?1)
                 """, arguments: [id]) ?? true
             let waiting = try Bool.fetchOne(db, sql: """
                 SELECT EXISTS (SELECT 1 FROM attachment WHERE damaged IS NULL AND

@@ -210,6 +210,19 @@ public enum AttachmentCipher {
         _ = try checkHash(input, file: file, ref: ref, progress: nil)
     }
 
+    /// Whether `file` hashes to `id`, whatever its length: whether it is the
+    /// blob the id names, for any descriptor (a friend's may give a wrong size).
+    public static func isBlob(file: String, id: [UInt8]) throws -> Bool {
+        let input = try InputFile(file)
+        let hash = Hash.Blake2bStream(length: 32)
+        while true {
+            let piece = try input.read(chunkLength)
+            if piece.isEmpty { break }
+            hash.update(piece)
+        }
+        return constantTimeEqual(hash.finish(), id)
+    }
+
     private static func checkHash(_ input: InputFile, file: String, ref: BlobRef, progress: ((UInt64, UInt64) -> Void)?) throws -> UInt64 {
         try checkLength(input.size, ref: ref)
         let total = 2 * input.size

@@ -65,7 +65,11 @@ extension SQLiteRelayStore {
             """
         static let stored = "SELECT rowid FROM blob WHERE id = ?"
         static let insert = "INSERT INTO blob (id, size, data, created_at) VALUES (?, ?, zeroblob(?), ?)"
-        static let insertReference = "INSERT OR IGNORE INTO blob_ref (mailbox, blob, received_at, expires_at) VALUES (?, ?, ?, ?)"
+        /// A mailbox named again for a blob it holds keeps one reference, living as long as the later upload's.
+        static let insertReference = """
+            INSERT INTO blob_ref (mailbox, blob, received_at, expires_at) VALUES (?, ?, ?, ?)
+            ON CONFLICT (mailbox, blob) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)
+            """
         static let referenced = "SELECT b.size FROM blob_ref r JOIN blob b ON b.id = r.blob WHERE r.mailbox = ? AND r.blob = ?"
         static let release = "DELETE FROM blob_ref WHERE mailbox = ? AND blob = ?"
         static let deleteUnreferenced = "DELETE FROM blob WHERE id = ? AND NOT EXISTS (SELECT 1 FROM blob_ref r WHERE r.blob = blob.id)"

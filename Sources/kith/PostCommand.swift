@@ -58,7 +58,7 @@ struct SyncCommand: AsyncParsableCommand {
             --fetch-attachments on-demand (then `kith photo get` fetches one when asked); what is \
             fetched by itself from one friend stops at 1 GiB a day, and all of it while less than \
             1 GiB is free on the node's disk (the rest waits for `kith photo get`); blob references \
-            on your relays that no attachment of yours waits for are released once an hour old. Uploads \
+            on your relays that no attachment of yours waits for are released once a week old. Uploads \
             and downloads show their progress on stderr. \
             --json adds per-relay results ("deliveries", "fetches"). \
             --wait keeps going until interrupted: after each sync it waits for a relay to say that \

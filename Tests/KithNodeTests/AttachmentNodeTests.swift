@@ -389,7 +389,7 @@ final class BlobFakeRelay: @unchecked Sendable {
             let client = RelayClient(baseURL: url), key = try #require(try bob.requireKeys().mailboxKeys[url])
             _ = try await bob.sync()
             #expect(Set(try await client.listBlobs(mailboxKey: key).map(\.id)) == Set(refs.map(\.id)), "young: both stay")
-            clock.advance(7_200)
+            clock.advance(Node.releaseAfter + 3600)
             _ = try await bob.sync()
             #expect(try await client.listBlobs(mailboxKey: key).map(\.id) == [refs[1].id], "the one no attachment names is released")
         }
