@@ -119,7 +119,12 @@ extension Node {
                 if let blob = job.blob {
                     let shown = "\(Hex.encode(blob).prefix(8)) to \(RelayClient.clean(relay))"
                     let progress = transferProgress.map { report in { @Sendable (done: UInt64, total: UInt64) in report("uploading \(shown)", done, total) } }
-                    result = try await client.uploadBlob(header: job.request, file: blobs.file(blob), progress: progress)
+                    // An upload has the time its size needs at 64 KiB/s (the rate a relay
+                    // allows it), past the sync's budget: cut off at the budget, a large
+                    // one on a slow line would start over at every sync and never arrive.
+                    let time = TimeAmount.seconds(30 + Int64(clamping: (blobs.size(blob) ?? 0) / 65_536))
+                    let uploader = RelayClient(baseURL: relay, timeout: time, deadline: max(client.deadline, .now() + time))
+                    result = try await uploader.uploadBlob(header: job.request, file: blobs.file(blob), progress: progress)
                 } else {
                     result = try await client.drop(bytes: job.request)
                 }

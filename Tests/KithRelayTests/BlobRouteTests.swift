@@ -435,18 +435,18 @@ struct BlobHTTP {
     /// a modest rate is stored, though it takes longer than the deadline.
     @Test func anUploadThatKeepsArrivingOutlastsTheRequestDeadline() async throws {
         var configuration = DropLimitTests.unlimitedRates
-        configuration.requestTimeoutSeconds = 3
+        configuration.requestTimeoutSeconds = 6
         // The mailbox is made in the store: the test's own requests are all on the one slow connection.
         let store = try SQLiteRelayStore(), bob = TestMailbox()
         _ = try await store.register(mailbox: bob.key.publicKey, now: 1)
         try await store.addToken(hash: DropToken.hash(bob.token), mailbox: bob.key.publicKey, now: 1)
         try await withLiveRelay(store: store, configuration: configuration) { url, _ in
             let http = BlobHTTP(url: url)
-            let blob = randomBytes(6 << 20)
+            let blob = randomBytes(10 << 20)
             let body = blobUploadBody([bob.target], blob)
             let connection = try RawConnection(port: http.port)
-            // The head and 1 MiB at once, then 1 MiB a second, 6 seconds in all: each piece earns 16 seconds
-            // more, room for a machine so loaded that the test wakes several seconds late.
+            // The head and 1 MiB at once, then 1 MiB a second, 10 seconds in all against a deadline of 6: each
+            // piece earns 16 seconds more, room for a machine so loaded that either side wakes several seconds late.
             let head = Array("POST /v1/blobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: \(body.count)\r\n\r\n".utf8)
             for start in stride(from: 0, to: body.count, by: 1 << 20) {
                 if start > 0 { try await Task.sleep(for: .seconds(1)) }
