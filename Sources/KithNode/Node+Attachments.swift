@@ -535,6 +535,7 @@ extension Node {
     /// back by a full mailbox, or a laptop closed halfway) is not released.
     /// Relays that do not list blobs are left to their expiry.
     static let releaseAfter: UInt64 = 7 * 86_400
+    static let maxReleasesPerSync = 100
 
     func releaseUnneededBlobs() async {
         let blobs = self.blobs
@@ -551,9 +552,11 @@ extension Node {
         let now = clock(), before = now > Self.releaseAfter ? now - Self.releaseAfter : 0
         for relay in relays {
             guard let mailboxKey = keys.mailboxKeys[relay] else { continue }
-            let client = RelayClient(baseURL: relay, timeout: .seconds(30))
+            // One relay's listing and releases end within 30 seconds and 100 releases a
+            // sync (the rest wait for the next), so a slow or hostile relay costs little.
+            let client = RelayClient(baseURL: relay, timeout: .seconds(30), deadline: .now() + .seconds(30))
             guard let held = try? await client.listBlobs(mailboxKey: mailboxKey) else { continue }
-            for blob in held where blob.receivedAt < before && !waiting.contains(blob.id) {
+            for blob in held.filter({ $0.receivedAt < before && !waiting.contains($0.id) }).prefix(Self.maxReleasesPerSync) {
                 try? await client.deleteBlob(mailboxKey: mailboxKey, id: blob.id)
             }
         }
