@@ -120,7 +120,7 @@ extension Node {
 
     /// What the key of `keyID` said of its audience.
     static func keyFlags(_ db: Database, keyID: [UInt8]) throws -> KeyMessage.Flags {
-        KeyMessage.Flags(rawValue: UInt8(truncatingIfNeeded: try Int64.fetchOne(db, sql: "SELECT flags FROM audience_key WHERE key_id = ?",
+        KeyMessage.Flags(rawValue: UInt8(truncatingIfNeeded: try Int64.fetchOne(db.cachedStatement(sql: "SELECT flags FROM audience_key WHERE key_id = ?"),
                                                                                   arguments: [keyID.data]) ?? 0))
     }
 

@@ -59,10 +59,10 @@ extension Node {
     @discardableResult
     func storePost(_ db: Database, _ post: Post, audienceOwner: [UInt8], audienceName: String, direct: Bool, envelopeID: [UInt8], now: UInt64) throws -> Int {
         let atRest = try atRest
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT OR IGNORE INTO post (id, author, audience_owner, audience, audience_name, epoch, text, created_at, received_at, envelope_id, direct)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [post.id.data, post.author.data, audienceOwner.data, post.audienceID.data, try atRest.seal(audienceName, .postAudience),
+            """).execute(arguments: [post.id.data, post.author.data, audienceOwner.data, post.audienceID.data, try atRest.seal(audienceName, .postAudience),
                              Int64(post.epoch), try atRest.seal(post.text, .postText), Int64(post.createdAt), Int64(now), envelopeID.data, direct])
         guard db.changesCount == 1 else { return 0 }
         try storeAttachments(db, post.attachments, postAuthor: post.author, postID: post.id, writer: post.author, itemID: post.id)

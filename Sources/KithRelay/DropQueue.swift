@@ -61,13 +61,16 @@ final class DropQueue: Sendable {
             let results: [Result<DropResult, any Error>]
             do {
                 results = try await writer.write { db in
-                    try batch.map { drop in
+                    var counts = SQLiteRelayStore.Batch()
+                    let results = try batch.map { drop -> Result<DropResult, any Error> in
                         do {
-                            return .success(try SQLiteRelayStore.drop(drop.drop, db, now: drop.now, ttl: drop.ttl, quota: drop.quota))
+                            return .success(try SQLiteRelayStore.drop(drop.drop, db, now: drop.now, ttl: drop.ttl, quota: drop.quota, batch: &counts))
                         } catch let full as MailboxFull {
                             return .failure(full)
                         }
                     }
+                    try counts.writeCounts(db)
+                    return results
                 }
             } catch {
                 // The transaction itself failed (its commit, or the disk): nothing of the batch is stored.

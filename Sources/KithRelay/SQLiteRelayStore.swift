@@ -189,6 +189,11 @@ public struct SQLiteRelayStore: RelayStorage {
         m.registerMigration("v5-friend-invitations") { db in try createInvitationTable(db) }
         m.registerMigration("v6-blobs") { db in try createBlobTables(db) }
         m.registerMigration("v7-blob-quota") { db in try countBlobsApart(db) }
+        // A drop's references are counted in its mailboxes once per
+        // transaction (`Batch.writeCounts`), not by a trigger once per
+        // reference: a transaction of drops into one mailbox updates its
+        // row once. Deleting a reference still counts it out by trigger.
+        m.registerMigration("v8-ingest-counts") { db in try db.execute(sql: "DROP TRIGGER delivery_counted") }
         return m
     }
 
@@ -234,7 +239,12 @@ public struct SQLiteRelayStore: RelayStorage {
     /// store quickly.
     public func drop(_ requests: [DropRequest], now: UInt64, ttl: UInt64, quota: MailboxQuota? = nil) async throws -> [DropResult] {
         let prepared = requests.map(PreparedDrop.init)
-        return try await writer.write { db in try prepared.map { try Self.drop($0, db, now: now, ttl: ttl, quota: quota) } }
+        return try await writer.write { db in
+            var batch = Batch()
+            let results = try prepared.map { try Self.drop($0, db, now: now, ttl: ttl, quota: quota, batch: &batch) }
+            try batch.writeCounts(db)
+            return results
+        }
     }
 
     /// A drop with what its transaction needs computed beforehand (the
@@ -260,12 +270,13 @@ public struct SQLiteRelayStore: RelayStorage {
     /// The queries of the drop, fetch, acknowledge and collection paths, in
     /// one place so that a test can check that each one uses an index.
     enum SQL {
-        /// One row if the token opens the mailbox: its counts, and the body
-        /// of this envelope if the mailbox holds it already.
+        /// One row if the token opens the mailbox: its counts.
         static let target = """
-            SELECT m.envelopes, m.bytes, (SELECT d.body FROM delivery d WHERE d.mailbox = m.id AND d.envelope = ?)
-            FROM drop_token t JOIN mailbox m ON m.id = t.mailbox WHERE t.hash = ? AND t.mailbox = ?
+            SELECT m.envelopes, m.bytes FROM drop_token t JOIN mailbox m ON m.id = t.mailbox WHERE t.hash = ? AND t.mailbox = ?
             """
+        /// The body of this envelope, if the mailbox holds it already.
+        static let held = "SELECT body FROM delivery WHERE mailbox = ? AND envelope = ?"
+        static let addCounts = "UPDATE mailbox SET envelopes = envelopes + ?, bytes = bytes + ? WHERE id = ?"
         static let insertBody = "INSERT INTO body (data, created_at, expires_at) VALUES (?, ?, ?)"
         static let extendBody = "UPDATE body SET expires_at = max(expires_at, ?) WHERE seq = ?"
         static let insertDelivery = """
@@ -304,25 +315,65 @@ public struct SQLiteRelayStore: RelayStorage {
         static func placeholders(_ count: Int) -> String { Array(repeating: "?", count: count).joined(separator: ",") }
     }
 
+    /// What one transaction of drops has learned so far: which targets'
+    /// tokens open their mailboxes, and each mailbox's counts with the
+    /// references the transaction added. A token is looked up once per
+    /// transaction, not once per drop, and the counts of a mailbox are
+    /// written once, by `writeCounts`, which the transaction must call
+    /// before it commits.
+    struct Batch {
+        struct Counts {
+            var envelopes = 0, bytes = 0
+            mutating func add(_ size: Int) { envelopes += 1; bytes += size }
+        }
+        private struct Target: Hashable { let mailbox: Data, tokenHash: Data }
+        private var opens: [Target: Bool] = [:]
+        private var counts: [Data: Counts] = [:]
+        private var added: [Data: Counts] = [:]
+
+        /// The mailbox's counts, nil if the token does not open it.
+        mutating func counts(_ mailbox: Data, tokenHash: Data, _ db: Database) throws -> Counts? {
+            let target = Target(mailbox: mailbox, tokenHash: tokenHash)
+            if opens[target] == nil {
+                let row = try Row.fetchOne(db.cachedStatement(sql: SQL.target), arguments: [tokenHash, mailbox])
+                opens[target] = row != nil
+                if let row, counts[mailbox] == nil { counts[mailbox] = Counts(envelopes: row[0], bytes: row[1]) }
+            }
+            return opens[target] == true ? counts[mailbox] : nil
+        }
+
+        /// Counts a reference of `size` bytes added to the mailbox.
+        mutating func add(_ mailbox: Data, size: Int) {
+            counts[mailbox, default: Counts()].add(size)
+            added[mailbox, default: Counts()].add(size)
+        }
+
+        /// Adds what the transaction stored to each mailbox's counts.
+        func writeCounts(_ db: Database) throws {
+            let update = try db.cachedStatement(sql: SQL.addCounts)
+            for (mailbox, n) in added { try update.execute(arguments: [n.envelopes, n.bytes, mailbox]) }
+        }
+    }
+
     /// Stores one drop for the targets whose token is valid and whose
     /// mailbox has room. Everything it checks, it checks before it writes:
     /// when it throws `MailboxFull` it has written nothing, so a batch needs
     /// no savepoint per drop.
-    static func drop(_ drop: PreparedDrop, _ db: Database, now: UInt64, ttl: UInt64, quota: MailboxQuota?) throws -> DropResult {
+    static func drop(_ drop: PreparedDrop, _ db: Database, now: UInt64, ttl: UInt64, quota: MailboxQuota?, batch: inout Batch) throws -> DropResult {
         let size = drop.envelope.count
         var refused: [Int] = [], full: [Int] = []
         var accepted: [Data] = []
         /// The body of this envelope that a target's mailbox holds already, if any.
         var stored: Int64?
-        let check = try db.cachedStatement(sql: SQL.target)
+        let held = try db.cachedStatement(sql: SQL.held)
         for (i, target) in drop.targets.enumerated() {
-            guard let row = try Row.fetchOne(check, arguments: [drop.id, target.tokenHash, target.mailbox]) else {
+            guard let counts = try batch.counts(target.mailbox, tokenHash: target.tokenHash, db) else {
                 refused.append(i)
                 continue
             }
-            let envelopes: Int = row[0], bytes: Int = row[1], held: Int64? = row[2]
-            if let held { stored = held }
-            if let quota, held == nil, envelopes >= quota.envelopes || bytes > quota.bytes - size {
+            let body = try Int64.fetchOne(held, arguments: [target.mailbox, drop.id])
+            if let body { stored = body }
+            if let quota, body == nil, counts.envelopes >= quota.envelopes || counts.bytes > quota.bytes - size {
                 full.append(i)
                 continue
             }
@@ -340,7 +391,10 @@ public struct SQLiteRelayStore: RelayStorage {
                 body = db.lastInsertedRowID
             }
             let insert = try db.cachedStatement(sql: SQL.insertDelivery)
-            for mailbox in accepted { try insert.execute(arguments: [mailbox, drop.id, body, now, size, expires]) }
+            for mailbox in accepted {
+                try insert.execute(arguments: [mailbox, drop.id, body, now, size, expires])
+                if db.changesCount == 1 { batch.add(mailbox, size: size) }
+            }
         }
         return DropResult(id: drop.hexID, accepted: accepted.count, refused: refused, full: full)
     }

@@ -30,7 +30,7 @@ import Testing
         typealias SQL = SQLiteRelayStore.SQL
         typealias Blob = SQLiteRelayStore.BlobSQL
         let queries = [
-            SQL.target, SQL.extendBody, SQL.listing, SQL.page, SQL.acknowledged(2), SQL.acknowledge(2), SQL.unreferencedBodies(2),
+            SQL.target, SQL.held, SQL.addCounts, SQL.extendBody, SQL.listing, SQL.page, SQL.acknowledged(2), SQL.acknowledge(2), SQL.unreferencedBodies(2),
             SQL.expiredDeliveries, SQL.deleteDeliveries(2), SQL.expiredBodies, SQL.expiredNonces, SQL.useNonce,
             Blob.target, Blob.stored, Blob.referenced, Blob.release, Blob.deleteUnreferenced, Blob.expired,
             Blob.valid, Blob.list,
