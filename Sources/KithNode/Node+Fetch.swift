@@ -94,19 +94,24 @@ extension Node {
     }
 
     /// Fetches one mailbox. The next batch is requested (by sequence number)
-    /// while the current one is committed, and each batch is acknowledged
-    /// only after its commit. Sequence numbers must increase: a relay that
-    /// repeats or goes back is cut off for this sync.
+    /// and its posts opened (`openAhead`) while the current one is
+    /// committed, and each batch is acknowledged only after its commit.
+    /// Sequence numbers must increase: a relay that repeats or goes back is
+    /// cut off for this sync.
     func fetch(from relay: String, mailboxKey: SigningKey, limit: Int, budget: RelayBudget) async throws -> (RelayFetch, SyncReport) {
         var report = SyncReport()
         var status = RelayFetch(relay: relay)
         let client = RelayClient(baseURL: relay, deadline: .now() + budget.time)
+        let fetchAndOpen: @Sendable (UInt64) async throws -> (FetchedBatch, OpenedAhead) = { after in
+            let batch = try await client.fetch(mailboxKey: mailboxKey, after: after, limit: limit)
+            return (batch, try await self.openAhead(batch.items))
+        }
         var after: UInt64 = 0
-        var next: Task<FetchedBatch, any Error>? = Task { try await client.fetch(mailboxKey: mailboxKey, limit: limit) }
+        var next: Task<(FetchedBatch, OpenedAhead), any Error>? = Task { try await fetchAndOpen(0) }
         var acknowledgements: [Task<Void, any Error>] = []
         do {
             while let pending = next {
-                let batch = try await pending.value
+                let (batch, opened) = try await pending.value
                 next = nil
                 status.batches += 1
                 let (valid, fault) = Self.check(batch, after: after, limit: limit)
@@ -117,11 +122,11 @@ extension Node {
                         status.state = .partial
                         status.detail = "\(status.batches) batches, \(status.bytes) bytes"
                     } else {
-                        next = Task { try await client.fetch(mailboxKey: mailboxKey, after: last.sequence, limit: limit) }
+                        next = Task { try await fetchAndOpen(last.sequence) }
                     }
                 }
                 if let last = valid.last {
-                    let ids = try await commit(FetchedBatch(items: valid, more: batch.more), from: relay, &report)
+                    let ids = try await commit(FetchedBatch(items: valid, more: batch.more), from: relay, opened: opened, &report)
                     acknowledgements.append(Task { try await client.acknowledge(ids: ids, mailboxKey: mailboxKey) })
                     after = last.sequence
                 }
@@ -159,11 +164,50 @@ extension Node {
         return (valid, nil)
     }
 
+    /// Post envelopes of a batch opened ahead, by their index in the batch,
+    /// each with an audience key the node held then. A key id names one
+    /// key (it is keyed by the key), so the transaction that stores the
+    /// post uses what was opened only if it finds that key id too.
+    typealias OpenedAhead = [Int: Result<AudienceMessage, ProtocolError>]
+
+    /// Verifies and decrypts the post envelopes of a fetched batch whose
+    /// audience key is known, off the database's writer: that is most of
+    /// what storing a post costs, and it is done here while the batch
+    /// before is being committed. An envelope it cannot open here (its key
+    /// not known yet, or an error other than the envelope's own) is left
+    /// for the transaction to open.
+    func openAhead(_ items: [FetchedBatch.Item]) async throws -> OpenedAhead {
+        var byKey: [[UInt8]: [(index: Int, envelope: Envelope)]] = [:]
+        for (i, item) in items.enumerated() {
+            guard let envelope = try? Envelope(bytes: item.envelope), envelope.kind == .post, let keyID = try? Post.keyID(of: envelope) else { continue }
+            byKey[keyID, default: []].append((i, envelope))
+        }
+        guard !byKey.isEmpty else { return [:] }
+        let keyIDs = Array(byKey.keys)
+        let keys = try await db.writer.read { db in
+            try keyIDs.compactMap { keyID in try self.audienceKey(keyID: keyID, db).map { (keyID, $0.key) } }
+        }
+        let now = clock()
+        var opened: OpenedAhead = [:]
+        for (keyID, key) in keys {
+            for (i, envelope) in byKey[keyID] ?? [] {
+                do {
+                    opened[i] = .success(try AudienceMessage.open(envelope, audience: key, now: now))
+                } catch let error as ProtocolError {
+                    opened[i] = .failure(error)
+                } catch {
+                    continue
+                }
+            }
+        }
+        return opened
+    }
+
     /// Commits a fetched batch: each new envelope is applied and recorded by
     /// id in one transaction (one that cannot be applied yet is kept, pending).
     /// A crash before the acknowledgement only means the relay sends the batch
     /// again, and the ids already recorded are skipped. Returns the batch's ids.
-    func commit(_ batch: FetchedBatch, from relay: String, _ report: inout SyncReport) async throws -> [[UInt8]] {
+    func commit(_ batch: FetchedBatch, from relay: String, opened: OpenedAhead = [:], _ report: inout SyncReport) async throws -> [[UInt8]] {
         let now = clock()
         let items = batch.items.map { (id: Envelope.id(of: $0.envelope), data: $0.envelope) }
         let outcomes = try await db.writer.write { db -> [Outcome] in
@@ -173,8 +217,8 @@ extension Node {
             let record = try db.cachedStatement(sql: """
                 INSERT INTO inbox (envelope_id, data, relay, received_at, state, detail, wait_key) VALUES (?, ?, ?, ?, ?, ?, ?)
                 """)
-            for item in items where try Bool.fetchOne(known, arguments: [item.id.data]) != true {
-                let outcome = try self.process(envelopeID: item.id, bytes: item.data, db, keys: &keys)
+            for (i, item) in items.enumerated() where try Bool.fetchOne(known, arguments: [item.id.data]) != true {
+                let outcome = try self.process(envelopeID: item.id, bytes: item.data, db, keys: &keys, opened: opened[i])
                 if case .wait(let waiting) = outcome, let refusal = try Self.pendingRefusal(db, waiting) {
                     outcomes.append(.reject(refusal))    // not recorded: a later copy may find room
                     continue

@@ -147,8 +147,10 @@ extension Node {
     }
 
     /// Opens one envelope and applies it. Runs inside the write transaction
-    /// that records its outcome, so it is applied exactly once.
-    func process(envelopeID: [UInt8], bytes: [UInt8], _ db: Database, keys cache: inout AudienceKeyCache) throws -> Outcome {
+    /// that records its outcome, so it is applied exactly once. `opened` is
+    /// what `openAhead` made of it, used once its key is found here.
+    func process(envelopeID: [UInt8], bytes: [UInt8], _ db: Database, keys cache: inout AudienceKeyCache,
+                 opened: Result<AudienceMessage, ProtocolError>? = nil) throws -> Outcome {
         let keys = try requireKeys()
         let envelope: Envelope
         do { envelope = try Envelope(bytes: bytes) } catch let error as ProtocolError { return .reject(error.description) }
@@ -166,7 +168,7 @@ extension Node {
                 let keyID = try Post.keyID(of: envelope)
                 if cache[keyID] == nil { cache[keyID] = try audienceKey(keyID: keyID, db) }
                 guard let (audience, name) = cache[keyID] else { return .wait(Waiting(reason: "a post whose audience key has not arrived", key: keyID, kind: .post)) }
-                switch try AudienceMessage.open(envelope, audience: audience, now: clock()) {
+                switch try opened?.get() ?? AudienceMessage.open(envelope, audience: audience, now: clock()) {
                 case .post(let post):
                     if try Self.isDeletedPost(db, author: post.author, id: post.id) { return .done(newPosts: 0, newKeys: 0) }
                     let new = try storePost(db, post, audienceOwner: audience.owner, audienceName: name,
