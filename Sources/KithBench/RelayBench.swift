@@ -57,7 +57,7 @@ enum RelayBench {
         let synchronous = try await relay.store.synchronous()
         await relay.stop()
         return BenchCase(name: "1-mailbox ingest, \(concurrency) clients", unit: "drops/s", ours: best.ours, floor: best.floor,
-                         target: 3, note: "\(concurrency) concurrent HTTP clients, drops committed together; floor: one C-API transaction per drop (body + reference); best of \(rounds) alternating rounds; synchronous: kith \(synchronous), floor \(floorSynchronous) (2 = FULL)")
+                         target: 3, note: "\(concurrency) concurrent HTTP clients, drops committed together; floor: one C-API transaction per drop (body, reference, mailbox counts); best of \(rounds) alternating rounds; synchronous: kith \(synchronous), floor \(floorSynchronous) (2 = FULL)")
     }
 
     /// (b) One 1 KiB post to 150 mailboxes per upload; counts mailbox references.
@@ -80,6 +80,6 @@ enum RelayBench {
         let floor = try await SQLiteFloor.relayIngest(directory: dir, drops: uploads, targets: boxes.count, envelopeBytes: envelopeBytes)
         let refs = Double(boxes.count)
         return BenchCase(name: "relay ingest: 1 post to 150", unit: "refs/s", ours: Double(uploads) * refs / seconds, floor: floor.rate * refs,
-                         target: 0.5, note: "\(concurrency) concurrent HTTP clients; floor: one C-API transaction per upload (body + 150 references)")
+                         target: 0.5, note: "\(concurrency) concurrent HTTP clients; floor: one C-API transaction per upload (body, 150 references and their counts)")
     }
 }

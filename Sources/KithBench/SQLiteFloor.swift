@@ -60,9 +60,10 @@ final class SQLiteFloor {
         guard sqlite3_step(stmt) == SQLITE_DONE else { throw BenchError("sqlite: \(String(cString: sqlite3_errmsg(db)))") }
     }
 
-    /// Relay ingest floor: `drops` bodies, each with `targets` references,
-    /// into a database with the relay's own schema; one transaction per drop,
-    /// as the relay commits each upload. Returns drops per second.
+    /// Relay ingest floor: `drops` bodies, each with `targets` references
+    /// and the counts of their mailboxes, into a database with the relay's
+    /// own schema; one transaction per drop, as the relay commits each
+    /// upload. Returns drops per second.
     static func relayIngest(directory: String, drops: Int, targets: Int, envelopeBytes: Int) async throws -> (rate: Double, synchronous: Int) {
         let path = directory + "/floor-relay.sqlite"
         // The relay's migrations make the schema; the floor then writes with the C API.
@@ -78,7 +79,8 @@ final class SQLiteFloor {
         let floor = try SQLiteFloor(path: path)
         let body = try floor.prepare("INSERT INTO body (data, created_at, expires_at) VALUES (?, ?, ?)")
         let delivery = try floor.prepare("INSERT INTO delivery (mailbox, envelope, body, received_at, size, expires_at) VALUES (?, ?, ?, ?, ?, ?)")
-        defer { sqlite3_finalize(body); sqlite3_finalize(delivery) }
+        let count = try floor.prepare("UPDATE mailbox SET envelopes = envelopes + 1, bytes = bytes + ? WHERE id = ?")
+        defer { sqlite3_finalize(body); sqlite3_finalize(delivery); sqlite3_finalize(count) }
         let rows = (0..<drops).map { _ in Envelope(kind: .post, payload: randomBytes(envelopeBytes - 6)).bytes }
         let ids = rows.map { Envelope.id(of: $0) }
         let seconds = try Measure.seconds {
@@ -86,7 +88,10 @@ final class SQLiteFloor {
                 try floor.exec("BEGIN IMMEDIATE")
                 try floor.run(body, [data, 1, 1000])
                 let stored = floor.lastRowID
-                for m in mailboxes { try floor.run(delivery, [m, id, stored, 1, data.count, 1000]) }
+                for m in mailboxes {
+                    try floor.run(delivery, [m, id, stored, 1, data.count, 1000])
+                    try floor.run(count, [data.count, m])
+                }
                 try floor.exec("COMMIT")
             }
         }
