@@ -7,9 +7,11 @@ import NIOConcurrencyHelpers
 /// per second. Instead, drops that arrive while a transaction is being
 /// committed wait in this queue, and the next transaction takes them all (at
 /// most `maxDrops` of them or `maxBytes` of envelopes): one commit and one
-/// sync for the lot. A drop refused because its mailboxes are full has
-/// written nothing (`SQLiteRelayStore.drop` checks before it writes) and
-/// leaves the others in its batch stored; any other error fails the whole
+/// sync for the lot; each token is looked up and each mailbox's counts
+/// written once per transaction (`SQLiteRelayStore.Batch`). A drop refused
+/// because its mailboxes are full has written nothing
+/// (`SQLiteRelayStore.drop` checks before it writes) and leaves the others
+/// in its batch stored; any other error fails the whole
 /// batch, whose transaction then stores nothing, and each of its callers is
 /// told. Each caller is answered only after the commit of its batch
 /// returned, when its drop is on disk.
