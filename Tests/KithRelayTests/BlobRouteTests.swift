@@ -506,8 +506,12 @@ struct BlobHTTP {
                 _ = try await old.register(mailbox: m.key.publicKey, now: 1)
                 try await old.addToken(hash: DropToken.hash(m.token), mailbox: m.key.publicKey, now: 1)
             }
-            _ = try await old.drop(DropRequest(targets: [bob.target], envelope: envelopeBytes()), now: 1, ttl: 1000, quota: nil)
             try await old.writer.write { db in
+                // An envelope as the relay stored it then, its trigger counting the reference.
+                let envelope = envelopeBytes()
+                try db.execute(sql: "INSERT INTO body (data, created_at, expires_at) VALUES (?, 1, 1000)", arguments: [Data(envelope)])
+                try db.execute(sql: "INSERT INTO delivery (mailbox, envelope, body, received_at, size, expires_at) VALUES (?, ?, ?, 1, ?, 1000)",
+                               arguments: [Data(bob.key.publicKey), Data(Envelope.id(of: envelope)), db.lastInsertedRowID, envelope.count])
                 try db.execute(sql: "INSERT INTO blob (id, size, data, created_at) VALUES (?, ?, ?, 1)", arguments: [Data(id), blob.count, Data(blob)])
                 for m in [bob, carol] {
                     try db.execute(sql: "INSERT INTO blob_ref (mailbox, blob, received_at, expires_at) VALUES (?, ?, 1, 1000)",
