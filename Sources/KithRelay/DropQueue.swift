@@ -63,15 +63,15 @@ final class DropQueue: Sendable {
             let results: [Result<DropResult, any Error>]
             do {
                 results = try await writer.write { db in
-                    var counts = SQLiteRelayStore.Batch()
+                    var transaction = SQLiteRelayStore.Batch()
                     let results = try batch.map { drop -> Result<DropResult, any Error> in
                         do {
-                            return .success(try SQLiteRelayStore.drop(drop.drop, db, now: drop.now, ttl: drop.ttl, quota: drop.quota, batch: &counts))
+                            return .success(try SQLiteRelayStore.drop(drop.drop, db, now: drop.now, ttl: drop.ttl, quota: drop.quota, batch: &transaction))
                         } catch let full as MailboxFull {
                             return .failure(full)
                         }
                     }
-                    try counts.writeCounts(db)
+                    try transaction.writeCounts(db)
                     return results
                 }
             } catch {
