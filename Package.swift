@@ -80,7 +80,7 @@ let package = Package(
         .target(
             name: "KithDaemon",
             dependencies: [
-                "KithNode", "KithRelay", "KithProtocol", "KithCrypto",
+                "KithNode", "KithRelay", "KithRelayPostgres", "KithProtocol", "KithCrypto",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -108,7 +108,7 @@ let package = Package(
         .executableTarget(
             name: "kith",
             dependencies: [
-                "KithNode", "KithRelay", "KithProtocol", "KithCrypto", "KithBench", "KithDaemon", "KithImage",
+                "KithNode", "KithRelay", "KithRelayPostgres", "KithProtocol", "KithCrypto", "KithBench", "KithDaemon", "KithImage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -139,7 +139,7 @@ let package = Package(
         .testTarget(
             name: "KithNodeTests",
             dependencies: [
-                "KithNode", "KithRelay", "KithProtocol", "KithCrypto", "KithDaemon",
+                "KithNode", "KithRelay", "KithRelayPostgres", "KithProtocol", "KithCrypto", "KithDaemon",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],

@@ -5,6 +5,7 @@ import KithDaemon
 import KithNode
 import KithProtocol
 import KithRelay
+import KithRelayPostgres
 import Logging
 
 /// Where a relay lives: its directory and config file (for `kith relay` and `kith relay invite`).
