@@ -123,10 +123,12 @@ import Testing
             let box = try await TestMailbox.make(viaB)
             let waiting = Task { try await viaB.wait(mailboxKey: box.key) }
             // The drop comes once B holds the wait (else B would find the mail without being woken).
-            for _ in 0..<300 where Self.value("kith_relay_push_waiters", in: try await Self.metrics(b.port)) != 1 {
-                try await Task.sleep(for: .milliseconds(100))
+            var held = false
+            for _ in 0..<300 where !held {
+                held = Self.value("kith_relay_push_waiters", in: try await Self.metrics(b.port)) == 1
+                if !held { try await Task.sleep(for: .milliseconds(100)) }
             }
-            #expect(Self.value("kith_relay_push_waiters", in: try await Self.metrics(b.port)) == 1)
+            #expect(held, "B never held the wait")
             _ = try await viaA.drop(DropRequest(targets: [box.target], envelope: envelopeBytes()))
             // Woken by A's drop: a wait that nothing woke would end after 28 seconds without a sequence number.
             #expect(try await waiting.value != nil)
