@@ -64,9 +64,9 @@ extension PostgresRelayStore {
     public func addToken(hash: [UInt8], mailbox: [UInt8], now: UInt64) async throws {
         let logger = self.logger, id = bytea(mailbox), hash = bytea(hash), now = Int64(clamping: now)
         try await read { connection in
-            try await connection.query("""
+            _ = try await connection.rows("""
                 INSERT INTO drop_token (mailbox, hash, created_at) VALUES (\(id), \(hash), \(now)) ON CONFLICT (mailbox, hash) DO NOTHING
-                """, logger: logger)
+                """, logger)
         }
     }
 
@@ -248,14 +248,15 @@ extension PostgresRelayStore {
     public func addInvite(_ invite: RelayInvite, now: UInt64) async throws {
         let logger = self.logger, hash = bytea(invite.hash), now = Int64(clamping: now)
         try await read { connection in
-            try await connection.query("INSERT INTO invite (hash, created_at) VALUES (\(hash), \(now))", logger: logger)
+            _ = try await connection.rows("INSERT INTO invite (hash, created_at) VALUES (\(hash), \(now))", logger)
         }
     }
 
     public func unusedInvites() async throws -> Int {
         let logger = self.logger
         return try await read { connection in
-            try Int(connection.rows("SELECT count(*) FROM invite WHERE used_at IS NULL", logger).first?.decode(Int64.self) ?? 0)
+            let rows = try await connection.rows("SELECT count(*) FROM invite WHERE used_at IS NULL", logger)
+            return try Int(rows.first?.decode(Int64.self) ?? 0)
         }
     }
 

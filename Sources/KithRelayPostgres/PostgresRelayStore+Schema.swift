@@ -1,3 +1,4 @@
+import KithRelay
 import Logging
 import PostgresNIO
 
