@@ -24,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         // Already in the graph through swift-configuration's YAML trait; used directly to list a config file's keys.
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        // The relay's store on a PostgreSQL server, shared by several relay processes.
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // libsodium from the system (Debian: libsodium-dev). Only KithCrypto imports it.
@@ -60,6 +62,17 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 // Waits for mail end at once when the relay shuts down.
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The relay's store on PostgreSQL, for several relay processes sharing one database.
+        .target(
+            name: "KithRelayPostgres",
+            dependencies: [
+                "KithRelay", "KithProtocol", "KithCrypto",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
@@ -130,9 +143,10 @@ let package = Package(
         .testTarget(
             name: "KithRelayTests",
             dependencies: [
-                "KithRelay", "KithNode", "KithProtocol", "KithCrypto",
+                "KithRelay", "KithRelayPostgres", "KithNode", "KithProtocol", "KithCrypto",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: swiftSettings
         ),
