@@ -7,9 +7,12 @@ import Testing
 /// error for everything else.
 @Suite struct RelayStoreURLTests {
     func postgres(_ text: String) throws -> PostgresStoreConfiguration {
-        guard case .postgres(let configuration) = try RelayStoreURL.parse(text) else { throw RelayStoreURL.Invalid("not postgres") }
+        let parsed = try RelayStoreURL.parse(text)
+        guard case .postgres(let configuration) = parsed else { throw NotPostgres() }
         return configuration
     }
+
+    struct NotPostgres: Error {}
 
     func error(_ text: String) -> String {
         do { _ = try RelayStoreURL.parse(text); return "accepted" } catch { return error.description }

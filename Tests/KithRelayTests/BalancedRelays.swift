@@ -156,8 +156,9 @@ final class OwnPostgres: @unchecked Sendable {
 
     init() throws {
         let versions = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []
-        guard let bindir = versions.sorted { $0.compare($1, options: .numeric) == .orderedDescending }
-            .map({ "/usr/lib/postgresql/\($0)/bin" }).first(where: { FileManager.default.isExecutableFile(atPath: $0 + "/initdb") }) else {
+        let newestFirst = versions.sorted(by: { $0.compare($1, options: .numeric) == .orderedDescending })
+        guard let bindir = newestFirst.map({ "/usr/lib/postgresql/\($0)/bin" })
+            .first(where: { FileManager.default.isExecutableFile(atPath: $0 + "/initdb") }) else {
             throw RawConnection.Failure("no PostgreSQL server in /usr/lib/postgresql: install Debian's postgresql package")
         }
         self.bindir = bindir
