@@ -126,7 +126,7 @@ extension PostgresRelayStore {
     /// hold them.
     public func readBlob(id: [UInt8], offset: Int, length: Int) async throws -> [UInt8] {
         guard offset >= 0 else { throw BlobVanished() }
-        let logger = self.logger, blob = bytea(id), start = Int64(offset) + 1, count = Int64(max(0, length))
+        let logger = self.logger, blob = bytea(id), start = Int32(min(offset, Int(Int32.max) - 1) + 1), count = Int32(clamping: max(0, length))
         let row = try await read { connection in
             try await connection.rows("SELECT size, substring(data FROM \(start) FOR \(count)) FROM blob WHERE id = \(blob)", logger)
                 .first?.decode((Int64, ByteBuffer).self)

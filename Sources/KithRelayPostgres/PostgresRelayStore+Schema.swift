@@ -150,7 +150,6 @@ extension PostgresRelayStore {
         } catch {
             throw RelayStoreUnavailable("cannot reach the PostgreSQL server at \(configuration.serverName): \(error)")
         }
-        defer { connection.close().whenComplete { _ in } }
         do {
             try await connection.query("BEGIN", logger: logger)
             try await connection.query("SELECT pg_advisory_xact_lock(\(migrationLock))", logger: logger)
@@ -170,10 +169,12 @@ extension PostgresRelayStore {
                 logger.info("PostgreSQL store migrated", metadata: ["migration": "\(migration.name)"])
             }
             try await connection.query("COMMIT", logger: logger)
-        } catch let error as PSQLError {
-            _ = try? await connection.query("ROLLBACK", logger: logger)
-            throw classify(error, configuration)
+        } catch {
+            // Closing the connection ends its transaction too.
+            try? await connection.close()
+            throw (error as? PSQLError).map { classify($0, configuration) } ?? error
         }
+        try? await connection.close()
     }
 
     /// The names of the migrations applied, oldest first, and how many times each was (for tests).

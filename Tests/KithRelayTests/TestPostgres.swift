@@ -44,8 +44,13 @@ enum TestPostgres {
         let logger = Logger(label: "kith-test-postgres")
         let connection = try await PostgresConnection.connect(on: PostgresClient.defaultEventLoopGroup.any(), configuration: config,
                                                               id: 0, logger: logger).get()
-        defer { connection.close().whenComplete { _ in } }
-        try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger)
+        do {
+            try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger)
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+        try await connection.close()
     }
 
     /// A store on a fresh database; the cleanup closes it and drops the database.
