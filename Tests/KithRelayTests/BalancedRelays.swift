@@ -172,15 +172,37 @@ final class OwnPostgres: @unchecked Sendable {
                                    "-c", "CREATE DATABASE kith"]), "psql")
     }
 
+    /// The server as a child process in the foreground (pg_ctl's daemon would
+    /// inherit what Foundation watches for its child's end), ready once
+    /// pg_isready says so.
+    private var server: Process?
+
     func start() throws {
-        try check(asOwner("pg_ctl", ["-D", dir + "/data", "-l", dir + "/server.log", "-w", "-t", "60", "-o",
-                                     "-c listen_addresses=127.0.0.1 -c port=\(port) -c unix_socket_directories='\(dir)/socket' -c fsync=on",
-                                     "start"]), "pg_ctl start")
+        let process = Process()
+        let arguments = [bindir + "/postgres", "-D", dir + "/data", "-c", "listen_addresses=127.0.0.1", "-c", "port=\(port)",
+                         "-c", "unix_socket_directories=\(dir)/socket", "-c", "fsync=on"]
+        process.executableURL = URL(fileURLWithPath: geteuid() == 0 ? "/usr/sbin/runuser" : arguments[0])
+        process.arguments = geteuid() == 0 ? ["-u", "postgres", "--"] + arguments : Array(arguments.dropFirst())
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        server = process
+        for _ in 0..<600 {
+            if try runProgram(bindir + "/pg_isready", ["-q", "-h", "127.0.0.1", "-p", "\(port)"]).status == 0 { return }
+            guard process.isRunning else { break }
+            usleep(100_000)
+        }
+        throw RawConnection.Failure("the PostgreSQL server did not start")
     }
 
-    /// Stops the server at once, as a crash would.
+    /// Stops the server at once (SIGQUIT, its immediate shutdown), as a crash would.
     func stop() throws {
-        try check(asOwner("pg_ctl", ["-D", dir + "/data", "-m", "immediate", "-w", "stop"]), "pg_ctl stop")
+        guard let server else { return }
+        let pidLine = (try? String(contentsOfFile: dir + "/data/postmaster.pid", encoding: .utf8))?.split(separator: "\n").first
+        guard let pid = pidLine.flatMap({ Int32($0) }), pid > 0 else { throw RawConnection.Failure("no postmaster.pid") }
+        kill(pid, SIGQUIT)
+        server.waitUntilExit()
+        self.server = nil
     }
 
     private func asOwner(_ program: String, _ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
@@ -193,7 +215,7 @@ final class OwnPostgres: @unchecked Sendable {
     }
 
     deinit {
-        if FileManager.default.fileExists(atPath: dir + "/data/postmaster.pid") { try? stop() }
+        try? stop()
         try? FileManager.default.removeItem(atPath: dir)
     }
 }
