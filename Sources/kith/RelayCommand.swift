@@ -121,6 +121,13 @@ struct RelayCommand: AsyncParsableCommand {
         return Settings(store: store, host: host, port: port, configuration: configuration, logLevel: level)
     }
 
+    /// For the commands that use the store briefly: its errors only.
+    static var quietLogger: Logger {
+        var logger = Logger(label: "kith.relay")
+        logger.logLevel = .error
+        return logger
+    }
+
     /// The `relay` section of the config file, or an empty one without a file.
     static func loadConfig(_ path: String?) throws -> RelayFileConfiguration {
         guard let path else { return RelayFileConfiguration() }
@@ -179,7 +186,7 @@ struct RelayInviteCommand: AsyncParsableCommand {
             }
         }
         let invite = RelayInvite()
-        try await RelayDirectory.withStore(store, logger: Logger(label: "kith.relay")) { store in
+        try await RelayDirectory.withStore(store, logger: RelayCommand.quietLogger) { store in
             try await store.addInvite(invite, now: RelayConfiguration().clock())
         }
         Console.out(invite.text)
@@ -220,7 +227,7 @@ struct RelayStatusCommand: AsyncParsableCommand {
                 total + ((try? FileManager.default.attributesOfItem(atPath: database + suffix)[.size] as? Int) ?? 0)
             }
         }
-        let counts = try await RelayDirectory.withStore(store, logger: Logger(label: "kith.relay")) { try await $0.counts() }
+        let counts = try await RelayDirectory.withStore(store, logger: RelayCommand.quietLogger) { try await $0.counts() }
         let status = Status(mailboxes: counts.mailboxes, envelopes: counts.bodies, envelopeBytes: counts.bodyBytes,
                             deliveriesWaiting: counts.deliveries, blobs: counts.blobs, blobBytes: counts.blobBytes, databaseBytes: databaseBytes)
         if json { return try Console.json(status) }

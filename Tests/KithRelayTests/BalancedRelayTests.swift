@@ -108,9 +108,11 @@ import Testing
             }
             #expect(statuses == [200, 409])
 
-            // `kith relay status` reads the same store.
-            let status = try runProgram(RelayProcess.binary, ["relay", "status", "--json", "--store", section["store"] as? String ?? "",
-                                                              "--store-password-file", section["store_password_file"] as? String ?? ""])
+            // `kith relay invite` and `kith relay status` open the same store.
+            let store = ["--store", section["store"] as? String ?? "", "--store-password-file", section["store_password_file"] as? String ?? ""]
+            let invite = try runProgram(RelayProcess.binary, ["relay", "invite"] + store)
+            #expect(invite.status == 0 && (try? RelayInvite(text: invite.stdout.trimmingCharacters(in: .newlines))) != nil, "\(invite.stderr)")
+            let status = try runProgram(RelayProcess.binary, ["relay", "status", "--json"] + store)
             #expect(status.status == 0, "\(status.stderr)")
             let counts = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Int]
             #expect(counts?["mailboxes"] == 1 && counts?["envelopes"] == 0 && counts?["databaseBytes"] == nil)
