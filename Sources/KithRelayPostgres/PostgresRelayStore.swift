@@ -108,13 +108,13 @@ public final class PostgresRelayStore: RelayStorage, Sendable {
         while true {
             do {
                 return try await leased { connection in
-                    try await connection.query("BEGIN", logger: logger)
+                    _ = try await connection.rows("BEGIN", logger)
                     do {
                         let result = try await body(connection)
-                        try await connection.query("COMMIT", logger: logger)
+                        _ = try await connection.rows("COMMIT", logger)
                         return result
                     } catch {
-                        _ = try? await connection.query("ROLLBACK", logger: logger)
+                        _ = try? await connection.rows("ROLLBACK", logger)
                         throw error
                     }
                 }
