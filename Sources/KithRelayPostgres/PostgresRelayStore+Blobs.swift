@@ -61,25 +61,25 @@ extension PostgresRelayStore {
             if !accepted.isEmpty {
                 let stored = try await !connection.rows("SELECT 1 FROM blob WHERE id = \(id)", logger).isEmpty
                 if !stored {
-                    try await connection.query("""
+                    _ = try await connection.rows("""
                         WITH stored AS (INSERT INTO blob (id, size, data, created_at) VALUES (\(id), \(size), \(data), \(now))
                                         ON CONFLICT (id) DO NOTHING RETURNING size)
                         UPDATE store_total SET blobs = blobs + (SELECT count(*) FROM stored),
                                                blob_bytes = blob_bytes + (SELECT coalesce(sum(size), 0) FROM stored)
                         WHERE shard = \(shard)
-                        """, logger: logger)
+                        """, logger)
                 }
                 let referencing = accepted.map { bytea($0) }, new = fresh.map { bytea($0) }
                 // A mailbox named again for a blob it holds keeps one reference, living as long as the later upload's.
-                try await connection.query("""
+                _ = try await connection.rows("""
                     INSERT INTO blob_ref (mailbox, blob, received_at, expires_at)
                     SELECT unnest(\(referencing)::bytea[]), \(id), \(now), \(expires)
                     ON CONFLICT (mailbox, blob) DO UPDATE SET expires_at = greatest(blob_ref.expires_at, excluded.expires_at)
-                    """, logger: logger)
+                    """, logger)
                 if !new.isEmpty {
-                    try await connection.query("""
+                    _ = try await connection.rows("""
                         UPDATE mailbox SET blobs = blobs + 1, blob_bytes = blob_bytes + \(size) WHERE id = ANY(\(new)::bytea[])
-                        """, logger: logger)
+                        """, logger)
                 }
             }
             return DropResult(id: Hex.encode(blobID), accepted: acceptedCount, refused: refused, full: full)

@@ -15,7 +15,7 @@ extension PostgresRelayStore {
                 return
             }
             // The mailbox's expired ones go first, so short-lived ones cannot pile up between collections.
-            try await connection.query("DELETE FROM friend_invitation WHERE mailbox = \(owner) AND expires_at <= \(now)", logger: logger)
+            _ = try await connection.rows("DELETE FROM friend_invitation WHERE mailbox = \(owner) AND expires_at <= \(now)", logger)
             let live = try await connection.rows("SELECT count(*) FROM friend_invitation WHERE mailbox = \(owner)", logger)
                 .first?.decode(Int64.self) ?? 0
             guard live < maxLive else { throw InvitationRefusal.tooMany }

@@ -35,7 +35,7 @@ extension PostgresRelayStore {
                     "INSERT INTO mailbox (id, created_at) VALUES (\(id), \(now)) ON CONFLICT (id) DO NOTHING RETURNING 1", logger)
                 guard !inserted.isEmpty else { throw RegisteredMeanwhile() }
                 if let inviteHash {
-                    try await connection.query("UPDATE invite SET used_at = \(now) WHERE hash = \(inviteHash)", logger: logger)
+                    _ = try await connection.rows("UPDATE invite SET used_at = \(now) WHERE hash = \(inviteHash)", logger)
                 }
                 return true
             }
@@ -145,13 +145,13 @@ extension PostgresRelayStore {
                     body = try row.decode(Int64.self)
                 }
                 let new = fresh.map { bytea($0) }
-                try await connection.query("""
+                _ = try await connection.rows("""
                     WITH issued AS (
                         UPDATE mailbox SET last_seq = last_seq + 1, envelopes = envelopes + 1, bytes = bytes + \(size)
                         WHERE id = ANY(\(new)::bytea[]) RETURNING id, last_seq)
                     INSERT INTO delivery (mailbox, seq, envelope, body, received_at, size, expires_at)
                     SELECT id, last_seq, \(id), \(body), \(now), \(size), \(expires) FROM issued
-                    """, logger: logger)
+                    """, logger)
                 for payload in Self.notificationPayloads(fresh) {
                     _ = try await connection.rows("SELECT pg_notify(\(Self.channel), \(payload))", logger)
                 }

@@ -151,24 +151,27 @@ extension PostgresRelayStore {
             throw RelayStoreUnavailable("cannot reach the PostgreSQL server at \(configuration.serverName): \(error)")
         }
         do {
-            try await connection.query("BEGIN", logger: logger)
-            try await connection.query("SELECT pg_advisory_xact_lock(\(migrationLock))", logger: logger)
-            try await connection.query(
+            _ = try await connection.rows("BEGIN", logger)
+            // Waiting for another process's migrations, and a migration of a large store, may take longer than a request's statement.
+            _ = try await connection.rows("SET LOCAL lock_timeout = '5min'", logger)
+            _ = try await connection.rows("SET LOCAL statement_timeout = '30min'", logger)
+            _ = try await connection.rows("SELECT pg_advisory_xact_lock(\(migrationLock))", logger)
+            _ = try await connection.rows(
                 "CREATE TABLE IF NOT EXISTS kith_migration (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
-                logger: logger)
+                logger)
             var applied = Set<String>()
-            for try await name in try await connection.query("SELECT name FROM kith_migration", logger: logger).decode(String.self) {
-                applied.insert(name)
+            for row in try await connection.rows("SELECT name FROM kith_migration", logger) {
+                applied.insert(try row.decode(String.self))
             }
             for migration in migrations where !applied.contains(migration.name) {
                 for statement in migration.statements {
                     // The statements are the constants above: nothing from outside is in them.
-                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                    _ = try await connection.rows(PostgresQuery(unsafeSQL: statement), logger)
                 }
-                try await connection.query("INSERT INTO kith_migration (name) VALUES (\(migration.name))", logger: logger)
+                _ = try await connection.rows("INSERT INTO kith_migration (name) VALUES (\(migration.name))", logger)
                 logger.info("PostgreSQL store migrated", metadata: ["migration": "\(migration.name)"])
             }
-            try await connection.query("COMMIT", logger: logger)
+            _ = try await connection.rows("COMMIT", logger)
         } catch {
             // Closing the connection ends its transaction too.
             try? await connection.close()
@@ -177,16 +180,11 @@ extension PostgresRelayStore {
         try? await connection.close()
     }
 
-    /// The names of the migrations applied, oldest first, and how many times each was (for tests).
+    /// The names of the migrations applied, oldest first (for tests).
     public func appliedMigrations() async throws -> [String] {
         let logger = self.logger
         return try await read { connection in
-            var names: [String] = []
-            for try await name in try await connection.query("SELECT name FROM kith_migration ORDER BY applied_at, name", logger: logger)
-                .decode(String.self) {
-                names.append(name)
-            }
-            return names
+            try await connection.rows("SELECT name FROM kith_migration ORDER BY applied_at, name", logger).map { try $0.decode(String.self) }
         }
     }
 }

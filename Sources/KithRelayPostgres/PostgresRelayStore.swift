@@ -108,13 +108,13 @@ public final class PostgresRelayStore: RelayStorage, Sendable {
         while true {
             do {
                 return try await leased { connection in
-                    try await connection.query("BEGIN", logger: logger)
+                    _ = try await connection.rows("BEGIN", logger)
                     do {
                         let result = try await body(connection)
-                        try await connection.query("COMMIT", logger: logger)
+                        _ = try await connection.rows("COMMIT", logger)
                         return result
                     } catch {
-                        _ = try? await connection.query("ROLLBACK", logger: logger)
+                        _ = try? await connection.rows("ROLLBACK", logger)
                         throw error
                     }
                 }
@@ -148,14 +148,22 @@ public final class PostgresRelayStore: RelayStorage, Sendable {
         let client = self.client, wait = operationTimeout, server = configuration.serverName
         return try await withThrowingTaskGroup(of: R?.self) { group in
             group.addTask {
-                try await client.withConnection { connection in
-                    let mine = state.withLockedValue { s in
-                        guard s == .waiting else { return false }
-                        s = .leased
-                        return true
+                do {
+                    return try await client.withConnection { connection in
+                        let mine = state.withLockedValue { s in
+                            guard s == .waiting else { return false }
+                            s = .leased
+                            return true
+                        }
+                        guard mine else { throw CancellationError() }
+                        return try await body(connection)
                     }
-                    guard mine else { throw CancellationError() }
-                    return try await body(connection)
+                } catch let error as PSQLError {
+                    throw error
+                } catch {
+                    // The pool gave no connection (its circuit breaker opens after a minute of failed attempts).
+                    guard state.withLockedValue({ $0 == .waiting }) else { throw error }
+                    throw RelayStoreUnavailable("cannot reach the PostgreSQL server at \(server): \(error)")
                 }
             }
             group.addTask {
@@ -165,7 +173,7 @@ public final class PostgresRelayStore: RelayStorage, Sendable {
                     s = .timedOut
                     return true
                 }
-                if late { throw RelayStoreUnavailable("no connection to the PostgreSQL server at \(server) within \(wait)") }
+                if late { throw RelayStoreUnavailable("cannot reach the PostgreSQL server at \(server): no connection within \(wait)") }
                 return nil
             }
             while let next = try await group.next() {

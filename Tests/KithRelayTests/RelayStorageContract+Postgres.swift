@@ -114,7 +114,7 @@ extension RelayStorageContract {
             return await group.reduce(into: []) { $0.append($1) }
         }
         let stores = opened.compactMap { try? $0.get() }
-        #expect(stores.count == 4, "every open succeeds: \(opened.compactMap { if case .failure(let e) = $0 { "\(e)" } else { nil } })")
+        #expect(stores.count == 4, "every open succeeds: \(opened.compactMap { if case .failure(let e) = $0 { String(reflecting: e) } else { nil } })")
         if let store = stores.first {
             #expect(try await store.appliedMigrations() == ["v1-relay-store"])
             #expect(try await store.register(mailbox: randomBytes(32), now: 1))
