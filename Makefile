@@ -16,11 +16,12 @@ demo: build
 # two processes: the command-line tests wait on child processes, and apart
 # they cannot take the threads that the in-process relays of the other suites
 # need; then every fuzz target briefly (two at a time) so a decoder that traps
-# fails the tests.
+# fails the tests. Each suite runs beside a throwaway PostgreSQL server of its
+# own (scripts/with-postgres.sh), for the relay's PostgreSQL store.
 test: deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build --disable-xctest --skip KithCLITests
-	$(SWIFT) test --skip-build --disable-xctest --filter KithCLITests
+	scripts/with-postgres.sh $(SWIFT) test --skip-build --disable-xctest --skip KithCLITests
+	scripts/with-postgres.sh $(SWIFT) test --skip-build --disable-xctest --filter KithCLITests
 	SWIFT=$(SWIFT) scripts/fuzz.sh --seconds $(FUZZ_SMOKE_SECONDS) --jobs 2
 
 # Fuzzes every decoder with libFuzzer for FUZZ_SECONDS each (scripts/fuzz.sh;

@@ -24,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         // Already in the graph through swift-configuration's YAML trait; used directly to list a config file's keys.
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        // The relay's store on a PostgreSQL server, shared by several relay processes.
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // libsodium from the system (Debian: libsodium-dev). Only KithCrypto imports it.
@@ -64,6 +66,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The relay's store on PostgreSQL, for several relay processes sharing one database.
+        .target(
+            name: "KithRelayPostgres",
+            dependencies: [
+                "KithRelay", "KithProtocol", "KithCrypto",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // One person's node: keystore, database, outbox, sync, feed.
         .target(
             name: "KithNode",
@@ -80,7 +93,7 @@ let package = Package(
         .target(
             name: "KithDaemon",
             dependencies: [
-                "KithNode", "KithRelay", "KithProtocol", "KithCrypto",
+                "KithNode", "KithRelay", "KithRelayPostgres", "KithProtocol", "KithCrypto",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -108,7 +121,7 @@ let package = Package(
         .executableTarget(
             name: "kith",
             dependencies: [
-                "KithNode", "KithRelay", "KithProtocol", "KithCrypto", "KithBench", "KithDaemon", "KithImage",
+                "KithNode", "KithRelay", "KithRelayPostgres", "KithProtocol", "KithCrypto", "KithBench", "KithDaemon", "KithImage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -130,16 +143,17 @@ let package = Package(
         .testTarget(
             name: "KithRelayTests",
             dependencies: [
-                "KithRelay", "KithNode", "KithProtocol", "KithCrypto",
+                "KithRelay", "KithRelayPostgres", "KithNode", "KithProtocol", "KithCrypto",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "KithNodeTests",
             dependencies: [
-                "KithNode", "KithRelay", "KithProtocol", "KithCrypto", "KithDaemon",
+                "KithNode", "KithRelay", "KithRelayPostgres", "KithProtocol", "KithCrypto", "KithDaemon",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],

@@ -24,6 +24,9 @@ struct EmbeddedRelay: Service {
                 throw DaemonConfigurationError("relay.config \(path): \(error.description)")
             }
         }
+        if file.store != nil || file.storePasswordFile != nil {
+            throw DaemonConfigurationError("relay.config \(configuration.relayConfig ?? ""): the daemon's relay keeps its store in relay.home; relay.store is for `kith relay`")
+        }
         do { relayConfiguration = try RelayConfiguration(file: file) } catch {
             throw DaemonConfigurationError("relay.config \(configuration.relayConfig ?? ""): \(error.description)")
         }

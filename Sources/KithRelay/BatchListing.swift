@@ -8,14 +8,24 @@ public struct BatchListing: Sendable {
         public let sequence: UInt64
         public let receivedAt: UInt64
         public let length: Int
+
+        public init(sequence: UInt64, receivedAt: UInt64, length: Int) {
+            self.sequence = sequence; self.receivedAt = receivedAt; self.length = length
+        }
     }
 
     /// A listed body was acknowledged, expired or changed before it was read.
-    public struct Vanished: Error {}
+    public struct Vanished: Error {
+        public init() {}
+    }
 
     public let entries: [Entry]
     /// True when more were waiting than the listing holds.
     public let more: Bool
+
+    public init(entries: [Entry], more: Bool) {
+        self.entries = entries; self.more = more
+    }
 
     /// Bytes of the encoded batch: `more u8 || count u32`, then per item
     /// `sequence u64 || received_at u64 || length u32 || envelope`.

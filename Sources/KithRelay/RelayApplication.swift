@@ -16,9 +16,25 @@ public func buildRelayApplication(
     metrics: RelayMetrics = RelayMetrics(),
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
+    relayApplication(store: store, configuration: configuration, host: host, port: port, logger: logger, metrics: metrics,
+                     onServerRunning: onServerRunning).application
+}
+
+/// The application and the waiters for mail its routes hold, which mail
+/// dropped through other processes sharing the store must wake.
+func relayApplication(
+    store: any RelayStorage,
+    configuration: RelayConfiguration,
+    host: String,
+    port: Int,
+    logger: Logger,
+    metrics: RelayMetrics = RelayMetrics(),
+    onServerRunning: @escaping @Sendable (Int) async -> Void
+) -> (application: some ApplicationProtocol, waiters: MailWaiters) {
     let router = Router(context: RelayRequestContext.self)
     router.add(middleware: RelayMetricsMiddleware(metrics: metrics))
     router.add(middleware: JSONErrorBodies())
+    router.add(middleware: StoreUnavailableAnswers())
     if let directory = configuration.storageDirectory {
         router.add(middleware: DiskSpaceGuard(directory: directory, minFreeBytes: configuration.minFreeBytes))
     }
@@ -38,32 +54,49 @@ public func buildRelayApplication(
         GuardedHTTP1Channel(inner: HTTP1Channel(responder: responder, configuration: http1), counter: counter,
                             requestTimeout: .seconds(configuration.requestTimeoutSeconds))
     }
-    return Application(
+    let application = Application(
         responder: responder,
         server: server,
         configuration: .init(address: .hostname(host, port: port), serverName: "kith-relay"),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
         logger: logger
     )
+    return (application, controller.waiters)
 }
 
-/// Runs a relay until it stops: its store's expired envelopes are collected
-/// at start and once a minute (expired references, then the bodies no
-/// mailbox references, then expired nonces, in bounded batches), beside the
-/// application. With `handlingSignals`, SIGTERM and SIGINT stop it gracefully
-/// (`kith relay`); without, the caller's service group does (the daemon).
+/// Runs a relay until it stops: its store's background work
+/// (`RelayStorage.run`, e.g. a connection pool) beside the application;
+/// mail that other relay processes sharing the store received
+/// (`RelayStorage.arrivals`) wakes this process's waiters; the store's
+/// expired envelopes are collected at start and once a minute (expired
+/// references, then the bodies no mailbox references, then expired nonces,
+/// in bounded batches). With `handlingSignals`, SIGTERM and SIGINT stop it
+/// gracefully (`kith relay`); without, the caller's service group does (the
+/// daemon). A store whose background work fails stops the relay with its error.
 public func runRelay(store: any RelayStorage, configuration: RelayConfiguration, host: String, port: Int, logger: Logger,
                      handlingSignals: Bool, onServerRunning: @escaping @Sendable (Int) async -> Void) async throws {
     let clock = configuration.clock, batch = configuration.collectionBatch
-    try await store.collectGarbage(now: clock(), batch: batch)
-    let app = buildRelayApplication(store: store, configuration: configuration, host: host, port: port, logger: logger,
-                                    onServerRunning: onServerRunning)
-    try await withThrowingTaskGroup(of: Void.self) { group in
-        group.addTask { if handlingSignals { try await app.runService() } else { try await app.run() } }
+    let (app, waiters) = relayApplication(store: store, configuration: configuration, host: host, port: port, logger: logger,
+                                          onServerRunning: onServerRunning)
+    // Each task returns whether it was the server: only the server's end (or an error) ends the relay.
+    try await withThrowingTaskGroup(of: Bool.self) { group in
+        defer { group.cancelAll() }
+        group.addTask { try await store.run(); return false }
+        if let arrivals = store.arrivals {
+            group.addTask {
+                for await mailbox in arrivals { waiters.notify(mailbox) }
+                return false
+            }
+        }
+        try await store.collectGarbage(now: clock(), batch: batch)
+        group.addTask {
+            if handlingSignals { try await app.runService() } else { try await app.run() }
+            return true
+        }
         group.addTask {
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(60))
-                if Task.isCancelled { return }
+                if Task.isCancelled { return false }
                 do {
                     let collected = try await store.collect(now: clock(), batch: batch)
                     if collected.references + collected.bodies + collected.blobReferences + collected.blobs > 0 {
@@ -72,8 +105,8 @@ public func runRelay(store: any RelayStorage, configuration: RelayConfiguration,
                     }
                 } catch { logger.error("garbage collection failed", metadata: ["error": "\(error)"]) }
             }
+            return false
         }
-        try await group.next()
-        group.cancelAll()
+        while let serverEnded = try await group.next(), !serverEnded {}
     }
 }

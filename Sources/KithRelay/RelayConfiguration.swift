@@ -49,7 +49,8 @@ public struct RelayConfiguration: Sendable {
     /// limited per client.
     public var trustedProxies: Set<[UInt8]> = []
     /// The directory of the relay's database, whose file system's free space
-    /// `DiskSpaceGuard` watches; nil (an in-memory store) watches nothing.
+    /// `DiskSpaceGuard` watches; nil (an in-memory store, or a PostgreSQL one,
+    /// whose disk is its server's) watches nothing.
     public var storageDirectory: String?
     /// Drops, registrations and new tokens get 507 while the disk has less
     /// free than this (`relay.min_free_bytes`, default 256 MiB, at least 16 MiB):

@@ -374,3 +374,22 @@ public struct RelayController: Sendable {
     }
 }
 
+
+/// Answers a request that the store could not serve because it is
+/// unavailable (`RelayStoreUnavailable`: its database is down or
+/// unreachable, nothing was changed) with 503 `store_unavailable` and a
+/// `Retry-After`, so that clients try again; the reason goes to the log, not
+/// to the client.
+struct StoreUnavailableAnswers<Context: RequestContext>: RouterMiddleware {
+    static var retryAfter: UInt64 { 5 }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as RelayStoreUnavailable {
+            context.logger.warning("store unavailable", metadata: ["error": "\(error.description)"])
+            throw RelayRefusal(.serviceUnavailable, "store_unavailable", "the relay's store is unavailable; try again later",
+                               retryAfter: Self.retryAfter)
+        }
+    }
+}

@@ -6,6 +6,11 @@ import Foundation
 public struct RelayFileConfiguration: Decodable, Equatable, Sendable {
     /// The relay's directory (its database is `relay.sqlite` there).
     public var home: String?
+    /// Where the relay keeps its mailboxes: `sqlite:PATH` or
+    /// `postgres://USER@HOST:PORT/DB` (none: RDIR/relay.sqlite).
+    public var store: String?
+    /// A file holding the PostgreSQL store's password, readable only by its owner.
+    public var storePasswordFile: String?
     /// `host:port` to listen on.
     public var listen: String?
     /// Days an unacknowledged envelope is kept.
@@ -57,7 +62,8 @@ public struct RelayFileConfiguration: Decodable, Equatable, Sendable {
     public var quotaBlobs: Int?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case home, listen
+        case home, listen, store
+        case storePasswordFile = "store_password_file"
         case ttlDays = "ttl_days"
         case maxEnvelopeBytes = "max_envelope_bytes"
         case fetchLimit = "fetch_limit"

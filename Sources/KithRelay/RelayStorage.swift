@@ -119,9 +119,31 @@ public protocol RelayStorage: Sendable {
     /// friend invitations, at most `batch` rows at a time so that drops and
     /// fetches are never held up long.
     func collect(now: UInt64, batch: Int) async throws -> CollectedGarbage
+
+    /// Runs what the store needs in the background (a connection pool, a
+    /// listener for other processes' drops) until the task is cancelled.
+    /// The default waits until cancelled.
+    func run() async throws
+
+    /// Mailboxes that received mail through another relay process sharing
+    /// this store, as they arrive (after the drop committed), for waking
+    /// waiters (`GET /v1/mailboxes/{m}/wait`). nil (the default) for a store
+    /// that only one process uses. The stream may yield a mailbox its own
+    /// process dropped into too; waking a waiter twice is harmless.
+    var arrivals: AsyncStream<[UInt8]>? { get }
 }
 
 extension RelayStorage {
+    /// Waits until cancelled: an embedded store needs nothing in the background.
+    public func run() async throws {
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: .seconds(1_000_000_000)) } catch is CancellationError { return }
+        }
+    }
+
+    /// None: only this process uses the store.
+    public var arrivals: AsyncStream<[UInt8]>? { nil }
+
     /// Registers a mailbox, whoever asks and however many there are. Returns
     /// false if it existed already.
     public func register(mailbox: [UInt8], now: UInt64) async throws -> Bool {
@@ -155,6 +177,14 @@ extension RelayStorage {
         }
         return FetchedBatch(items: items, more: listing.more)
     }
+}
+
+/// The store cannot be reached now (its database is down or unreachable);
+/// nothing was changed and the request may be retried. The routes answer
+/// 503 with a JSON error `store_unavailable` and `Retry-After`.
+public struct RelayStoreUnavailable: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }
 
 /// A drop refused because the mailbox of every target with a valid token is

@@ -239,4 +239,6 @@ extension SQLiteRelayStore {
 
 /// A blob being read was deleted (released by its last owner, or expired)
 /// since its answer began: the answer must be cut short.
-public struct BlobVanished: Error {}
+public struct BlobVanished: Error {
+    public init() {}
+}

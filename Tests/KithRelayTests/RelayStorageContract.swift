@@ -8,7 +8,7 @@ import Testing
 /// `RelayStorage` adds its own here, and passes every test of the contract.
 struct StoreFactory: Sendable, CustomTestStringConvertible {
     let name: String
-    let make: @Sendable () throws -> (store: any RelayStorage, cleanup: @Sendable () -> Void)
+    let make: @Sendable () async throws -> (store: any RelayStorage, cleanup: @Sendable () async -> Void)
 
     var testDescription: String { name }
 
@@ -18,6 +18,11 @@ struct StoreFactory: Sendable, CustomTestStringConvertible {
             let dir = NSTemporaryDirectory() + "kith-store-" + UUID().uuidString.prefix(8)
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             return (try SQLiteRelayStore(path: dir + "/relay.sqlite"), { try? FileManager.default.removeItem(atPath: dir) })
+        },
+        // A database of its own on the server scripts/with-postgres.sh starts.
+        StoreFactory(name: "PostgreSQL") {
+            let (store, cleanup) = try await TestPostgres.store()
+            return (store, cleanup)
         },
     ]
 }
@@ -39,9 +44,14 @@ struct StoreFactory: Sendable, CustomTestStringConvertible {
     }
 
     static func with(_ factory: StoreFactory, _ body: (any RelayStorage) async throws -> Void) async throws {
-        let (store, cleanup) = try factory.make()
-        defer { cleanup() }
-        try await body(store)
+        let (store, cleanup) = try await factory.make()
+        do {
+            try await body(store)
+        } catch {
+            await cleanup()
+            throw error
+        }
+        await cleanup()
     }
 
     @Test(arguments: StoreFactory.all) func registrationIsIdempotent(_ factory: StoreFactory) async throws {
