@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         // Already in the graph through swift-configuration's YAML trait; used directly to list a config file's keys.
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         // libsodium from the system (Debian: libsodium-dev). Only KithCrypto imports it.
@@ -75,12 +76,26 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The local web app the daemon serves to its owner: routes, sessions, templates
+        // and assets, all built into the binary (Resources, embedded in the code).
+        .target(
+            name: "KithWeb",
+            dependencies: [
+                "KithNode", "KithCrypto",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.embedInCode("Resources")],
+            swiftSettings: swiftSettings
+        ),
         // `kith daemon`: the node's config file, its services in a ServiceGroup
         // (delivery, sync, key rotation, control socket) and the control client.
         .target(
             name: "KithDaemon",
             dependencies: [
-                "KithNode", "KithRelay", "KithProtocol", "KithCrypto",
+                "KithNode", "KithRelay", "KithProtocol", "KithCrypto", "KithWeb",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -145,6 +160,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "KithWebTests", dependencies: ["KithWeb", "KithCrypto"], swiftSettings: swiftSettings),
         .testTarget(name: "KithCLITests", dependencies: ["KithCrypto", "KithProtocol"], swiftSettings: swiftSettings),
     ]
 )

@@ -78,7 +78,11 @@ extension DaemonConfiguration {
           socket: daemon.sock
 
         web:
-          # Reserved for the local web app (not served yet): a loopback host:port.
+          # The local web app, for you only: `kith open` prints a one-time link
+          # that signs a browser in. false turns it off.
+          enabled: true
+          # A loopback host:port (127.0.0.1, localhost or [::1]); port 0 picks a
+          # free one. If the port is taken, the daemon runs without the web app.
           listen: 127.0.0.1:8484
 
         relay:

@@ -56,7 +56,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
 
     /// The control socket's path.
     public var controlSocket: String
-    /// The local web app's address (reserved: the web app is not served yet).
+    /// Whether the daemon serves the local web app.
+    public var webEnabled = true
+    /// The local web app's loopback address.
     public var webListen = "127.0.0.1:8484"
 
     /// Whether this node also serves as a relay.
@@ -94,7 +96,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
         "attachments": .section, "attachments.fetch": .string,
         "keys": .section, "keys.rotation_days": .int(1...365), "keys.grace_days": .int(1...90),
         "control": .section, "control.socket": .string,
-        "web": .section, "web.listen": .string,
+        "web": .section, "web.enabled": .bool, "web.listen": .string,
         "relay": .section, "relay.enabled": .bool, "relay.home": .string, "relay.listen": .string, "relay.config": .string,
     ]
 
@@ -168,6 +170,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
         guard c.controlSocket.utf8.count < 108 else {
             throw source.invalid("control.socket", "a path shorter than 108 bytes (a Unix socket's limit)", c.controlSocket)
         }
+        c.webEnabled = try source.bool("web.enabled") ?? true
         if let listen = try source.string("web.listen") {
             try checkLoopback(listen, key: "web.listen", source: source)
             c.webListen = listen

@@ -1,0 +1,86 @@
+import Foundation
+import Hummingbird
+import KithNode
+import Logging
+import ServiceLifecycle
+
+/// The web app the daemon serves to its owner on a loopback address: the
+/// feed, a post with its comments, the composer and the comment form, as
+/// server-rendered pages that work without JavaScript (one small script
+/// only adds live updates). Every action runs on the node as the matching
+/// command line command does (`WebNode`).
+///
+/// Signing in: `kith open` asks the daemon, over its owner-only control
+/// socket, for a one-time login link (`loginURL()`); the link's page sets
+/// a session cookie and forgets the token (`WebSessions`).
+public struct WebApp: Sendable {
+    public let sessions: WebSessions
+    public let events: WebEvents
+    let node: any WebNode
+    let templates: Templates
+    let listener = WebListener()
+
+    /// The largest form accepted: a post's text is at most 64 KiB, three times that once URL-encoded.
+    static let maxForm = 256 << 10
+
+    public init(node: any WebNode, sessions: WebSessions = WebSessions(), events: WebEvents = WebEvents()) throws {
+        self.node = node
+        self.sessions = sessions
+        self.events = events
+        templates = try Templates()
+    }
+
+    /// A fresh one-time login link, or why there is none.
+    public func loginURL() throws -> String {
+        guard let base = listener.base else {
+            throw WebError("the web app is not running" + (listener.failure.map { ": \($0)" } ?? ""),
+                           hint: "the daemon's log says more; web.listen in kith.yaml sets its address")
+        }
+        return base + "/login?token=\(sessions.mintLogin())"
+    }
+
+    /// Whether the server listens, or failed to: the daemon is ready only then.
+    public var settled: Bool { listener.port != nil || listener.failure != nil }
+
+    /// The web app's server on `host:port` (a loopback address; port 0
+    /// picks a free one), as a service for the daemon's group. If it cannot
+    /// listen (the port is taken), the daemon goes on without it and
+    /// `kith open` says why.
+    public func service(host: String, port: Int, logger: Logger) -> some Service {
+        WebService(app: self, host: host, port: port, logger: logger)
+    }
+
+    func router() -> Router<WebContext> {
+        let router = Router(context: WebContext.self)
+        router.add(middleware: WebGuard(sessions: sessions, listener: listener, templates: templates))
+        WebRoutes(app: self).add(to: router)
+        return router
+    }
+}
+
+struct WebService: Service {
+    let app: WebApp
+    let host: String
+    let port: Int
+    let logger: Logger
+
+    func run() async throws {
+        let listener = app.listener
+        let (logger, host) = (logger, host)
+        let server = Application(router: app.router(), configuration: .init(address: .hostname(host, port: port), serverName: nil),
+                                 onServerRunning: { channel in
+                                     guard let port = channel.localAddress?.port else { return }
+                                     listener.listening(host: host, port: port)
+                                     logger.info("web app listening", metadata: ["port": "\(port)"])
+                                 },
+                                 logger: logger)
+        do {
+            try await server.run()
+        } catch where listener.port == nil {
+            let why = "cannot listen on \(host):\(port) (\(error))"
+            listener.failed(why)
+            logger.error("web app not served", metadata: ["reason": "\(why)"])
+            try? await gracefulShutdown()
+        }
+    }
+}

@@ -1,0 +1,225 @@
+import Foundation
+import Testing
+
+/// The daemon's web app over real HTTP: real daemons, a real relay, the
+/// real `kith` binary for everything a friend does.
+@Suite(.serialized) struct WebAppTests {
+    /// A daemon whose web app listens on a free loopback port.
+    static func daemon(_ home: String) throws -> DaemonProcess {
+        var env = DaemonProcess.quick
+        env["KITH_WEB_LISTEN"] = "127.0.0.1:0"
+        return try DaemonProcess(home: home, env: env)
+    }
+
+    /// `kith open`'s link: its port and token.
+    static func login(_ home: String) throws -> (port: Int, token: String) {
+        let url = try kithOK(["open", "--home", home, "--no-browser"])
+        let match = try #require(try Regex(#"^http://127\.0\.0\.1:([0-9]+)/login\?token=([0-9a-f]{64})$"#).wholeMatch(in: url))
+        return (try #require(Int(match.output[1].substring ?? "")), String(match.output[2].substring ?? ""))
+    }
+
+    /// A signed-in browser for `home`'s web app.
+    static func signedIn(_ home: String) throws -> WebBrowser {
+        let (port, token) = try login(home)
+        let browser = WebBrowser(port: port)
+        #expect(try browser.get("/login?token=\(token)").status == 303)
+        return browser
+    }
+
+    /// The CSRF token in a page's forms.
+    static func csrf(_ page: String) throws -> String {
+        let match = try #require(try Regex(#"name="csrf" value="([0-9a-f]{64})""#).firstMatch(in: page))
+        return String(match.output[1].substring ?? "")
+    }
+
+    @Test func onlyTheOwnerCanReadOrAct() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let relay = try RelayProcess(home: dir + "/relay")
+        let (alice, bob) = try aliceBobAndFamily(in: dir, relayURL: relay.url)
+        try kithOK(["post", "--home", alice, "--to", "family", "secret plans"])
+
+        // No daemon, no web app; a bad address is refused before the daemon starts.
+        let none = try kith(["open", "--home", alice])
+        #expect(none.status != 0 && none.stderr.contains("kith: error: no daemon runs for this node"), "\(none.stderr)")
+        let wide = try kith(["daemon", "--home", bob], env: ["KITH_WEB_LISTEN": "0.0.0.0:8484"])
+        #expect(wide.status != 0 && wide.stderr.contains("KITH_WEB_LISTEN must be a loopback host:port"), "\(wide.stderr)")
+        var off = DaemonProcess.quick
+        off["KITH_WEB_ENABLED"] = "false"
+        let bobDaemon = try DaemonProcess(home: bob, env: off)
+        #expect(try kith(["open", "--home", bob]).stderr.contains("kith: error: the web app is off"))
+        bobDaemon.stop()
+
+        let daemon = try Self.daemon(alice)
+        defer { daemon.stop() }
+        let (port, token) = try Self.login(alice)
+
+        // The listener is on loopback only: 127.0.0.1 in the kernel's table of listening sockets.
+        let listening = try String(contentsOfFile: "/proc/net/tcp", encoding: .utf8).split(separator: "\n").filter {
+            let fields = $0.split(separator: " ")
+            return fields.count > 3 && fields[1].hasSuffix(":" + String(format: "%04X", port)) && fields[3] == "0A"
+        }
+        #expect(listening.count == 1 && listening.first?.split(separator: " ")[1] == "0100007F:" + String(format: "%04X", port), "\(listening)")
+
+        // Without a session: sent to a page that says how to sign in, and nothing of the node's.
+        let stranger = WebBrowser(port: port)
+        let home = try stranger.get("/")
+        #expect(home.status == 303 && home.header("Location") == "/welcome")
+        #expect(!home.body.contains("secret plans"))
+        let welcome = try stranger.get("/welcome")
+        #expect(welcome.status == 200 && welcome.body.contains("run `kith open`") && !welcome.body.contains("secret plans"))
+        #expect(try stranger.get("/posts/0123456789abcdef").status == 303)
+
+        // A wrong Host (DNS rebinding: a site whose name points at 127.0.0.1) is refused before anything else:
+        // the login token is not even looked at.
+        for host in ["evil.example:\(port)", "127.0.0.1:\(port + 1)", "127.0.0.1", "localhost.evil.example:\(port)"] {
+            let refused = try stranger.get("/login?token=\(token)", host: host)
+            #expect(refused.status == 421 && stranger.cookies.isEmpty, "\(host)")
+        }
+
+        // The token signs one browser in, once.
+        let owner = WebBrowser(port: port)
+        let login = try owner.get("/login?token=\(token)")
+        #expect(login.status == 303 && login.header("Location") == "/")
+        let cookie = try #require(login.header("Set-Cookie"))
+        #expect(cookie.hasPrefix("kith_session=") && cookie.contains("; HttpOnly") && cookie.contains("; SameSite=Strict")
+                && cookie.contains("; Path=/") && !cookie.contains("Secure") && !cookie.contains(token))
+        let again = WebBrowser(port: port)
+        let spent = try again.get("/login?token=\(token)")
+        #expect(spent.status == 403 && spent.body.contains("Run `kith open` again") && again.cookies.isEmpty)
+        #expect(try again.get("/").status == 303, "another browser profile has no session")
+        let forged = WebBrowser(port: port)
+        forged.cookies["kith_session"] = String(repeating: "ab", count: 32)
+        #expect(try forged.get("/").status == 303)
+
+        // The owner's page, with the headers every answer has.
+        let feed = try owner.get("/")
+        #expect(feed.status == 200 && feed.body.contains("secret plans"))
+        #expect(feed.header("Content-Security-Policy") == "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                + "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+        #expect(feed.header("X-Content-Type-Options") == "nosniff" && feed.header("Referrer-Policy") == "no-referrer")
+        #expect(feed.header("Cache-Control") == "no-store")
+        #expect(!feed.body.contains("<script>") && !feed.body.contains(" style=") && !feed.body.contains(" onclick="), "no inline script or style")
+        for asset in ["/static/kith.css", "/static/kith.js"] {
+            let answer = try stranger.get(asset)
+            #expect(answer.status == 200 && answer.header("Content-Security-Policy") != nil && !answer.body.contains("http"), "\(asset)")
+        }
+        let wrongHost = try owner.get("/", host: "evil.example:\(port)")
+        #expect(wrongHost.status == 421 && !wrongHost.body.contains("secret plans"))
+
+        // Forms: a missing or wrong CSRF token, another site's Origin, or no session change nothing.
+        let csrf = try Self.csrf(feed.body)
+        func posts() throws -> [String] { try feedPosts(alice, as: FeedItem.self).map(\.text) }
+        let before = try posts()
+        let refusals: [(WebBrowser, [(String, String)], [String: String])] = [
+            (owner, [("text", "no token"), ("audience", "family")], [:]),
+            (owner, [("csrf", String(repeating: "0", count: 64)), ("text", "wrong token"), ("audience", "family")], [:]),
+            (owner, [("csrf", csrf), ("text", "cross-site"), ("audience", "family")], ["Origin": "https://evil.example"]),
+            (owner, [("csrf", csrf), ("text", "rebound"), ("audience", "family")], ["Origin": "http://evil.example:\(port)"]),
+            (stranger, [("csrf", csrf), ("text", "no session"), ("audience", "family")], [:]),
+        ]
+        for (browser, form, headers) in refusals {
+            #expect(try browser.post("/posts", form: form, headers: headers).status == 403, "\(form)")
+        }
+        #expect(try owner.post("/logout", form: []).status == 403)
+        #expect(try posts() == before)
+
+        // The real thing, from the app's own page.
+        let posted = try owner.post("/posts", form: [("csrf", csrf), ("text", "from the browser"), ("audience", "family")],
+                                    headers: ["Origin": "http://127.0.0.1:\(port)"])
+        #expect(posted.status == 303 && posted.header("Location") == "/")
+        #expect(try posts() == ["from the browser"] + before)
+
+        // Signing out ends the session.
+        #expect(try owner.post("/logout", form: [("csrf", csrf)]).status == 303)
+        #expect(try owner.get("/").status == 303)
+    }
+
+    @Test func feedPostsAndCommentsEscapeWhatFriendsWrite() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let relay = try RelayProcess(home: dir + "/relay")
+        let homes = try people(["alice", "bob", "carol"], in: dir, relayURL: relay.url)
+        let (alice, bob, carol) = (homes[0], homes[1], homes[2])
+        // Everything bob controls, and the name alice gave him, is markup.
+        let bobsName = #"bob"><script>alert(1)</script>"#
+        let profileName = "<svg onload=alert(2)>"
+        let bobsAudience = #"'><img src=x onerror=alert(3)>"#
+        let bobsPost = "<script>alert(4)</script> & <b>bold</b>"
+        let bobsComment = #""><img src=x onerror=alert(5)><a href="javascript:alert(6)">x</a>"#
+        try kithOK(["friend", "add", "--home", alice, "--as", bobsName, try kithOK(["card", "--home", bob])])
+        try kithOK(["friend", "add", "--home", bob, try kithOK(["card", "--home", alice])])
+        try befriend(alice, carol)
+        try kithOK(["profile", "set", "--home", bob, "--name", profileName])
+        try kithOK(["group", "create", "--home", alice, "family"])
+        for member in [bobsName, "carol"] { try kithOK(["group", "add", "--home", alice, "family", member]) }
+        try kithOK(["group", "create", "--home", bob, bobsAudience])
+        try kithOK(["group", "add", "--home", bob, bobsAudience, "alice"])
+        _ = try kith(["sync", "--home", bob])
+
+        let daemon = try Self.daemon(alice)
+        defer { daemon.stop() }
+        let browser = try Self.signedIn(alice)
+
+        // Live updates: a stream of events, told when bob's post arrives.
+        let stream = try WebSocket(port: browser.port)
+        defer { close(stream.fd) }
+        try stream.write(Data("GET /events HTTP/1.1\r\nHost: \(browser.host)\r\nCookie: kith_session=\(browser.cookies["kith_session"] ?? "")\r\n\r\n".utf8))
+        let opened = String(decoding: stream.read { String(decoding: $0, as: UTF8.self).contains("retry: ") }, as: UTF8.self)
+        #expect(opened.hasPrefix("HTTP/1.1 200") && opened.contains("text/event-stream"), "\(opened)")
+        let bobPost = try kithOK(["post", "--home", bob, "--to", bobsAudience, bobsPost])
+        _ = try kith(["sync", "--home", bob])
+        let event = String(decoding: stream.read { String(decoding: $0, as: UTF8.self).contains("event: feed\n") }, as: UTF8.self)
+        #expect(event.contains("event: feed\ndata: changed\n"), "\(event)")
+
+        // The composer shows each audience with who reads it; a post from it reaches bob and carol.
+        let feed = try browser.get("/")
+        let csrf = try Self.csrf(feed.body)
+        #expect(feed.body.contains(#"<input type="radio" name="audience" id="audience-1" value="family" checked>"#))
+        #expect(feed.body.contains("(you and bob&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt; (&lt;svg onload=alert(2)&gt;), carol)"))
+        #expect(try browser.post("/posts", form: [("csrf", csrf), ("text", "  "), ("audience", "family")]).body.contains("The post is empty"))
+        let unknown = try browser.post("/posts", form: [("csrf", csrf), ("text", "hi"), ("audience", "nobody")])
+        #expect(unknown.status == 400 && unknown.body.contains("nobody"), "\(unknown.body)")
+        #expect(try browser.post("/posts", form: [("csrf", csrf), ("text", "the baby is here")]).status == 400)
+        #expect(try browser.post("/posts", form: [("csrf", csrf), ("text", "the baby is here"), ("audience", "family")]).status == 303)
+        let post = try #require(try feedPosts(alice, as: FeedItem.self).first { $0.text == "the baby is here" }).id
+        _ = try kith(["sync", "--home", bob])
+        _ = try kith(["sync", "--home", carol])
+        #expect(try feed(carol).map(\.text) == ["the baby is here"], "carol reads alice's post, not bob's")
+
+        // bob comments; alice comments from her page.
+        try kithOK(["comment", "--home", bob, post, bobsComment])
+        _ = try kith(["sync", "--home", bob])
+        #expect(try eventually(60) { try browser.get("/posts/\(post)").body.contains("alert(5)") })
+        #expect(try browser.post("/posts/\(post)/comments", form: [("csrf", csrf), ("text", "")]).status == 400)
+        #expect(try browser.post("/posts/\(post)/comments", form: [("csrf", csrf), ("text", "thank you!")]).header("Location") == "/posts/\(post)")
+        #expect(try browser.post("/posts/nothex/comments", form: [("csrf", csrf), ("text", "x")]).status == 400)
+        _ = try kith(["sync", "--home", alice])
+        _ = try kith(["sync", "--home", carol])
+        #expect(try threads(carol).first?.comments.map(\.text).contains("thank you!") == true)
+
+        // Every page escapes what came from outside, in text and in attributes.
+        let pages = [try browser.get("/").body, try browser.get("/posts/\(post)").body, try browser.get("/posts/\(bobPost)").body]
+        for page in pages {
+            for raw in ["<script>alert", "<svg", "<img", "<b>bold", "\"javascript:", "'><"] { #expect(!page.contains(raw), "\(raw)") }
+        }
+        #expect(pages[0].contains("&lt;script&gt;alert(4)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;"))
+        #expect(pages[0].contains("bob&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"))
+        #expect(pages[0].contains("(&lt;svg onload=alert(2)&gt;)"))
+        #expect(pages[0].contains("to &#39;&gt;&lt;img src=x onerror=alert(3)&gt;"))
+        #expect(pages[1].contains("&quot;&gt;&lt;img src=x onerror=alert(5)&gt;&lt;a href=&quot;javascript:alert(6)&quot;&gt;x&lt;/a&gt;"))
+        #expect(pages[1].contains("thank you!"))
+
+        // Paging: 20 posts a page, the next through ?before=, never more.
+        for n in 1...20 { try kithOK(["post", "--home", alice, "--to", "family", "note \(n)"]) }
+        let first = try browser.get("/").body
+        #expect(first.components(separatedBy: "<article class=\"post").count - 1 == 20)
+        let next = try #require(try Regex(#"href="/\?before=([0-9a-f]+)" rel="next""#).firstMatch(in: first)).output[1].substring ?? ""
+        #expect(first.contains("Older posts (2 more)"))
+        let second = try browser.get("/?before=\(next)").body
+        #expect(second.components(separatedBy: "<article class=\"post").count - 1 == 2)
+        #expect(second.contains("the baby is here") && second.contains("alert(4)") && !second.contains("note 1<"))
+        #expect(try browser.get("/?before=%3Cscript%3E").status == 400)
+        #expect(try browser.get("/posts/\(String(repeating: "0", count: 32))").status == 400)
+    }
+}
