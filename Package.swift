@@ -87,7 +87,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            resources: [.embedInCode("Resources")],
+            resources: ["top", "bottom", "item", "feed", "post", "message"].map { .embedInCode("Resources/\($0).mustache") }
+                + [.embedInCode("Resources/kith.css"), .embedInCode("Resources/kith.js")],
             swiftSettings: swiftSettings
         ),
         // `kith daemon`: the node's config file, its services in a ServiceGroup

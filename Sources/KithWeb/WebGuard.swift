@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import KithNode
 import Logging
@@ -26,6 +27,7 @@ struct WebGuard: RouterMiddleware {
     static let contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         + "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     static let cookieName = "kith_session"
+    static let host = HTTPField.Name("Host")!
     static let referrerPolicy = HTTPField.Name("Referrer-Policy")!
     static let frameOptions = HTTPField.Name("X-Frame-Options")!
     /// Paths served without a session.
@@ -43,7 +45,8 @@ struct WebGuard: RouterMiddleware {
 
     private func answer(_ request: Request, context: WebContext, next: (Request, WebContext) async throws -> Response) async -> Response {
         let hosts = listener.hosts
-        guard let host = request.head.authority, hosts.contains(host.lowercased()) else {
+        // The first Host header is the authority; a second one stays among the headers, and is refused too.
+        guard let host = request.head.authority, hosts.contains(host.lowercased()), request.headers[Self.host] == nil else {
             return Response(status: .misdirectedRequest, headers: [.contentType: "text/plain; charset=utf-8"],
                             body: .init(byteBuffer: ByteBuffer(string: "This is Kith's web app, served only as http://127.0.0.1:PORT/.\n")))
         }

@@ -51,7 +51,7 @@ struct WebRoutes: Sendable {
     /// the same query as `kith feed`, never more than a page.
     func feed(_ request: Request, _ context: WebContext) async throws -> Response {
         let session = try signedIn(context)
-        let before = request.uri.queryParameters.get("before").map(String.init)
+        let before = request.uri.queryParameters.get("before")
         if let before { try checkID(before, what: "the page's starting post") }
         let page = try await node.feed(FeedQuery(limit: FeedQuery.defaultLimit, before: before.map { .post($0) }))
         let view = FeedPageView(csrf: session.csrf, audiences: try await node.audiences(), friends: try await node.friends(),

@@ -64,8 +64,11 @@ final class TestClock: Sendable {
 
     @Test func theCSRFTokenIsTheSessionsOwn() throws {
         let sessions = WebSessions()
-        let a = try #require(sessions.session(id: try #require(sessions.logIn(token: sessions.mintLogin()))))
-        let b = try #require(sessions.session(id: try #require(sessions.logIn(token: sessions.mintLogin()))))
+        func signIn() throws -> WebSessions.Session {
+            let id = try #require(sessions.logIn(token: sessions.mintLogin()))
+            return try #require(sessions.session(id: id))
+        }
+        let (a, b) = (try signIn(), try signIn())
         #expect(WebSessions.csrfMatches(a.csrf, a))
         #expect(!WebSessions.csrfMatches(b.csrf, a))
         #expect(!WebSessions.csrfMatches(nil, a))
