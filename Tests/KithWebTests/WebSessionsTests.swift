@@ -58,6 +58,7 @@ final class TestClock: Sendable {
 
         // So does the oldest login link.
         let oldest = sessions.mintLogin()
+        clock.advance(1)
         for _ in 0..<WebSessions.maxLogins { _ = sessions.mintLogin() }
         #expect(sessions.logIn(token: oldest) == nil)
     }
