@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import KithNode
 import Logging
+import NIOCore
 import ServiceLifecycle
 
 /// The web app the daemon serves to its owner on a loopback address: the
@@ -77,7 +78,8 @@ struct WebService: Service {
         do {
             try await server.run()
         } catch where listener.port == nil {
-            let why = "cannot listen on \(host):\(port) (\(error))"
+            let why = (error as? IOError)?.errnoCode == EADDRINUSE
+                ? "\(host):\(port) is in use by another program" : "cannot listen on \(host):\(port) (\(error))"
             listener.failed(why)
             logger.error("web app not served", metadata: ["reason": "\(why)"])
             try? await gracefulShutdown()

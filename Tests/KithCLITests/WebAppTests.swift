@@ -54,6 +54,15 @@ import Testing
         defer { daemon.stop() }
         let (port, token) = try Self.login(alice)
 
+        // A port already taken (here by alice's daemon): bob's daemon runs without its web app, and says so.
+        var taken = DaemonProcess.quick
+        taken["KITH_WEB_LISTEN"] = "127.0.0.1:\(port)"
+        let squatted = try DaemonProcess(home: bob, env: taken)
+        let busy = try kith(["open", "--home", bob])
+        #expect(busy.status != 0 && busy.stderr.contains("kith: error: the web app is not running: 127.0.0.1:\(port) is in use by another program"),
+                "\(busy.stderr)")
+        squatted.stop()
+
         // The listener is on loopback only: 127.0.0.1 in the kernel's table of listening sockets.
         let listening = try String(contentsOfFile: "/proc/net/tcp", encoding: .utf8).split(separator: "\n").filter {
             let fields = $0.split(separator: " ")
