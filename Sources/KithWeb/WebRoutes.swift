@@ -52,7 +52,7 @@ struct WebRoutes: Sendable {
     func feed(_ request: Request, _ context: WebContext) async throws -> Response {
         let session = try signedIn(context)
         let before = request.uri.queryParameters.get("before")
-        if let before { try checkID(before, what: "the page's starting post") }
+        if let before { try checkID(before) }
         let page = try await node.feed(FeedQuery(limit: FeedQuery.defaultLimit, before: before.map { .post($0) }))
         let view = FeedPageView(csrf: session.csrf, audiences: try await node.audiences(), friends: try await node.friends(),
                                 page: page, older: before != nil)
@@ -62,7 +62,7 @@ struct WebRoutes: Sendable {
     func show(_ context: WebContext) async throws -> Response {
         let session = try signedIn(context)
         let id = context.parameters.get("id") ?? ""
-        try checkID(id, what: "the post's id")
+        try checkID(id)
         let item = try await node.show(post: id)
         return templates.response(PostPageView(csrf: session.csrf, post: PostView(item, profiles: Profiles(try await node.friends()), inFeed: false)))
     }
@@ -80,7 +80,7 @@ struct WebRoutes: Sendable {
     func comment(_ request: Request, _ context: WebContext) async throws -> Response {
         let form = try await form(request, context)
         let id = context.parameters.get("id") ?? ""
-        try checkID(id, what: "the post's id")
+        try checkID(id)
         let text = try self.text(form, what: "comment", back: "/posts/\(id)", context)
         _ = try await node.comment(on: id, text: text)
         return redirect("/posts/\(id)")
@@ -158,9 +158,9 @@ struct WebRoutes: Sendable {
     }
 
     /// A post's id as pages use it: 8 to 64 lower-case hex digits.
-    func checkID(_ id: String, what: String) throws {
+    func checkID(_ id: String) throws {
         guard (8...64).contains(id.utf8.count), id.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }) else {
-            throw HTTPError(.badRequest, message: "\(what.prefix(1).uppercased() + what.dropFirst()) is not a post's id (8 to 64 hex digits).")
+            throw HTTPError(.badRequest, message: "This address does not name a post: a post's id is 8 to 64 hex digits.")
         }
     }
 
