@@ -139,6 +139,22 @@ import Testing
         #expect(posted.status == 303 && posted.header("Location") == "/")
         #expect(try posts() == ["from the browser"] + before)
 
+        // With a desktop, the browser gets a page in the node directory that only alice can read, never the token itself
+        // (other users see every command line). Here a stand-in for xdg-open notes what it was given.
+        let bin = dir + "/bin"
+        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        try "#!/bin/sh\necho \"$@\" > \(dir)/opened\n".write(toFile: bin + "/xdg-open", atomically: true, encoding: .utf8)
+        chmod(bin + "/xdg-open", 0o755)
+        let path = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
+        let shown = try kithOK(["open", "--home", alice], env: ["DISPLAY": ":9", "PATH": bin + ":" + path])
+        #expect(try eventually(30) { FileManager.default.fileExists(atPath: dir + "/opened") })
+        let opened = try String(contentsOfFile: dir + "/opened", encoding: .utf8)
+        let loginPage = URL(fileURLWithPath: alice).standardizedFileURL.appendingPathComponent("web-login.html")
+        #expect(opened == loginPage.absoluteString + "\n" && !opened.contains(shown.split(separator: "=").last ?? "-"))
+        let forwarding = try String(contentsOf: loginPage, encoding: .utf8)
+        #expect(forwarding.contains("<meta http-equiv=\"refresh\" content=\"0;url=\(shown)\">"))
+        #expect((try FileManager.default.attributesOfItem(atPath: loginPage.path)[.posixPermissions] as? Int) == 0o600)
+
         // Signing out ends the session.
         #expect(try owner.post("/logout", form: [("csrf", csrf)]).status == 303)
         #expect(try owner.get("/").status == 303)
