@@ -181,9 +181,3 @@ struct BadInput: Error {
 func redirect(_ path: String) -> Response {
     Response(status: .seeOther, headers: [.location: path])
 }
-
-extension Templates {
-    func response(_ page: some Page, status: HTTPResponse.Status = .ok) -> Response {
-        Response(status: status, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: render(page))))
-    }
-}

@@ -166,12 +166,15 @@ import Testing
         let relay = try RelayProcess(home: dir + "/relay")
         let homes = try people(["alice", "bob", "carol"], in: dir, relayURL: relay.url)
         let (alice, bob, carol) = (homes[0], homes[1], homes[2])
-        // Everything bob controls, and the name alice gave him, is markup.
-        let bobsName = #"bob"><script>alert(1)</script>"#
-        let profileName = "<svg onload=alert(2)>"
-        let bobsAudience = #"'><img src=x onerror=alert(3)>"#
-        let bobsPost = "<script>alert(4)</script> & <b>bold</b>"
+        // Everything bob controls, and the name alice gave him, is markup; each also holds a `<`, `>`, `"` or `'`
+        // joined to its neighbour in one grapheme (after U+0600, U+0D4E or U+111C2, before a combining U+0301),
+        // which an escaper that looks at whole characters lets through.
+        let bobsName = "bob\"\u{301}\u{D4E}<script>alert(1)</script>"
+        let profileName = "<svg onload=alert(2)>\u{D4E}<b\u{301}>"
+        let bobsAudience = "'\u{301}\u{111C2}><img src=x onerror=alert(3)>"
+        let bobsPost = "<script>alert(4)</script> & <b>bold</b> \u{600}<meta http-equiv=refresh content=0;url=/logout>\u{301}"
         let bobsComment = #""><img src=x onerror=alert(5)><a href="javascript:alert(6)">x</a>"#
+            + " \u{600}<form method=post action=/posts>\u{301}\u{600}<input type=hidden name=audience value=Family>\u{301}"
         try kithOK(["friend", "add", "--home", alice, "--as", bobsName, try kithOK(["card", "--home", bob])])
         try kithOK(["friend", "add", "--home", bob, try kithOK(["card", "--home", alice])])
         try befriend(alice, carol)
@@ -201,7 +204,8 @@ import Testing
         let composer = try browser.get("/").body
         let csrf = try Self.csrf(composer)
         #expect(composer.contains(#"<input type="radio" name="audience" id="audience-1" value="family" checked>"#))
-        #expect(composer.contains("(you and bob&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt; (&lt;svg onload=alert(2)&gt;), carol)"))
+        #expect(holds(composer, "(you and bob&quot;\u{301}\u{D4E}&lt;script&gt;alert(1)&lt;/script&gt; "
+                      + "(&lt;svg onload=alert(2)&gt;\u{D4E}&lt;b\u{301}&gt;), carol)"))
         #expect(try browser.post("/posts", form: [("csrf", csrf), ("text", "  "), ("audience", "family")]).body.contains("The post is empty"))
         let unknown = try browser.post("/posts", form: [("csrf", csrf), ("text", "hi"), ("audience", "nobody")])
         #expect(unknown.status == 400 && unknown.body.contains("nobody"), "\(unknown.body)")
@@ -212,10 +216,11 @@ import Testing
         _ = try kith(["sync", "--home", carol])
         #expect(try feed(carol).map(\.text) == ["the baby is here"], "carol reads alice's post, not bob's")
 
-        // bob comments; alice comments from her page.
+        // bob comments and reacts; alice comments from her page.
         try kithOK(["comment", "--home", bob, post, bobsComment])
+        try kithOK(["react", "--home", bob, post, "👍"])
         _ = try kith(["sync", "--home", bob])
-        #expect(try eventually(60) { try browser.get("/posts/\(post)").body.contains("alert(5)") })
+        #expect(try eventually(60) { try browser.get("/posts/\(post)").body.contains("alert(5)") && browser.get("/").body.contains("👍 1") })
         #expect(try browser.post("/posts/\(post)/comments", form: [("csrf", csrf), ("text", "")]).status == 400)
         #expect(try browser.post("/posts/\(post)/comments", form: [("csrf", csrf), ("text", "thank you!")]).header("Location") == "/posts/\(post)")
         #expect(try browser.post("/posts/nothex/comments", form: [("csrf", csrf), ("text", "x")]).status == 400)
@@ -224,15 +229,25 @@ import Testing
         #expect(try threads(carol).first?.comments.map(\.text).contains("thank you!") == true)
 
         // Every page escapes what came from outside, in text and in attributes.
+        // The checks go byte for byte: String.contains compares whole characters.
         let pages = [try browser.get("/").body, try browser.get("/posts/\(post)").body, try browser.get("/posts/\(bobPost)").body]
+        let joiners = ["\u{600}", "\u{D4E}", "\u{111C2}"]
+        let markup = ["<", ">", "\"", "'"]
         for page in pages {
-            for raw in ["<script>alert", "<svg", "<img", "<b>bold", "\"javascript:", "'><"] { #expect(!page.contains(raw), "\(raw)") }
+            for raw in ["<script>alert", "<svg", "<img", "<b>bold", "\"javascript:", "'><"] { #expect(!holds(page, raw), "\(raw)") }
+            for mark in markup {
+                for joiner in joiners { #expect(!holds(page, joiner + mark), "\(joiner.unicodeScalars.first!.value) \(mark)") }
+                #expect(!holds(page, mark + "\u{301}"), "\(mark) U+0301")
+            }
         }
-        #expect(pages[0].contains("&lt;script&gt;alert(4)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;"))
-        #expect(pages[0].contains("bob&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"))
-        #expect(pages[0].contains("(&lt;svg onload=alert(2)&gt;)"))
-        #expect(pages[0].contains("to &#39;&gt;&lt;img src=x onerror=alert(3)&gt;"))
-        #expect(pages[1].contains("&quot;&gt;&lt;img src=x onerror=alert(5)&gt;&lt;a href=&quot;javascript:alert(6)&quot;&gt;x&lt;/a&gt;"))
+        #expect(holds(pages[0], "&lt;script&gt;alert(4)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt; "
+                      + "\u{600}&lt;meta http-equiv=refresh content=0;url=/logout&gt;\u{301}"))
+        #expect(holds(pages[0], ">bob&quot;\u{301}\u{D4E}&lt;script&gt;alert(1)&lt;/script&gt; <"), "the author")
+        #expect(holds(pages[0], "(&lt;svg onload=alert(2)&gt;\u{D4E}&lt;b\u{301}&gt;)</span>"), "the profile name")
+        #expect(holds(pages[0], "to &#39;\u{301}\u{111C2}&gt;&lt;img src=x onerror=alert(3)&gt;"), "the audience")
+        #expect(holds(pages[0], "<li title=\"bob&quot;\u{301}\u{D4E}&lt;script&gt;alert(1)&lt;/script&gt;\">👍 1</li>"), "the reaction")
+        #expect(holds(pages[1], "&quot;&gt;&lt;img src=x onerror=alert(5)&gt;&lt;a href=&quot;javascript:alert(6)&quot;&gt;x&lt;/a&gt; "
+                      + "\u{600}&lt;form method=post action=/posts&gt;\u{301}\u{600}&lt;input type=hidden name=audience value=Family&gt;\u{301}"))
         #expect(pages[1].contains("thank you!"))
 
         // Paging: 20 posts a page, the next through ?before=, never more.
@@ -248,3 +263,6 @@ import Testing
         #expect(try browser.get("/posts/\(String(repeating: "0", count: 32))").status == 400)
     }
 }
+
+/// Whether `page` holds `part` byte for byte, so that a `<` joined to a neighbouring scalar counts.
+func holds(_ page: String, _ part: String) -> Bool { Data(page.utf8).range(of: Data(part.utf8)) != nil }
