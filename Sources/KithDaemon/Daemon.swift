@@ -61,7 +61,8 @@ public struct Daemon: Sendable {
         }
         let node = self.node
         let web = config.webEnabled
-            ? try WebApp(node: DaemonWebNode(node: node, queued: { if config.syncAfterPost { trigger.fire() } })) : nil
+            ? try WebApp(node: DaemonWebNode(node: node, queued: { if config.syncAfterPost { trigger.fire() } }),
+                         hostName: WebHostName.load(home: node.home)) : nil
         services.append(.init(service: SyncService(runner: runner, trigger: trigger, interval: config.syncInterval,
                                                    signal: mailSignal, events: web?.events, logger: logger), serviceName: "sync"))
         services.append(.init(service: RotationService(node: node, trigger: trigger, logger: logger), serviceName: "rotation"))

@@ -11,6 +11,9 @@ import ServiceLifecycle
 /// only adds live updates). Every action runs on the node as the matching
 /// command line command does (`WebNode`).
 ///
+/// It answers only to its own host name, `NAME.localhost:PORT`
+/// (`WebHostName`), whatever loopback address it listens on.
+///
 /// Signing in: `kith open` asks the daemon, over its owner-only control
 /// socket, for a one-time login link (`loginURL()`); the link's page sets
 /// a session cookie and forgets the token (`WebSessions`).
@@ -19,13 +22,15 @@ public struct WebApp: Sendable {
     public let events: WebEvents
     let node: any WebNode
     let templates: Templates
-    let listener = WebListener()
+    let listener: WebListener
 
     /// The largest form accepted: a post's text is at most 64 KiB, three times that once URL-encoded.
     static let maxForm = 256 << 10
 
-    public init(node: any WebNode, sessions: WebSessions = WebSessions(), events: WebEvents = WebEvents()) throws {
+    /// `hostName` is the node's `WebHostName`.
+    public init(node: any WebNode, hostName: String, sessions: WebSessions = WebSessions(), events: WebEvents = WebEvents()) throws {
         self.node = node
+        listener = WebListener(name: hostName)
         self.sessions = sessions
         self.events = events
         templates = try Templates()
@@ -43,7 +48,7 @@ public struct WebApp: Sendable {
     /// Whether the server listens, or failed to: the daemon is ready only then.
     public var settled: Bool { listener.port != nil || listener.failure != nil }
 
-    /// The web app's server on `host:port` (a loopback address; port 0
+    /// The web app's server on `host:port` (127.0.0.1 or ::1; port 0
     /// picks a free one), as a service for the daemon's group. If it cannot
     /// listen (the port is taken), the daemon goes on without it and
     /// `kith open` says why.
@@ -67,11 +72,11 @@ struct WebService: Service {
 
     func run() async throws {
         let listener = app.listener
-        let (logger, host) = (logger, host)
+        let logger = logger
         let server = Application(router: app.router(), configuration: .init(address: .hostname(host, port: port), serverName: nil),
                                  onServerRunning: { channel in
                                      guard let port = channel.localAddress?.port else { return }
-                                     listener.listening(host: host, port: port)
+                                     listener.listening(port: port)
                                      logger.info("web app listening", metadata: ["port": "\(port)"])
                                  },
                                  logger: logger)

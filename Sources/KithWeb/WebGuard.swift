@@ -6,11 +6,12 @@ import Logging
 
 /// The checks before any route, and the headers on every answer.
 ///
-/// 1. The `Host` header must name this listener (`127.0.0.1:PORT`,
-///    `localhost:PORT` or `[::1]:PORT`): a web page whose domain resolves to
-///    127.0.0.1 (DNS rebinding) sends its own name and gets 421.
-/// 2. A POST's `Origin`, when the browser sends one, must be this app's: a
-///    form on another site gets 403 (the session cookie is SameSite=Strict
+/// 1. The `Host` header must be the app's own, `NAME.localhost:PORT`
+///    (`WebHostName`), and nothing else: a web page whose domain resolves
+///    to 127.0.0.1 (DNS rebinding) sends its own name, and a program that
+///    stole the cookie and asks `127.0.0.1:PORT` its address; both get 421.
+/// 2. A POST's `Origin`, when the browser sends one, must be this app's
+///    (`http://NAME.localhost:PORT`): a form on another site gets 403 (the session cookie is SameSite=Strict
 ///    and every form carries a CSRF token as well).
 /// 3. Every page but the login, the welcome page and the assets needs a
 ///    session; without one a page is redirected to `/welcome`.
@@ -44,13 +45,13 @@ struct WebGuard: RouterMiddleware {
     }
 
     private func answer(_ request: Request, context: WebContext, next: (Request, WebContext) async throws -> Response) async -> Response {
-        let hosts = listener.hosts
         // The first Host header is the authority; a second one stays among the headers, and is refused too.
-        guard let host = request.head.authority, hosts.contains(host.lowercased()), request.headers[Self.host] == nil else {
+        guard let expected = listener.host, let host = request.head.authority, host.lowercased() == expected,
+              request.headers[Self.host] == nil else {
             return Response(status: .misdirectedRequest, headers: [.contentType: "text/plain; charset=utf-8"],
-                            body: .init(byteBuffer: ByteBuffer(string: "This is Kith's web app, served only as http://127.0.0.1:PORT/.\n")))
+                            body: .init(byteBuffer: ByteBuffer(string: "This is Kith's web app, served only at the address `kith open` prints.\n")))
         }
-        if request.method == .post, let origin = request.headers[.origin], !hosts.contains(where: { "http://" + $0 == origin.lowercased() }) {
+        if request.method == .post, let origin = request.headers[.origin], origin.lowercased() != "http://" + expected {
             return page(MessagePage(title: "Refused", message: "This form came from another site, and only Kith's own pages may act for you."),
                         status: .forbidden)
         }

@@ -2,24 +2,22 @@ import Synchronization
 
 /// Where the web app listens, once it does: the port the socket got (the
 /// configured one, or the one the system picked for port 0), and so the
-/// `Host` headers it answers.
+/// one `Host` header it answers.
 final class WebListener: Sendable {
-    private let state = Mutex<(port: Int?, base: String?, failure: String?)>((nil, nil, nil))
+    /// The app's own host name (`WebHostName`).
+    let name: String
+    private let state = Mutex<(port: Int?, failure: String?)>((nil, nil))
+
+    init(name: String) { self.name = name }
 
     var port: Int? { state.withLock { $0.port } }
-    /// `http://HOST:PORT`, the host as configured (127.0.0.1, localhost or [::1]).
-    var base: String? { state.withLock { $0.base } }
     var failure: String? { state.withLock { $0.failure } }
 
-    func listening(host: String, port: Int) {
-        let shown = host.contains(":") ? "[\(host)]" : host
-        state.withLock { $0 = (port, "http://\(shown):\(port)", nil) }
-    }
-    func failed(_ why: String) { state.withLock { $0 = (nil, nil, why) } }
+    func listening(port: Int) { state.withLock { $0 = (port, nil) } }
+    func failed(_ why: String) { state.withLock { $0 = (nil, why) } }
 
-    /// The `Host` values a request may carry, lower case.
-    var hosts: [String] {
-        guard let port else { return [] }
-        return ["127.0.0.1:\(port)", "localhost:\(port)", "[::1]:\(port)"]
-    }
+    /// The one `Host` value a request may carry (lower case), `NAME.localhost:PORT`.
+    var host: String? { port.map { "\(name):\($0)" } }
+    /// `http://NAME.localhost:PORT`: the app's address, and the `Origin` of its pages.
+    var base: String? { host.map { "http://" + $0 } }
 }

@@ -16,6 +16,8 @@ public final class WebSessions: Sendable {
     public static let loginLifetime: UInt64 = 120
     /// Seconds a session may stay unused before it ends.
     public static let idleLifetime: UInt64 = 12 * 3600
+    /// Seconds a session lasts at most, however often it is used.
+    public static let maxLifetime: UInt64 = 7 * 24 * 3600
     /// The most login links outstanding and sessions open at once: the oldest go first.
     public static let maxLogins = 16
     public static let maxSessions = 32
@@ -28,7 +30,13 @@ public final class WebSessions: Sendable {
 
     private struct Stored {
         let csrf: String
+        let created: UInt64
         var lastUsed: UInt64
+
+        /// Whether it is still open at `now`: used lately, and not too old.
+        func open(at now: UInt64) -> Bool {
+            now - min(now, lastUsed) < WebSessions.idleLifetime && now - min(now, created) < WebSessions.maxLifetime
+        }
     }
 
     private struct State {
@@ -69,11 +77,11 @@ public final class WebSessions: Sendable {
         let csrf = Hex.encode(randomBytes(32))
         return state.withLock { state -> String? in
             guard let expiry = state.logins.removeValue(forKey: Self.hash(bytes)), expiry > now else { return nil }
-            state.sessions = state.sessions.filter { now - min(now, $0.value.lastUsed) < Self.idleLifetime }
+            state.sessions = state.sessions.filter { $0.value.open(at: now) }
             if state.sessions.count >= Self.maxSessions, let oldest = state.sessions.min(by: { $0.value.lastUsed < $1.value.lastUsed }) {
                 state.sessions.removeValue(forKey: oldest.key)
             }
-            state.sessions[Self.hash(id)] = Stored(csrf: csrf, lastUsed: now)
+            state.sessions[Self.hash(id)] = Stored(csrf: csrf, created: now, lastUsed: now)
             return Hex.encode(id)
         }
     }
@@ -85,7 +93,7 @@ public final class WebSessions: Sendable {
         return state.withLock { state -> Session? in
             let key = Self.hash(bytes)
             guard var stored = state.sessions[key] else { return nil }
-            guard now - min(now, stored.lastUsed) < Self.idleLifetime else {
+            guard stored.open(at: now) else {
                 state.sessions.removeValue(forKey: key)
                 return nil
             }

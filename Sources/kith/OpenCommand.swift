@@ -10,10 +10,12 @@ struct OpenCommand: AsyncParsableCommand {
         abstract: "Sign a browser in to your node's web app. Prints a one-time link.",
         discussion: """
             The daemon (`kith daemon`) serves a web app to you alone on a loopback address (web.listen in \
-            kith.yaml, 127.0.0.1:8484 by default): the feed, a post with its comments, posting and commenting. \
-            This command asks the running daemon, through its control socket (which only your user can use), \
-            for a login link and prints it. The link works once, within two minutes: opening it signs that \
-            browser in (a session cookie) until it signs out, stays unused for 12 hours or the daemon stops. \
+            kith.yaml, 127.0.0.1:8484 by default) under a host name of its own, http://NAME.localhost:PORT/ \
+            (NAME is random, kept in web-host in the node directory): the feed, a post with its comments, \
+            posting and commenting. This command asks the running daemon, through its control socket (which \
+            only your user can use), for a login link and prints it. The link works once, within two minutes: \
+            opening it signs that browser in (a session cookie) until it signs out, stays unused for 12 hours, \
+            7 days have passed or the daemon stops. \
             With a desktop (DISPLAY or WAYLAND_DISPLAY set), the link is also opened with xdg-open, through \
             a file in the node directory (web-login.html), so that the token never shows in the list of processes.
             """

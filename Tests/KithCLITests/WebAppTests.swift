@@ -11,17 +11,17 @@ import Testing
         return try DaemonProcess(home: home, env: env)
     }
 
-    /// `kith open`'s link: its port and token.
-    static func login(_ home: String) throws -> (port: Int, token: String) {
+    /// `kith open`'s link: the app's host name, its port and the token.
+    static func login(_ home: String) throws -> (name: String, port: Int, token: String) {
         let url = try kithOK(["open", "--home", home, "--no-browser"])
-        let match = try #require(try Regex(#"^http://127\.0\.0\.1:([0-9]+)/login\?token=([0-9a-f]{64})$"#).wholeMatch(in: url))
-        return (try #require(Int(match.output[1].substring ?? "")), String(match.output[2].substring ?? ""))
+        let match = try #require(try Regex(#"^http://([0-9a-f]{20}\.localhost):([0-9]+)/login\?token=([0-9a-f]{64})$"#).wholeMatch(in: url))
+        return (String(match.output[1].substring ?? ""), try #require(Int(match.output[2].substring ?? "")), String(match.output[3].substring ?? ""))
     }
 
     /// A signed-in browser for `home`'s web app.
     static func signedIn(_ home: String) throws -> WebBrowser {
-        let (port, token) = try login(home)
-        let browser = WebBrowser(port: port)
+        let (name, port, token) = try login(home)
+        let browser = WebBrowser(name: name, port: port)
         #expect(try browser.get("/login?token=\(token)").status == 303)
         return browser
     }
@@ -50,9 +50,13 @@ import Testing
         #expect(try kith(["open", "--home", bob]).stderr.contains("kith: error: the web app is off"))
         bobDaemon.stop()
 
-        let daemon = try Self.daemon(alice)
+        var daemon = try Self.daemon(alice)
         defer { daemon.stop() }
-        let (port, token) = try Self.login(alice)
+        let (name, port, token) = try Self.login(alice)
+        // The app's own host name, kept in the node directory for the next start.
+        let nameFile = alice + "/web-host"
+        #expect(try String(contentsOfFile: nameFile, encoding: .utf8) == String(name.prefix(20)) + "\n")
+        #expect((try FileManager.default.attributesOfItem(atPath: nameFile)[.posixPermissions] as? Int) == 0o600)
 
         // A port already taken (here by alice's daemon): bob's daemon runs without its web app, and says so.
         var taken = DaemonProcess.quick
@@ -71,7 +75,7 @@ import Testing
         #expect(listening.count == 1 && listening.first?.split(separator: " ")[1] == "0100007F:" + String(format: "%04X", port), "\(listening)")
 
         // Without a session: sent to a page that says how to sign in, and nothing of the node's.
-        let stranger = WebBrowser(port: port)
+        let stranger = WebBrowser(name: name, port: port)
         let home = try stranger.get("/")
         #expect(home.status == 303 && home.header("Location") == "/welcome")
         #expect(!home.body.contains("secret plans"))
@@ -79,25 +83,26 @@ import Testing
         #expect(welcome.status == 200 && welcome.body.contains("run `kith open`") && !welcome.body.contains("secret plans"))
         #expect(try stranger.get("/posts/0123456789abcdef").status == 303)
 
-        // A wrong Host (DNS rebinding: a site whose name points at 127.0.0.1) is refused before anything else:
-        // the login token is not even looked at.
-        for host in ["evil.example:\(port)", "127.0.0.1:\(port + 1)", "127.0.0.1", "localhost.evil.example:\(port)"] {
+        // A wrong Host (DNS rebinding: a site whose name points at 127.0.0.1; the loopback address itself, which every
+        // server on any port of it shares cookies with) is refused before anything else: the login token is not even looked at.
+        for host in ["evil.example:\(port)", "127.0.0.1:\(port)", "localhost:\(port)", "[::1]:\(port)", "127.0.0.1",
+                     "\(name):\(port + 1)", name, "other.localhost:\(port)", "\(name).evil.example:\(port)"] {
             let refused = try stranger.get("/login?token=\(token)", host: host)
             #expect(refused.status == 421 && stranger.cookies.isEmpty, "\(host)")
         }
 
         // The token signs one browser in, once.
-        let owner = WebBrowser(port: port)
+        let owner = WebBrowser(name: name, port: port)
         let login = try owner.get("/login?token=\(token)")
         #expect(login.status == 303 && login.header("Location") == "/")
         let cookie = try #require(login.header("Set-Cookie"))
         #expect(cookie.hasPrefix("kith_session=") && cookie.contains("; HttpOnly") && cookie.contains("; SameSite=Strict")
                 && cookie.contains("; Path=/") && !cookie.contains("Secure") && !cookie.contains(token))
-        let again = WebBrowser(port: port)
+        let again = WebBrowser(name: name, port: port)
         let spent = try again.get("/login?token=\(token)")
         #expect(spent.status == 403 && spent.body.contains("Run `kith open` again") && again.cookies.isEmpty)
         #expect(try again.get("/").status == 303, "another browser profile has no session")
-        let forged = WebBrowser(port: port)
+        let forged = WebBrowser(name: name, port: port)
         forged.cookies["kith_session"] = String(repeating: "ab", count: 32)
         #expect(try forged.get("/").status == 303)
 
@@ -113,8 +118,10 @@ import Testing
             let answer = try stranger.get(asset)
             #expect(answer.status == 200 && answer.header("Content-Security-Policy") != nil && !answer.body.contains("http"), "\(asset)")
         }
-        let wrongHost = try owner.get("/", host: "evil.example:\(port)")
-        #expect(wrongHost.status == 421 && !wrongHost.body.contains("secret plans"))
+        for host in ["evil.example:\(port)", "127.0.0.1:\(port)"] {
+            let wrongHost = try owner.get("/", host: host)
+            #expect(wrongHost.status == 421 && !wrongHost.body.contains("secret plans"), "a valid cookie with Host \(host)")
+        }
 
         // Forms: a missing or wrong CSRF token, another site's Origin, or no session change nothing.
         let csrf = try Self.csrf(feed.body)
@@ -125,6 +132,7 @@ import Testing
             (owner, [("csrf", String(repeating: "0", count: 64)), ("text", "wrong token"), ("audience", "family")], [:]),
             (owner, [("csrf", csrf), ("text", "cross-site"), ("audience", "family")], ["Origin": "https://evil.example"]),
             (owner, [("csrf", csrf), ("text", "rebound"), ("audience", "family")], ["Origin": "http://evil.example:\(port)"]),
+            (owner, [("csrf", csrf), ("text", "other port"), ("audience", "family")], ["Origin": "http://127.0.0.1:\(port)"]),
             (stranger, [("csrf", csrf), ("text", "no session"), ("audience", "family")], [:]),
         ]
         for (browser, form, headers) in refusals {
@@ -135,7 +143,7 @@ import Testing
 
         // The real thing, from the app's own page.
         let posted = try owner.post("/posts", form: [("csrf", csrf), ("text", "from the browser"), ("audience", "family")],
-                                    headers: ["Origin": "http://127.0.0.1:\(port)"])
+                                    headers: ["Origin": "http://\(name):\(port)"])
         #expect(posted.status == 303 && posted.header("Location") == "/")
         #expect(try posts() == ["from the browser"] + before)
 
@@ -158,6 +166,16 @@ import Testing
         // Signing out ends the session.
         #expect(try owner.post("/logout", form: [("csrf", csrf)]).status == 303)
         #expect(try owner.get("/").status == 303)
+
+        // The next daemon serves the app under the same name; a name file that is not one stops the daemon, and says why.
+        daemon.stop()
+        daemon = try Self.daemon(alice)
+        #expect(try Self.login(alice).name == name)
+        daemon.stop()
+        try "not a name\n".write(toFile: nameFile, atomically: false, encoding: .utf8)
+        let badName = try kith(["daemon", "--home", alice])
+        #expect(badName.status != 0 && badName.stderr.contains("web-host does not hold the web app's host name"), "\(badName.stderr)")
+        #expect(try String(contentsOfFile: nameFile, encoding: .utf8) == "not a name\n")
     }
 
     @Test func feedPostsAndCommentsEscapeWhatFriendsWrite() throws {

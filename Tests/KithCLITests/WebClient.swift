@@ -12,14 +12,16 @@ struct WebAnswer {
     func headers(_ name: String) -> [String] { headers.filter { $0.name.lowercased() == name.lowercased() }.map(\.value) }
 }
 
-/// A browser profile: its own cookie jar, and the port of the web app it talks to.
+/// A browser profile: its own cookie jar, and the web app it talks to, by
+/// its host name (`NAME.localhost`, which a browser sends to 127.0.0.1) and port.
 final class WebBrowser: @unchecked Sendable {
+    let name: String
     let port: Int
     var cookies: [String: String] = [:]
 
-    init(port: Int) { self.port = port }
+    init(name: String, port: Int) { (self.name, self.port) = (name, port) }
 
-    var host: String { "127.0.0.1:\(port)" }
+    var host: String { "\(name):\(port)" }
 
     @discardableResult
     func get(_ path: String, host: String? = nil, headers: [String: String] = [:]) throws -> WebAnswer {

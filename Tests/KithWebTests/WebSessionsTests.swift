@@ -41,6 +41,16 @@ final class TestClock: Sendable {
         clock.advance(WebSessions.idleLifetime)
         #expect(sessions.session(id: id) == nil, "idle too long")
 
+        // A session in use every hour still ends after its longest life.
+        let busy = try #require(sessions.logIn(token: sessions.mintLogin()))
+        let hours = WebSessions.maxLifetime / 3600
+        for _ in 1..<hours {
+            clock.advance(3600)
+            #expect(sessions.session(id: busy) != nil)
+        }
+        clock.advance(3600)
+        #expect(sessions.session(id: busy) == nil, "too old")
+
         let other = try #require(sessions.logIn(token: sessions.mintLogin()))
         sessions.end(id: other)
         #expect(sessions.session(id: other) == nil)
