@@ -81,7 +81,7 @@ extension DaemonConfiguration {
           # The local web app, for you only: `kith open` prints a one-time link
           # that signs a browser in. false turns it off.
           enabled: true
-          # A loopback host:port (127.0.0.1, localhost or [::1]); port 0 picks a
+          # 127.0.0.1:PORT or [::1]:PORT (no name: localhost is refused); port 0 picks a
           # free one. If the port is taken, the daemon runs without the web app.
           listen: 127.0.0.1:8484
 

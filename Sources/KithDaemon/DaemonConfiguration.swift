@@ -58,7 +58,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var controlSocket: String
     /// Whether the daemon serves the local web app.
     public var webEnabled = true
-    /// The local web app's loopback address.
+    /// The local web app's loopback address: `127.0.0.1:PORT` or `[::1]:PORT`.
     public var webListen = "127.0.0.1:8484"
 
     /// Whether this node also serves as a relay.
@@ -188,9 +188,12 @@ public struct DaemonConfiguration: Sendable, Equatable {
     /// The retry policy the outbox keys describe.
     public var retryPolicy: RetryPolicy { RetryPolicy(first: UInt64(retryFirst), longest: UInt64(retryLongest)) }
 
+    /// Only the two loopback addresses, written as such: a name (`localhost`)
+    /// can resolve to both, and only the first would be bound, leaving the
+    /// other family's port to whoever takes it first.
     static func checkLoopback(_ listen: String, key: String, source: Source) throws {
-        guard let address = HostPort(listen), ["127.0.0.1", "::1", "localhost"].contains(address.host) else {
-            throw source.invalid(key, "a loopback host:port, e.g. 127.0.0.1:8484", listen)
+        guard let address = HostPort(listen), [ "127.0.0.1:\(address.port)", "[::1]:\(address.port)"].contains(listen) else {
+            throw source.invalid(key, "127.0.0.1:PORT or [::1]:PORT (a loopback address, not a name), e.g. 127.0.0.1:8484", listen)
         }
     }
 

@@ -42,8 +42,26 @@ import Testing
         // No daemon, no web app; a bad address is refused before the daemon starts.
         let none = try kith(["open", "--home", alice])
         #expect(none.status != 0 && none.stderr.contains("kith: error: no daemon runs for this node"), "\(none.stderr)")
-        let wide = try kith(["daemon", "--home", bob], env: ["KITH_WEB_LISTEN": "0.0.0.0:8484"])
-        #expect(wide.status != 0 && wide.stderr.contains("KITH_WEB_LISTEN must be a loopback host:port"), "\(wide.stderr)")
+        // Only the loopback addresses as such: a name like localhost resolves to both, and only one would be held.
+        for listen in ["0.0.0.0:8484", "localhost:8484", "LOCALHOST:8484", "::1:8484", "127.0.0.2:8484", "[::ffff:127.0.0.1]:8484", "127.0.0.1:08484"] {
+            let wide = try kith(["daemon", "--home", bob], env: ["KITH_WEB_LISTEN": listen])
+            #expect(wide.status != 0 && wide.stderr.contains("KITH_WEB_LISTEN must be 127.0.0.1:PORT or [::1]:PORT"), "\(listen): \(wide.stderr)")
+        }
+        // [::1] is bound as it is, and nothing on 127.0.0.1.
+        var six = DaemonProcess.quick
+        six["KITH_WEB_LISTEN"] = "[::1]:0"
+        let bobSix = try DaemonProcess(home: bob, env: six)
+        let sixPort = try Self.login(bob).port
+        let hex = ":" + String(format: "%04X", sixPort)
+        func listeners(_ table: String) throws -> [String] {
+            try String(contentsOfFile: table, encoding: .utf8).split(separator: "\n").compactMap {
+                let fields = $0.split(separator: " ")
+                return fields.count > 3 && fields[1].hasSuffix(hex) && fields[3] == "0A" ? String(fields[1]) : nil
+            }
+        }
+        #expect(try listeners("/proc/net/tcp6") == ["00000000000000000000000001000000" + hex])
+        #expect(try listeners("/proc/net/tcp").isEmpty)
+        bobSix.stop()
         var off = DaemonProcess.quick
         off["KITH_WEB_ENABLED"] = "false"
         let bobDaemon = try DaemonProcess(home: bob, env: off)
