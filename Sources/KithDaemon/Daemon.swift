@@ -62,7 +62,8 @@ public struct Daemon: Sendable {
         let node = self.node
         let web = config.webEnabled
             ? try WebApp(node: DaemonWebNode(node: node, queued: { if config.syncAfterPost { trigger.fire() } }),
-                         hostName: WebHostName.load(home: node.home)) : nil
+                         hostName: WebHostName.load(home: node.home),
+                         loginPage: (node.home as NSString).appendingPathComponent(WebApp.loginPageName)) : nil
         services.append(.init(service: SyncService(runner: runner, trigger: trigger, interval: config.syncInterval,
                                                    signal: mailSignal, events: web?.events, logger: logger), serviceName: "sync"))
         services.append(.init(service: RotationService(node: node, trigger: trigger, logger: logger), serviceName: "rotation"))

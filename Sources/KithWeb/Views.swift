@@ -8,11 +8,13 @@ struct MessagePage: Page {
     let hint: String?
     /// A path of this app to go back to.
     let back: String?
+    /// A path of this app the page moves on to by itself (a meta refresh, and a link).
+    let next: String?
     let csrf: String?
     let signedIn: Bool
 
-    init(title: String, message: String, hint: String? = nil, back: String? = nil, csrf: String? = nil) {
-        (self.title, self.message, self.hint, self.back, self.csrf) = (title, message, hint, back, csrf)
+    init(title: String, message: String, hint: String? = nil, back: String? = nil, next: String? = nil, csrf: String? = nil) {
+        (self.title, self.message, self.hint, self.back, self.next, self.csrf) = (title, message, hint, back, next, csrf)
         signedIn = csrf != nil
     }
 }

@@ -23,14 +23,21 @@ public struct WebApp: Sendable {
     let node: any WebNode
     let templates: Templates
     let listener: WebListener
+    /// The node's forwarding page for the browser (`loginPageName`), removed once its link is spent.
+    let loginPage: String?
+
+    /// The page `kith open` leaves in the node directory for the browser it starts: it forwards to a login link.
+    public static let loginPageName = "web-login.html"
 
     /// The largest form accepted: a post's text is at most 64 KiB, three times that once URL-encoded.
     static let maxForm = 256 << 10
 
-    /// `hostName` is the node's `WebHostName`.
-    public init(node: any WebNode, hostName: String, sessions: WebSessions = WebSessions(), events: WebEvents = WebEvents()) throws {
+    /// `hostName` is the node's `WebHostName`; `loginPage` the path of its forwarding page.
+    public init(node: any WebNode, hostName: String, loginPage: String? = nil, sessions: WebSessions = WebSessions(),
+                events: WebEvents = WebEvents()) throws {
         self.node = node
         listener = WebListener(name: hostName)
+        self.loginPage = loginPage
         self.sessions = sessions
         self.events = events
         templates = try Templates()
@@ -43,6 +50,15 @@ public struct WebApp: Sendable {
                            hint: "the daemon's log says more; web.listen in kith.yaml sets its address")
         }
         return base + "/login?token=\(sessions.mintLogin())"
+    }
+
+    /// Removes the forwarding page once the link it holds, `token`'s, is spent
+    /// (`kith open` removes one left behind by a link that expired).
+    func spent(token: String) {
+        guard let loginPage, let file = FileHandle(forReadingAtPath: loginPage) else { return }
+        defer { try? file.close() }
+        guard let head = try? file.read(upToCount: 4096), String(decoding: head, as: UTF8.self).contains("/login?token=\(token)\"") else { return }
+        unlink(loginPage)
     }
 
     /// Whether the server listens, or failed to: the daemon is ready only then.

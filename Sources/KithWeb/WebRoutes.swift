@@ -35,8 +35,12 @@ struct WebRoutes: Sendable {
                     + "is older than that, or was not copied whole.",
                 hint: "Run `kith open` again for a new link."), status: .forbidden)
         }
-        // The redirect drops the token from the address bar.
-        return Response(status: .seeOther, headers: [.location: "/", .setCookie: "\(WebGuard.cookieName)=\(id); Path=/; HttpOnly; SameSite=Strict"])
+        app.spent(token: token)
+        // A page of this app that moves on to the feed, not a redirect: after `kith open`'s forwarding page (a file) the
+        // redirect would end a cross-site chain, and the browser would not send the new SameSite=Strict cookie with it.
+        var response = templates.response(MessagePage(title: "Signed in", message: "This browser is signed in to your Kith node.", next: "/"))
+        response.headers[.setCookie] = "\(WebGuard.cookieName)=\(id); Path=/; HttpOnly; SameSite=Strict"
+        return response
     }
 
     func logout(_ request: Request, _ context: WebContext) async throws -> Response {

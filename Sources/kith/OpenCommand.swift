@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import KithDaemon
 import KithNode
+import KithWeb
 
 /// `kith open`: a one-time link to the running daemon's web app.
 struct OpenCommand: AsyncParsableCommand {
@@ -17,7 +18,8 @@ struct OpenCommand: AsyncParsableCommand {
             opening it signs that browser in (a session cookie) until it signs out, stays unused for 12 hours, \
             7 days have passed or the daemon stops. \
             With a desktop (DISPLAY or WAYLAND_DISPLAY set), the link is also opened with xdg-open, through \
-            a file in the node directory (web-login.html), so that the token never shows in the list of processes.
+            a file in the node directory (web-login.html), so that the token never shows in the list of processes; \
+            the daemon deletes that file once the link is used, and the next `kith open` one that was not.
             """
     )
 
@@ -31,21 +33,22 @@ struct OpenCommand: AsyncParsableCommand {
             throw NodeError("no daemon runs for this node, and the web app is part of it",
                             hint: "start it with `kith daemon`, then run `kith open` again")
         }
+        // A forwarding page left by an earlier link that was never used.
+        let page = URL(fileURLWithPath: dir).standardizedFileURL.appendingPathComponent(WebApp.loginPageName).path
+        unlink(page)
         let login = try await daemon.webLogin()
         Console.out(login.url)
         let environment = ProcessInfo.processInfo.environment
         guard !noBrowser, !(environment["DISPLAY"] ?? "").isEmpty || !(environment["WAYLAND_DISPLAY"] ?? "").isEmpty else { return }
-        do { try browse(login.url, dir: dir) } catch {
+        do { try browse(login.url, path: page) } catch {
             Console.warning("could not start a browser (\(error)): open the link above yourself")
         }
     }
 
-    /// Opens `url` through a page in the node directory that only its
-    /// owner can read: xdg-open's and the browser's command line show the
-    /// file's path, not the token.
-    func browse(_ url: String, dir: String) throws {
-        let path = URL(fileURLWithPath: dir).standardizedFileURL.appendingPathComponent("web-login.html").path
-        unlink(path)
+    /// Opens `url` through a page at `path`, in the node directory, that
+    /// only its owner can read: xdg-open's and the browser's command line
+    /// show the file's path, not the token.
+    func browse(_ url: String, path: String) throws {
         let fd = Foundation.open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw NodeError("cannot write \(path)") }
         let page = "<!doctype html><meta charset=\"utf-8\"><meta name=\"referrer\" content=\"no-referrer\">"
