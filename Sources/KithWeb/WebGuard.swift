@@ -60,7 +60,7 @@ struct WebGuard: RouterMiddleware {
             context.session = session
             context.sessionID = id
         } else if !Self.open.contains(request.uri.path) {
-            if request.method == .get { return Response(status: .seeOther, headers: [.location: "/welcome"]) }
+            if request.method == .get { return redirect("/welcome") }
             return page(Self.signedOut, status: .forbidden)
         }
         do {

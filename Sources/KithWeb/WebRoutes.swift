@@ -22,7 +22,10 @@ struct WebRoutes: Sendable {
         router.get("/posts/:id") { _, context in try await show(context) }
         router.post("/posts") { request, context in try await post(request, context) }
         router.post("/posts/:id/comments") { request, context in try await comment(request, context) }
-        router.get("/events") { _, _ in try events() }
+        router.get("/events") { _, context in
+            _ = try signedIn(context)
+            return try events()
+        }
     }
 
     // MARK: Signing in and out
@@ -46,18 +49,26 @@ struct WebRoutes: Sendable {
     func logout(_ request: Request, _ context: WebContext) async throws -> Response {
         _ = try await form(request, context)
         if let id = context.sessionID { app.sessions.end(id: id) }
-        return Response(status: .seeOther, headers: [.location: "/welcome", .setCookie: "\(WebGuard.cookieName)=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict"])
+        var response = redirect("/welcome")
+        response.headers[.setCookie] = "\(WebGuard.cookieName)=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict"
+        return response
     }
 
     // MARK: Reading
 
     /// The newest posts, a page at a time (`?before=ID` for older ones):
-    /// the same query as `kith feed`, never more than a page.
+    /// the same query as `kith feed`, never more than a page. The posts
+    /// shown count as read, except for `?live=1`, the script's fetch when a
+    /// friend's post arrives: the tab may be in the background, and the
+    /// owner has seen nothing yet.
     func feed(_ request: Request, _ context: WebContext) async throws -> Response {
         let session = try signedIn(context)
-        let before = request.uri.queryParameters.get("before")
+        let query = request.uri.queryParameters
+        let before = query.get("before")
         if let before { try checkID(before) }
-        let page = try await node.feed(FeedQuery(limit: FeedQuery.defaultLimit, before: before.map { .post($0) }))
+        let live = query.get("live")
+        guard live == nil || live == "1" else { throw HTTPError(.badRequest, message: "live= takes only 1.") }
+        let page = try await node.feed(FeedQuery(limit: FeedQuery.defaultLimit, before: before.map { .post($0) }, keepUnread: live != nil))
         let view = FeedPageView(csrf: session.csrf, audiences: try await node.audiences(), friends: try await node.friends(),
                                 page: page, older: before != nil)
         return templates.response(view)

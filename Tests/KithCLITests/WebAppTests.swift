@@ -5,11 +5,7 @@ import Testing
 /// real `kith` binary for everything a friend does.
 @Suite(.serialized) struct WebAppTests {
     /// A daemon whose web app listens on a free loopback port.
-    static func daemon(_ home: String) throws -> DaemonProcess {
-        var env = DaemonProcess.quick
-        env["KITH_WEB_LISTEN"] = "127.0.0.1:0"
-        return try DaemonProcess(home: home, env: env)
-    }
+    static func daemon(_ home: String) throws -> DaemonProcess { try DaemonProcess(home: home) }
 
     /// `kith open`'s link: the app's host name, its port and the token.
     static func login(_ home: String) throws -> (name: String, port: Int, token: String) {
@@ -245,6 +241,14 @@ import Testing
         _ = try kith(["sync", "--home", bob])
         let event = String(decoding: stream.read { String(decoding: $0, as: UTF8.self).contains("event: feed\n") }, as: UTF8.self)
         #expect(event.contains("event: feed\ndata: changed\n"), "\(event)")
+        // The script's fetch (?live=1) leaves the new post unread; loading the page marks it read.
+        let unreadPost = "<article class=\"post unread\" id=\"post-\(bobPost)\""
+        #expect(try browser.get("/?live=1").body.contains(unreadPost))
+        #expect(try browser.get("/?live=1").body.contains(unreadPost), "still unread")
+        #expect(try browser.get("/?live=yes").status == 400)
+        #expect(try browser.get("/").body.contains(unreadPost))
+        #expect(try !browser.get("/?live=1").body.contains(unreadPost), "read once the page was loaded")
+        #expect(try WebBrowser(name: browser.name, port: browser.port).get("/events").status == 303)
 
         // The composer shows each audience with who reads it; a post from it reaches bob and carol.
         let composer = try browser.get("/").body

@@ -1,7 +1,9 @@
 // Kith's only script, and an optional one: every page works without it.
 // On the feed's first page it listens to the daemon's server-sent events
 // and, when a friend's post, comment or reaction arrives, fetches the page
-// again and swaps in its list of posts, keeping what is being typed.
+// again (as /?live=1, which leaves the new posts unread: they count as read
+// once the page is loaded by hand) and swaps in its list of posts, keeping
+// what is being typed.
 (function () {
   "use strict";
   var list = document.getElementById("posts");
@@ -10,7 +12,7 @@
   function refresh() {
     if (refreshing) { return; }
     refreshing = true;
-    fetch("/", { credentials: "same-origin", headers: { "Accept": "text/html" } })
+    fetch("/?live=1", { credentials: "same-origin", headers: { "Accept": "text/html" } })
       .then(function (response) { return response.ok ? response.text() : null; })
       .then(function (html) {
         if (!html) { return; }
