@@ -4,6 +4,7 @@ import KithNode
 import Logging
 import NIOCore
 import ServiceLifecycle
+import Synchronization
 
 /// The web app the daemon serves to its owner on a loopback address: the
 /// feed, a post with its comments, the composer and the comment form, as
@@ -87,23 +88,68 @@ struct WebService: Service {
     let logger: Logger
 
     func run() async throws {
-        let listener = app.listener
-        let logger = logger
+        let (listener, logger, host) = (app.listener, logger, host)
+        let held = Mutex<Int32>(-1)
+        defer { held.withLock { if $0 >= 0 { close($0) } } }
         let server = Application(router: app.router(), configuration: .init(address: .hostname(host, port: port), serverName: nil),
                                  onServerRunning: { channel in
                                      guard let port = channel.localAddress?.port else { return }
+                                     guard let fd = Self.holdOtherLoopback(than: host, port: port) else {
+                                         let why = "\(host == "::1" ? "127.0.0.1" : "[::1]"):\(port) is in use by another program "
+                                             + "(browsers try both loopback addresses for NAME.localhost)"
+                                         listener.failed(why)
+                                         logger.error("web app not served", metadata: ["reason": "\(why)"])
+                                         return
+                                     }
+                                     held.withLock { $0 = fd }
                                      listener.listening(port: port)
                                      logger.info("web app listening", metadata: ["port": "\(port)"])
                                  },
                                  logger: logger)
         do {
             try await server.run()
-        } catch where listener.port == nil {
+        } catch where listener.port == nil && listener.failure == nil {
             let why = (error as? IOError)?.errnoCode == EADDRINUSE
                 ? "\(host):\(port) is in use by another program" : "cannot listen on \(host):\(port) (\(error))"
             listener.failed(why)
             logger.error("web app not served", metadata: ["reason": "\(why)"])
             try? await gracefulShutdown()
         }
+    }
+
+    /// Binds `port` on the other loopback address (::1 beside 127.0.0.1, and
+    /// the reverse) without listening: browsers send `NAME.localhost` to
+    /// both, so a program of another user there would be sent the login
+    /// link. A connection to it is refused, and the browser goes on to the
+    /// address the app listens on. The socket to keep open (-1 when the
+    /// machine has no such address), or nil when another program holds it.
+    static func holdOtherLoopback(than host: String, port: Int) -> Int32? {
+        let six = host != "::1"
+        let fd = socket(six ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return -1 }
+        let bound: Int32
+        if six {
+            var only: Int32 = 1
+            setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &only, socklen_t(MemoryLayout<Int32>.size))
+            var address = sockaddr_in6()
+            address.sin6_family = sa_family_t(AF_INET6)
+            address.sin6_port = in_port_t(UInt16(clamping: port).bigEndian)
+            address.sin6_addr = in6addr_loopback
+            bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+            }
+        } else {
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(clamping: port).bigEndian)
+            address.sin_addr.s_addr = in_addr_t(0x7F00_0001).bigEndian
+            bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+        }
+        if bound == 0 { return fd }
+        let error = errno
+        close(fd)
+        return error == EADDRINUSE ? nil : -1
     }
 }

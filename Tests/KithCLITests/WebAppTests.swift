@@ -81,6 +81,18 @@ import Testing
                 "\(busy.stderr)")
         squatted.stop()
 
+        // Browsers send NAME.localhost to ::1 as well: the daemon holds the same port there, and serves nothing when
+        // another program holds it first.
+        #expect(WebSocket.bind6(port: port) == nil, "[::1]:\(port) is held by alice's daemon")
+        let other = try #require(WebSocket.bind6(port: 0))
+        defer { close(other.fd) }
+        var beside = DaemonProcess.quick
+        beside["KITH_WEB_LISTEN"] = "127.0.0.1:\(other.port)"
+        let besideDaemon = try DaemonProcess(home: bob, env: beside)
+        let held = try kith(["open", "--home", bob])
+        #expect(held.status != 0 && held.stderr.contains("[::1]:\(other.port) is in use by another program"), "\(held.stderr)")
+        besideDaemon.stop()
+
         // The listener is on loopback only: 127.0.0.1 in the kernel's table of listening sockets.
         let listening = try String(contentsOfFile: "/proc/net/tcp", encoding: .utf8).split(separator: "\n").filter {
             let fields = $0.split(separator: " ")

@@ -76,6 +76,22 @@ struct WebSocket {
         guard connected == 0 else { close(fd); throw Failure(message: "cannot connect to port \(port)") }
     }
 
+    /// A socket bound and listening on [::1]:port (0: a free one), or nil when that port is taken.
+    static func bind6(port: Int) -> (fd: Int32, port: Int)? {
+        let fd = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        var address = sockaddr_in6()
+        address.sin6_family = sa_family_t(AF_INET6)
+        address.sin6_port = in_port_t(UInt16(port).bigEndian)
+        address.sin6_addr = in6addr_loopback
+        var size = socklen_t(MemoryLayout<sockaddr_in6>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, size) == 0 && listen(fd, 1) == 0 && getsockname(fd, $0, &size) == 0 }
+        }
+        guard bound else { close(fd); return nil }
+        return (fd, Int(UInt16(bigEndian: address.sin6_port)))
+    }
+
     func write(_ data: Data) throws {
         let sent = data.withUnsafeBytes { send(fd, $0.baseAddress, data.count, Int32(MSG_NOSIGNAL)) }
         guard sent == data.count else { throw Failure(message: "cannot send") }
