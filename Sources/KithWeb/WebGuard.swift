@@ -11,8 +11,9 @@ import Logging
 ///    to 127.0.0.1 (DNS rebinding) sends its own name, and a program that
 ///    stole the cookie and asks `127.0.0.1:PORT` its address; both get 421.
 /// 2. A POST's `Origin`, when the browser sends one, must be this app's
-///    (`http://NAME.localhost:PORT`): a form on another site gets 403 (the session cookie is SameSite=Strict
-///    and every form carries a CSRF token as well).
+///    (`http://NAME.localhost:PORT`): a form on another site gets 403 (the
+///    session cookie is SameSite=Strict and every form carries a CSRF
+///    token as well).
 /// 3. Every page but the login, the welcome page and the assets needs a
 ///    session; without one a page is redirected to `/welcome`.
 ///
