@@ -26,6 +26,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         // The relay's store on a PostgreSQL server, shared by several relay processes.
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        // The web app's templates.
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         // libsodium from the system (Debian: libsodium-dev). Only KithCrypto imports it.
@@ -88,12 +90,27 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The local web app the daemon serves to its owner: routes, sessions, templates
+        // and assets, all built into the binary (Resources, embedded in the code).
+        .target(
+            name: "KithWeb",
+            dependencies: [
+                "KithNode", "KithCrypto",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: ["top", "bottom", "item", "feed", "post", "message"].map { .embedInCode("Resources/\($0).mustache") }
+                + [.embedInCode("Resources/kith.css"), .embedInCode("Resources/kith.js")],
+            swiftSettings: swiftSettings
+        ),
         // `kith daemon`: the node's config file, its services in a ServiceGroup
         // (delivery, sync, key rotation, control socket) and the control client.
         .target(
             name: "KithDaemon",
             dependencies: [
-                "KithNode", "KithRelay", "KithRelayPostgres", "KithProtocol", "KithCrypto",
+                "KithNode", "KithRelay", "KithRelayPostgres", "KithProtocol", "KithCrypto", "KithWeb",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -159,6 +176,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "KithWebTests", dependencies: ["KithWeb", "KithCrypto"], swiftSettings: swiftSettings),
         .testTarget(name: "KithCLITests", dependencies: ["KithCrypto", "KithProtocol"], swiftSettings: swiftSettings),
     ]
 )

@@ -27,6 +27,11 @@ public struct ControlClient: Sendable {
         try await call(.POST, "/v1/node/\(C.name)", body: try JSONEncoder().encode(command))
     }
 
+    /// A one-time link to the daemon's web app (`kith open`).
+    public func webLogin() async throws -> WebLogin {
+        try await call(.POST, "/v1/web/login")
+    }
+
     public func sync(retryNow: Bool) async throws -> SyncReport {
         try await call(.POST, "/v1/sync" + (retryNow ? "?retry_now=1" : ""))
     }

@@ -48,6 +48,11 @@ public struct DaemonStatus: Codable, Sendable {
     }
 }
 
+/// `POST /v1/web/login`'s answer: a one-time link that signs a browser in to the web app.
+public struct WebLogin: Codable, Sendable {
+    public let url: String
+}
+
 /// What the control socket serves. Every answer is JSON; a failure is 400
 /// (or 500) with `{"error": ..., "hint": ...}`. Only the owner of the node
 /// directory can connect: the socket is 0600 inside the 0700 directory, and
@@ -57,6 +62,7 @@ struct ControlRoutes: Sendable {
     let runner: SyncRunner
     let trigger: SyncTrigger
     let syncAfterPost: Bool
+    let webLogin: @Sendable () throws -> WebLogin
     let status: @Sendable () async throws -> Status
 
     /// The largest request body: a post's text is at most 64 KiB, a card a few.
@@ -68,6 +74,7 @@ struct ControlRoutes: Sendable {
         router.post("/v1/sync") { request, _ in
             await answer { try await runner.sync(retryNow: request.uri.queryParameters.get("retry_now") == "1") }
         }
+        router.post("/v1/web/login") { _, _ in await answer { try webLogin() } }
         for command in nodeCommands { serve(command, on: router) }
         return router
     }

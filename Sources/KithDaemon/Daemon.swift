@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import KithNode
 import KithRelay
+import KithWeb
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -14,7 +15,8 @@ import UnixSignals
 /// 2. sync: delivery of the outbox and fetching of the inboxes, at
 ///    `sync.interval`, at once after a post, and when a `MailSignal` says so,
 /// 3. the key rotation schedule,
-/// 4. the control socket, for the command line (`ControlRoutes`).
+/// 4. the local web app, when `web.enabled` (`WebApp`),
+/// 5. the control socket, for the command line (`ControlRoutes`).
 ///
 /// Everything the daemon does is committed to SQLite before it is
 /// acknowledged to anyone, so stopping it at any moment (even `kill -9`)
@@ -57,12 +59,22 @@ public struct Daemon: Sendable {
             }
             services.append(.init(service: relay, serviceName: "relay"))
         }
-        services.append(.init(service: SyncService(runner: runner, trigger: trigger, interval: config.syncInterval,
-                                                   signal: mailSignal, logger: logger), serviceName: "sync"))
-        services.append(.init(service: RotationService(node: node, trigger: trigger, logger: logger), serviceName: "rotation"))
-
         let node = self.node
-        let routes = ControlRoutes(node: node, runner: runner, trigger: trigger, syncAfterPost: config.syncAfterPost) {
+        let web = config.webEnabled
+            ? try WebApp(node: DaemonWebNode(node: node, queued: { if config.syncAfterPost { trigger.fire() } }),
+                         hostName: WebHostName.load(home: node.home),
+                         loginPage: (node.home as NSString).appendingPathComponent(WebApp.loginPageName)) : nil
+        services.append(.init(service: SyncService(runner: runner, trigger: trigger, interval: config.syncInterval,
+                                                   signal: mailSignal, events: web?.events, logger: logger), serviceName: "sync"))
+        services.append(.init(service: RotationService(node: node, trigger: trigger, logger: logger), serviceName: "rotation"))
+        if let web, let address = HostPort(config.webListen) {
+            services.append(.init(service: web.service(host: address.host, port: address.port, logger: logger), serviceName: "web"))
+        }
+
+        let routes = ControlRoutes(node: node, runner: runner, trigger: trigger, syncAfterPost: config.syncAfterPost, webLogin: {
+            guard let web else { throw NodeError("the web app is off", hint: "web.enabled is false in \(config.file) (or KITH_WEB_ENABLED)") }
+            do { return WebLogin(url: try web.loginURL()) } catch let error as WebError { throw NodeError(error.description, hint: error.hint) }
+        }) {
             Status(node: try await node.status(),
                    daemon: DaemonStatus(pid: getpid(), startedAt: startedAt, syncInterval: config.syncInterval,
                                         lastSync: await runner.lastSync(), relay: relayURL.get()))
@@ -85,6 +97,9 @@ public struct Daemon: Sendable {
                                       // Ready means every part is: the embedded relay listens too.
                                       let deadline = ContinuousClock.now + .seconds(30)
                                       while config.relayEnabled, relayURL.get() == nil, ContinuousClock.now < deadline {
+                                          try? await Task.sleep(for: .milliseconds(20))
+                                      }
+                                      while let web, !web.settled, ContinuousClock.now < deadline {
                                           try? await Task.sleep(for: .milliseconds(20))
                                       }
                                       lock.announce(socket: socket)
@@ -118,11 +133,13 @@ final class RelayURL: Sendable {
 
 /// Syncs at `interval`, or at once when the trigger fires (a post, a
 /// rotated key, `kith sync`) or the mail signal says mail is waiting.
+/// When a sync brings something new, the web app's open pages are told.
 struct SyncService: Service {
     let runner: SyncRunner
     let trigger: SyncTrigger
     let interval: Int
     let signal: (any MailSignal)?
+    let events: WebEvents?
     let logger: Logger
 
     func run() async throws {
@@ -147,7 +164,9 @@ struct SyncService: Service {
                 }
                 group.addTask {
                     while !Task.isCancelled {
-                        do { _ = try await runner.sync() } catch {
+                        do {
+                            if try await runner.sync().fetched > 0 { events?.feedChanged() }
+                        } catch {
                             if Task.isCancelled { return }
                             logger.error("sync failed", metadata: ["error": "\(error)"])
                         }

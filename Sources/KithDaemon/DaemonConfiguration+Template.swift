@@ -78,7 +78,11 @@ extension DaemonConfiguration {
           socket: daemon.sock
 
         web:
-          # Reserved for the local web app (not served yet): a loopback host:port.
+          # The local web app, for you only: `kith open` prints a one-time link
+          # that signs a browser in. false turns it off.
+          enabled: true
+          # 127.0.0.1:PORT or [::1]:PORT (no name: localhost is refused); port 0 picks a
+          # free one. If the port is taken, the daemon runs without the web app.
           listen: 127.0.0.1:8484
 
         relay:

@@ -56,7 +56,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
 
     /// The control socket's path.
     public var controlSocket: String
-    /// The local web app's address (reserved: the web app is not served yet).
+    /// Whether the daemon serves the local web app.
+    public var webEnabled = true
+    /// The local web app's loopback address: `127.0.0.1:PORT` or `[::1]:PORT`.
     public var webListen = "127.0.0.1:8484"
 
     /// Whether this node also serves as a relay.
@@ -94,7 +96,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
         "attachments": .section, "attachments.fetch": .string,
         "keys": .section, "keys.rotation_days": .int(1...365), "keys.grace_days": .int(1...90),
         "control": .section, "control.socket": .string,
-        "web": .section, "web.listen": .string,
+        "web": .section, "web.enabled": .bool, "web.listen": .string,
         "relay": .section, "relay.enabled": .bool, "relay.home": .string, "relay.listen": .string, "relay.config": .string,
     ]
 
@@ -168,6 +170,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
         guard c.controlSocket.utf8.count < 108 else {
             throw source.invalid("control.socket", "a path shorter than 108 bytes (a Unix socket's limit)", c.controlSocket)
         }
+        c.webEnabled = try source.bool("web.enabled") ?? true
         if let listen = try source.string("web.listen") {
             try checkLoopback(listen, key: "web.listen", source: source)
             c.webListen = listen
@@ -185,9 +188,12 @@ public struct DaemonConfiguration: Sendable, Equatable {
     /// The retry policy the outbox keys describe.
     public var retryPolicy: RetryPolicy { RetryPolicy(first: UInt64(retryFirst), longest: UInt64(retryLongest)) }
 
+    /// Only the two loopback addresses, written as such: a name (`localhost`)
+    /// can resolve to both, and only the first would be bound, leaving the
+    /// other family's port to whoever takes it first.
     static func checkLoopback(_ listen: String, key: String, source: Source) throws {
-        guard let address = HostPort(listen), ["127.0.0.1", "::1", "localhost"].contains(address.host) else {
-            throw source.invalid(key, "a loopback host:port, e.g. 127.0.0.1:8484", listen)
+        guard let address = HostPort(listen), [ "127.0.0.1:\(address.port)", "[::1]:\(address.port)"].contains(listen) else {
+            throw source.invalid(key, "127.0.0.1:PORT or [::1]:PORT (a loopback address, not a name), e.g. 127.0.0.1:8484", listen)
         }
     }
 

@@ -119,8 +119,8 @@ extension Node {
 
     /// The posts of these rows (`itemColumns`) with their threads, each
     /// with at most `comments` comments (the newest; nil: all). They count
-    /// as read from now on.
-    func feedItems(_ rows: [Row], _ db: Database, me: [UInt8], now: Int64, comments: Int?) throws -> [FeedItem] {
+    /// as read from now on when `markShown`.
+    func feedItems(_ rows: [Row], _ db: Database, me: [UInt8], now: Int64, comments: Int?, markShown: Bool = true) throws -> [FeedItem] {
         let atRest = try atRest, myName = try name()
         var names: [[UInt8]: (name: String, verified: Bool)] = [:]
         /// A writer's local name and whether I verified them.
@@ -137,7 +137,7 @@ extension Node {
         var audiences: [[UInt8]: (directWith: String?, size: Int?)] = [:]
         let shown = try db.cachedStatement(sql: "UPDATE post SET shown_at = ? WHERE rowid = ? AND shown_at IS NULL")
         return try rows.map { row in
-            try shown.execute(arguments: [now, row["rowid"] as Int64])
+            if markShown { try shown.execute(arguments: [now, row["rowid"] as Int64]) }
             let id = [UInt8](row["id"] as Data), author = [UInt8](row["author"] as Data)
             let (who, verified) = try person(author)
             let thread = try threadView(author: author, id: id, comments: comments, db, name: person)

@@ -19,6 +19,8 @@ public struct FeedQuery: Codable, Sendable, Equatable {
     public var unreadOnly: Bool
     /// True: direct messages only; false: none of them; nil: all posts.
     public var direct: Bool?
+    /// True: the page's posts stay unread (a view refreshed by itself, not looked at yet).
+    public var keepUnread: Bool?
 
     public enum Before: Codable, Sendable, Equatable {
         /// A post's id, or a unique prefix of it (8 to 32 hex digits).
@@ -32,8 +34,9 @@ public struct FeedQuery: Codable, Sendable, Equatable {
     public static let me = "me"
 
     public init(limit: Int? = FeedQuery.defaultLimit, before: Before? = nil, author: String? = nil, audience: String? = nil,
-                unreadOnly: Bool = false, direct: Bool? = nil) {
+                unreadOnly: Bool = false, direct: Bool? = nil, keepUnread: Bool? = nil) {
         (self.limit, self.before, self.author, self.audience, self.unreadOnly, self.direct) = (limit, before, author, audience, unreadOnly, direct)
+        self.keepUnread = keepUnread
     }
 }
 
@@ -61,7 +64,7 @@ extension Node {
     public static let clockTolerance: Int64 = 600
 
     /// Posts I can read, newest first. Those returned count as read from
-    /// now on (`NodeStatus.unread`).
+    /// now on (`NodeStatus.unread`), unless the query says `keepUnread`.
     ///
     /// The order is by each post's effective time (`post.sort_at`, see
     /// NodeDatabase's `v12-feed-order`): the date its author claimed,
@@ -86,7 +89,7 @@ extension Node {
                     SELECT count(*) FROM post p WHERE \(condition) AND (p.sort_at, p.rowid) < (?, ?)
                     """, arguments: arguments + [last["sort_at"] as Int64, last["rowid"] as Int64]) ?? 0
             }
-            let items = try self.feedItems(page, db, me: me, now: now, comments: Self.commentsInFeed)
+            let items = try self.feedItems(page, db, me: me, now: now, comments: Self.commentsInFeed, markShown: query.keepUnread != true)
             return FeedPage(posts: items, more: more, nextBefore: more > 0 ? items.last?.id : nil)
         }
     }

@@ -8,7 +8,7 @@ public enum SecureFile {
     /// own, so two writers never share one), syncs it and renames it over
     /// `path`. Temporary files a crash left behind are removed first: they
     /// may hold an earlier version of a secret.
-    static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
+    public static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
         let dir = (path as NSString).deletingLastPathComponent, name = (path as NSString).lastPathComponent
         for stale in (try? FileManager.default.contentsOfDirectory(atPath: dir.isEmpty ? "." : dir)) ?? [] where stale.hasPrefix(name + ".tmp") {
             unlink((dir as NSString).appendingPathComponent(stale))

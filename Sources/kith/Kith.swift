@@ -36,6 +36,7 @@ struct Kith: AsyncParsableCommand {
             DirectCommand.self, ChatCommand.self,
             ProfileCommand.self,
             PhotoCommand.self,
+            OpenCommand.self,
         ]
     )
 

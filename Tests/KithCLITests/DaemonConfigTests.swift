@@ -49,7 +49,7 @@ import Testing
             let (level, levelFile) = try refused("log:\n  level: loud\n")
             #expect(level.stderr.contains("\"log.level\" in \(levelFile) must be trace, debug"), "\(level.stderr)")
             let (web, webFile) = try refused("web:\n  listen: 0.0.0.0:8484\n")
-            #expect(web.stderr.contains("\"web.listen\" in \(webFile) must be a loopback host:port"), "\(web.stderr)")
+            #expect(web.stderr.contains("\"web.listen\" in \(webFile) must be 127.0.0.1:PORT or [::1]:PORT"), "\(web.stderr)")
             let (retry, _) = try refused("outbox:\n  retry_first: 60\n  retry_longest: 10\n")
             #expect(retry.stderr.contains("\"outbox.retry_longest\""), "\(retry.stderr)")
         }

@@ -10,8 +10,10 @@ final class DaemonProcess: @unchecked Sendable {
     /// The embedded relay's URL, with `relay.enabled`.
     private(set) var relay: String?
 
-    /// Fast settings for tests: sync every 5 s, retries after 1 to 2 s.
-    static let quick = ["KITH_SYNC_INTERVAL": "5", "KITH_OUTBOX_RETRY_FIRST": "1", "KITH_OUTBOX_RETRY_LONGEST": "2", "KITH_LOG_LEVEL": "debug"]
+    /// Fast settings for tests: sync every 5 s, retries after 1 to 2 s; the web app on a free port, so that daemons
+    /// running at once do not compete for one.
+    static let quick = ["KITH_SYNC_INTERVAL": "5", "KITH_OUTBOX_RETRY_FIRST": "1", "KITH_OUTBOX_RETRY_LONGEST": "2", "KITH_LOG_LEVEL": "debug",
+                        "KITH_WEB_LISTEN": "127.0.0.1:0"]
 
     init(home: String, env: [String: String] = DaemonProcess.quick, passphrase: String? = "test passphrase") throws {
         self.home = home

@@ -1,0 +1,27 @@
+// Kith's only script, and an optional one: every page works without it.
+// On the feed's first page it listens to the daemon's server-sent events
+// and, when a friend's post, comment or reaction arrives, fetches the page
+// again (as /?live=1, which leaves the new posts unread: they count as read
+// once the page is loaded by hand) and swaps in its list of posts, keeping
+// what is being typed.
+(function () {
+  "use strict";
+  var list = document.getElementById("posts");
+  if (!list || !window.EventSource || window.location.search !== "") { return; }
+  var refreshing = false;
+  function refresh() {
+    if (refreshing) { return; }
+    refreshing = true;
+    fetch("/?live=1", { credentials: "same-origin", headers: { "Accept": "text/html" } })
+      .then(function (response) { return response.ok ? response.text() : null; })
+      .then(function (html) {
+        if (!html) { return; }
+        var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("posts");
+        if (fresh) { list.replaceChildren.apply(list, Array.prototype.slice.call(fresh.childNodes)); }
+      })
+      .catch(function () {})
+      .then(function () { refreshing = false; });
+  }
+  var events = new EventSource(list.getAttribute("data-live"));
+  events.addEventListener("feed", refresh);
+})();
