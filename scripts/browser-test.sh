@@ -105,7 +105,7 @@ rm -rf "$screenshots"
 mkdir -p "$screenshots"
 status=0
 KITH_BIN="$kith" KITH_TEST_DIR="$dir" KITH_SCREENSHOTS="$screenshots" \
-  "$venv/bin/python" -m pytest -p no:cacheprovider "$root/tests/browser" || status=$?
+  "$venv/bin/python" -m pytest -p no:cacheprovider "$root/tests/browser" "$@" || status=$?
 if [ "$status" -ne 0 ]; then
   for name in alice bob carol; do
     echo "--- the end of $name's daemon log" >&2

@@ -92,9 +92,14 @@ def sign_in(driver, name):
     network_events(driver)
     driver.get(link)
     # The login answers with a redirect to the feed that drops the token from the address bar.
-    assert driver.current_url == base + "/"
+    assert_at(driver, base + "/")
     assert heading(driver) == "Feed"
     return base
+
+
+def assert_at(driver, url):
+    """The browser shows url; when not, the message says what the page says."""
+    assert driver.current_url == url, driver.find_element(By.TAG_NAME, "body").text
 
 
 def heading(driver):

@@ -11,7 +11,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from conftest import (DELIVERY, answers, feed_texts, field, heading, home, kith, mark_page, network_events,
+from conftest import (DELIVERY, answers, assert_at, feed_texts, field, heading, home, kith, mark_page, network_events,
                       page_was_not_reloaded, post_article, screenshot, sign_in, submit, thread_link,
                       wait_for_live_updates)
 
@@ -52,7 +52,7 @@ def test_a_post_reaches_bob_live_and_not_carol(browsers, alice):
     # that alice's post, bob's live page and the post's page each show it.
     network_events(alice)
     submit(field(alice, "Text"))
-    assert alice.current_url == alice_app + "/"
+    assert_at(alice, alice_app + "/")
     wait_for_live_updates(alice, alice_app)
     mark_page(alice)
     article = post_article(alice, post)
@@ -66,16 +66,16 @@ def test_a_post_reaches_bob_live_and_not_carol(browsers, alice):
     # bob's page shows the post without a reload: the page's script heard of it from the daemon.
     WebDriverWait(bob, DELIVERY, poll_frequency=0.5).until(lambda d: post_article(d, post), "bob's page never showed the post")
     assert page_was_not_reloaded(bob)
-    assert bob.current_url == bob_app + "/"
+    assert_at(bob, bob_app + "/")
     assert "alice" in post_article(bob, post).text
     screenshot(bob, "bob-live")
 
     # bob comments from the post's page.
     thread_link(post_article(bob, post)).click()
-    assert bob.current_url == f"{bob_app}/posts/{post_id}"
+    assert_at(bob, f"{bob_app}/posts/{post_id}")
     field(bob, "Your comment").send_keys(comment)
     submit(field(bob, "Your comment"))
-    assert bob.current_url == f"{bob_app}/posts/{post_id}"
+    assert_at(bob, f"{bob_app}/posts/{post_id}")
     assert comment in bob.find_element(By.TAG_NAME, "main").text
     # Reactions (not built yet): bob reacts to the post here with the page's reaction
     # buttons, and alice's page below shows the reaction next to the comment.
@@ -195,7 +195,7 @@ def test_everything_works_without_javascript(browsers):
     field(browser, "Text").send_keys(post)
     choose_audience(browser, "family")
     submit(field(browser, "Text"))
-    assert browser.current_url == app + "/"
+    assert_at(browser, app + "/")
     article = post_article(browser, post)
     assert article is not None and "to family" in article.text
     # A comment through the form on the post's page.
