@@ -8,6 +8,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -81,8 +82,12 @@ def test_a_post_reaches_bob_live_and_not_carol(browsers, alice):
     # buttons, and alice's page below shows the reaction next to the comment.
 
     # alice's feed, never reloaded, counts the comment when it arrives; the post's page shows it.
-    WebDriverWait(alice, DELIVERY, poll_frequency=0.5).until(
-        lambda d: thread_link(post_article(d, post)).text == "1 comment", "alice's page never counted bob's comment")
+    def counts_the_comment(driver):
+        article = post_article(driver, post)
+        return article is not None and thread_link(article).text == "1 comment"
+    # The script swaps in the new list of posts, so an element found a moment before may be gone.
+    WebDriverWait(alice, DELIVERY, poll_frequency=0.5, ignored_exceptions=[StaleElementReferenceException]).until(
+        counts_the_comment, "alice's page never counted bob's comment")
     assert page_was_not_reloaded(alice)
     thread_link(post_article(alice, post)).click()
     main = alice.find_element(By.TAG_NAME, "main").text
