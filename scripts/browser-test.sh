@@ -60,6 +60,8 @@ trap 'exit 143' TERM
 mkdir -m 0700 "$dir/tmp"
 export TMPDIR="$dir/tmp"
 export KITH_PASSPHRASE="browser test passphrase"
+# No __pycache__ left in tests/browser.
+export PYTHONDONTWRITEBYTECODE=1
 
 # Waits up to 60 s for FILE to hold a line starting with PREFIX; prints the rest of it.
 wait_for_line() {
