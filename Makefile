@@ -1,7 +1,7 @@
 # Kith: `make demo` runs a local relay and three nodes; `make test` runs the tests.
 SWIFT ?= swift
 
-.PHONY: demo test bench build deps vectors fuzz clean dist dist-test
+.PHONY: demo test browser-test bench build deps vectors fuzz clean dist dist-test
 
 deps:
 	@scripts/install-deps.sh
@@ -15,14 +15,22 @@ demo: build
 # Builds everything (the tests run the kith binary), then runs the suite in
 # two processes: the command-line tests wait on child processes, and apart
 # they cannot take the threads that the in-process relays of the other suites
-# need; then every fuzz target briefly (two at a time) so a decoder that traps
-# fails the tests. Each suite runs beside a throwaway PostgreSQL server of its
-# own (scripts/with-postgres.sh), for the relay's PostgreSQL store.
+# need; then the web app in a real browser (browser-test); then every fuzz
+# target briefly (two at a time) so a decoder that traps fails the tests.
+# Each suite runs beside a throwaway PostgreSQL server of its own
+# (scripts/with-postgres.sh), for the relay's PostgreSQL store.
 test: deps
 	$(SWIFT) build --build-tests
 	scripts/with-postgres.sh $(SWIFT) test --skip-build --disable-xctest --skip KithCLITests
 	scripts/with-postgres.sh $(SWIFT) test --skip-build --disable-xctest --filter KithCLITests
+	$(MAKE) browser-test
 	SWIFT=$(SWIFT) scripts/fuzz.sh --seconds $(FUZZ_SMOKE_SECONDS) --jobs 2
+
+# The web app in headless Chromium against real daemons and a relay
+# (scripts/browser-test.sh, tests/browser): runs the kith binary already
+# built; screenshots in .build-browser/screenshots.
+browser-test:
+	scripts/browser-test.sh
 
 # Fuzzes every decoder with libFuzzer for FUZZ_SECONDS each (scripts/fuzz.sh;
 # builds into .build-fuzz, leaves crash inputs in .build-fuzz/crashes).
@@ -71,4 +79,4 @@ vectors: deps
 	$(SWIFT) run kith-vectors Tests/KithProtocolTests/Vectors
 
 clean:
-	rm -rf .build .build-fuzz .build-dist dist
+	rm -rf .build .build-fuzz .build-dist .build-browser dist
