@@ -1,10 +1,13 @@
 # Kith: `make demo` runs a local relay and three nodes; `make test` runs the tests.
 SWIFT ?= swift
 
-.PHONY: demo test browser-test bench build deps vectors fuzz clean dist dist-test
+.PHONY: demo test test-deps browser-test bench build deps vectors fuzz clean dist dist-test
 
 deps:
 	@scripts/install-deps.sh
+
+test-deps:
+	@scripts/install-deps.sh --test
 
 build: deps
 	$(SWIFT) build --product kith
@@ -19,7 +22,7 @@ demo: build
 # target briefly (two at a time) so a decoder that traps fails the tests.
 # Each suite runs beside a throwaway PostgreSQL server of its own
 # (scripts/with-postgres.sh), for the relay's PostgreSQL store.
-test: deps
+test: test-deps
 	$(SWIFT) build --build-tests
 	scripts/with-postgres.sh $(SWIFT) test --skip-build --disable-xctest --skip KithCLITests
 	scripts/with-postgres.sh $(SWIFT) test --skip-build --disable-xctest --filter KithCLITests

@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
 # Installs the system libraries Kith builds against (Debian/Ubuntu), when missing.
+# With --test, also what the tests run: exiftool (photo fixtures' metadata),
+# a PostgreSQL server's binaries and nginx (the relay's shared store behind a
+# balancer), Chromium, its driver and python3-venv (the browser test).
 set -euo pipefail
+packages=(libsodium-dev libsqlite3-dev libjpeg62-turbo-dev libpng-dev libwebp-dev pkg-config)
+if [ "${1:-}" = "--test" ]; then
+  packages+=(libimage-exiftool-perl postgresql nginx chromium chromium-driver python3-venv)
+fi
 missing=()
-for pkg in libsodium-dev libsqlite3-dev libjpeg62-turbo-dev libpng-dev libwebp-dev pkg-config; do
+for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -174,18 +174,20 @@ public enum RelayStorePassword {
 
     /// The file's content without one trailing newline, checked.
     static func read(file path: String) throws(RelayStoreURL.Invalid) -> String {
-        var info = stat()
-        guard stat(path, &info) == 0 else {
-            throw RelayStoreURL.Invalid("cannot read the store password file \(path): \(String(cString: strerror(errno)))")
+        guard let info = try? FileManager.default.attributesOfItem(atPath: path) else {
+            throw RelayStoreURL.Invalid("cannot read the store password file \(path)")
         }
-        guard info.st_mode & S_IFMT == S_IFREG else { throw RelayStoreURL.Invalid("the store password file \(path) is not a regular file") }
-        guard info.st_uid == geteuid() else {
+        guard info[.type] as? FileAttributeType == .typeRegular else {
+            throw RelayStoreURL.Invalid("the store password file \(path) is not a regular file")
+        }
+        guard (info[.ownerAccountID] as? NSNumber)?.uint32Value == geteuid() else {
             throw RelayStoreURL.Invalid("the store password file \(path) belongs to another user: it must be the relay's own")
         }
-        guard info.st_mode & 0o077 == 0 else {
-            throw RelayStoreURL.Invalid("the store password file \(path) can be read by others (mode \(String(info.st_mode & 0o777, radix: 8))): chmod 600 it")
+        let mode = (info[.posixPermissions] as? NSNumber)?.intValue ?? 0o777
+        guard mode & 0o077 == 0 else {
+            throw RelayStoreURL.Invalid("the store password file \(path) can be read by others (mode \(String(mode & 0o777, radix: 8))): chmod 600 it")
         }
-        guard info.st_size <= maxBytes, let handle = FileHandle(forReadingAtPath: path) else {
+        guard ((info[.size] as? NSNumber)?.intValue ?? .max) <= maxBytes, let handle = FileHandle(forReadingAtPath: path) else {
             throw RelayStoreURL.Invalid("the store password file \(path) is not readable or longer than \(maxBytes) bytes")
         }
         defer { try? handle.close() }

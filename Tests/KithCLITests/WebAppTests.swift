@@ -140,7 +140,7 @@ import Testing
         #expect(feed.status == 200 && feed.body.contains("secret plans"))
         #expect(feed.header("Content-Security-Policy") == "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
                 + "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-        #expect(feed.header("X-Content-Type-Options") == "nosniff" && feed.header("Referrer-Policy") == "no-referrer")
+        #expect(feed.header("X-Content-Type-Options") == "nosniff" && feed.header("Referrer-Policy") == "same-origin")
         #expect(feed.header("Cache-Control") == "no-store")
         #expect(!feed.body.contains("<script>") && !feed.body.contains(" style=") && !feed.body.contains(" onclick="), "no inline script or style")
         for asset in ["/static/kith.css", "/static/kith.js"] {

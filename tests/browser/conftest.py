@@ -87,11 +87,14 @@ def browsers():
 def sign_in(driver, name):
     """Signs driver in to name's web app with a link from `kith open`; the app's address."""
     link = kith("open", "--home", home(name), "--no-browser")
-    assert re.fullmatch(r"http://127\.0\.0\.1:[0-9]+/login\?token=[0-9a-f]{64}", link), link
+    # The app's own host name (a secret of the node's, under .localhost) and a one-time token.
+    assert re.fullmatch(r"http://[0-9a-f]{20}\.localhost:[0-9]+/login\?token=[0-9a-f]{64}", link), link
     base = "http://" + urlsplit(link).netloc
     network_events(driver)
     driver.get(link)
-    # The login answers with a redirect to the feed that drops the token from the address bar.
+    # The login sets the cookie and moves on to the feed from its own page,
+    # which drops the token from the address bar.
+    WebDriverWait(driver, 30, poll_frequency=0.2).until(lambda d: d.current_url == base + "/", "the login did not move on to the feed")
     assert_at(driver, base + "/")
     assert heading(driver) == "Feed"
     return base
