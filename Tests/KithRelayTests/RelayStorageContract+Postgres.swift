@@ -102,6 +102,32 @@ extension RelayStorageContract {
         }
     }
 
+    /// One envelope dropped to two mailboxes, acknowledged by both at once
+    /// through two processes; one blob stored for two mailboxes, released by
+    /// both at once: each time the last one out deletes the body or the
+    /// blob, so that nothing is left behind once every reference is gone.
+    @Test func concurrentAcknowledgementsAndReleasesLeaveNoBodyOrBlob() async throws {
+        try await Self.withTwoStores { one, other in
+            let bob = try await Box.make(one), carol = try await Box.make(one)
+            for round in 0..<50 {
+                let env = envelopeBytes()
+                #expect(try await one.drop(DropRequest(targets: [bob.target, carol.target], envelope: env), now: 1, ttl: 100).accepted == 2)
+                async let first = one.acknowledge(mailbox: bob.id, ids: [Envelope.id(of: env)])
+                async let second = other.acknowledge(mailbox: carol.id, ids: [Envelope.id(of: env)])
+                #expect(try await [first, second] == [1, 1])
+                let blob = randomBytes(100 + round)
+                _ = try await one.storeBlob(blob[...], for: [bob.target, carol.target], now: 1, ttl: 100, quota: nil)
+                let id = Hash.blake2b(blob)
+                async let released = one.releaseBlob(id: id, mailbox: bob.id)
+                async let releasedToo = other.releaseBlob(id: id, mailbox: carol.id)
+                #expect(try await [released, releasedToo] == [true, true])
+            }
+            let counts = try await one.counts()
+            #expect(counts.bodies == 0 && counts.bodyBytes == 0 && counts.deliveries == 0)
+            #expect(counts.blobs == 0 && counts.blobBytes == 0)
+        }
+    }
+
     @Test func processesOpeningAFreshDatabaseAtOnceMigrateOnce() async throws {
         let (configuration, drop) = try await TestPostgres.freshDatabase()
         let logger = Logger(label: "kith-test-store")
