@@ -175,7 +175,12 @@ extension PostgresRelayStore {
         } catch {
             // Closing the connection ends its transaction too.
             try? await connection.close()
-            throw (error as? PSQLError).map { classify($0, configuration) } ?? error
+            guard let error = error as? PSQLError else { throw error }
+            let classified = classify(error, configuration)
+            guard classified is PSQLError else { throw classified }
+            // Anything else the server refused (a permission, a conflicting object): the operator's to mend.
+            throw RelayStoreUnavailable("migrating the store on the PostgreSQL server at \(configuration.serverName) failed: "
+                                        + "SQLSTATE \(error.sqlState ?? "unknown"): \(error.serverInfo?[.message] ?? "no message")")
         }
         try? await connection.close()
     }

@@ -4,7 +4,9 @@ import PostgresNIO
 public struct PostgresStoreConfiguration: Sendable, Equatable {
     public enum TLS: Sendable, Equatable {
         case disable
-        /// TLS, the server's certificate and host name verified against the system's roots.
+        /// TLS, the server's certificate verified against the system's roots,
+        /// and against the host's name when `host` is a name (an address is
+        /// sent no server name).
         case require
     }
 
@@ -53,7 +55,6 @@ public struct PostgresStoreConfiguration: Sendable, Equatable {
             case .require: tls = .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
             }
             config = .init(host: host, port: port, username: user, password: password, database: database, tls: tls)
-            if self.tls == .require { config.options.tlsServerName = host }
         }
         config.options.connectTimeout = .nanoseconds(Int64(connectTimeout.components.seconds) * 1_000_000_000
                                                      + connectTimeout.components.attoseconds / 1_000_000_000)
@@ -73,7 +74,6 @@ public struct PostgresStoreConfiguration: Sendable, Equatable {
             case .require: tls = .require(.makeClientConfiguration())
             }
             config = .init(host: host, port: port, username: user, password: password, database: database, tls: tls)
-            if self.tls == .require { config.options.tlsServerName = host }
         }
         config.options.connectTimeout = connectTimeout
         config.options.maximumConnections = maxConnections

@@ -204,6 +204,29 @@ extension RelayStorageContract {
         #expect(absent?.description.hasPrefix("database \(missing.database) does not exist") == true, "\(String(describing: absent))")
     }
 
+    /// A database its user may not create tables in: `open` says that
+    /// migrating failed, with the server's SQLSTATE and message.
+    @Test func aMigrationTheServerRefusesSaysWhy() async throws {
+        let (configuration, drop) = try await TestPostgres.freshDatabase()
+        try await TestPostgres.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC, pg_database_owner", on: configuration)
+        let refused = await #expect(throws: RelayStoreUnavailable.self) {
+            _ = try await PostgresRelayStore.open(configuration, logger: Logger(label: "kith-test-store"))
+        }
+        #expect(refused?.description.hasPrefix(
+            "migrating the store on the PostgreSQL server at \(configuration.host):\(configuration.port) failed: SQLSTATE 42501: ") == true,
+                "\(String(describing: refused))")
+        await drop()
+        // A server that is read-only (a standby, as after a failover) is unavailable.
+        let (readOnly, dropReadOnly) = try await TestPostgres.freshDatabase()
+        try await TestPostgres.execute("ALTER DATABASE \(readOnly.database) SET default_transaction_read_only = on", on: readOnly)
+        let unavailable = await #expect(throws: RelayStoreUnavailable.self) {
+            _ = try await PostgresRelayStore.open(readOnly, logger: Logger(label: "kith-test-store"))
+        }
+        #expect(unavailable?.description.hasPrefix("the PostgreSQL server at \(readOnly.host):\(readOnly.port) is read-only now") == true,
+                "\(String(describing: unavailable))")
+        await dropReadOnly()
+    }
+
     /// A store whose database goes away once it is open: each operation
     /// throws `RelayStoreUnavailable` (after waiting at most the timeout for
     /// a connection), and nothing traps.
@@ -216,6 +239,25 @@ extension RelayStorageContract {
             _ = try await store.drop(DropRequest(targets: [bob.target], envelope: envelopeBytes()), now: 1, ttl: 100)
         }
         await #expect(throws: RelayStoreUnavailable.self) { _ = try await store.counts() }
+        await store.close()
+        // A closed store's pool is shut down: still unavailable.
+        await #expect(throws: RelayStoreUnavailable.self) { _ = try await store.counts() }
+    }
+
+    /// After a minute of failed attempts to connect, the pool's circuit
+    /// breaker fails every request at once: still `RelayStoreUnavailable`
+    /// (each operation goes on being so for 75 seconds of outage).
+    @Test func aLongOutageStaysUnavailable() async throws {
+        let (configuration, drop) = try await TestPostgres.freshDatabase()
+        let store = try await PostgresRelayStore.open(configuration, logger: Logger(label: "kith-test-store"), connectTimeout: .seconds(3))
+        await drop()
+        let clock = ContinuousClock(), end = clock.now.advanced(by: .seconds(75))
+        var attempts = 0
+        while clock.now < end {
+            attempts += 1
+            await #expect(throws: RelayStoreUnavailable.self) { _ = try await store.counts() }
+        }
+        #expect(attempts > 1)
         await store.close()
     }
 }
