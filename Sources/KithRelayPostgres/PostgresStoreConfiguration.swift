@@ -1,7 +1,7 @@
 import PostgresNIO
 
 /// Where the relay's PostgreSQL store is and how to log in to it.
-public struct PostgresStoreConfiguration: Sendable, Equatable {
+public struct PostgresStoreConfiguration: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible {
     public enum TLS: Sendable, Equatable {
         case disable
         /// TLS, the server's certificate verified against the system's roots,
@@ -22,6 +22,14 @@ public struct PostgresStoreConfiguration: Sendable, Equatable {
     public init(host: String, port: Int = 5432, user: String, password: String?, database: String, tls: TLS = .disable) {
         self.host = host; self.port = port; self.user = user; self.password = password; self.database = database; self.tls = tls
     }
+
+    /// Everything but the password, for logs and messages.
+    public var description: String {
+        "PostgresStoreConfiguration(host: \(host), port: \(port), user: \(user), password: \(password == nil ? "none" : "(redacted)"), "
+            + "database: \(database), tls: \(tls))"
+    }
+
+    public var debugDescription: String { description }
 
     /// `host:port`, or the socket's path, for messages.
     var serverName: String { isSocket ? socketPath : "\(host):\(port)" }
