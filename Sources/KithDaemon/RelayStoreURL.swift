@@ -1,5 +1,11 @@
 import Foundation
 import Glibc
+// `struct stat` comes from the system's header, which NIO's C module includes
+// too: depending on the order a build reads them, its members count as that
+// module's, and MemberImportVisibility then wants it imported.
+#if canImport(CNIOLinux)
+import CNIOLinux
+#endif
 import KithRelay
 import KithRelayPostgres
 
@@ -172,25 +178,33 @@ public enum RelayStorePassword {
         return nil
     }
 
-    /// The file's content without one trailing newline, checked.
+    /// The file's content without one trailing newline, checked. The file
+    /// is opened first and what is checked is what was opened (a symbolic
+    /// link is refused), so that it cannot be swapped between the checks and
+    /// the reading.
     static func read(file path: String) throws(RelayStoreURL.Invalid) -> String {
-        guard let info = try? FileManager.default.attributesOfItem(atPath: path) else {
-            throw RelayStoreURL.Invalid("cannot read the store password file \(path)")
+        var info = stat()
+        // Non-blocking, so that a FIFO does not hang the open; it is then refused as not a regular file.
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else {
+            if errno == ELOOP { throw RelayStoreURL.Invalid("the store password file \(path) is a symbolic link: name the file itself") }
+            throw RelayStoreURL.Invalid("cannot read the store password file \(path): \(String(cString: strerror(errno)))")
         }
-        guard info[.type] as? FileAttributeType == .typeRegular else {
-            throw RelayStoreURL.Invalid("the store password file \(path) is not a regular file")
+        let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+        defer { try? handle.close() }
+        guard fstat(fd, &info) == 0 else {
+            throw RelayStoreURL.Invalid("cannot read the store password file \(path): \(String(cString: strerror(errno)))")
         }
-        guard (info[.ownerAccountID] as? NSNumber)?.uint32Value == geteuid() else {
+        guard info.st_mode & S_IFMT == S_IFREG else { throw RelayStoreURL.Invalid("the store password file \(path) is not a regular file") }
+        guard info.st_uid == geteuid() else {
             throw RelayStoreURL.Invalid("the store password file \(path) belongs to another user: it must be the relay's own")
         }
-        let mode = (info[.posixPermissions] as? NSNumber)?.intValue ?? 0o777
-        guard mode & 0o077 == 0 else {
-            throw RelayStoreURL.Invalid("the store password file \(path) can be read by others (mode \(String(mode & 0o777, radix: 8))): chmod 600 it")
+        guard info.st_mode & 0o077 == 0 else {
+            throw RelayStoreURL.Invalid("the store password file \(path) can be read by others (mode \(String(info.st_mode & 0o777, radix: 8))): chmod 600 it")
         }
-        guard ((info[.size] as? NSNumber)?.intValue ?? .max) <= maxBytes, let handle = FileHandle(forReadingAtPath: path) else {
+        guard info.st_size <= maxBytes else {
             throw RelayStoreURL.Invalid("the store password file \(path) is not readable or longer than \(maxBytes) bytes")
         }
-        defer { try? handle.close() }
         var bytes = [UInt8]((try? handle.read(upToCount: maxBytes + 1)) ?? Data())
         defer { for i in bytes.indices { bytes[i] = 0 } }
         if bytes.last == 0x0a { bytes.removeLast() }

@@ -152,14 +152,18 @@ extension PostgresRelayStore {
     }
 
     /// Deletes those of these blobs no reference is left to, and takes them
-    /// off the relay's counts; returns how many. A blob that another
-    /// transaction references meanwhile stays: its new reference's foreign
-    /// key check locks the blob's row, which the deletion then waits for,
-    /// and the deletion fails on that foreign key (and is tried again)
-    /// rather than leave a reference to nothing.
+    /// off the relay's counts; returns how many. The blobs' rows are locked
+    /// first (in order of id), as bodies are: two releases of one blob take
+    /// turns, and the second looks for references after the first
+    /// committed. A blob that another transaction references meanwhile
+    /// stays: its new reference's foreign key check locks the blob's row,
+    /// which the deletion then waits for, and the deletion fails on that
+    /// foreign key (and is tried again) rather than leave a reference to
+    /// nothing.
     @discardableResult
     static func deleteUnreferencedBlobs(_ blobs: [ByteBuffer], shard: Int16, _ connection: PostgresConnection, _ logger: Logger) async throws -> Int {
         guard !blobs.isEmpty else { return 0 }
+        _ = try await connection.rows("SELECT 1 FROM blob WHERE id = ANY(\(blobs)::bytea[]) ORDER BY id FOR UPDATE", logger)
         let rows = try await connection.rows("""
             WITH freed AS (DELETE FROM blob b WHERE b.id = ANY(\(blobs)::bytea[])
                                AND NOT EXISTS (SELECT 1 FROM blob_ref r WHERE r.blob = b.id) RETURNING size)

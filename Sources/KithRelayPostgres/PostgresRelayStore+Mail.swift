@@ -232,10 +232,16 @@ extension PostgresRelayStore {
         }
     }
 
-    /// Deletes those of these bodies no reference is left to, and takes them off the relay's counts; returns how many.
+    /// Deletes those of these bodies no reference is left to, and takes them
+    /// off the relay's counts; returns how many. The bodies' rows are locked
+    /// first (in order of id): two transactions that each deleted a reference
+    /// to one body then take turns, and the second looks for references
+    /// after the first committed, so that one of them deletes the body
+    /// (without the lock, each would still see the other's reference).
     @discardableResult
     static func deleteUnreferencedBodies(_ bodies: [Int64], shard: Int16, _ connection: PostgresConnection, _ logger: Logger) async throws -> Int {
         guard !bodies.isEmpty else { return 0 }
+        _ = try await connection.rows("SELECT 1 FROM body WHERE id = ANY(\(bodies)::bigint[]) ORDER BY id FOR UPDATE", logger)
         let rows = try await connection.rows("""
             WITH freed AS (DELETE FROM body b WHERE b.id = ANY(\(bodies)::bigint[])
                                AND NOT EXISTS (SELECT 1 FROM delivery d WHERE d.body = b.id) RETURNING size)

@@ -152,9 +152,10 @@ extension PostgresRelayStore {
         }
         do {
             _ = try await connection.rows("BEGIN", logger)
-            // Waiting for another process's migrations, and a migration of a large store, may take longer than a request's statement.
-            _ = try await connection.rows("SET LOCAL lock_timeout = '5min'", logger)
-            _ = try await connection.rows("SET LOCAL statement_timeout = '30min'", logger)
+            // Waiting for another process's migrations, and a migration of a large store, may take any time: no limit here
+            // (a process that stopped answering holds the lock at most idle_in_transaction_session_timeout).
+            _ = try await connection.rows("SET LOCAL lock_timeout = 0", logger)
+            _ = try await connection.rows("SET LOCAL statement_timeout = 0", logger)
             _ = try await connection.rows("SELECT pg_advisory_xact_lock(\(migrationLock))", logger)
             _ = try await connection.rows(
                 "CREATE TABLE IF NOT EXISTS kith_migration (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
@@ -175,7 +176,12 @@ extension PostgresRelayStore {
         } catch {
             // Closing the connection ends its transaction too.
             try? await connection.close()
-            throw (error as? PSQLError).map { classify($0, configuration) } ?? error
+            guard let error = error as? PSQLError else { throw error }
+            let classified = classify(error, configuration)
+            guard classified is PSQLError else { throw classified }
+            // Anything else the server refused (a permission, a conflicting object): the operator's to mend.
+            throw RelayStoreUnavailable("migrating the store on the PostgreSQL server at \(configuration.serverName) failed: "
+                                        + "SQLSTATE \(error.sqlState ?? "unknown"): \(error.serverInfo?[.message] ?? "no message")")
         }
         try? await connection.close()
     }

@@ -142,10 +142,15 @@ public final class PostgresRelayStore: RelayStorage, Sendable {
 
     /// `body` with a connection of the pool, waiting at most
     /// `operationTimeout` for one (the pool would wait on while it tries to
-    /// connect to a server that is down).
+    /// connect to a server that is down). Whatever keeps the pool from
+    /// giving a connection (the wait running out, the pool's circuit
+    /// breaker, which opens after a minute of failed attempts, or the pool
+    /// shut down) is `RelayStoreUnavailable`; only `body`'s own errors pass
+    /// as they are.
     private func leased<R: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> R) async throws -> R {
         let state = NIOLockedValueBox(Lease.waiting)
         let client = self.client, wait = operationTimeout, server = configuration.serverName
+        let timedOut = RelayStoreUnavailable("cannot reach the PostgreSQL server at \(server): no connection within \(wait)")
         return try await withThrowingTaskGroup(of: R?.self) { group in
             group.addTask {
                 do {
@@ -155,15 +160,17 @@ public final class PostgresRelayStore: RelayStorage, Sendable {
                             s = .leased
                             return true
                         }
-                        guard mine else { throw CancellationError() }
+                        guard mine else { throw timedOut }
                         return try await body(connection)
                     }
                 } catch let error as PSQLError {
                     throw error
                 } catch {
-                    // The pool gave no connection (its circuit breaker opens after a minute of failed attempts).
-                    guard state.withLockedValue({ $0 == .waiting }) else { throw error }
-                    throw RelayStoreUnavailable("cannot reach the PostgreSQL server at \(server): \(error)")
+                    switch state.withLockedValue({ $0 }) {
+                    case .leased: throw error
+                    case .timedOut: throw timedOut
+                    case .waiting: throw RelayStoreUnavailable("cannot reach the PostgreSQL server at \(server): \(error)")
+                    }
                 }
             }
             group.addTask {
@@ -173,7 +180,7 @@ public final class PostgresRelayStore: RelayStorage, Sendable {
                     s = .timedOut
                     return true
                 }
-                if late { throw RelayStoreUnavailable("cannot reach the PostgreSQL server at \(server): no connection within \(wait)") }
+                if late { throw timedOut }
                 return nil
             }
             while let next = try await group.next() {
@@ -208,6 +215,8 @@ public final class PostgresRelayStore: RelayStorage, Sendable {
                 return RelayStoreUnavailable("a statement took too long on the PostgreSQL server at \(server): \(message)")
             case "55P03":
                 return RelayStoreUnavailable("a lock was held too long on the PostgreSQL server at \(server): \(message)")
+            case "25006":
+                return RelayStoreUnavailable("the PostgreSQL server at \(server) is read-only now (a standby, or during a failover): \(message)")
             case "40001", "40P01":
                 return RelayStoreUnavailable("the PostgreSQL server at \(server) kept failing the transaction: \(message)")
             default:

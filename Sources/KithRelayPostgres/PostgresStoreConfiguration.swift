@@ -1,10 +1,12 @@
 import PostgresNIO
 
 /// Where the relay's PostgreSQL store is and how to log in to it.
-public struct PostgresStoreConfiguration: Sendable, Equatable {
+public struct PostgresStoreConfiguration: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible {
     public enum TLS: Sendable, Equatable {
         case disable
-        /// TLS, the server's certificate and host name verified against the system's roots.
+        /// TLS, the server's certificate verified against the system's roots,
+        /// and against the host's name when `host` is a name (an address is
+        /// sent no server name).
         case require
     }
 
@@ -20,6 +22,14 @@ public struct PostgresStoreConfiguration: Sendable, Equatable {
     public init(host: String, port: Int = 5432, user: String, password: String?, database: String, tls: TLS = .disable) {
         self.host = host; self.port = port; self.user = user; self.password = password; self.database = database; self.tls = tls
     }
+
+    /// Everything but the password, for logs and messages.
+    public var description: String {
+        "PostgresStoreConfiguration(host: \(host), port: \(port), user: \(user), password: \(password == nil ? "none" : "(redacted)"), "
+            + "database: \(database), tls: \(tls))"
+    }
+
+    public var debugDescription: String { description }
 
     /// `host:port`, or the socket's path, for messages.
     var serverName: String { isSocket ? socketPath : "\(host):\(port)" }
@@ -53,7 +63,6 @@ public struct PostgresStoreConfiguration: Sendable, Equatable {
             case .require: tls = .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
             }
             config = .init(host: host, port: port, username: user, password: password, database: database, tls: tls)
-            if self.tls == .require { config.options.tlsServerName = host }
         }
         config.options.connectTimeout = .nanoseconds(Int64(connectTimeout.components.seconds) * 1_000_000_000
                                                      + connectTimeout.components.attoseconds / 1_000_000_000)
@@ -73,7 +82,6 @@ public struct PostgresStoreConfiguration: Sendable, Equatable {
             case .require: tls = .require(.makeClientConfiguration())
             }
             config = .init(host: host, port: port, username: user, password: password, database: database, tls: tls)
-            if self.tls == .require { config.options.tlsServerName = host }
         }
         config.options.connectTimeout = connectTimeout
         config.options.maximumConnections = maxConnections

@@ -97,6 +97,17 @@ import Testing
         #expect(error(file("group", "pw", mode: 0o640)).contains("can be read by others"))
         #expect(error(dir + "/missing").contains("cannot read the store password file"))
         #expect(error(dir).contains("not a regular file"))
+        // A configuration holding the password never shows it.
+        let configuration = PostgresStoreConfiguration(host: "db.example", user: "kith", password: "s3cret pass", database: "kith")
+        #expect(!"\(configuration)".contains("s3cret") && !String(reflecting: configuration).contains("s3cret")
+                && !"\([configuration])".contains("s3cret"))
+        #expect("\(configuration)".contains("password: (redacted)"))
+        // A symbolic link, even to a good file, is refused: what is checked is what is read.
+        let link = dir + "/link"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: good)
+        #expect(error(link).contains("is a symbolic link"))
+        #expect(mkfifo(dir + "/fifo", 0o600) == 0)
+        #expect(error(dir + "/fifo").contains("not a regular file"))
         #expect(error(file("empty", "\n", mode: 0o600)).contains("on one line"))
         #expect(error(file("lines", "a\nb\n", mode: 0o600)).contains("on one line"))
         #expect(error(file("long", String(repeating: "p", count: 2000), mode: 0o600)).contains("longer than 1024"))

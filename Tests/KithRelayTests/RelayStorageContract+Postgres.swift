@@ -102,6 +102,32 @@ extension RelayStorageContract {
         }
     }
 
+    /// One envelope dropped to two mailboxes, acknowledged by both at once
+    /// through two processes; one blob stored for two mailboxes, released by
+    /// both at once: each time the last one out deletes the body or the
+    /// blob, so that nothing is left behind once every reference is gone.
+    @Test func concurrentAcknowledgementsAndReleasesLeaveNoBodyOrBlob() async throws {
+        try await Self.withTwoStores { one, other in
+            let bob = try await Box.make(one), carol = try await Box.make(one)
+            for round in 0..<50 {
+                let env = envelopeBytes()
+                #expect(try await one.drop(DropRequest(targets: [bob.target, carol.target], envelope: env), now: 1, ttl: 100).accepted == 2)
+                async let first = one.acknowledge(mailbox: bob.id, ids: [Envelope.id(of: env)])
+                async let second = other.acknowledge(mailbox: carol.id, ids: [Envelope.id(of: env)])
+                #expect(try await [first, second] == [1, 1])
+                let blob = randomBytes(100 + round)
+                _ = try await one.storeBlob(blob[...], for: [bob.target, carol.target], now: 1, ttl: 100, quota: nil)
+                let id = Hash.blake2b(blob)
+                async let released = one.releaseBlob(id: id, mailbox: bob.id)
+                async let releasedToo = other.releaseBlob(id: id, mailbox: carol.id)
+                #expect(try await [released, releasedToo] == [true, true])
+            }
+            let counts = try await one.counts()
+            #expect(counts.bodies == 0 && counts.bodyBytes == 0 && counts.deliveries == 0)
+            #expect(counts.blobs == 0 && counts.blobBytes == 0)
+        }
+    }
+
     @Test func processesOpeningAFreshDatabaseAtOnceMigrateOnce() async throws {
         let (configuration, drop) = try await TestPostgres.freshDatabase()
         let logger = Logger(label: "kith-test-store")
@@ -178,6 +204,29 @@ extension RelayStorageContract {
         #expect(absent?.description.hasPrefix("database \(missing.database) does not exist") == true, "\(String(describing: absent))")
     }
 
+    /// A database its user may not create tables in: `open` says that
+    /// migrating failed, with the server's SQLSTATE and message.
+    @Test func aMigrationTheServerRefusesSaysWhy() async throws {
+        let (configuration, drop) = try await TestPostgres.freshDatabase()
+        try await TestPostgres.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC, pg_database_owner", on: configuration)
+        let refused = await #expect(throws: RelayStoreUnavailable.self) {
+            _ = try await PostgresRelayStore.open(configuration, logger: Logger(label: "kith-test-store"))
+        }
+        #expect(refused?.description.hasPrefix(
+            "migrating the store on the PostgreSQL server at \(configuration.host):\(configuration.port) failed: SQLSTATE 42501: ") == true,
+                "\(String(describing: refused))")
+        await drop()
+        // A server that is read-only (a standby, as after a failover) is unavailable.
+        let (readOnly, dropReadOnly) = try await TestPostgres.freshDatabase()
+        try await TestPostgres.execute("ALTER DATABASE \(readOnly.database) SET default_transaction_read_only = on", on: readOnly)
+        let unavailable = await #expect(throws: RelayStoreUnavailable.self) {
+            _ = try await PostgresRelayStore.open(readOnly, logger: Logger(label: "kith-test-store"))
+        }
+        #expect(unavailable?.description.hasPrefix("the PostgreSQL server at \(readOnly.host):\(readOnly.port) is read-only now") == true,
+                "\(String(describing: unavailable))")
+        await dropReadOnly()
+    }
+
     /// A store whose database goes away once it is open: each operation
     /// throws `RelayStoreUnavailable` (after waiting at most the timeout for
     /// a connection), and nothing traps.
@@ -190,6 +239,25 @@ extension RelayStorageContract {
             _ = try await store.drop(DropRequest(targets: [bob.target], envelope: envelopeBytes()), now: 1, ttl: 100)
         }
         await #expect(throws: RelayStoreUnavailable.self) { _ = try await store.counts() }
+        await store.close()
+        // A closed store's pool is shut down: still unavailable.
+        await #expect(throws: RelayStoreUnavailable.self) { _ = try await store.counts() }
+    }
+
+    /// After a minute of failed attempts to connect, the pool's circuit
+    /// breaker fails every request at once: still `RelayStoreUnavailable`
+    /// (each operation goes on being so for 75 seconds of outage).
+    @Test func aLongOutageStaysUnavailable() async throws {
+        let (configuration, drop) = try await TestPostgres.freshDatabase()
+        let store = try await PostgresRelayStore.open(configuration, logger: Logger(label: "kith-test-store"), connectTimeout: .seconds(3))
+        await drop()
+        let clock = ContinuousClock(), end = clock.now.advanced(by: .seconds(75))
+        var attempts = 0
+        while clock.now < end {
+            attempts += 1
+            await #expect(throws: RelayStoreUnavailable.self) { _ = try await store.counts() }
+        }
+        #expect(attempts > 1)
         await store.close()
     }
 }
