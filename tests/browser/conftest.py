@@ -14,6 +14,7 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import WebDriverWait
 
 # Debian's browser and driver, never one that Selenium Manager would fetch.
@@ -139,8 +140,10 @@ def field(driver, label):
 
 
 def submit(element):
-    """Clicks the submit button of element's form."""
+    """Clicks the submit button of element's form and waits until the answer has replaced the page:
+    a click does not always wait for the navigation it starts."""
     element.find_element(By.XPATH, "./ancestor::form//button[@type='submit']").click()
+    WebDriverWait(element.parent, 30).until(staleness_of(element), "the form's answer never replaced the page")
 
 
 def post_article(driver, text):
