@@ -22,19 +22,47 @@ public final class RelayMetrics: Sendable {
         factory.defaultDurationHistogramBuckets = [.milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
                                                    .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5), .seconds(30)]
         self.factory = factory
+        drops = Counter(label: "kith_relay_drops_accepted_total", factory: factory)
     }
+
+    /// The methods that get a series of their own; any other (a client may
+    /// send any token as a method) is counted as "other", so that clients
+    /// cannot grow the registry with series of their invention.
+    static let countedMethods: Set<HTTPRequest.Method> = [.get, .head, .post, .put, .delete, .options]
+
+    /// A request's labels: its route pattern (never the path, which names a
+    /// mailbox; "unknown" when no route matched), method and status code.
+    private struct Answer: Hashable {
+        let route: String
+        let method: String
+        let status: Int
+    }
+
+    /// The counter and timer of each label set seen, made once: making them
+    /// through the factory checks and hashes every label under the
+    /// registry's lock, a cost every request would otherwise pay.
+    private let answers = NIOLockedValueBox<[Answer: (requests: Metrics.Counter, duration: Metrics.Timer)]>([:])
+    private let drops: Metrics.Counter
 
     /// One answered request: its route pattern (never the path, which names a mailbox), method, status and time.
     func answered(route: String, method: HTTPRequest.Method, status: HTTPResponse.Status, nanoseconds: UInt64) {
-        let dimensions = [("route", route), ("method", method.rawValue), ("status", String(status.code))]
-        Counter(label: "kith_relay_requests_total", dimensions: dimensions, factory: factory).increment()
-        Timer(label: "kith_relay_request_duration_seconds", dimensions: [("route", route), ("method", method.rawValue)], factory: factory)
-            .recordNanoseconds(Int64(clamping: nanoseconds))
+        let answer = Answer(route: route, method: Self.countedMethods.contains(method) ? method.rawValue : "other", status: status.code)
+        let (requests, duration) = answers.withLockedValue { made in
+            if let found = made[answer] { return found }
+            let new = (Counter(label: "kith_relay_requests_total",
+                               dimensions: [("route", answer.route), ("method", answer.method), ("status", String(answer.status))], factory: factory),
+                       Timer(label: "kith_relay_request_duration_seconds", dimensions: [("route", answer.route), ("method", answer.method)],
+                             factory: factory))
+            made[answer] = new
+            return new
+        }
+        requests.increment()
+        duration.recordNanoseconds(Int64(clamping: nanoseconds))
     }
 
     /// A drop stored (every target accepted).
     func dropAccepted() {
-        Counter(label: "kith_relay_drops_accepted_total", factory: factory).increment()
+        drops.increment()
     }
 
     /// A blob upload answered: `accepted`, or the code of its refusal (the status for an error without one).

@@ -50,6 +50,26 @@ import Testing
         }
     }
 
+    /// Methods other than the relay's own (the HTTP parser knows some thirty:
+    /// WebDAV's, PATCH, ...) share one series, so that clients do not choose
+    /// what the metrics hold.
+    @Test func otherMethodsShareOneSeries() async throws {
+        var configuration = RelayConfiguration()
+        configuration.metricsToken = Self.token
+        try await withLiveRelay(configuration: configuration) { _, client in
+            for name in ["PROPFIND", "MKCOL", "PATCH"] {
+                let method = try #require(HTTPRequest.Method(name))
+                _ = try await client.execute(uri: "/v1/envelopes", method: method) { $0.status }
+            }
+            _ = try await Self.get(client, "/healthz")
+            let (_, text) = try await Self.get(client, "/metrics", token: Self.token)
+            let series = text.split(separator: "\n").filter { $0.hasPrefix("kith_relay_requests_total{") && $0.contains(#"method="other""#) }
+            #expect(series.count == 1 && series[0].hasSuffix(" 3"), "\(series)")
+            #expect(!text.contains("PROPFIND") && !text.contains("MKCOL") && !text.contains("PATCH"))
+            #expect(text.contains(#"method="GET""#), "known methods keep their names")
+        }
+    }
+
     @Test func withoutATokenThereAreNoMetrics() async throws {
         try await withLiveRelay { _, client in
             let (status, _) = try await Self.get(client, "/metrics", token: "anything-at-all-of-some-length")
