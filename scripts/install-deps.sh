@@ -4,9 +4,9 @@
 # a PostgreSQL server's binaries and nginx (the relay's shared store behind a
 # balancer), Chromium, its driver and python3-venv (the browser test).
 set -euo pipefail
-packages=(libsodium-dev libsqlite3-dev libjpeg62-turbo-dev libpng-dev libwebp-dev pkg-config)
+packages=(libsodium-dev libqrencode-dev libsqlite3-dev libjpeg62-turbo-dev libpng-dev libwebp-dev pkg-config)
 if [ "${1:-}" = "--test" ]; then
-  packages+=(libimage-exiftool-perl postgresql nginx chromium chromium-driver python3-venv)
+  packages+=(libimage-exiftool-perl postgresql nginx chromium chromium-driver zbar-tools python3-venv)
 fi
 missing=()
 for pkg in "${packages[@]}"; do
