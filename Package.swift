@@ -108,7 +108,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             resources: ["top", "bottom", "item", "feed", "post", "message",
-                        "friends", "friend", "friend-remove"].map { .embedInCode("Resources/\($0).mustache") }
+                        "friends", "friend", "friend-remove", "messages", "conversation"].map { .embedInCode("Resources/\($0).mustache") }
                 + [.embedInCode("Resources/kith.css"), .embedInCode("Resources/kith.js")],
             swiftSettings: swiftSettings
         ),

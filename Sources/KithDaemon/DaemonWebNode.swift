@@ -39,4 +39,7 @@ struct DaemonWebNode: WebNode {
         return (answer.friend, answer.number)
     }
     func removeFriend(_ friend: String) async throws -> Node.FriendRemoval { try await run(FriendRemoveRequest(friend: friend)) }
+    // People: direct messages.
+    func chat(with friend: String, limit: Int) async throws -> [ChatMessage] { try await run(ChatRequest(friend: friend, limit: limit)) }
+    func sendDirect(to friend: String, text: String) async throws -> Node.Posted { try await run(DirectRequest(friend: friend, text: text)) }
 }

@@ -25,6 +25,7 @@ struct Templates: Sendable {
             ("post", PackageResources.post_mustache), ("message", PackageResources.message_mustache),
             ("friends", PackageResources.friends_mustache), ("friend", PackageResources.friend_mustache),
             ("friend-remove", PackageResources.friend_remove_mustache),
+            ("messages", PackageResources.messages_mustache), ("conversation", PackageResources.conversation_mustache),
         ]
         for (name, bytes) in sources { try library.register(String(decoding: bytes, as: UTF8.self), named: name) }
         self.library = library

@@ -41,6 +41,8 @@ struct FriendsPageView: Page {
 struct FriendRow {
     let name: String
     let path: String
+    /// The name as a query value.
+    let query: String
     let profileName: String?
     let verified: Bool
     let fingerprint: String
@@ -48,6 +50,7 @@ struct FriendRow {
     init(_ friend: Friend) {
         (name, verified, fingerprint) = (friend.name, friend.verified, friend.fingerprint)
         path = FriendPageView.path(friend.name)
+        query = FriendPageView.query(friend.name)
         profileName = friend.profileName == friend.name ? nil : friend.profileName
     }
 }

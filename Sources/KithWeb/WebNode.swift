@@ -20,4 +20,7 @@ public protocol WebNode: Sendable {
     /// The friend and our safety number; `mark` sets (true) or clears (false) their verified mark first.
     func safetyNumber(friend: String, mark: Bool?) async throws -> (friend: Friend, number: String)
     func removeFriend(_ friend: String) async throws -> Node.FriendRemoval
+    // People: direct messages.
+    func chat(with friend: String, limit: Int) async throws -> [ChatMessage]
+    func sendDirect(to friend: String, text: String) async throws -> Node.Posted
 }

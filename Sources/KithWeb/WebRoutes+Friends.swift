@@ -33,6 +33,8 @@ extension WebRoutes {
         var expires: String?
         /// `confirm` or `clear` (verifying).
         var mark: String?
+        /// A direct message.
+        var text: String?
     }
 
     func friends(_ context: WebContext) async throws -> Response {

@@ -23,6 +23,7 @@ struct WebRoutes: Sendable {
         router.post("/posts") { request, context in try await post(request, context) }
         router.post("/posts/:id/comments") { request, context in try await comment(request, context) }
         addFriendRoutes(to: router)
+        addMessageRoutes(to: router)
         router.get("/events") { _, context in
             _ = try signedIn(context)
             return try events()

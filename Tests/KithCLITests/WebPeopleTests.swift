@@ -131,11 +131,25 @@ import Testing
         #expect(try browser.post("/friend/verify", form: [("csrf", csrf), ("friend", "nobody"), ("mark", "confirm")]).status == 400)
         #expect(try browser.post("/friend/remove", form: [("csrf", csrf), ("friend", "nobody")]).status == 400)
 
+        // carol answers a second invitation: her request, its name escaped, declined from the page.
+        #expect(try browser.post("/friends/invite", form: [("csrf", csrf), ("expires", "1h")]).status == 303)
+        let second = try Self.invitation(try browser.get("/friends").body)
+        #expect(second != invitation)
+        try kithOK(["friend", "add", "--home", carol, second])
+        _ = try kith(["sync", "--home", carol])
+        let escaped = "carol&quot;\u{301}\u{D4E}&lt;script&gt;alert(1)&lt;/script&gt;"
+        #expect(try eventually(60) { try holds(browser.get("/friends").body, "Accept \(escaped)") })
+        let request = try #require(try JSONDecoder().decode([[String: String]].self,
+                                                            from: Data(try kithOK(["friend", "requests", "--home", alice, "--json"]).utf8)).first)
+        #expect(try browser.post("/friends/decline", form: [("friend", request["fingerprint"] ?? "")]).status == 403)
+        #expect(try browser.post("/friends/decline", form: [("csrf", csrf), ("friend", request["fingerprint"] ?? "")]).header("Location") == "/friends")
+        #expect(try JSONDecoder().decode([[String: String]].self, from: Data(try kithOK(["friend", "requests", "--home", alice, "--json"]).utf8)).isEmpty)
+        #expect(try Self.friends(alice).keys.sorted() == ["bob"])
+
         // carol's card pasted on alice's page: her name is shown escaped everywhere.
         let card = try kithOK(["card", "--home", carol])
         #expect(try browser.post("/friends/add", form: [("csrf", csrf), ("pasted", card)]).status == 303)
-        let carolPath = "/friend?name=" + (carolsName.addingPercentEncoding(withAllowedCharacters: CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyz")) ?? "")
-        let escaped = "carol&quot;\u{301}\u{D4E}&lt;script&gt;alert(1)&lt;/script&gt;"
+        let carolPath = "/friend?name=" + (carolsName.addingPercentEncoding(withAllowedCharacters: CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")) ?? "")
         for path in ["/friends", carolPath, carolPath.replacingOccurrences(of: "/friend?", with: "/friend/remove?")] {
             let shown = try browser.get(path)
             #expect(shown.status == 200 && holds(shown.body, escaped), "\(path)")
@@ -153,5 +167,60 @@ import Testing
         #expect(try browser.post("/friend/remove", form: [("csrf", csrf), ("friend", "bob")]).header("Location") == "/friends")
         #expect(try Self.friends(alice)["bob"] == nil)
         #expect(try kithOK(["group", "list", "--home", alice]).contains("family") && !(try kithOK(["group", "list", "--home", alice]).contains("bob")))
+    }
+
+    @Test func directMessagesLiveAndEscaped() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let relay = try RelayProcess(home: dir + "/relay")
+        let homes = try people(["alice", "bob", "carol"], in: dir, relayURL: relay.url)
+        let (alice, bob, carol) = (homes[0], homes[1], homes[2])
+        // The name alice gives bob, and what bob writes, are markup.
+        let bobsName = "bob\"\u{301}\u{D4E}<script>alert(1)</script>"
+        let bobsMessage = "<img src=x onerror=alert(2)> & \u{600}<b>hi</b>\u{301}"
+        try kithOK(["friend", "add", "--home", alice, "--as", bobsName, try kithOK(["card", "--home", bob])])
+        try kithOK(["friend", "add", "--home", bob, try kithOK(["card", "--home", alice])])
+        try befriend(alice, carol)
+        let daemon = try DaemonProcess(home: alice)
+        defer { daemon.stop() }
+        let browser = try WebAppTests.signedIn(alice)
+        let list = try browser.get("/messages").body
+        let bobsPath = "/chat?friend=" + (bobsName.addingPercentEncoding(withAllowedCharacters: CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")) ?? "")
+        #expect(list.contains("href=\"\(bobsPath)\"") && list.contains("href=\"/chat?friend=carol\""), "\(list)")
+        let empty = try browser.get(bobsPath).body
+        #expect(empty.contains("No direct messages with"))
+        let csrf = try WebAppTests.csrf(empty)
+
+        // Refused, nothing sent: no CSRF token, an empty message, an unknown friend.
+        #expect(try browser.post("/chat", form: [("friend", bobsName), ("text", "hello")]).status == 403)
+        #expect(try browser.post("/chat", form: [("csrf", csrf), ("friend", bobsName), ("text", " \n ")]).body.contains("The message is empty"))
+        let unknown = try browser.post("/chat", form: [("csrf", csrf), ("friend", "nobody"), ("text", "hello")])
+        #expect(unknown.status == 400 && unknown.body.contains("nobody"))
+        #expect(try browser.get("/chat?friend=nobody").status == 400)
+        _ = try kith(["sync", "--home", bob])
+
+        // alice writes from the page; bob reads it with `kith chat`, carol sees nothing.
+        let sent = try browser.post("/chat", form: [("csrf", csrf), ("friend", bobsName), ("text", "hello bob,\r\nfrom the web")])
+        #expect(sent.status == 303 && sent.header("Location") == bobsPath + "#write")
+        #expect(try eventually(60) { _ = try kith(["sync", "--home", bob]); return try kithOK(["chat", "--home", bob, "alice"]).contains("from the web") })
+        _ = try kith(["sync", "--home", carol])
+        #expect(try !kithOK(["feed", "--home", carol, "--all"]).contains("from the web"))
+
+        // bob answers: an event on the stream, then the message on the page, in order and escaped.
+        let stream = try WebSocket(port: browser.port)
+        defer { close(stream.fd) }
+        try stream.write(Data("GET /events HTTP/1.1\r\nHost: \(browser.host)\r\nCookie: kith_session=\(browser.cookies["kith_session"] ?? "")\r\n\r\n".utf8))
+        _ = stream.read { String(decoding: $0, as: UTF8.self).contains("retry: ") }
+        try kithOK(["dm", "--home", bob, "alice", bobsMessage])
+        _ = try kith(["sync", "--home", bob])
+        let event = String(decoding: stream.read { String(decoding: $0, as: UTF8.self).contains("event: feed\n") }, as: UTF8.self)
+        #expect(event.contains("event: feed\ndata: changed\n"))
+        let page = try browser.get(bobsPath).body
+        let mine = try #require(page.range(of: "hello bob,\nfrom the web"))
+        let theirs = try #require(page.range(of: "&lt;img src=x onerror=alert(2)&gt; &amp; \u{600}&lt;b&gt;hi&lt;/b&gt;\u{301}"))
+        #expect(mine.lowerBound < theirs.lowerBound, "oldest first")
+        #expect(holds(page, "bob&quot;\u{301}\u{D4E}&lt;script&gt;alert(1)&lt;/script&gt;"))
+        for raw in ["<script>alert", "<img", "<b>hi", "\u{600}<", "\u{D4E}<", "\"\u{301}"] { #expect(!holds(page, raw), "\(raw)") }
+        #expect(page.contains("<span class=\"author\">you</span>"))
     }
 }
