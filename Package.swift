@@ -108,7 +108,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             resources: ["top", "bottom", "item", "feed", "post", "message",
-                        "friends", "friend", "friend-remove", "messages", "conversation"].map { .embedInCode("Resources/\($0).mustache") }
+                        "friends", "friend", "friend-remove", "messages", "conversation",
+                        "audiences", "audience", "audience-remove"].map { .embedInCode("Resources/\($0).mustache") }
                 + [.embedInCode("Resources/kith.css"), .embedInCode("Resources/kith.js")],
             swiftSettings: swiftSettings
         ),

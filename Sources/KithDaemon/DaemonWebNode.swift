@@ -42,4 +42,12 @@ struct DaemonWebNode: WebNode {
     // People: direct messages.
     func chat(with friend: String, limit: Int) async throws -> [ChatMessage] { try await run(ChatRequest(friend: friend, limit: limit)) }
     func sendDirect(to friend: String, text: String) async throws -> Node.Posted { try await run(DirectRequest(friend: friend, text: text)) }
+    // People: audiences.
+    func createAudience(_ name: String, shareMembers: Bool) async throws { _ = try await run(GroupCreateRequest(audience: name, shareMembers: shareMembers)) }
+    func addMember(audience: String, friend: String) async throws -> Node.MembershipChange? {
+        try await run(GroupAddRequest(audience: audience, friend: friend, shareHistory: false)).change
+    }
+    func removeMember(audience: String, friend: String) async throws -> Node.MembershipChange? {
+        try await run(GroupRemoveRequest(audience: audience, friend: friend)).change
+    }
 }

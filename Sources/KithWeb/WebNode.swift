@@ -23,4 +23,8 @@ public protocol WebNode: Sendable {
     // People: direct messages.
     func chat(with friend: String, limit: Int) async throws -> [ChatMessage]
     func sendDirect(to friend: String, text: String) async throws -> Node.Posted
+    // People: audiences.
+    func createAudience(_ name: String, shareMembers: Bool) async throws
+    func addMember(audience: String, friend: String) async throws -> Node.MembershipChange?
+    func removeMember(audience: String, friend: String) async throws -> Node.MembershipChange?
 }

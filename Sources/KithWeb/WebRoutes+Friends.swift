@@ -20,7 +20,8 @@ extension WebRoutes {
         router.post("/friend/remove") { request, context in try await removeFriend(request, context) }
     }
 
-    struct FriendForm: WebForm {
+    /// The fields of the people pages' forms.
+    struct PeopleForm: WebForm {
         init() {}
         var csrf: String?
         /// A pasted card or invitation.
@@ -35,6 +36,10 @@ extension WebRoutes {
         var mark: String?
         /// A direct message.
         var text: String?
+        /// An audience, by its name.
+        var audience: String?
+        /// `yes` or `no`: whether an audience's members see who else is in it.
+        var share: String?
     }
 
     func friends(_ context: WebContext) async throws -> Response {
@@ -44,7 +49,7 @@ extension WebRoutes {
     }
 
     func invite(_ request: Request, _ context: WebContext) async throws -> Response {
-        let form = try await form(request, context, as: FriendForm.self)
+        let form = try await form(request, context, as: PeopleForm.self)
         guard let choice = FriendsPageView.lifetimes.first(where: { $0.value == form.expires }) else {
             throw badInput("Choose how long the invitation works: " + FriendsPageView.lifetimes.map(\.label).joined(separator: ", ") + ".",
                            back: "/friends", context)
@@ -54,7 +59,7 @@ extension WebRoutes {
     }
 
     func addFriend(_ request: Request, _ context: WebContext) async throws -> Response {
-        let form = try await form(request, context, as: FriendForm.self)
+        let form = try await form(request, context, as: PeopleForm.self)
         let pasted = form.pasted ?? ""
         guard !pasted.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw badInput("Paste an invitation (kith-invite:...) or a contact card (kith-card:...) first.", back: "/friends", context)
@@ -65,7 +70,7 @@ extension WebRoutes {
     }
 
     func answerRequest(_ request: Request, _ context: WebContext, accept: Bool) async throws -> Response {
-        let form = try await form(request, context, as: FriendForm.self)
+        let form = try await form(request, context, as: PeopleForm.self)
         guard let requester = form.friend, !requester.isEmpty else { throw badInput("Choose a friend request.", back: "/friends", context) }
         if accept { return redirect(FriendPageView.path(try await node.acceptFriend(requester: requester).friend.name)) }
         let done = try await node.declineFriend(requester: requester)
@@ -85,7 +90,7 @@ extension WebRoutes {
     }
 
     func verify(_ request: Request, _ context: WebContext) async throws -> Response {
-        let form = try await form(request, context, as: FriendForm.self)
+        let form = try await form(request, context, as: PeopleForm.self)
         let name = try friendName(form.friend, context)
         guard let mark = ["confirm": true, "clear": false][form.mark ?? ""] else {
             throw badInput("Say whether the safety number matched.", back: FriendPageView.path(name), context)
@@ -103,7 +108,7 @@ extension WebRoutes {
     }
 
     func removeFriend(_ request: Request, _ context: WebContext) async throws -> Response {
-        let form = try await form(request, context, as: FriendForm.self)
+        let form = try await form(request, context, as: PeopleForm.self)
         let name = try friendName(form.friend, context)
         let done = try await node.removeFriend(name)
         guard done.failures.isEmpty else {

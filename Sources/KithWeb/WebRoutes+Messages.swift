@@ -25,7 +25,7 @@ extension WebRoutes {
     }
 
     func sendDirect(_ request: Request, _ context: WebContext) async throws -> Response {
-        let form = try await form(request, context, as: FriendForm.self)
+        let form = try await form(request, context, as: PeopleForm.self)
         let friend = try friendName(form.friend, context)
         let text = (form.text ?? "").replacingOccurrences(of: "\r\n", with: "\n")
         guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {

@@ -24,6 +24,7 @@ struct WebRoutes: Sendable {
         router.post("/posts/:id/comments") { request, context in try await comment(request, context) }
         addFriendRoutes(to: router)
         addMessageRoutes(to: router)
+        addAudienceRoutes(to: router)
         router.get("/events") { _, context in
             _ = try signedIn(context)
             return try events()

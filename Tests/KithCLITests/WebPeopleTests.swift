@@ -223,4 +223,64 @@ import Testing
         for raw in ["<script>alert", "<img", "<b>hi", "\u{600}<", "\u{D4E}<", "\"\u{301}"] { #expect(!holds(page, raw), "\(raw)") }
         #expect(page.contains("<span class=\"author\">you</span>"))
     }
+
+    @Test func audiencesMembersAddedAndRemovedWithTheirMeaning() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let relay = try RelayProcess(home: dir + "/relay")
+        let homes = try people(["alice", "bob", "carol"], in: dir, relayURL: relay.url)
+        let (alice, bob, carol) = (homes[0], homes[1], homes[2])
+        let bobsName = "bob\"\u{301}\u{D4E}<script>alert(1)</script>"
+        try kithOK(["friend", "add", "--home", alice, "--as", bobsName, try kithOK(["card", "--home", bob])])
+        try kithOK(["friend", "add", "--home", bob, try kithOK(["card", "--home", alice])])
+        try befriend(alice, carol)
+        let daemon = try DaemonProcess(home: alice)
+        defer { daemon.stop() }
+        let browser = try WebAppTests.signedIn(alice)
+        var page = try browser.get("/audiences").body
+        #expect(page.contains("You have no audience yet."))
+        let csrf = try WebAppTests.csrf(page)
+
+        // Refused, nothing made: no CSRF token, no name, no answer about sharing members, a name the node refuses.
+        #expect(try browser.post("/audiences", form: [("audience", "family"), ("share", "yes")]).status == 403)
+        #expect(try browser.post("/audiences", form: [("csrf", csrf), ("audience", ""), ("share", "yes")]).status == 400)
+        #expect(try browser.post("/audiences", form: [("csrf", csrf), ("audience", "family"), ("share", "maybe")]).status == 400)
+        #expect(try browser.post("/audiences", form: [("csrf", csrf), ("audience", " family"), ("share", "yes")]).status == 400)
+        #expect(try kithOK(["group", "list", "--home", alice]).isEmpty)
+        let created = try browser.post("/audiences", form: [("csrf", csrf), ("audience", "family"), ("share", "yes")])
+        #expect(created.status == 303 && created.header("Location") == "/audience?name=family")
+        #expect(try kithOK(["group", "list", "--home", alice]) == "family: (no members)")
+
+        // Its page offers every friend, escaped, with what adding means said before it is done.
+        page = try browser.get("/audience?name=family").body
+        let escaped = "bob&quot;\u{301}\u{D4E}&lt;script&gt;alert(1)&lt;/script&gt;"
+        #expect(holds(page, "<option value=\"\(escaped)\">\(escaped)</option>") && page.contains("<option value=\"carol\">carol</option>"))
+        #expect(page.contains("reads what you post to it from now on, not what you posted before"))
+        #expect(try browser.get("/audience?name=nobody").status == 400)
+        #expect(try browser.post("/audience/add", form: [("audience", "family"), ("friend", bobsName)]).status == 403)
+        #expect(try browser.post("/audience/add", form: [("csrf", csrf), ("audience", "family"), ("friend", "nobody")]).status == 400)
+        #expect(try browser.post("/audience/add", form: [("csrf", csrf), ("audience", "nobody"), ("friend", "carol")]).status == 400)
+        #expect(try kithOK(["group", "list", "--home", alice]) == "family: (no members)")
+        for friend in [bobsName, "carol"] {
+            #expect(try browser.post("/audience/add", form: [("csrf", csrf), ("audience", "family"), ("friend", friend)]).header("Location") == "/audience?name=family")
+        }
+        try kithOK(["post", "--home", alice, "--to", "family", "before bob left"])
+        #expect(try eventually(60) { _ = try kith(["sync", "--home", bob]); return try feed(bob).map(\.text) == ["before bob left"] })
+
+        // Removing: a page that says what it means, then the form.
+        page = try browser.get("/audiences").body
+        #expect(holds(page, "(you and \(escaped), carol)"))
+        let path = try #require(try Regex(#"href="(/audience/remove\?name=family&amp;friend=[^"]+)""#).firstMatch(in: try browser.get("/audience?name=family").body))
+        let confirm = try browser.get(String(path.output[1].substring ?? "").replacingOccurrences(of: "&amp;", with: "&"))
+        #expect(confirm.status == 200 && holds(confirm.body, "\(escaped) keeps the posts they already have, and cannot read anything you post to it from now on"))
+        for raw in ["<script>alert", "\u{D4E}<", "\"\u{301}"] { #expect(!holds(confirm.body, raw) && !holds(page, raw), "\(raw)") }
+        #expect(try browser.get("/audience/remove?name=family&friend=nobody").status == 400)
+        #expect(try browser.post("/audience/remove", form: [("audience", "family"), ("friend", bobsName)]).status == 403)
+        #expect(try browser.post("/audience/remove", form: [("csrf", csrf), ("audience", "family"), ("friend", bobsName)]).status == 303)
+        #expect(try kithOK(["group", "list", "--home", alice]) == "family: carol")
+        try kithOK(["post", "--home", alice, "--to", "family", "after bob left"])
+        #expect(try eventually(60) { _ = try kith(["sync", "--home", carol]); return try feed(carol).count == 2 })
+        _ = try kith(["sync", "--home", bob])
+        #expect(try feed(bob).map(\.text) == ["before bob left"], "bob keeps what he had and reads nothing after")
+    }
 }
