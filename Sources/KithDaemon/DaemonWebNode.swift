@@ -50,4 +50,6 @@ struct DaemonWebNode: WebNode {
     func removeMember(audience: String, friend: String) async throws -> Node.MembershipChange? {
         try await run(GroupRemoveRequest(audience: audience, friend: friend)).change
     }
+    // People: the node's status, as the control socket's /v1/status reads it.
+    func status() async throws -> NodeStatus { try await node.status() }
 }

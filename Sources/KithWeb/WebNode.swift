@@ -27,4 +27,6 @@ public protocol WebNode: Sendable {
     func createAudience(_ name: String, shareMembers: Bool) async throws
     func addMember(audience: String, friend: String) async throws -> Node.MembershipChange?
     func removeMember(audience: String, friend: String) async throws -> Node.MembershipChange?
+    // People: the node's status.
+    func status() async throws -> NodeStatus
 }

@@ -25,6 +25,7 @@ struct WebRoutes: Sendable {
         addFriendRoutes(to: router)
         addMessageRoutes(to: router)
         addAudienceRoutes(to: router)
+        addStatusRoutes(to: router)
         router.get("/events") { _, context in
             _ = try signedIn(context)
             return try events()

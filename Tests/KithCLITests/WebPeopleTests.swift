@@ -283,4 +283,36 @@ import Testing
         _ = try kith(["sync", "--home", bob])
         #expect(try feed(bob).map(\.text) == ["before bob left"], "bob keeps what he had and reads nothing after")
     }
+
+    @Test func statusSaysWhatWaitsAndWhy() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let relay = try RelayProcess(home: dir + "/relay")
+        let url = relay.url
+        let homes = try people(["alice", "bob", "carol"], in: dir, relayURL: url)
+        let (alice, bob, carol) = (homes[0], homes[1], homes[2])
+        let bobsName = "bob\"\u{301}\u{D4E}<script>alert(1)</script>"
+        try kithOK(["friend", "add", "--home", alice, "--as", bobsName, try kithOK(["card", "--home", bob])])
+        try befriend(alice, carol)
+        try kithOK(["group", "create", "--home", alice, "family"])
+        for member in [bobsName, "carol"] { try kithOK(["group", "add", "--home", alice, "family", member]) }
+        _ = try kith(["sync", "--home", alice])
+        let daemon = try DaemonProcess(home: alice)
+        defer { daemon.stop() }
+        let browser = try WebAppTests.signedIn(alice)
+        var page = try browser.get("/status").body
+        #expect(page.contains("<code>\(url)</code> (your mailbox): reached: last synced "), "\(page)")
+        #expect(page.contains("Nothing: everything you sent has reached the relays."))
+        #expect(try #require(try Regex(#"Your encryption key is replaced every [0-9]+ days, next at the first sync after "#).firstMatch(in: page)).output.count > 0)
+
+        // The relay goes away: the post waits, for each friend, with the reason the last attempt failed.
+        _ = relay.stop()
+        try kithOK(["post", "--home", alice, "--to", "family", "while the relay is down"])
+        #expect(try eventually(60) { try browser.get("/status").body.contains("the last attempt failed: ") })
+        page = try browser.get("/status").body
+        #expect(holds(page, "1 delivery for bob&quot;\u{301}\u{D4E}&lt;script&gt;alert(1)&lt;/script&gt; on \(url), next attempt "), "\(page)")
+        #expect(page.contains("1 delivery for carol on \(url)") && page.contains("last error "))
+        for raw in ["<script>alert", "\u{D4E}<", "\"\u{301}"] { #expect(!holds(page, raw), "\(raw)") }
+        #expect(try WebBrowser(name: browser.name, port: browser.port).get("/status").status == 303, "signed in only")
+    }
 }
