@@ -51,3 +51,15 @@ struct StatusPageView: Page {
         PostView.when(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(min(seconds, 253_402_300_799)))))
     }
 }
+
+/// The first steps a node without friends sees on the feed.
+struct Onboarding {
+    let name: String
+    /// Whether the node keeps a mailbox on a relay.
+    let hasRelay: Bool
+
+    init(_ status: NodeStatus) {
+        name = status.name
+        hasRelay = status.relays.contains { $0.mine }
+    }
+}

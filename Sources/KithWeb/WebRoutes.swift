@@ -73,8 +73,10 @@ struct WebRoutes: Sendable {
         let live = query.get("live")
         guard live == nil || live == "1" else { throw HTTPError(.badRequest, message: "live= takes only 1.") }
         let page = try await node.feed(FeedQuery(limit: FeedQuery.defaultLimit, before: before.map { .post($0) }, keepUnread: live != nil))
-        let view = FeedPageView(csrf: session.csrf, audiences: try await node.audiences(), friends: try await node.friends(),
+        let friends = try await node.friends()
+        var view = FeedPageView(csrf: session.csrf, audiences: try await node.audiences(), friends: friends,
                                 page: page, older: before != nil)
+        view.onboarding = friends.isEmpty ? Onboarding(try await node.status()) : nil
         return templates.response(view)
     }
 

@@ -64,6 +64,11 @@ import Testing
         let browser = try WebAppTests.signedIn(alice)
         let bobsBrowser = try WebAppTests.signedIn(bob)
 
+        // A node without friends sees the first steps on its feed, with links; they go once it has a friend.
+        let start = try browser.get("/").body
+        #expect(start.contains("First steps") && start.contains("Your name is <span class=\"name\">alice</span>")
+                && start.contains("You have a mailbox on a relay") && start.contains("<a href=\"/friends\">Invite a friend</a>")
+                && start.contains("<a href=\"/profile\">"))
         var page = try browser.get("/friends").body
         #expect(page.contains("No friends yet") && page.contains("Make an invitation") && !page.contains("invitation-text"))
         let csrf = try WebAppTests.csrf(page)
@@ -111,6 +116,7 @@ import Testing
         let accepted = try browser.post("/friends/accept", form: [("csrf", csrf), ("friend", String(fingerprint))])
         #expect(accepted.status == 303 && accepted.header("Location") == "/friend?name=bob")
         #expect(try Self.friends(alice) == ["bob": false])
+        #expect(try !browser.get("/").body.contains("First steps"))
 
         // The safety number, the same as the command's and on both sides; the verified mark set from the page.
         let bobsPage = try browser.get("/friend?name=bob").body
