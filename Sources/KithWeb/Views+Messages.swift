@@ -35,6 +35,7 @@ struct ConversationPageView: Page {
         let unread: Bool
         let text: String
         let attachmentCount: Int
+        let hasAttachments: Bool
     }
 
     init(csrf: String, friend: String, messages: [ChatMessage]) {
@@ -44,7 +45,7 @@ struct ConversationPageView: Page {
         self.messages = messages.map {
             MessageView(id: $0.id, outgoing: $0.outgoing, author: $0.outgoing ? "you" : $0.author, createdAt: $0.createdAt,
                         when: PostView.when($0.createdAt), edited: $0.edited, unread: $0.unread, text: $0.text,
-                        attachmentCount: $0.attachments.count)
+                        attachmentCount: $0.attachments.count, hasAttachments: !$0.attachments.isEmpty)
         }
     }
 
