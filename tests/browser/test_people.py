@@ -11,6 +11,7 @@ import subprocess
 import tempfile
 
 import pytest
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -51,6 +52,16 @@ def decode_qr(element):
     return done.stdout.strip()
 
 
+def write(driver, friend, text):
+    """Sends text from the open conversation's form; waits until the answer's page shows it."""
+    message = field(driver, f"Your message to {friend}")
+    message.send_keys(text)
+    driver.find_element(By.XPATH, "//form[@id='write']//button[@type='submit']").click()
+    # Until the new page has replaced this one, its elements may vanish under the driver's feet.
+    WebDriverWait(driver, 30, poll_frequency=0.2, ignored_exceptions=(WebDriverException,)).until(
+        lambda d: d.current_url.endswith("#write") and text in d.find_element(By.ID, "messages").text, "the message was not sent")
+
+
 def test_an_invitation_makes_friends_who_write_live_and_share_an_audience(browsers, dave):
     alice = browsers()
     alice_base = sign_in(alice, "alice")
@@ -86,7 +97,7 @@ def test_an_invitation_makes_friends_who_write_live_and_share_an_audience(browse
     WebDriverWait(alice, DELIVERY, poll_frequency=1).until(has_request, "dave's request never reached alice")
     accept = alice.find_element(By.XPATH, "//button[normalize-space()='Accept dave']")
     accept.click()
-    WebDriverWait(alice, 30).until(lambda d: heading(d) == "dave")
+    WebDriverWait(alice, 30, ignored_exceptions=(WebDriverException,)).until(lambda d: heading(d) == "dave")
     assert alice.find_element(By.CSS_SELECTOR, ".safety-number code").text == number
     submit(alice.find_element(By.XPATH, "//button[starts-with(normalize-space(), 'It matched')]"))
     assert "✓ yes" in alice.find_element(By.CSS_SELECTOR, ".facts").text
@@ -96,16 +107,11 @@ def test_an_invitation_makes_friends_who_write_live_and_share_an_audience(browse
     mark_page(alice)
     wait_for_live_updates(alice, alice_base)
     their.get(dave_base + "/chat?friend=alice")
-    message = field(their, "Your message to alice")
-    message.send_keys("hello alice, from my new node")
-    submit(message)
-    assert "hello alice, from my new node" in their.find_element(By.ID, "messages").text
+    write(their, "alice", "hello alice, from my new node")
     WebDriverWait(alice, DELIVERY, poll_frequency=0.5).until(
         lambda d: "hello alice, from my new node" in d.find_element(By.ID, "messages").text, "the message never appeared live")
     assert page_was_not_reloaded(alice)
-    answer = field(alice, "Your message to dave")
-    answer.send_keys("welcome, dave")
-    submit(answer)
+    write(alice, "dave", "welcome, dave")
     screenshot(alice, "conversation")
 
     # alice makes an audience with dave in it.
