@@ -187,9 +187,19 @@ import Testing
         try kithOK(["friend", "add", "--home", alice, "--as", bobsName, try kithOK(["card", "--home", bob])])
         try kithOK(["friend", "add", "--home", bob, try kithOK(["card", "--home", alice])])
         try befriend(alice, carol)
+        // bob's own name for himself, in his profile, is markup too.
+        try kithOK(["profile", "set", "--home", bob, "--name", "<svg onload=alert(3)>\u{D4E}<b\u{301}>"])
+        _ = try kith(["sync", "--home", bob])
         let daemon = try DaemonProcess(home: alice)
         defer { daemon.stop() }
         let browser = try WebAppTests.signedIn(alice)
+        let profileName = "(calls themself “&lt;svg onload=alert(3)&gt;\u{D4E}&lt;b\u{301}&gt;”)"
+        #expect(try eventually(60) { try holds(browser.get("/messages").body, profileName) })
+        for path in ["/friends", "/messages"] {
+            let shown = try browser.get(path).body
+            #expect(holds(shown, profileName), "\(path)")
+            for raw in ["<svg", "<script>alert", "\u{D4E}<", "<b\u{301}"] { #expect(!holds(shown, raw), "\(path): \(raw)") }
+        }
         let list = try browser.get("/messages").body
         let bobsPath = "/chat?friend=" + (bobsName.addingPercentEncoding(withAllowedCharacters: CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")) ?? "")
         #expect(list.contains("href=\"\(bobsPath)\"") && list.contains("href=\"/chat?friend=carol\""), "\(list)")
