@@ -49,7 +49,8 @@ bench: deps
 	.build/release/kith bench
 
 # dist/kith: one release binary that needs no Swift on the machine it runs
-# on, only the system's libc and libsqlite3 (README, "Running Kith at home").
+# on, only the system's libc, libsqlite3 and libqrencode (Debian has no static
+# libqrencode) (README, "Running Kith at home").
 # The Swift runtime and Foundation are linked statically; so are libsodium,
 # zlib, the image libraries (libjpeg, libpng16, libwebp), libstdc++ and
 # libgcc. All but libgcc are found as archives in a folder that holds nothing

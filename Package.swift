@@ -51,6 +51,12 @@ let package = Package(
         .target(name: "KithImageC", dependencies: ["CImage"]),
         // Photos before they leave the machine: metadata removed, orientation, thumbnails.
         .target(name: "KithImage", dependencies: ["CImage", "KithImageC"], swiftSettings: swiftSettings),
+        // libqrencode from the system (Debian: libqrencode-dev): the web app's QR codes. Only KithWeb imports it.
+        .systemLibrary(
+            name: "CQREncode",
+            pkgConfig: "libqrencode",
+            providers: [.apt(["libqrencode-dev"])]
+        ),
         // The store-and-forward relay: HTTP API and its SQLite store.
         .target(
             name: "KithRelay",
@@ -95,13 +101,15 @@ let package = Package(
         .target(
             name: "KithWeb",
             dependencies: [
-                "KithNode", "KithCrypto",
+                "KithNode", "KithCrypto", "CQREncode",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            resources: ["top", "bottom", "item", "feed", "post", "message"].map { .embedInCode("Resources/\($0).mustache") }
+            resources: ["top", "bottom", "item", "feed", "post", "message",
+                        "friends", "friend", "friend-remove", "messages", "conversation",
+                        "audiences", "audience", "audience-remove", "status", "onboarding"].map { .embedInCode("Resources/\($0).mustache") }
                 + [.embedInCode("Resources/kith.css"), .embedInCode("Resources/kith.js")],
             swiftSettings: swiftSettings
         ),

@@ -1,3 +1,4 @@
+import Foundation
 import KithNode
 import KithWeb
 
@@ -20,4 +21,35 @@ struct DaemonWebNode: WebNode {
     func friends() async throws -> [Friend] { try await run(FriendListRequest()) }
     func post(to audience: String, text: String) async throws -> Node.Posted { try await run(PostRequest(to: audience, text: text)) }
     func comment(on post: String, text: String) async throws -> Node.ThreadChange { try await run(CommentRequest(post: post, text: text)) }
+
+    // People: friends, friend requests, invitations (the friends pages). Local
+    // relays are accepted as on the command line: with KITH_ALLOW_LOCAL_RELAYS=1.
+    private var allowLocalRelays: Bool { ProcessInfo.processInfo.environment["KITH_ALLOW_LOCAL_RELAYS"] == "1" }
+    func invite(lifetime: UInt64) async throws -> IssuedInvitation { try await run(InviteRequest(lifetime: lifetime)) }
+    func addFriend(pasted: String, as localName: String?) async throws -> FriendAdded {
+        try await run(FriendAddRequest(card: pasted, localName: localName, allowLocalRelays: allowLocalRelays))
+    }
+    func friendRequests() async throws -> [PendingFriendRequest] { try await run(FriendRequestsRequest()) }
+    func acceptFriend(requester: String) async throws -> FriendAdded {
+        try await run(FriendAcceptRequest(requester: requester, localName: nil, allowLocalRelays: allowLocalRelays))
+    }
+    func declineFriend(requester: String) async throws -> FriendDecline { try await run(FriendDeclineRequest(requester: requester)) }
+    func safetyNumber(friend: String, mark: Bool?) async throws -> (friend: Friend, number: String) {
+        let answer = try await run(FriendVerifyRequest(friend: friend, mark: mark))
+        return (answer.friend, answer.number)
+    }
+    func removeFriend(_ friend: String) async throws -> Node.FriendRemoval { try await run(FriendRemoveRequest(friend: friend)) }
+    // People: direct messages.
+    func chat(with friend: String, limit: Int) async throws -> [ChatMessage] { try await run(ChatRequest(friend: friend, limit: limit)) }
+    func sendDirect(to friend: String, text: String) async throws -> Node.Posted { try await run(DirectRequest(friend: friend, text: text)) }
+    // People: audiences.
+    func createAudience(_ name: String, shareMembers: Bool) async throws { _ = try await run(GroupCreateRequest(audience: name, shareMembers: shareMembers)) }
+    func addMember(audience: String, friend: String) async throws -> Node.MembershipChange? {
+        try await run(GroupAddRequest(audience: audience, friend: friend, shareHistory: false)).change
+    }
+    func removeMember(audience: String, friend: String) async throws -> Node.MembershipChange? {
+        try await run(GroupRemoveRequest(audience: audience, friend: friend)).change
+    }
+    // People: the node's status, as the control socket's /v1/status reads it.
+    func status() async throws -> NodeStatus { try await node.status() }
 }

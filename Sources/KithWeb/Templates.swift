@@ -23,6 +23,12 @@ struct Templates: Sendable {
             ("top", PackageResources.top_mustache), ("bottom", PackageResources.bottom_mustache),
             ("item", PackageResources.item_mustache), ("feed", PackageResources.feed_mustache),
             ("post", PackageResources.post_mustache), ("message", PackageResources.message_mustache),
+            ("friends", PackageResources.friends_mustache), ("friend", PackageResources.friend_mustache),
+            ("friend-remove", PackageResources.friend_remove_mustache),
+            ("messages", PackageResources.messages_mustache), ("conversation", PackageResources.conversation_mustache),
+            ("audiences", PackageResources.audiences_mustache), ("audience", PackageResources.audience_mustache),
+            ("audience-remove", PackageResources.audience_remove_mustache), ("status", PackageResources.status_mustache),
+            ("onboarding", PackageResources.onboarding_mustache),
         ]
         for (name, bytes) in sources { try library.register(String(decoding: bytes, as: UTF8.self), named: name) }
         self.library = library

@@ -32,6 +32,8 @@ struct FeedPageView: Page {
     let hasMore: Bool
     let more: Int
     let nextBefore: String
+    /// The first steps, for a node without friends yet.
+    var onboarding: Onboarding?
 
     init(csrf: String, audiences: [Audience], friends: [Friend], page: FeedPage, older: Bool) {
         self.csrf = csrf

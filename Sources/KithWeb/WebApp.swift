@@ -24,6 +24,8 @@ public struct WebApp: Sendable {
     let node: any WebNode
     let templates: Templates
     let listener: WebListener
+    /// The invitation made last on the friends page, shown there until it expires.
+    let invitation = LatestInvitation()
     /// The node's forwarding page for the browser (`loginPageName`), removed once its link is spent.
     let loginPage: String?
 

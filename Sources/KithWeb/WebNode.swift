@@ -10,4 +10,23 @@ public protocol WebNode: Sendable {
     func friends() async throws -> [Friend]
     func post(to audience: String, text: String) async throws -> Node.Posted
     func comment(on post: String, text: String) async throws -> Node.ThreadChange
+
+    // People: friends, friend requests, invitations (the friends pages).
+    func invite(lifetime: UInt64) async throws -> IssuedInvitation
+    func addFriend(pasted: String, as localName: String?) async throws -> FriendAdded
+    func friendRequests() async throws -> [PendingFriendRequest]
+    func acceptFriend(requester: String) async throws -> FriendAdded
+    func declineFriend(requester: String) async throws -> FriendDecline
+    /// The friend and our safety number; `mark` sets (true) or clears (false) their verified mark first.
+    func safetyNumber(friend: String, mark: Bool?) async throws -> (friend: Friend, number: String)
+    func removeFriend(_ friend: String) async throws -> Node.FriendRemoval
+    // People: direct messages.
+    func chat(with friend: String, limit: Int) async throws -> [ChatMessage]
+    func sendDirect(to friend: String, text: String) async throws -> Node.Posted
+    // People: audiences.
+    func createAudience(_ name: String, shareMembers: Bool) async throws
+    func addMember(audience: String, friend: String) async throws -> Node.MembershipChange?
+    func removeMember(audience: String, friend: String) async throws -> Node.MembershipChange?
+    // People: the node's status.
+    func status() async throws -> NodeStatus
 }

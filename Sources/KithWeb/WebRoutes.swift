@@ -22,6 +22,10 @@ struct WebRoutes: Sendable {
         router.get("/posts/:id") { _, context in try await show(context) }
         router.post("/posts") { request, context in try await post(request, context) }
         router.post("/posts/:id/comments") { request, context in try await comment(request, context) }
+        addFriendRoutes(to: router)
+        addMessageRoutes(to: router)
+        addAudienceRoutes(to: router)
+        addStatusRoutes(to: router)
         router.get("/events") { _, context in
             _ = try signedIn(context)
             return try events()
@@ -69,8 +73,10 @@ struct WebRoutes: Sendable {
         let live = query.get("live")
         guard live == nil || live == "1" else { throw HTTPError(.badRequest, message: "live= takes only 1.") }
         let page = try await node.feed(FeedQuery(limit: FeedQuery.defaultLimit, before: before.map { .post($0) }, keepUnread: live != nil))
-        let view = FeedPageView(csrf: session.csrf, audiences: try await node.audiences(), friends: try await node.friends(),
+        let friends = try await node.friends()
+        var view = FeedPageView(csrf: session.csrf, audiences: try await node.audiences(), friends: friends,
                                 page: page, older: before != nil)
+        view.onboarding = friends.isEmpty ? Onboarding(try await node.status()) : nil
         return templates.response(view)
     }
 
@@ -136,21 +142,23 @@ struct WebRoutes: Sendable {
 
     // MARK: Helpers
 
-    struct Form: Decodable {
+    struct Form: WebForm {
         init() {}
         var csrf: String?
         var text: String?
         var audience: String?
     }
 
+    func form(_ request: Request, _ context: WebContext) async throws -> Form { try await form(request, context, as: Form.self) }
+
     /// A POST's form, once its CSRF token proved it came from one of this session's pages.
-    func form(_ request: Request, _ context: WebContext) async throws -> Form {
+    func form<F: WebForm>(_ request: Request, _ context: WebContext, as: F.Type) async throws -> F {
         let session = try signedIn(context)
         var request = request
         let body = try await request.collectBody(upTo: WebApp.maxForm)
-        var form = Form()
+        var form = F()
         if body.readableBytes > 0 {
-            do { form = try URLEncodedFormDecoder().decode(Form.self, from: String(buffer: body)) } catch {
+            do { form = try URLEncodedFormDecoder().decode(F.self, from: String(buffer: body)) } catch {
                 throw HTTPError(.badRequest, message: "The form could not be read.")
             }
         }
@@ -186,6 +194,12 @@ struct WebRoutes: Sendable {
     func asset(_ text: String, type: String) -> Response {
         Response(status: .ok, headers: [.contentType: type, .cacheControl: "max-age=300"], body: .init(byteBuffer: ByteBuffer(string: text)))
     }
+}
+
+/// A page's form: the CSRF token, and fields that may each be missing.
+protocol WebForm: Decodable {
+    init()
+    var csrf: String? { get }
 }
 
 /// Bad input in a form: answered 400 with a page that says what is wrong.

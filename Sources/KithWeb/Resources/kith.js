@@ -25,3 +25,27 @@
   var events = new EventSource(list.getAttribute("data-live"));
   events.addEventListener("feed", refresh);
 })();
+
+// A conversation page (/chat): when a message arrives, fetches the page
+// again and swaps in its list of messages, keeping what is being typed.
+(function () {
+  "use strict";
+  var list = document.getElementById("messages");
+  if (!list || !window.EventSource) { return; }
+  var refreshing = false;
+  function refresh() {
+    if (refreshing) { return; }
+    refreshing = true;
+    fetch(window.location.pathname + window.location.search, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+      .then(function (response) { return response.ok ? response.text() : null; })
+      .then(function (html) {
+        if (!html) { return; }
+        var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("messages");
+        if (fresh) { list.replaceChildren.apply(list, Array.prototype.slice.call(fresh.childNodes)); }
+      })
+      .catch(function () {})
+      .then(function () { refreshing = false; });
+  }
+  var events = new EventSource(list.getAttribute("data-live"));
+  events.addEventListener("feed", refresh);
+})();
