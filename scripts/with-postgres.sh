@@ -46,8 +46,15 @@ dir="$(mktemp -d "${TMPDIR:-/tmp}/kith-postgres.XXXXXX")"
 child=""
 
 cleanup() {
-  if [ -n "$child" ] && kill -0 "$child" 2>/dev/null; then
-    kill -TERM -- "-$child" 2>/dev/null || kill -TERM "$child" 2>/dev/null || true
+  if [ -n "$child" ]; then
+    # Everything in the command's session: the processes it started too,
+    # which Foundation's Process puts in process groups of their own.
+    pkill -TERM -s "$child" 2>/dev/null || true
+    for _ in $(seq 50); do
+      pgrep -s "$child" >/dev/null 2>&1 || break
+      sleep 0.2
+    done
+    pkill -KILL -s "$child" 2>/dev/null || true
     wait "$child" 2>/dev/null || true
   fi
   if [ -f "$dir/data/postmaster.pid" ]; then
@@ -91,10 +98,10 @@ fi
 export KITH_TEST_POSTGRES="postgres://kith@127.0.0.1:$port/kith"
 export KITH_TEST_POSTGRES_PASSWORD="kith-test"
 
-# The command in a process group of its own, so that an interruption ends it
-# and whatever it started before the cluster goes.
-set -m
-"$@" &
+# The command in a session of its own (this script is no group leader, so
+# setsid does not fork: the session's id is the command's pid), so that an
+# interruption ends it and whatever it started before the cluster goes.
+setsid "$@" &
 child=$!
 status=0
 wait "$child" || status=$?

@@ -377,7 +377,7 @@ public struct RelayController: Sendable {
 
 /// Answers a request that the store could not serve because it is
 /// unavailable (`RelayStoreUnavailable`: its database is down or
-/// unreachable, nothing was changed) with 503 `store_unavailable` and a
+/// unreachable; retrying is safe) with 503 `store_unavailable` and a
 /// `Retry-After`, so that clients try again; the reason goes to the log, not
 /// to the client.
 struct StoreUnavailableAnswers<Context: RequestContext>: RouterMiddleware {

@@ -179,9 +179,14 @@ extension RelayStorage {
     }
 }
 
-/// The store cannot be reached now (its database is down or unreachable);
-/// nothing was changed and the request may be retried. The routes answer
-/// 503 with a JSON error `store_unavailable` and `Retry-After`.
+/// The store cannot be reached now (its database is down or unreachable).
+/// What the request asked is undone, or, when the connection was lost
+/// during its commit, may have been done; either way it may be retried:
+/// drops and acknowledgements are idempotent, and a signed request is
+/// signed again with a fresh nonce. The routes answer 503 with a JSON error
+/// `store_unavailable` and `Retry-After`. A failure after the answer's head
+/// was sent (in the middle of a fetch's or a blob's body) cannot become a
+/// 503: the client sees the connection cut.
 public struct RelayStoreUnavailable: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }

@@ -38,13 +38,14 @@ extension PostgresRelayStore {
                     held.insert(try row.decode(ByteBuffer.self).bytes)
                 }
             }
-            var refused: [Int] = [], full: [Int] = [], accepted: [[UInt8]] = [], fresh: [[UInt8]] = []
+            // `held` grows with the mailboxes that get it now; `accepted` lists each mailbox once.
+            var refused: [Int] = [], full: [Int] = [], accepted: [[UInt8]] = [], fresh: [[UInt8]] = [], listed = Set<[UInt8]>()
             for (i, target) in targets.enumerated() {
                 guard var counts = open[target.mailbox] else {
                     refused.append(i)
                     continue
                 }
-                if !held.contains(target.mailbox), !fresh.contains(target.mailbox) {
+                if !held.contains(target.mailbox) {
                     if let quota, counts.blobs >= Int64(quota.blobs) || counts.bytes > Int64(quota.blobBytes) - size {
                         full.append(i)
                         continue
@@ -53,8 +54,9 @@ extension PostgresRelayStore {
                     counts.bytes += size
                     open[target.mailbox] = counts
                     fresh.append(target.mailbox)
+                    held.insert(target.mailbox)
                 }
-                if !accepted.contains(target.mailbox) { accepted.append(target.mailbox) }
+                if listed.insert(target.mailbox).inserted { accepted.append(target.mailbox) }
             }
             let acceptedCount = targets.indices.count - refused.count - full.count
             if acceptedCount == 0, let first = full.first { throw MailboxFull(target: first) }

@@ -1,6 +1,7 @@
 import KithCrypto
 import KithProtocol
 import KithRelay
+import Logging
 import PostgresNIO
 
 /// Why a registration stored nothing although nothing refused it: another
@@ -80,9 +81,9 @@ extension PostgresRelayStore {
     /// One transaction per drop: it locks the target mailboxes' rows (in
     /// the order of their ids), checks tokens, what each holds already and
     /// quotas, stores the body once, takes each new reference's sequence
-    /// number from its mailbox's counter and adds to its counts, and
-    /// notifies `kith_mail` of the mailboxes that got it; the notification
-    /// is delivered to the listeners when the transaction commits.
+    /// number from its mailbox's counter and adds to its counts. Once it has
+    /// committed, `kith_mail` is notified of the mailboxes that got it, in a
+    /// small transaction of its own (`notify`).
     public func drop(_ request: DropRequest, now: UInt64, ttl: UInt64, quota: MailboxQuota?) async throws -> DropResult {
         let targets = request.targets.list
         let envelopeID = Envelope.id(of: request.envelope)
@@ -90,7 +91,7 @@ extension PostgresRelayStore {
         let mailboxes = targets.map { bytea($0.mailbox) }, hashes = targets.map { bytea(DropToken.hash($0.token)) }
         let expires = Self.expiry(now: now, ttl: ttl), now = Int64(clamping: now)
         let shard = Int16.random(in: 0..<Int16(Self.storeTotalShards))
-        return try await transaction { connection -> DropResult in
+        return try await transaction({ connection -> (result: DropResult, fresh: [[UInt8]]) in
             // The mailboxes whose token is valid, locked, with their counts as of now.
             var open: [[UInt8]: (envelopes: Int64, bytes: Int64)] = [:]
             for row in try await connection.rows("""
@@ -112,13 +113,13 @@ extension PostgresRelayStore {
                     held[mailbox.bytes] = body
                 }
             }
-            var refused: [Int] = [], full: [Int] = [], accepted = 0, fresh: [[UInt8]] = []
+            var refused: [Int] = [], full: [Int] = [], accepted = 0, fresh: [[UInt8]] = [], taken: Set<[UInt8]> = []
             for (i, target) in targets.enumerated() {
                 guard var counts = open[target.mailbox] else {
                     refused.append(i)
                     continue
                 }
-                if held[target.mailbox] == nil, !fresh.contains(target.mailbox) {
+                if held[target.mailbox] == nil, !taken.contains(target.mailbox) {
                     if let quota, counts.envelopes >= Int64(quota.envelopes) || counts.bytes > Int64(quota.bytes) - size {
                         full.append(i)
                         continue
@@ -127,6 +128,7 @@ extension PostgresRelayStore {
                     counts.bytes += size
                     open[target.mailbox] = counts
                     fresh.append(target.mailbox)
+                    taken.insert(target.mailbox)
                 }
                 accepted += 1
             }
@@ -152,11 +154,31 @@ extension PostgresRelayStore {
                     INSERT INTO delivery (mailbox, seq, envelope, body, received_at, size, expires_at)
                     SELECT id, last_seq, \(id), \(body), \(now), \(size), \(expires) FROM issued
                     """, logger)
-                for payload in Self.notificationPayloads(fresh) {
-                    _ = try await connection.rows("SELECT pg_notify(\(Self.channel), \(payload))", logger)
-                }
             }
-            return DropResult(id: Hex.encode(envelopeID), accepted: accepted, refused: refused, full: full)
+            return (DropResult(id: Hex.encode(envelopeID), accepted: accepted, refused: refused, full: full), fresh)
+        }, afterCommit: { connection, drop in await Self.notify(drop.fresh, on: connection, logger) }).result
+    }
+
+    /// Tells the relay processes listening on `kith_mail` that these
+    /// mailboxes got mail: after the drop's commit, in a transaction of its
+    /// own that does not wait for its WAL flush. Inside the drop's
+    /// transaction it would serialise every drop's commit across the
+    /// server (PostgreSQL holds a global lock from queueing notifications
+    /// through the commit's flush). A notice that is lost, with the
+    /// connection or the server, is harmless: a waiting owner's wait ends
+    /// by its timeout and its next fetch finds the mail.
+    static func notify(_ mailboxes: [[UInt8]], on connection: PostgresConnection, _ logger: Logger) async {
+        guard !mailboxes.isEmpty else { return }
+        do {
+            _ = try await connection.rows("BEGIN", logger)
+            _ = try await connection.rows("SET LOCAL synchronous_commit = off", logger)
+            for payload in notificationPayloads(mailboxes) {
+                _ = try await connection.rows("SELECT pg_notify(\(channel), \(payload))", logger)
+            }
+            _ = try await connection.rows("COMMIT", logger)
+        } catch {
+            _ = try? await connection.rows("ROLLBACK", logger)
+            logger.warning("could not notify other relay processes of new mail", metadata: ["error": "\((error as? PSQLError)?.sqlState ?? String(describing: type(of: error)))"])
         }
     }
 

@@ -27,6 +27,8 @@ public final class PostgresRelayStore: RelayStorage, Sendable {
     let client: PostgresClient
     let logger: Logger
     let operationTimeout: Duration
+    /// How often the listening connection is checked (`Listener`).
+    let listenerCheck: Duration
     private let background: NIOLockedValueBox<Task<Void, Never>?>
     let arrivalsContinuation: AsyncStream<[UInt8]>.Continuation
     public let arrivals: AsyncStream<[UInt8]>?
@@ -38,10 +40,11 @@ public final class PostgresRelayStore: RelayStorage, Sendable {
     /// mailboxes a drop committed into, in hex, separated by commas.
     static let channel = "kith_mail"
 
-    private init(configuration: PostgresStoreConfiguration, logger: Logger, connectTimeout: Duration) {
+    private init(configuration: PostgresStoreConfiguration, logger: Logger, connectTimeout: Duration, listenerCheck: Duration) {
         self.configuration = configuration
         self.logger = logger
         self.operationTimeout = connectTimeout
+        self.listenerCheck = listenerCheck
         client = PostgresClient(configuration: configuration.client(connectTimeout: connectTimeout, maxConnections: Self.maxConnections),
                                 backgroundLogger: logger)
         let (stream, continuation) = AsyncStream<[UInt8]>.makeStream(bufferingPolicy: .bufferingNewest(4096))
@@ -56,11 +59,12 @@ public final class PostgresRelayStore: RelayStorage, Sendable {
     /// PostgreSQL server at HOST:PORT: …", "authentication failed for user
     /// …", "database … does not exist") if it cannot; it gives up within
     /// `connectTimeout`, which also bounds each later operation's wait for
-    /// a connection.
+    /// a connection. The listening connection is checked every
+    /// `listenerCheck` (see `Listener`).
     public static func open(_ configuration: PostgresStoreConfiguration, logger: Logger,
-                            connectTimeout: Duration = .seconds(10)) async throws -> PostgresRelayStore {
+                            connectTimeout: Duration = .seconds(10), listenerCheck: Duration = .seconds(30)) async throws -> PostgresRelayStore {
         try await migrate(configuration, logger: logger, connectTimeout: connectTimeout)
-        let store = PostgresRelayStore(configuration: configuration, logger: logger, connectTimeout: connectTimeout)
+        let store = PostgresRelayStore(configuration: configuration, logger: logger, connectTimeout: connectTimeout, listenerCheck: listenerCheck)
         store.start()
         return store
     }
@@ -101,22 +105,27 @@ public final class PostgresRelayStore: RelayStorage, Sendable {
     /// failing one transaction) is tried again, and so, when
     /// `retryingForeignKey`, is a foreign key that another transaction's
     /// deletion broke meanwhile; each try starts again from nothing.
+    /// `afterCommit`, if given, runs on the same connection once the
+    /// transaction has committed, with its result.
     func transaction<R: Sendable>(retryingForeignKey: Bool = false,
-                                  _ body: @escaping @Sendable (PostgresConnection) async throws -> R) async throws -> R {
+                                  _ body: @escaping @Sendable (PostgresConnection) async throws -> R,
+                                  afterCommit: (@Sendable (PostgresConnection, R) async -> Void)? = nil) async throws -> R {
         let logger = self.logger
         var attempt = 1
         while true {
             do {
                 return try await leased { connection in
                     _ = try await connection.rows("BEGIN", logger)
+                    let result: R
                     do {
-                        let result = try await body(connection)
+                        result = try await body(connection)
                         _ = try await connection.rows("COMMIT", logger)
-                        return result
                     } catch {
                         _ = try? await connection.rows("ROLLBACK", logger)
                         throw error
                     }
+                    await afterCommit?(connection, result)
+                    return result
                 }
             } catch let error as PSQLError {
                 let state = error.sqlState

@@ -177,6 +177,54 @@ extension RelayStorageContract {
         }
     }
 
+    /// A listening connection whose server stops answering without closing
+    /// it (its backend frozen with SIGSTOP, as a vanished host or a NAT that
+    /// forgot the connection would leave it) is found out by its check,
+    /// closed and made again: drops are heard again.
+    @Test func aListenerWhoseServerStopsAnsweringConnectsAgain() async throws {
+        let (configuration, drop) = try await TestPostgres.freshDatabase()
+        let logger = Logger(label: "kith-test-store")
+        let one = try await PostgresRelayStore.open(configuration, logger: logger)
+        let other = try await PostgresRelayStore.open(configuration, logger: logger, connectTimeout: .seconds(2), listenerCheck: .seconds(1))
+        var frozen: [Int] = []
+        do {
+            let bob = try await Box.make(one)
+            let arrivals = try #require(other.arrivals)
+            func hear() async throws -> Bool {
+                try await withThrowingTaskGroup(of: Bool.self) { group in
+                    group.addTask {
+                        for await mailbox in arrivals where mailbox == bob.id { return true }
+                        return false
+                    }
+                    group.addTask {
+                        for _ in 0..<60 {
+                            _ = try await one.drop(DropRequest(targets: [bob.target], envelope: envelopeBytes()), now: 1, ttl: 100)
+                            try await Task.sleep(for: .milliseconds(500))
+                        }
+                        return false
+                    }
+                    let heard = try await group.next() ?? false
+                    group.cancelAll()
+                    return heard
+                }
+            }
+            #expect(try await hear(), "heard before the freeze")
+            frozen = try await TestPostgres.integers("""
+                SELECT pid FROM pg_stat_activity WHERE datname = '\(configuration.database)' AND backend_type = 'client backend'
+                AND (query LIKE 'LISTEN%' OR query = 'SELECT 1')
+                """, on: configuration)
+            #expect(frozen.count == 2, "both stores' listeners: \(frozen)")
+            for pid in frozen { kill(pid_t(pid), SIGSTOP) }
+            #expect(try await hear(), "heard after the listener's server stopped answering")
+        } catch {
+            Issue.record(error)
+        }
+        for pid in frozen { kill(pid_t(pid), SIGCONT) }
+        await one.close()
+        await other.close()
+        await drop()
+    }
+
     /// Nothing listens on the port: `open` fails with `RelayStoreUnavailable`
     /// naming the server, within its timeout (it does not hang).
     @Test func anUnreachableServerIsUnavailable() async throws {

@@ -37,6 +37,24 @@ enum TestPostgres {
         return (fresh, { [name = fresh.database] in try? await execute("DROP DATABASE IF EXISTS \(name) WITH (FORCE)", on: base) })
     }
 
+    /// The first column of each row `sql` returns, as integers.
+    static func integers(_ sql: String, on configuration: PostgresStoreConfiguration) async throws -> [Int] {
+        var config = PostgresConnection.Configuration(host: configuration.host, port: configuration.port, username: configuration.user,
+                                                      password: configuration.password, database: configuration.database, tls: .disable)
+        config.options.connectTimeout = .seconds(30)
+        let logger = Logger(label: "kith-test-postgres")
+        let connection = try await PostgresConnection.connect(on: PostgresClient.defaultEventLoopGroup.any(), configuration: config,
+                                                              id: 0, logger: logger).get()
+        do {
+            let rows = try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger).collect()
+            try await connection.close()
+            return try rows.map { try $0.decode(Int.self) }
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+    }
+
     static func execute(_ sql: String, on configuration: PostgresStoreConfiguration) async throws {
         var config = PostgresConnection.Configuration(host: configuration.host, port: configuration.port, username: configuration.user,
                                                       password: configuration.password, database: configuration.database, tls: .disable)
