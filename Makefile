@@ -1,7 +1,7 @@
 # Kith: `make demo` runs a local relay and three nodes; `make test` runs the tests.
 SWIFT ?= swift
 
-.PHONY: demo test test-deps browser-test bench build deps vectors fuzz clean dist dist-test
+.PHONY: demo test test-deps browser-test bench bench-postgres build deps vectors fuzz clean dist dist-test
 
 deps:
 	@scripts/install-deps.sh
@@ -47,6 +47,12 @@ fuzz: deps
 bench: deps
 	$(SWIFT) build -c release --product kith
 	.build/release/kith bench
+
+# The postgres case alone (relays on PostgreSQL beside SQLite, and the
+# 1,000,000-envelope case), on a throwaway server (scripts/with-postgres.sh).
+bench-postgres: test-deps
+	$(SWIFT) build -c release --product kith
+	scripts/with-postgres.sh sh -c 'KITH_RELAY_STORE_PASSWORD="$$KITH_TEST_POSTGRES_PASSWORD" .build/release/kith bench --only postgres --postgres "$$KITH_TEST_POSTGRES"'
 
 # dist/kith: one release binary that needs no Swift on the machine it runs
 # on, only the system's libc, libsqlite3 and libqrencode (Debian has no static

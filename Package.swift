@@ -134,9 +134,10 @@ let package = Package(
         .target(
             name: "KithBench",
             dependencies: [
-                "KithNode", "KithRelay", "KithProtocol", "KithCrypto", "KithImage", "KithImageC", "CSodium",
+                "KithNode", "KithRelay", "KithRelayPostgres", "KithProtocol", "KithCrypto", "KithImage", "KithImageC", "CSodium",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),

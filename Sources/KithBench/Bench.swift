@@ -1,17 +1,22 @@
 import Foundation
+import KithRelayPostgres
 
 /// Runs the cases of `kith bench`.
 public enum Bench {
     /// The cases `run` can be limited to, by these names.
-    public static let caseNames = ["seal", "ingest", "fanout", "blobs", "large", "push", "daemon", "sync", "bytes", "memory"]
+    public static let caseNames = ["seal", "ingest", "fanout", "blobs", "large", "postgres", "push", "daemon", "sync", "bytes", "memory"]
 
     /// `executable` is the `kith` binary, run as child processes for the memory
     /// and large-store cases. `only`, if given, names the cases to run (see
     /// `caseNames`; "seal" is sealing and opening); the others are left out of the report.
-    public static func run(quick: Bool, only: Set<String>? = nil, executable: String, progress: (String) -> Void) async throws -> BenchReport {
+    /// `postgres` is the server the "postgres" case makes its databases on;
+    /// without it that case is left out, or refused when `only` names it.
+    public static func run(quick: Bool, only: Set<String>? = nil, executable: String, postgres: PostgresStoreConfiguration? = nil,
+                           progress: (String) -> Void) async throws -> BenchReport {
         if let only, let unknown = only.subtracting(caseNames).sorted().first {
             throw BenchError("no bench case named \(unknown) (cases: \(caseNames.joined(separator: ", ")))")
         }
+        if postgres == nil, only?.contains("postgres") == true { throw BenchError(noServer) }
         func wanted(_ name: String) -> Bool { only?.contains(name) ?? true }
         #if DEBUG
         let build = "debug"
@@ -33,7 +38,8 @@ public enum Bench {
             progress("relay ingest: one post to 150 mailboxes")
             report.cases.append(try await RelayBench.fanOut(uploads: quick ? 20 : 400, concurrency: 4))
         }
-        var largeMemory: MemoryCost?
+        // Appended after the memory case, which sets the list.
+        var laterMemory: [MemoryCost] = []
         if wanted("blobs") {
             progress("attachments: a 10 MB photo to 150 mailboxes, a thumbnail")
             report.cases += try await BlobBench.upload(rounds: quick ? 1 : 2)
@@ -45,7 +51,17 @@ public enum Bench {
             let large = try await LargeStoreBench.measure(executable: executable, stored: stored, drops: quick ? 200 : 5_000, concurrency: 32,
                                                           rounds: quick ? 1 : 2)
             report.cases += [large.ingest, large.fetch]
-            largeMemory = large.memory
+            laterMemory.append(large.memory)
+        }
+        if wanted("postgres") {
+            if let postgres {
+                progress("relays on PostgreSQL beside SQLite")
+                let measured = try await PostgresBench.measure(executable: executable, server: postgres, quick: quick)
+                report.cases += measured.cases
+                laterMemory.append(measured.memory)
+            } else {
+                report.notes.append("postgres: not run. \(noServer)")
+            }
         }
         if wanted("push") {
             progress("push: drop to notification")
@@ -68,7 +84,11 @@ public enum Bench {
             progress("memory")
             report.memory = try await MemoryBench.measure(executable: executable, relayEnvelopes: quick ? 3_000 : 100_000, posts: quick ? 300 : 10_000)
         }
-        if let largeMemory { report.memory.append(largeMemory) }
+        report.memory += laterMemory
         return report
     }
+
+    static let noServer = "The postgres case needs a PostgreSQL server whose role may create databases: "
+        + "--postgres postgres://USER@HOST:PORT/DB, the password in KITH_RELAY_STORE_PASSWORD "
+        + "(`make bench-postgres` runs it on a throwaway server)."
 }

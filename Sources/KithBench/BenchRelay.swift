@@ -40,9 +40,17 @@ final class RelayChild {
     let process = Process()
     let url: String
 
-    init(executable: String, home: String, config: String? = nil) throws {
+    /// `store`, if given, is the relay's `--store` URL, and `password` its
+    /// KITH_RELAY_STORE_PASSWORD.
+    init(executable: String, home: String, config: String? = nil, store: String? = nil, password: String? = nil) throws {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = ["relay", "--home", home, "--listen", "127.0.0.1:0", "--log-level", "error"] + (config.map { ["--config", $0] } ?? [])
+            + (store.map { ["--store", $0] } ?? [])
+        if let password {
+            var environment = ProcessInfo.processInfo.environment
+            environment["KITH_RELAY_STORE_PASSWORD"] = password
+            process.environment = environment
+        }
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice

@@ -7,15 +7,16 @@ public struct BenchCase: Encodable, Sendable {
     public let unit: String
     public let ours: Double
     public let floor: Double
-    /// The least acceptable ratio to the floor.
-    public let target: Double
+    /// The least acceptable ratio to the floor; nil for a case measured to
+    /// be known, not judged (it is never missed).
+    public let target: Double?
     public let note: String?
     /// For cases with a time budget as well: the time taken and the budget.
     public var seconds: Double? = nil
     public var secondsLimit: Double? = nil
 
     public var ratio: Double { floor > 0 ? ours / floor : 0 }
-    public var met: Bool { ratio >= target && (secondsLimit.map { seconds ?? .infinity <= $0 } ?? true) }
+    public var met: Bool { target.map { ratio >= $0 } ?? true && (secondsLimit.map { seconds ?? .infinity <= $0 } ?? true) }
 
     enum CodingKeys: String, CodingKey { case name, unit, ours, floor, ratio, target, met, note, seconds, secondsLimit = "seconds_limit" }
 
@@ -81,6 +82,8 @@ public struct BenchReport: Encodable, Sendable {
     public var push: PushLatency?
     /// How soon a post through one daemon shows in a friend's feed through theirs.
     public var daemon: DaemonLatency?
+    /// Cases left out, and why.
+    public var notes: [String] = []
 
     /// The report as a plain-text table.
     public var table: String {
@@ -88,7 +91,7 @@ public struct BenchReport: Encodable, Sendable {
         lines.append(row(["case", "kith", "floor", "ratio", "target", ""]))
         for c in cases {
             lines.append(row([c.name, format(c.ours) + " " + c.unit, format(c.floor) + " " + c.unit,
-                              String(format: "%.2f", c.ratio), String(format: "≥ %.2f", c.target), c.met ? "ok" : "MISSED"]))
+                              String(format: "%.2f", c.ratio), c.target.map { String(format: "≥ %.2f", $0) } ?? "—", c.target == nil ? "" : c.met ? "ok" : "MISSED"]))
             if let note = c.note { lines.append("    " + note) }
         }
         if let p = push {
@@ -115,12 +118,13 @@ public struct BenchReport: Encodable, Sendable {
                               String(format: "%@ ≤ %.0f MiB", m.judged, m.limitMiB), m.met ? "ok" : "MISSED"]))
             if let note = m.note { lines.append("    " + note) }
         }
+        if !notes.isEmpty { lines += [""] + notes }
         return lines.joined(separator: "\n")
     }
 
     private func row(_ cells: [String]) -> String {
         let widths = [34, 18, 18, 12, 18, 6]
-        return zip(cells, widths).map { $0.padding(toLength: max($1, $0.count), withPad: " ", startingAt: 0) }.joined().trimmingCharacters(in: .whitespaces)
+        return zip(cells, widths).map { $0.padding(toLength: max($1, $0.count + 1), withPad: " ", startingAt: 0) }.joined().trimmingCharacters(in: .whitespaces)
     }
 
     private func format(_ v: Double) -> String {

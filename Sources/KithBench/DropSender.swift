@@ -14,10 +14,20 @@ enum DropSender {
     /// at once, and returns the seconds from the start to the last answer.
     /// Every answer must be 200 and accept the drop for every target.
     static func send(_ drops: [[UInt8]], to url: String, concurrency: Int) async throws -> Double {
-        guard let port = URL(string: url)?.port, URL(string: url)?.host == "127.0.0.1" else { throw BenchError("not a local relay: \(url)") }
+        try await send(drops, to: [url], concurrency: concurrency)
+    }
+
+    /// The same, the connections spread over several relay processes in
+    /// turn, as a round-robin balancer would spread them.
+    static func send(_ drops: [[UInt8]], to urls: [String], concurrency: Int) async throws -> Double {
+        let ports = try urls.map { url in
+            guard let port = URL(string: url)?.port, URL(string: url)?.host == "127.0.0.1" else { throw BenchError("not a local relay: \(url)") }
+            return UInt16(port)
+        }
+        guard !ports.isEmpty else { throw BenchError("no relay to send to") }
         var sockets: [Int32] = []
         defer { for fd in sockets { close(fd) } }
-        for _ in 0..<concurrency { sockets.append(try connect(port: UInt16(port))) }
+        for lane in 0..<concurrency { sockets.append(try connect(port: ports[lane % ports.count])) }
         let lanes = sockets, failure = FirstError()
         return try await withCheckedThrowingContinuation { continuation in
             let group = DispatchGroup()

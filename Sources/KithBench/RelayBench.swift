@@ -60,6 +60,17 @@ enum RelayBench {
                          target: 3, note: "\(concurrency) concurrent HTTP clients, drops committed together; floor: one C-API transaction per drop (body, reference, mailbox counts); best of \(rounds) alternating rounds; synchronous: kith \(synchronous), floor \(floorSynchronous) (2 = FULL)")
     }
 
+    /// `uploads` drops of a 1 KiB post each, every one to all of `boxes`.
+    static func fanOutDrops(to boxes: [Mailbox], uploads: Int) throws -> [[UInt8]] {
+        let alice = SigningKey()
+        let audience = AudienceKey(owner: alice.publicKey, audienceID: randomBytes(16), epoch: 1, key: SecretBytes(random: 32))
+        return try (0..<uploads).map { _ in
+            let envelope = try Post(author: alice.publicKey, audienceID: audience.audienceID, epoch: 1, id: randomBytes(Post.idLength),
+                                    createdAt: 1_790_000_000, text: CryptoBench.text).seal(author: alice, audience: audience)
+            return DropRequest(targets: boxes.map(\.target), envelope: envelope.bytes).bytes
+        }
+    }
+
     /// (b) One 1 KiB post to 150 mailboxes per upload; counts mailbox references.
     static func fanOut(uploads: Int, concurrency: Int) async throws -> BenchCase {
         let dir = try scratchDirectory()
@@ -67,13 +78,7 @@ enum RelayBench {
         let relay = try await BenchRelay.start(directory: dir)
         let client = RelayClient(baseURL: relay.url)
         let boxes = try await mailboxes(CryptoBench.audienceSize, on: client)
-        let alice = SigningKey()
-        let audience = AudienceKey(owner: alice.publicKey, audienceID: randomBytes(16), epoch: 1, key: SecretBytes(random: 32))
-        let drops = try (0..<uploads).map { _ in
-            let envelope = try Post(author: alice.publicKey, audienceID: audience.audienceID, epoch: 1, id: randomBytes(Post.idLength),
-                                    createdAt: 1_790_000_000, text: CryptoBench.text).seal(author: alice, audience: audience)
-            return DropRequest(targets: boxes.map(\.target), envelope: envelope.bytes).bytes
-        }
+        let drops = try fanOutDrops(to: boxes, uploads: uploads)
         let seconds = try await DropSender.send(drops, to: relay.url, concurrency: concurrency)
         await relay.stop()
         let envelopeBytes = try Envelope(bytes: Array(drops[0].suffix(from: 3 + 64 * boxes.count + 4))).bytes.count

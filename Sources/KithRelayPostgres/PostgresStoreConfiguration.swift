@@ -52,7 +52,7 @@ public struct PostgresStoreConfiguration: Sendable, Equatable, CustomStringConve
     ]
 
     /// One connection's configuration (for migrating and for listening).
-    func connection(connectTimeout: Duration) throws -> PostgresConnection.Configuration {
+    public func connection(connectTimeout: Duration) throws -> PostgresConnection.Configuration {
         var config: PostgresConnection.Configuration
         if isSocket {
             config = .init(unixSocketPath: socketPath, username: user, password: password, database: database)

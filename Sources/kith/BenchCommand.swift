@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
 import KithBench
+import KithDaemon
 import KithNode
+import KithRelayPostgres
 
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -25,9 +27,25 @@ struct BenchCommand: AsyncParsableCommand {
             help: ArgumentHelp("Run only these cases: \(Bench.caseNames.joined(separator: ", ")).", valueName: "case"))
     var only: [String] = []
 
+    @Option(help: ArgumentHelp(
+        "A PostgreSQL server for the postgres case: relays on it beside SQLite. The bench makes a database of its own there and drops it "
+            + "after, so the role needs CREATEDB; the password comes from KITH_RELAY_STORE_PASSWORD, as for `kith relay`.",
+        valueName: "postgres://user@host:port/db"))
+    var postgres: String?
+
     func run() async throws {
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
-        let report = try await Bench.run(quick: quick, only: only.isEmpty ? nil : Set(only), executable: executable) { Console.note("bench: \($0)") }
+        var server: PostgresStoreConfiguration?
+        if let postgres {
+            guard case .postgres(var configuration) = try RelayStoreURL.parse(postgres) else {
+                throw ValidationError("--postgres takes a postgres:// URL")
+            }
+            configuration.password = try RelayStorePassword.read(flagFile: nil, environment: ProcessInfo.processInfo.environment, configFile: nil)
+            server = configuration
+        }
+        let report = try await Bench.run(quick: quick, only: only.isEmpty ? nil : Set(only), executable: executable, postgres: server) {
+            Console.note("bench: \($0)")
+        }
         Console.out(lines: report.table)
         if let json {
             let encoder = JSONEncoder()

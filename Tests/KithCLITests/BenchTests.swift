@@ -41,6 +41,37 @@ import Testing
         for m in memory { #expect((m["peak_mib"] as! Double) >= (m["resident_mib"] as! Double)) }
     }
 
+    /// The postgres case: relays on the test server (`make test` runs the
+    /// CLI tests beside one) beside a SQLite relay, each figure positive, in
+    /// a database the bench makes and drops.
+    @Test func postgresCaseMeasuresRelaysOnTheServerBesideSQLite() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let url = try #require(environment["KITH_TEST_POSTGRES"], "KITH_TEST_POSTGRES is not set: run the tests through `make test` or scripts/with-postgres.sh")
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = dir + "/bench.json"
+        let env = ["KITH_RELAY_STORE_PASSWORD": environment["KITH_TEST_POSTGRES_PASSWORD"] ?? ""]
+        let r = try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try kith(["bench", "--quick", "--only", "postgres", "--postgres", url, "--json", file], env: env) })
+            }
+        }
+        #expect(r.status == 0, "\(r.stderr)")
+        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: file))) as! [String: Any]
+        let cases = report["cases"] as! [[String: Any]]
+        #expect(cases.map { $0["name"] as! String } == ["postgres ingest, 1 process", "postgres fan-out, 1 process", "postgres ingest, 2 processes",
+                                                          "postgres fan-out, 2 processes", "postgres ingest, 20,000 stored", "postgres fetch, 20,000 stored"])
+        for c in cases {
+            #expect((c["ours"] as! Double) > 0 && (c["floor"] as! Double) > 0, "\(c["name"]!)")
+        }
+        #expect(cases.prefix(4).allSatisfy { $0["target"] is NSNull && $0["met"] as? Bool == true }, "measured, not judged")
+        let memory = report["memory"] as! [[String: Any]]
+        #expect(memory.count == 1 && (memory[0]["peak_mib"] as! Double) > 0)
+        // The bench's databases are gone: a wrong password now fails at the start, naming the server.
+        let refused = try kith(["bench", "--quick", "--only", "postgres", "--postgres", url], env: ["KITH_RELAY_STORE_PASSWORD": "not-the-password"])
+        #expect(refused.status != 0 && refused.stderr.contains("PostgreSQL"), "\(refused.stderr)")
+    }
+
     /// `--only` runs the named cases and no other; an unknown name is refused.
     @Test func onlyRunsTheNamedCases() async throws {
         let dir = temporaryDirectory()
@@ -56,6 +87,9 @@ import Testing
         #expect((report["bytes"] as! [[String: Any]]).map { $0["recipients"] as! Int } == [10, 150, 1000])
         #expect((report["memory"] as! [[String: Any]]).isEmpty)
         #expect(report["push"] == nil)
+
+        let postgres = try kith(["bench", "--quick", "--only", "postgres"])
+        #expect(postgres.status != 0 && postgres.stderr.contains("--postgres postgres://"), "\(postgres.stderr)")
 
         let unknown = try kith(["bench", "--quick", "--only", "nosuch"])
         #expect(unknown.status != 0)
