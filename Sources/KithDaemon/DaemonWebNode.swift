@@ -40,7 +40,9 @@ struct DaemonWebNode: WebNode {
     }
     func removeFriend(_ friend: String) async throws -> Node.FriendRemoval { try await run(FriendRemoveRequest(friend: friend)) }
     // People: direct messages.
-    func chat(with friend: String, limit: Int) async throws -> [ChatMessage] { try await run(ChatRequest(friend: friend, limit: limit)) }
+    func chat(with friend: String, limit: Int, markRead: Bool) async throws -> [ChatMessage] {
+        try await run(ChatRequest(friend: friend, limit: limit, markRead: markRead))
+    }
     func sendDirect(to friend: String, text: String) async throws -> Node.Posted { try await run(DirectRequest(friend: friend, text: text)) }
     // People: audiences.
     func createAudience(_ name: String, shareMembers: Bool) async throws { _ = try await run(GroupCreateRequest(audience: name, shareMembers: shareMembers)) }

@@ -113,10 +113,11 @@ public struct ChatRequest: NodeCommand {
     public static let name = "chat"
     public let friend: String
     public let limit: Int
-    public init(friend: String, limit: Int) { (self.friend, self.limit) = (friend, limit) }
+    public let markRead: Bool
+    public init(friend: String, limit: Int, markRead: Bool = true) { (self.friend, self.limit, self.markRead) = (friend, limit, markRead) }
     public func run(on node: Node) async throws -> [ChatMessage] {
         guard limit > 0 else { throw NodeError("the limit must be positive") }
-        return try node.chat(with: friend, limit: limit)
+        return try node.chat(with: friend, limit: limit, markRead: markRead)
     }
 }
 

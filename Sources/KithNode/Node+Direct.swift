@@ -134,7 +134,9 @@ extension Node {
     /// `limit` messages oldest first, in the feed's order (by effective
     /// time: a message dated ahead or long ago cannot move in the
     /// conversation). Those returned count as read from now on.
-    public func chat(with friendName: String, limit: Int = 100) throws -> [ChatMessage] {
+    /// With `markRead` false (a page refreshing itself, not read yet) the
+    /// messages are shown without being marked read.
+    public func chat(with friendName: String, limit: Int = 100, markRead: Bool = true) throws -> [ChatMessage] {
         let me = try identity(), myName = try name(), atRest = try atRest, now = Int64(clamping: clock())
         return try db.writer.write { db in
             let friend = try self.card(ofFriendNamed: friendName, db).identity
@@ -144,8 +146,10 @@ extension Node {
                     OR (p.author = ?2 AND p.audience IN (SELECT id FROM audience WHERE direct_friend = ?1)))
                 ORDER BY p.sort_at DESC, p.rowid DESC LIMIT ?3
                 """, arguments: [friend.data, me.data, limit])
-            let shown = try db.cachedStatement(sql: "UPDATE post SET shown_at = ? WHERE rowid = ? AND shown_at IS NULL")
-            for row in rows { try shown.execute(arguments: [now, row["rowid"] as Int64]) }
+            if markRead {
+                let shown = try db.cachedStatement(sql: "UPDATE post SET shown_at = ? WHERE rowid = ? AND shown_at IS NULL")
+                for row in rows { try shown.execute(arguments: [now, row["rowid"] as Int64]) }
+            }
             return try rows.reversed().map { row in
                 let id = [UInt8](row["id"] as Data), author = [UInt8](row["author"] as Data), dates = Dates(row)
                 return ChatMessage(id: Hex.encode(id), author: author == me ? myName : friendName, outgoing: author == me,

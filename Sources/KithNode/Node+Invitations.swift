@@ -259,16 +259,18 @@ extension Node {
 
     /// The waiting request by its fingerprint (with or without spaces), or
     /// else by the name in its card: input shaped like a fingerprint is
-    /// matched as one first, so a name that looks like someone's fingerprint
-    /// cannot stand for them. There are at most `maxFriendRequests`, so all
-    /// are read.
+    /// matched only as one, so a name that looks like someone's fingerprint
+    /// cannot stand for them, not even once their request is gone. There
+    /// are at most `maxFriendRequests`, so all are read.
     private func friendRequest(named name: String) throws -> (card: ContactCard, invitation: [UInt8]) {
         let atRest = try atRest
         let compact = name.filter { $0 != " " }.lowercased()
         let rows = try db.writer.read { db in try Row.fetchAll(db, sql: "SELECT card, invitation FROM friend_request") }
         let all = try rows.map { (card: try ContactCard(text: try atRest.text($0[0], .requestCard)), invitation: [UInt8]($0[1] as Data)) }
-        if compact.count == 32, compact.allSatisfy(\.isHexDigit),
-           let match = all.first(where: { Fingerprint.of(identity: $0.card.identity).filter { $0 != " " } == compact }) {
+        if compact.count == 32, compact.allSatisfy(\.isHexDigit) {
+            guard let match = all.first(where: { Fingerprint.of(identity: $0.card.identity).filter { $0 != " " } == compact }) else {
+                throw NodeError("no friend request with the fingerprint \(name)", hint: "`kith friend requests` lists them")
+            }
             return match
         }
         let byName = all.filter { $0.card.name == name }

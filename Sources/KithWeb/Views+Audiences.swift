@@ -51,7 +51,7 @@ struct AudiencePageView: Page {
                    removePath: "/audience/remove?name=" + FriendPageView.query(audience.name) + "&friend=" + FriendPageView.query($1))
         }
         hasMembers = !members.isEmpty
-        others = friends.map(\.name).filter { !audience.members.contains($0) }.enumerated().map { Member(name: $1, number: $0 + 1, removePath: "") }
+        others = friends.map(\.name).filter { !audience.members.containsName($0) }.enumerated().map { Member(name: $1, number: $0 + 1, removePath: "") }
         hasOthers = !others.isEmpty
     }
 

@@ -155,3 +155,10 @@ struct Profiles {
     /// `bob`, or `bob (Robert)` when bob calls himself Robert.
     func label(_ friend: String) -> String { names[friend].map { "\(friend) (\($0))" } ?? friend }
 }
+
+extension Sequence<String> {
+    /// Whether `name` is among these names byte for byte, as the node
+    /// matches names: Swift's `==` takes a composed and a decomposed accent
+    /// as equal, which would make two friends' names one.
+    func containsName(_ name: String) -> Bool { contains { $0.utf8.elementsEqual(name.utf8) } }
+}

@@ -15,8 +15,8 @@ public enum WebHostName {
     /// The node's name, made now if it has none yet.
     public static func load(home: String) throws -> String {
         let path = URL(fileURLWithPath: home).standardizedFileURL.appendingPathComponent(fileName).path
-        var st = stat()
-        if lstat(path, &st) != 0, errno == ENOENT {
+        // Nothing there yet (a dangling link is replaced, never followed: the write renames over it).
+        if access(path, F_OK) != 0, errno == ENOENT {
             let label = Hex.encode(randomBytes(10))
             try SecureFile.writeAtomically(Array((label + "\n").utf8), to: path)
             return label + ".localhost"

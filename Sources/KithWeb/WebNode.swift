@@ -21,7 +21,7 @@ public protocol WebNode: Sendable {
     func safetyNumber(friend: String, mark: Bool?) async throws -> (friend: Friend, number: String)
     func removeFriend(_ friend: String) async throws -> Node.FriendRemoval
     // People: direct messages.
-    func chat(with friend: String, limit: Int) async throws -> [ChatMessage]
+    func chat(with friend: String, limit: Int, markRead: Bool) async throws -> [ChatMessage]
     func sendDirect(to friend: String, text: String) async throws -> Node.Posted
     // People: audiences.
     func createAudience(_ name: String, shareMembers: Bool) async throws

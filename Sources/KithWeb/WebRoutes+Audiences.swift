@@ -37,7 +37,7 @@ extension WebRoutes {
         let session = try signedIn(context)
         let audience = try await mine(request.uri.queryParameters.get("name"), context)
         let friend = try friendName(request.uri.queryParameters.get("friend"), context)
-        guard audience.members.contains(friend) else {
+        guard audience.members.containsName(friend) else {
             throw badInput("\(friend) is not in “\(audience.name)”.", back: AudiencePageView.path(audience.name), context)
         }
         return templates.response(MemberRemovalView(csrf: session.csrf, audience: audience.name, friend: friend))
@@ -54,7 +54,7 @@ extension WebRoutes {
     /// One of my audiences, by the name a page gives.
     func mine(_ name: String?, _ context: WebContext) async throws -> Audience {
         let name = try audienceName(name, back: "/audiences", context)
-        guard let audience = try await node.audiences().first(where: { $0.name == name }) else {
+        guard let audience = try await node.audiences().first(where: { $0.name.utf8.elementsEqual(name.utf8) }) else {
             throw badInput("You have no audience named “\(name)”.", back: "/audiences", context)
         }
         return audience

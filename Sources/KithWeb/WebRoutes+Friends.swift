@@ -103,7 +103,7 @@ extension WebRoutes {
         let session = try signedIn(context)
         let name = try friendName(request.uri.queryParameters.get("name"), context)
         let (friend, _) = try await node.safetyNumber(friend: name, mark: nil)
-        let audiences = try await node.audiences().filter { $0.members.contains(friend.name) }.map(\.name)
+        let audiences = try await node.audiences().filter { $0.members.containsName(friend.name) }.map(\.name)
         return templates.response(FriendRemovalView(csrf: session.csrf, friend: friend.name, audiences: audiences))
     }
 
@@ -115,7 +115,7 @@ extension WebRoutes {
             return templates.response(MessagePage(
                 title: "Not finished", message: "\(name) is no longer your friend, but a drop token could not be revoked now ("
                     + done.failures.joined(separator: "; ") + ").",
-                hint: "Run `kith friend remove \(name)` later to finish revoking.", back: "/friends", csrf: context.session?.csrf),
+                hint: "Run `kith friend remove \(ShellWord.quoted(name))` later to finish revoking.", back: "/friends", csrf: context.session?.csrf),
                 status: .badGateway)
         }
         return redirect("/friends")

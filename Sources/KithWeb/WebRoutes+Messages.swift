@@ -20,7 +20,9 @@ extension WebRoutes {
     func chat(_ request: Request, _ context: WebContext) async throws -> Response {
         let session = try signedIn(context)
         let friend = try friendName(request.uri.queryParameters.get("friend"), context)
-        let messages = try await node.chat(with: friend, limit: Self.chatLimit)
+        // `live=1`: the page's script refreshing it while it is open, maybe unseen: nothing is marked read.
+        let live = request.uri.queryParameters.get("live") == "1"
+        let messages = try await node.chat(with: friend, limit: Self.chatLimit, markRead: !live)
         return templates.response(ConversationPageView(csrf: session.csrf, friend: friend, messages: messages))
     }
 

@@ -69,7 +69,7 @@ struct ChatCommand: AsyncParsableCommand {
     func run() async throws {
         let messages = try await home.run(ChatRequest(friend: friend, limit: limit))
         if json { return try Console.json(messages) }
-        if messages.isEmpty { Console.note("no direct messages with \(friend) yet; send one with `kith dm \(friend) TEXT`") }
+        if messages.isEmpty { Console.note("no direct messages with \(friend) yet; send one with `kith dm \(ShellWord.quoted(friend)) TEXT`") }
         for message in messages {
             // "you" for mine: a friend's name, escaped like any other, cannot pass for it.
             let who = message.outgoing ? "you" : VerifiedMark.name(message.author, verified: false)

@@ -72,7 +72,7 @@ struct FriendCommand: AsyncParsableCommand {
             if done.revoked == 0 && done.failures.isEmpty {
                 Console.note("no card was issued with --for \(friend): any card you gave them still lets them drop into your mailboxes")
             }
-            for failure in done.failures { Console.warning("could not revoke a token now (\(failure)); run `kith friend remove \(friend)` again later") }
+            for failure in done.failures { Console.warning("could not revoke a token now (\(failure)); run `kith friend remove \(ShellWord.quoted(friend))` again later") }
             if !done.failures.isEmpty { throw ExitCode(1) }
         }
     }
@@ -171,7 +171,7 @@ struct FriendCommand: AsyncParsableCommand {
                 Console.note("the old identity left \(list), which got new keys: it keeps what it already received and cannot read anything "
                     + "you post there from now on. To add the new identity: kith group add AUDIENCE \(friend)")
             }
-            Console.note("\(friend) is not verified: compare safety numbers with `kith friend verify \(friend)`")
+            Console.note("\(friend) is not verified: compare safety numbers with `kith friend verify \(ShellWord.quoted(friend))`")
         }
     }
 }
@@ -244,7 +244,7 @@ extension FriendCommand {
         func run() async throws {
             let done = try await home.run(FriendDeclineRequest(requester: requester))
             for failure in done.failures {
-                Console.warning("could not revoke a token now (\(failure)); run `kith friend decline \(requester)` again later")
+                Console.warning("could not revoke a token now (\(failure)); run `kith friend decline \(ShellWord.quoted(requester))` again later")
             }
             if done.failures.isEmpty {
                 Console.note("declined the request from \(requester); revoked \(done.revoked) drop \(done.revoked == 1 ? "token" : "tokens")")

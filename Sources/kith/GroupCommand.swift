@@ -27,8 +27,8 @@ struct GroupCommand: AsyncParsableCommand {
         func run() async throws {
             _ = try await home.run(GroupCreateRequest(audience: name, shareMembers: !hideMembers))
             Console.note("created audience \"\(name)\"")
-            Console.note(hideMembers ? "members can see who else is in it: no (change with `kith group share-members \(name) yes`)"
-                                     : "members can see who else is in it: yes (change with `kith group share-members \(name) no`)")
+            Console.note(hideMembers ? "members can see who else is in it: no (change with `kith group share-members \(ShellWord.quoted(name)) yes`)"
+                                     : "members can see who else is in it: yes (change with `kith group share-members \(ShellWord.quoted(name)) no`)")
         }
     }
 

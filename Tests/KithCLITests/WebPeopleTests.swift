@@ -231,7 +231,11 @@ import Testing
         _ = try kith(["sync", "--home", bob])
         let event = String(decoding: stream.read { String(decoding: $0, as: UTF8.self).contains("event: feed\n") }, as: UTF8.self)
         #expect(event.contains("event: feed\ndata: changed\n"))
+        // The page's script refreshing it (`live=1`) shows bob's message as new and leaves it so; loading the page reads it.
+        for _ in 0..<2 { #expect(try browser.get(bobsPath + "&live=1").body.contains("chat-message unread")) }
         let page = try browser.get(bobsPath).body
+        #expect(page.contains("chat-message unread"))
+        #expect(try !browser.get(bobsPath).body.contains("chat-message unread"), "read once shown")
         let mine = try #require(page.range(of: "hello bob,\nfrom the web"))
         let theirs = try #require(page.range(of: "&lt;img src=x onerror=alert(2)&gt; &amp; \u{600}&lt;b&gt;hi&lt;/b&gt;\u{301}"))
         #expect(mine.lowerBound < theirs.lowerBound, "oldest first")

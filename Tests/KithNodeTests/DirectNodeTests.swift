@@ -107,6 +107,7 @@ import Testing
             _ = try await bob.sendDirect(to: "alice", text: "two")
             _ = try await bob.sync()
             _ = try await alice.sync()
+            #expect(try bob.chat(with: "alice", markRead: false).map(\.unread) == [true, false], "a page refreshing itself marks nothing read")
             let first = try bob.chat(with: "alice")
             #expect(first.map(\.text) == ["one", "two"] && first.map(\.outgoing) == [false, true] && first.map(\.unread) == [true, false])
             #expect(try bob.chat(with: "alice").map(\.unread) == [false, false], "shown once, read from then on")

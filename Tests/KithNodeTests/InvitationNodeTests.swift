@@ -172,6 +172,10 @@ import Testing
             let bobs = try await alice.acceptFriendRequest(named: bobsFingerprint, as: nil, allowLocalRelays: false)
             #expect(bobs.friend.name == "bob" && bobs.friend.fingerprint == bobsFingerprint)
             #expect(try alice.friendRequests().map(\.name) == [bobsFingerprint, "bob"])
+            // bob's request is gone: his fingerprint, asked again (a page not reloaded), names no one, not mallory.
+            let gone = await #expect(throws: NodeError.self) { try await alice.acceptFriendRequest(named: bobsFingerprint, as: "again", allowLocalRelays: false) }
+            #expect(gone?.description.contains("no friend request with the fingerprint") == true, "\(String(describing: gone))")
+            #expect(try alice.friendRequests().map(\.name) == [bobsFingerprint, "bob"])
             let clash = await #expect(throws: NodeError.self) { try await alice.acceptFriendRequest(named: "bob", as: nil, allowLocalRelays: false) }
             #expect(clash?.hint?.contains("--as NAME") == true && clash?.hint?.contains("replace") == false)
             #expect(try alice.friendRequests().count == 2)

@@ -36,7 +36,8 @@
   function refresh() {
     if (refreshing) { return; }
     refreshing = true;
-    fetch(window.location.pathname + window.location.search, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+    // live=1: what arrives while the page is open stays unread until the page is loaded again.
+    fetch(window.location.pathname + window.location.search + "&live=1", { credentials: "same-origin", headers: { "Accept": "text/html" } })
       .then(function (response) { return response.ok ? response.text() : null; })
       .then(function (html) {
         if (!html) { return; }
