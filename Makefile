@@ -62,7 +62,9 @@ bench-postgres: test-deps
 # libgcc. All but libgcc are found as archives in a folder that holds nothing
 # else, named first to the linker: by a copy of libsodium.pc whose libdir is
 # that folder (SwiftPM would otherwise name the system's library folder
-# first, where the shared libraries are) and by -L. libm stays shared, from
+# first, where the shared libraries are) and by -L; and by a copy of
+# libqrencode.pc that names no folder, since its own -L would put the
+# system's library folder first again. libm stays shared, from
 # libc. Needs zlib1g-dev too. Its own build folder, so other builds are not relinked.
 # The debugging information is stripped; the symbols crash reports name stay.
 DIST_BUILD ?= .build-dist
@@ -73,6 +75,7 @@ dist: deps
 	   "$$(pkg-config --variable=libdir libjpeg)/libjpeg.a" "$$(pkg-config --variable=libdir libpng16)/libpng16.a" \
 	   "$$(pkg-config --variable=libdir libwebp)/libwebp.a" "$$($(CC) -print-file-name=libstdc++.a)" $(DIST_STATIC)/
 	sed 's|^libdir=.*|libdir=$(DIST_STATIC)|' "$$(pkg-config --path libsodium)" > $(DIST_STATIC)/pkgconfig/libsodium.pc
+	sed 's|^Libs:.*|Libs: -lqrencode|' "$$(pkg-config --path libqrencode)" > $(DIST_STATIC)/pkgconfig/libqrencode.pc
 	PKG_CONFIG_PATH=$(DIST_STATIC)/pkgconfig $(SWIFT) build -c release --product kith --scratch-path $(DIST_BUILD) \
 	    --static-swift-stdlib -Xlinker -L$(DIST_STATIC) -Xswiftc -Xclang-linker -Xswiftc -static-libgcc
 	install -m 0755 $(DIST_BUILD)/release/kith dist/kith
