@@ -39,6 +39,15 @@ enum TestPostgres {
 
     /// The first column of each row `sql` returns, as integers.
     static func integers(_ sql: String, on configuration: PostgresStoreConfiguration) async throws -> [Int] {
+        try await rows(sql, on: configuration).map { try $0.decode(Int.self) }
+    }
+
+    static func execute(_ sql: String, on configuration: PostgresStoreConfiguration) async throws {
+        _ = try await rows(sql, on: configuration)
+    }
+
+    /// Runs `sql` on a connection of its own.
+    static func rows(_ sql: String, on configuration: PostgresStoreConfiguration) async throws -> [PostgresRow] {
         var config = PostgresConnection.Configuration(host: configuration.host, port: configuration.port, username: configuration.user,
                                                       password: configuration.password, database: configuration.database, tls: .disable)
         config.options.connectTimeout = .seconds(30)
@@ -48,27 +57,11 @@ enum TestPostgres {
         do {
             let rows = try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger).collect()
             try await connection.close()
-            return try rows.map { try $0.decode(Int.self) }
+            return rows
         } catch {
             try? await connection.close()
             throw error
         }
-    }
-
-    static func execute(_ sql: String, on configuration: PostgresStoreConfiguration) async throws {
-        var config = PostgresConnection.Configuration(host: configuration.host, port: configuration.port, username: configuration.user,
-                                                      password: configuration.password, database: configuration.database, tls: .disable)
-        config.options.connectTimeout = .seconds(30)
-        let logger = Logger(label: "kith-test-postgres")
-        let connection = try await PostgresConnection.connect(on: PostgresClient.defaultEventLoopGroup.any(), configuration: config,
-                                                              id: 0, logger: logger).get()
-        do {
-            try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger)
-        } catch {
-            try? await connection.close()
-            throw error
-        }
-        try await connection.close()
     }
 
     /// A store on a fresh database; the cleanup closes it and drops the database.
