@@ -21,8 +21,10 @@ enum DropSender {
     /// turn, as a round-robin balancer would spread them.
     static func send(_ drops: [[UInt8]], to urls: [String], concurrency: Int) async throws -> Double {
         let ports = try urls.map { url in
-            guard let port = URL(string: url)?.port, URL(string: url)?.host == "127.0.0.1" else { throw BenchError("not a local relay: \(url)") }
-            return UInt16(port)
+            guard let port = URL(string: url)?.port.flatMap(UInt16.init(exactly:)), URL(string: url)?.host == "127.0.0.1" else {
+                throw BenchError("not a local relay: \(url)")
+            }
+            return port
         }
         guard !ports.isEmpty else { throw BenchError("no relay to send to") }
         var sockets: [Int32] = []

@@ -86,17 +86,11 @@ struct InvitationView {
 struct QRView {
     static let quiet = 4
     let side: Int
-    let runs: [Run]
-
-    struct Run {
-        let x: Int
-        let y: Int
-        let width: Int
-    }
+    let runs: [QRCode.Run]
 
     init(_ code: QRCode) {
         side = code.size + 2 * Self.quiet
-        runs = code.runs.map { Run(x: $0.x + Self.quiet, y: $0.y + Self.quiet, width: $0.width) }
+        runs = code.runs.map { QRCode.Run(x: $0.x + Self.quiet, y: $0.y + Self.quiet, width: $0.width) }
     }
 }
 

@@ -156,24 +156,28 @@ extension RelayStorageContract {
     @Test func arrivalsHearOfDropsThroughAnotherProcess() async throws {
         try await Self.withTwoStores { one, other in
             let bob = try await Box.make(one)
-            let arrivals = try #require(other.arrivals)
-            let heard = try await withThrowingTaskGroup(of: [UInt8]?.self) { group in
-                group.addTask {
-                    for await mailbox in arrivals where mailbox == bob.id { return mailbox }
-                    return nil
-                }
-                group.addTask {
-                    for _ in 0..<120 {
-                        _ = try await one.drop(DropRequest(targets: [bob.target], envelope: envelopeBytes()), now: 1, ttl: 100)
-                        try await Task.sleep(for: .milliseconds(500))
-                    }
-                    return nil
-                }
-                let first = try await group.next() ?? nil
-                group.cancelAll()
-                return first
+            #expect(try await Self.hears(try #require(other.arrivals), of: bob, droppingThrough: one, tries: 120))
+        }
+    }
+
+    /// Whether `arrivals` names `box` while drops into it go through
+    /// `store`, one every half second, at most `tries` of them.
+    static func hears(_ arrivals: AsyncStream<[UInt8]>, of box: Box, droppingThrough store: PostgresRelayStore, tries: Int) async throws -> Bool {
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                for await mailbox in arrivals where mailbox == box.id { return true }
+                return false
             }
-            #expect(heard == bob.id)
+            group.addTask {
+                for _ in 0..<tries {
+                    _ = try await store.drop(DropRequest(targets: [box.target], envelope: envelopeBytes()), now: 1, ttl: 100)
+                    try await Task.sleep(for: .milliseconds(500))
+                }
+                return false
+            }
+            let heard = try await group.next() ?? false
+            group.cancelAll()
+            return heard
         }
     }
 
@@ -190,24 +194,7 @@ extension RelayStorageContract {
         do {
             let bob = try await Box.make(one)
             let arrivals = try #require(other.arrivals)
-            func hear() async throws -> Bool {
-                try await withThrowingTaskGroup(of: Bool.self) { group in
-                    group.addTask {
-                        for await mailbox in arrivals where mailbox == bob.id { return true }
-                        return false
-                    }
-                    group.addTask {
-                        for _ in 0..<60 {
-                            _ = try await one.drop(DropRequest(targets: [bob.target], envelope: envelopeBytes()), now: 1, ttl: 100)
-                            try await Task.sleep(for: .milliseconds(500))
-                        }
-                        return false
-                    }
-                    let heard = try await group.next() ?? false
-                    group.cancelAll()
-                    return heard
-                }
-            }
+            func hear() async throws -> Bool { try await Self.hears(arrivals, of: bob, droppingThrough: one, tries: 60) }
             #expect(try await hear(), "heard before the freeze")
             frozen = try await TestPostgres.integers("""
                 SELECT pid FROM pg_stat_activity WHERE datname = '\(configuration.database)' AND backend_type = 'client backend'
