@@ -14,7 +14,7 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.expected_conditions import staleness_of
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.support.ui import WebDriverWait
 
 # Debian's browser and driver, never one that Selenium Manager would fetch.
@@ -143,7 +143,21 @@ def submit(element):
     """Clicks the submit button of element's form and waits until the answer has replaced the page:
     a click does not always wait for the navigation it starts."""
     element.find_element(By.XPATH, "./ancestor::form//button[@type='submit']").click()
-    WebDriverWait(element.parent, 30).until(staleness_of(element), "the form's answer never replaced the page")
+    WebDriverWait(element.parent, 30).until(lambda _: replaced(element), "the form's answer never replaced the page")
+
+
+def replaced(element):
+    """Whether element's page has gone. While the old page is being torn down, Chrome may answer
+    with an inspector error instead of "stale element", so that counts as gone too."""
+    try:
+        element.is_enabled()
+        return False
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as error:
+        if "does not belong to the document" in str(error):
+            return True
+        raise
 
 
 def post_article(driver, text):
