@@ -21,6 +21,9 @@ struct DaemonWebNode: WebNode {
     func friends() async throws -> [Friend] { try await run(FriendListRequest()) }
     func post(to audience: String, text: String) async throws -> Node.Posted { try await run(PostRequest(to: audience, text: text)) }
     func comment(on post: String, text: String) async throws -> Node.ThreadChange { try await run(CommentRequest(post: post, text: text)) }
+    func react(to post: String, with emoji: String?) async throws -> Node.ThreadChange { try await run(ReactRequest(post: post, emoji: emoji)) }
+    func edit(_ id: String, text: String) async throws -> Node.ThreadChange { try await run(EditRequest(id: id, text: text)) }
+    func delete(_ id: String) async throws -> Node.ThreadChange { try await run(DeleteRequest(id: id)) }
 
     // People: friends, friend requests, invitations (the friends pages). Local
     // relays are accepted as on the command line: with KITH_ALLOW_LOCAL_RELAYS=1.

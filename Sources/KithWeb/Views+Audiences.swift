@@ -65,10 +65,12 @@ struct MemberRemovalView: Page {
     let signedIn = true
     let audience: String
     let friend: String
+    /// Nil for a member who is no longer a friend.
+    let fingerprint: String?
     let back: String
 
-    init(csrf: String, audience: String, friend: String) {
-        (self.csrf, self.audience, self.friend) = (csrf, audience, friend)
+    init(csrf: String, audience: String, friend: String, fingerprint: String?) {
+        (self.csrf, self.audience, self.friend, self.fingerprint) = (csrf, audience, friend, fingerprint)
         back = AudiencePageView.path(audience)
     }
 }

@@ -135,11 +135,12 @@ struct FriendRemovalView: Page {
     let csrf: String
     let signedIn = true
     let friend: String
+    let fingerprint: String
     let back: String
     let audiences: String?
 
-    init(csrf: String, friend: String, audiences: [String]) {
-        (self.csrf, self.friend) = (csrf, friend)
+    init(csrf: String, friend: String, fingerprint: String, audiences: [String]) {
+        (self.csrf, self.friend, self.fingerprint) = (csrf, friend, fingerprint)
         back = FriendPageView.path(friend)
         self.audiences = audiences.isEmpty ? nil : audiences.map { "“\($0)”" }.joined(separator: ", ")
     }

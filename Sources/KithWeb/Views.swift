@@ -35,7 +35,11 @@ struct FeedPageView: Page {
     /// The first steps, for a node without friends yet.
     var onboarding: Onboarding?
 
-    init(csrf: String, audiences: [Audience], friends: [Friend], page: FeedPage, older: Bool) {
+    /// What was just done, said once (`?deleted=post`).
+    var notice: String?
+
+    /// `here` is this page's path, for the forms on its posts to come back to.
+    init(csrf: String, audiences: [Audience], friends: [Friend], page: FeedPage, older: Bool, me: String, here: String) {
         self.csrf = csrf
         let profiles = Profiles(friends)
         self.audiences = audiences.enumerated().map { index, audience in
@@ -44,7 +48,7 @@ struct FeedPageView: Page {
                                : "(you and " + audience.members.map(profiles.label).joined(separator: ", ") + ")")
         }
         hasAudiences = !audiences.isEmpty
-        posts = page.posts.map { PostView($0, profiles: profiles, inFeed: true) }
+        posts = page.posts.map { PostView($0, profiles: profiles, inFeed: true, me: me, here: here) }
         self.older = older
         hasMore = page.nextBefore != nil
         more = page.more
@@ -66,6 +70,7 @@ struct PostPageView: Page {
     let csrf: String
     let signedIn = true
     let post: PostView
+    var notice: String?
 }
 
 struct PostView {
@@ -81,16 +86,23 @@ struct PostView {
     let edited: Bool
     let unread: Bool
     let text: String
+    /// The reactions offered (`ReactionView.offered`) and any other that friends chose.
     let reactions: [ReactionView]
-    let hasReactions: Bool
+    /// False for a direct message, which takes no reactions.
+    let canReact: Bool
     let attachmentCount: Int
     let hasAttachments: Bool
     let comments: [CommentView]
     let commentCount: Int
     let commentWord: String
     let inFeed: Bool
+    /// The page the item is shown on, for its forms to come back to.
+    let here: String
+    /// Whether I wrote it: I may edit and delete it.
+    let mine: Bool
 
-    init(_ item: FeedItem, profiles: Profiles, inFeed: Bool) {
+    /// `me` is my own name, as the feed shows me.
+    init(_ item: FeedItem, profiles: Profiles, inFeed: Bool, me: String, here: String) {
         id = item.id
         author = item.author
         profileName = profiles.profileName(of: item.author)
@@ -102,14 +114,17 @@ struct PostView {
         edited = item.edited
         unread = item.unread
         text = item.text
-        reactions = item.reactions.map { ReactionView(emoji: $0.emoji, count: $0.count, by: $0.by.joined(separator: ", ")) }
-        hasReactions = !item.reactions.isEmpty
+        reactions = ReactionView.choices(item.reactions, me: me)
+        canReact = !item.direct
         attachmentCount = item.attachments.count
         hasAttachments = !item.attachments.isEmpty
-        comments = item.comments.map(CommentView.init)
+        let mine = [me].containsName(item.author)
+        self.mine = mine
+        comments = item.comments.map { CommentView($0, post: item.id, onMyPost: mine, me: me) }
         commentCount = item.comments.count + item.moreComments
         commentWord = commentCount == 1 ? "comment" : "comments"
         self.inFeed = inFeed
+        self.here = here
     }
 
     /// `2026-11-26T10:41:07Z` as `2026-11-26 10:41 UTC`.
@@ -121,23 +136,48 @@ struct PostView {
 
 struct CommentView {
     let id: String
+    let post: String
     let author: String
     let verified: Bool
     let createdAt: String
     let when: String
     let edited: Bool
     let text: String
+    /// Whether I wrote it: I may edit and delete it.
+    let mine: Bool
+    /// Whether I may delete it: mine, or on my post.
+    let deletable: Bool
 
-    init(_ comment: FeedComment) {
+    init(_ comment: FeedComment, post: String, onMyPost: Bool, me: String) {
         (id, author, verified, createdAt, edited, text) = (comment.id, comment.author, comment.verified, comment.createdAt, comment.edited, comment.text)
+        self.post = post
         when = PostView.when(comment.createdAt)
+        mine = [me].containsName(comment.author)
+        deletable = mine || onMyPost
     }
 }
 
+/// One reaction button: the emoji, how many chose it and who, and whether I did.
 struct ReactionView {
     let emoji: String
-    let count: Int
-    let by: String
+    /// Nil when no one chose it.
+    let count: Int?
+    /// Who chose it, for the button's title.
+    let by: String?
+    let pressed: Bool
+
+    /// The reactions every post offers.
+    static let offered = ["👍", "❤️", "😂", "😮", "😢", "🙏"]
+
+    /// The offered reactions, then any other emoji friends reacted with, each with its count.
+    static func choices(_ reactions: [FeedReaction], me: String) -> [ReactionView] {
+        let others = reactions.map(\.emoji).filter { !offered.containsName($0) }
+        return (offered + others).map { emoji in
+            let found = reactions.first { $0.emoji.utf8.elementsEqual(emoji.utf8) }
+            return ReactionView(emoji: emoji, count: found?.count, by: found.map { $0.by.joined(separator: ", ") },
+                                pressed: found?.by.containsName(me) ?? false)
+        }
+    }
 }
 
 /// Friends' own names for themselves, by my name for them.

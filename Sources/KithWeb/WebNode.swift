@@ -10,6 +10,12 @@ public protocol WebNode: Sendable {
     func friends() async throws -> [Friend]
     func post(to audience: String, text: String) async throws -> Node.Posted
     func comment(on post: String, text: String) async throws -> Node.ThreadChange
+    /// My reaction to a post: an emoji, or nil to take mine back (`kith react`).
+    func react(to post: String, with emoji: String?) async throws -> Node.ThreadChange
+    /// New text for my post or comment (`kith edit`).
+    func edit(_ id: String, text: String) async throws -> Node.ThreadChange
+    /// Deletes my post or comment, or a comment on my post (`kith delete`).
+    func delete(_ id: String) async throws -> Node.ThreadChange
 
     // People: friends, friend requests, invitations (the friends pages).
     func invite(lifetime: UInt64) async throws -> IssuedInvitation

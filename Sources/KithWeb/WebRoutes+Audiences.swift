@@ -40,7 +40,8 @@ extension WebRoutes {
         guard audience.members.containsName(friend) else {
             throw badInput("\(friend) is not in “\(audience.name)”.", back: AudiencePageView.path(audience.name), context)
         }
-        return templates.response(MemberRemovalView(csrf: session.csrf, audience: audience.name, friend: friend))
+        let fingerprint = try await node.friends().first { $0.name.utf8.elementsEqual(friend.utf8) }?.fingerprint
+        return templates.response(MemberRemovalView(csrf: session.csrf, audience: audience.name, friend: friend, fingerprint: fingerprint))
     }
 
     func changeMember(_ request: Request, _ context: WebContext, add: Bool) async throws -> Response {

@@ -104,7 +104,7 @@ extension WebRoutes {
         let name = try friendName(request.uri.queryParameters.get("name"), context)
         let (friend, _) = try await node.safetyNumber(friend: name, mark: nil)
         let audiences = try await node.audiences().filter { $0.members.containsName(friend.name) }.map(\.name)
-        return templates.response(FriendRemovalView(csrf: session.csrf, friend: friend.name, audiences: audiences))
+        return templates.response(FriendRemovalView(csrf: session.csrf, friend: friend.name, fingerprint: friend.fingerprint, audiences: audiences))
     }
 
     func removeFriend(_ request: Request, _ context: WebContext) async throws -> Response {

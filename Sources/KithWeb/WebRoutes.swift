@@ -19,9 +19,10 @@ struct WebRoutes: Sendable {
         router.get("/login") { request, _ in login(request) }
         router.post("/logout") { request, context in try await logout(request, context) }
         router.get("/") { request, context in try await feed(request, context) }
-        router.get("/posts/:id") { _, context in try await show(context) }
+        router.get("/posts/:id") { request, context in try await show(request, context) }
         router.post("/posts") { request, context in try await post(request, context) }
         router.post("/posts/:id/comments") { request, context in try await comment(request, context) }
+        addThreadRoutes(to: router)
         addFriendRoutes(to: router)
         addMessageRoutes(to: router)
         addAudienceRoutes(to: router)
@@ -72,20 +73,26 @@ struct WebRoutes: Sendable {
         if let before { try checkID(before) }
         let live = query.get("live")
         guard live == nil || live == "1" else { throw HTTPError(.badRequest, message: "live= takes only 1.") }
+        let notice = try deletedNotice(request)
         let page = try await node.feed(FeedQuery(limit: FeedQuery.defaultLimit, before: before.map { .post($0) }, keepUnread: live != nil))
         let friends = try await node.friends()
+        let status = try await node.status()
         var view = FeedPageView(csrf: session.csrf, audiences: try await node.audiences(), friends: friends,
-                                page: page, older: before != nil)
-        view.onboarding = friends.isEmpty ? Onboarding(try await node.status()) : nil
+                                page: page, older: before != nil, me: status.name, here: before.map { "/?before=\($0)" } ?? "/")
+        view.onboarding = friends.isEmpty ? Onboarding(status) : nil
+        view.notice = notice
         return templates.response(view)
     }
 
-    func show(_ context: WebContext) async throws -> Response {
+    func show(_ request: Request, _ context: WebContext) async throws -> Response {
         let session = try signedIn(context)
         let id = context.parameters.get("id") ?? ""
         try checkID(id)
+        let notice = try deletedNotice(request)
         let item = try await node.show(post: id)
-        return templates.response(PostPageView(csrf: session.csrf, post: PostView(item, profiles: Profiles(try await node.friends()), inFeed: false)))
+        let post = PostView(item, profiles: Profiles(try await node.friends()), inFeed: false, me: try await node.status().name,
+                            here: "/posts/\(item.id)")
+        return templates.response(PostPageView(csrf: session.csrf, post: post, notice: notice))
     }
 
     // MARK: Acting
@@ -147,6 +154,11 @@ struct WebRoutes: Sendable {
         var csrf: String?
         var text: String?
         var audience: String?
+        /// A reaction to add; or, in `remove`, mine to take back.
+        var emoji: String?
+        var remove: String?
+        /// The page to come back to (`returnPath`).
+        var back: String?
     }
 
     func form(_ request: Request, _ context: WebContext) async throws -> Form { try await form(request, context, as: Form.self) }

@@ -13,7 +13,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from conftest import (DELIVERY, answers, assert_at, feed_texts, field, heading, home, kith, mark_page, network_events,
-                      page_was_not_reloaded, post_article, screenshot, sign_in, submit, thread_link,
+                      page_was_not_reloaded, post_article, replaced, screenshot, sign_in, submit, thread_link,
                       wait_for_live_updates)
 
 
@@ -78,8 +78,14 @@ def test_a_post_reaches_bob_live_and_not_carol(browsers, alice):
     submit(field(bob, "Your comment"))
     assert_at(bob, f"{bob_app}/posts/{post_id}")
     assert comment in bob.find_element(By.TAG_NAME, "main").text
-    # Reactions (not built yet): bob reacts to the post here with the page's reaction
-    # buttons, and alice's page below shows the reaction next to the comment.
+    # bob reacts to the post with the page's reaction button; the page comes back with his reaction pressed.
+    button = bob.find_element(By.XPATH, "//button[@aria-label='React with 👍']")
+    assert button.get_attribute("aria-pressed") == "false"
+    button.click()
+    WebDriverWait(bob, 30).until(lambda _: replaced(button), "the reaction's answer never replaced the page")
+    assert_at(bob, f"{bob_app}/posts/{post_id}#post-{post_id}")
+    mine = bob.find_element(By.XPATH, "//button[@aria-label='React with 👍']")
+    assert mine.get_attribute("aria-pressed") == "true" and mine.text == "👍 1" and mine.get_attribute("title") == "bob"
 
     # alice's feed, never reloaded, counts the comment when it arrives; the post's page shows it.
     def counts_the_comment(driver):
@@ -88,6 +94,16 @@ def test_a_post_reaches_bob_live_and_not_carol(browsers, alice):
     # The script swaps in the new list of posts, so an element found a moment before may be gone.
     WebDriverWait(alice, DELIVERY, poll_frequency=0.5, ignored_exceptions=[StaleElementReferenceException]).until(
         counts_the_comment, "alice's page never counted bob's comment")
+    assert page_was_not_reloaded(alice)
+
+    # alice's page, still never reloaded, shows bob's reaction, who made it, and that it is not hers.
+    def shows_the_reaction(driver):
+        article = post_article(driver, post)
+        found = article.find_elements(By.XPATH, ".//button[@aria-label='React with 👍']") if article else []
+        return found and found[0].text == "👍 1" and found[0].get_attribute("title") == "bob" \
+            and found[0].get_attribute("aria-pressed") == "false"
+    WebDriverWait(alice, DELIVERY, poll_frequency=0.5, ignored_exceptions=[StaleElementReferenceException]).until(
+        shows_the_reaction, "alice's page never showed bob's reaction")
     assert page_was_not_reloaded(alice)
     thread_link(post_article(alice, post)).click()
     main = alice.find_element(By.TAG_NAME, "main").text
