@@ -7,7 +7,8 @@ import ServiceLifecycle
 import Synchronization
 
 /// The web app the daemon serves to its owner on a loopback address: the
-/// feed, a post with its comments, the composer and the comment form, as
+/// feed, a post with its comments, the composer and the comment form,
+/// reactions, editing and deleting, the people pages, as
 /// server-rendered pages that work without JavaScript (one small script
 /// only adds live updates). Every action runs on the node as the matching
 /// command line command does (`WebNode`).

@@ -116,8 +116,8 @@ struct WebRoutes: Sendable {
 
     // MARK: Live updates
 
-    /// Server-sent events: `event: feed` whenever a friend's post, comment
-    /// or reaction arrives, and a comment line every 30 seconds to keep the
+    /// Server-sent events: `event: feed` whenever a friend's post, comment,
+    /// reaction, edit or delete arrives, and a comment line every 30 seconds to keep the
     /// connection open. Ends when the daemon stops.
     func events() throws -> Response {
         guard let stream = app.events.subscribe() else { throw HTTPError(.serviceUnavailable, message: "Too many pages are open for live updates.") }
