@@ -306,7 +306,7 @@ import Testing
                       + "\u{600}&lt;meta http-equiv=refresh content=0;url=/logout&gt;\u{301}"))
         #expect(holds(pages[0], ">bob&quot;\u{301}\u{D4E}&lt;script&gt;alert(1)&lt;/script&gt;</a>"), "the author")
         #expect(holds(pages[0], "(&lt;svg onload=alert(2)&gt;\u{D4E}&lt;b\u{301}&gt;)</span>"), "the profile name")
-        #expect(holds(pages[0], "to &#39;\u{301}\u{111C2}&gt;&lt;img src=x onerror=alert(3)&gt;"), "the audience")
+        #expect(holds(pages[0], "\">&#39;\u{301}\u{111C2}&gt;&lt;img src=x onerror=alert(3)&gt;</a>"), "the audience, a link to its posts")
         #expect(holds(pages[0], "<li title=\"bob&quot;\u{301}\u{D4E}&lt;script&gt;alert(1)&lt;/script&gt;\">👍 1</li>"), "the reaction")
         #expect(holds(pages[1], "&quot;&gt;&lt;img src=x onerror=alert(5)&gt;&lt;a href=&quot;javascript:alert(6)&quot;&gt;x&lt;/a&gt; "
                       + "\u{600}&lt;form method=post action=/posts&gt;\u{301}\u{600}&lt;input type=hidden name=audience value=Family&gt;\u{301}"))
