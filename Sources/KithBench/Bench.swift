@@ -4,7 +4,7 @@ import KithRelayPostgres
 /// Runs the cases of `kith bench`.
 public enum Bench {
     /// The cases `run` can be limited to, by these names.
-    public static let caseNames = ["seal", "ingest", "fanout", "blobs", "large", "postgres", "push", "daemon", "sync", "bytes", "memory"]
+    public static let caseNames = ["seal", "ingest", "fanout", "blobs", "large", "postgres", "push", "daemon", "sync", "web", "bytes", "memory"]
 
     /// `executable` is the `kith` binary, run as child processes for the memory
     /// and large-store cases. `only`, if given, names the cases to run (see
@@ -74,6 +74,10 @@ public enum Bench {
         if wanted("sync") {
             progress("sync")
             report.cases.append(try await SyncBench.sync(posts: quick ? 300 : 10_000))
+        }
+        if wanted("web") {
+            progress("web app: the feed's first page")
+            report.cases += try await WebBench.feedPage(executable: executable, posts: quick ? 300 : 10_000, requests: quick ? 5 : 200)
         }
         if wanted("bytes") {
             progress("bytes")

@@ -91,7 +91,8 @@ public struct BenchReport: Encodable, Sendable {
         lines.append(row(["case", "kith", "floor", "ratio", "target", ""]))
         for c in cases {
             lines.append(row([c.name, format(c.ours) + " " + c.unit, format(c.floor) + " " + c.unit,
-                              String(format: "%.2f", c.ratio), c.target.map { String(format: "≥ %.2f", $0) } ?? "—", c.target == nil ? "" : c.met ? "ok" : "MISSED"]))
+                              String(format: "%.2f", c.ratio), c.target.map { String(format: "≥ %.2f", $0) } ?? c.secondsLimit.map { String(format: "< %.0f ms", $0 * 1000) } ?? "—",
+                              c.target == nil && c.secondsLimit == nil ? "" : c.met ? "ok" : "MISSED"]))
             if let note = c.note { lines.append("    " + note) }
         }
         if let p = push {

@@ -178,13 +178,15 @@ private struct ControlSocket {
 
 /// Runs `kith` commands for the bench's nodes, with their passphrase and
 /// none of the caller's `KITH_` settings.
-private struct KithRunner {
+struct KithRunner {
     let executable: String
-    static let passphrase = "daemon bench passphrase"
+    var passphrase = "daemon bench passphrase"
+    /// More settings for `kith daemon`.
+    var daemonEnvironment: [String: String] = [:]
 
     var environment: [String: String] {
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("KITH_") }
-        env["KITH_PASSPHRASE"] = Self.passphrase
+        env["KITH_PASSPHRASE"] = passphrase
         return env
     }
 
@@ -226,7 +228,7 @@ private struct KithRunner {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = ["daemon", "--home", home]
-        process.environment = environment.merging(["KITH_SYNC_INTERVAL": "3600", "KITH_LOG_LEVEL": "error"]) { $1 }
+        process.environment = environment.merging(["KITH_SYNC_INTERVAL": "3600", "KITH_LOG_LEVEL": "error"].merging(daemonEnvironment) { $1 }) { $1 }
         process.standardOutput = Pipe()
         process.standardError = FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice
@@ -254,7 +256,7 @@ private struct KithRunner {
 
 /// The bench's child processes, stopped in reverse order: SIGTERM, then
 /// SIGKILL for one still running after 15 seconds.
-private final class Children: @unchecked Sendable {
+final class Children: @unchecked Sendable {
     private var processes: [Process] = []
 
     func add(_ process: Process) { processes.append(process) }

@@ -78,10 +78,8 @@ extension Node {
         let me = try identity(), now = Int64(clamping: clock())
         return try db.writer.write { db in
             let (condition, arguments) = try self.feedCondition(query, db, me: me)
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT \(Self.itemColumns) FROM post p WHERE \(condition)
-                ORDER BY p.sort_at DESC, p.rowid DESC LIMIT ?
-                """, arguments: arguments + [query.limit.map { min($0, Int.max - 1) + 1 } ?? -1])
+            let rows = try Row.fetchAll(db, sql: Self.pageSQL(condition),
+                                        arguments: arguments + [query.limit.map { min($0, Int.max - 1) + 1 } ?? -1])
             let page = query.limit.map { Array(rows.prefix($0)) } ?? rows
             var more = 0
             if rows.count > page.count, let last = page.last {
@@ -123,6 +121,15 @@ extension Node {
         }
     }
 
+    /// A page of the feed: the posts `condition` selects, newest first, at
+    /// most as many as the last argument (-1: all). With the indexes on
+    /// `sort_at` (alone, after the author, after the audience) SQLite walks
+    /// the page's posts in order and stops: a first page reads about a
+    /// page of rows, however many posts the node holds.
+    static func pageSQL(_ condition: String) -> String {
+        "SELECT \(itemColumns) FROM post p WHERE \(condition) ORDER BY p.sort_at DESC, p.rowid DESC LIMIT ?"
+    }
+
     /// The SQL condition on `post p` that selects the query's posts (every
     /// page), with its arguments. Names are checked here: an unknown one is an error.
     func feedCondition(_ query: FeedQuery, _ db: Database, me: [UInt8]) throws -> (String, StatementArguments) {
@@ -152,8 +159,11 @@ extension Node {
             guard !audiences.isEmpty else {
                 throw NodeError("no audience named \"\(name)\"", hint: "`kith group list` shows yours; the feed shows friends' after the author's name")
             }
-            add("(p.audience_owner, p.audience) IN (VALUES \(Array(repeating: "(?, ?)", count: audiences.count).joined(separator: ", ")))",
-                audiences.flatMap { $0 })
+            // One audience (the usual case) by equality, so that its index gives the order too.
+            if audiences.count == 1 { add("p.audience_owner = ? AND p.audience = ?", audiences.flatMap { $0 }) } else {
+                add("(p.audience_owner, p.audience) IN (VALUES \(Array(repeating: "(?, ?)", count: audiences.count).joined(separator: ", ")))",
+                    audiences.flatMap { $0 })
+            }
         }
         switch query.before {
         case .post(let prefix)?:

@@ -189,6 +189,13 @@ public struct NodeDatabase: Sendable {
         m.registerMigration("v16-profiles") { db in try createProfileTables(db) }
         m.registerMigration("v17-attachments") { db in try createAttachmentTables(db) }
         m.registerMigration("v18-attachment-fetch-budget") { db in try createAttachmentBudgetTable(db) }
+        // The feed filtered by author or by audience pages by these as the whole feed does by post_sort.
+        m.registerMigration("v19-feed-filter-order") { db in
+            try db.execute(sql: """
+                CREATE INDEX post_author_sort ON post(author, sort_at);
+                CREATE INDEX post_audience_sort ON post(audience_owner, audience, sort_at);
+                """)
+        }
         return m
     }
 

@@ -31,7 +31,10 @@ struct FeedPageView: Page {
     let older: Bool
     let hasMore: Bool
     let more: Int
-    let nextBefore: String
+    /// The next page's and the first page's addresses, with the filters.
+    let olderPath: String
+    let newestPath: String
+    let filters: FeedFilterView
     /// The first steps, for a node without friends yet.
     var onboarding: Onboarding?
 
@@ -39,7 +42,8 @@ struct FeedPageView: Page {
     var notice: String?
 
     /// `here` is this page's path, for the forms on its posts to come back to.
-    init(csrf: String, audiences: [Audience], friends: [Friend], page: FeedPage, older: Bool, me: String, here: String) {
+    init(csrf: String, audiences: [Audience], friends: [Friend], page: FeedPage, older: Bool, me: String, here: String,
+         filter: FeedFilter = FeedFilter()) {
         self.csrf = csrf
         let profiles = Profiles(friends)
         self.audiences = audiences.enumerated().map { index, audience in
@@ -52,7 +56,9 @@ struct FeedPageView: Page {
         self.older = older
         hasMore = page.nextBefore != nil
         more = page.more
-        nextBefore = page.nextBefore ?? ""
+        olderPath = "/?before=" + (page.nextBefore ?? "") + filter.query
+        newestPath = filter.path
+        filters = FeedFilterView(filter, audiences: audiences.map(\.name), friends: friends, profiles: profiles)
     }
 }
 
@@ -80,6 +86,9 @@ struct PostView {
     let profileName: String?
     let verified: Bool
     let audience: String
+    /// The feed of this post's author, and of its audience (none for a direct message).
+    let authorPath: String
+    let audiencePath: String?
     let audienceSize: Int?
     let createdAt: String
     let when: String
@@ -108,6 +117,8 @@ struct PostView {
         profileName = profiles.profileName(of: item.author)
         verified = item.verified
         audience = item.direct ? "you and " + (item.directWith ?? "?") + " (direct)" : item.audience
+        authorPath = FeedFilter(author: profiles.isFriend(item.author) ? item.author : FeedQuery.me).path
+        audiencePath = item.direct ? nil : FeedFilter(audience: item.audience).path
         audienceSize = item.direct ? nil : item.audienceSize
         createdAt = item.createdAt
         when = Self.when(item.createdAt)
@@ -183,12 +194,17 @@ struct ReactionView {
 /// Friends' own names for themselves, by my name for them.
 struct Profiles {
     private let names: [String: String]
+    private let friends: [String]
 
     init(_ friends: [Friend]) {
         var names: [String: String] = [:]
         for friend in friends { if let profile = friend.profileName, profile != friend.name { names[friend.name] = profile } }
         self.names = names
+        self.friends = friends.map(\.name)
     }
+
+    /// Whether a post's author is a friend (else it is me).
+    func isFriend(_ name: String) -> Bool { friends.containsName(name) }
 
     func profileName(of friend: String) -> String? { names[friend] }
 

@@ -61,8 +61,10 @@ struct WebRoutes: Sendable {
 
     // MARK: Reading
 
-    /// The newest posts, a page at a time (`?before=ID` for older ones):
-    /// the same query as `kith feed`, never more than a page. The posts
+    /// The newest posts, a page at a time (`?before=ID` for older ones),
+    /// only a friend's or mine with `?author=NAME` (`me`), only those to an
+    /// audience with `?audience=NAME`: the same query as `kith feed`, never
+    /// more than a page; an unknown name is the node's error. The posts
     /// shown count as read, except for `?live=1`, the script's fetch when a
     /// friend's post arrives: the tab may be in the background, and the
     /// owner has seen nothing yet.
@@ -74,11 +76,14 @@ struct WebRoutes: Sendable {
         let live = query.get("live")
         guard live == nil || live == "1" else { throw HTTPError(.badRequest, message: "live= takes only 1.") }
         let notice = try deletedNotice(request)
-        let page = try await node.feed(FeedQuery(limit: FeedQuery.defaultLimit, before: before.map { .post($0) }, keepUnread: live != nil))
+        let filter = FeedFilter(author: try filterName(query.get("author")), audience: try filterName(query.get("audience")))
+        let page = try await node.feed(FeedQuery(limit: FeedQuery.defaultLimit, before: before.map { .post($0) },
+                                                 author: filter.author, audience: filter.audience, keepUnread: live != nil))
         let friends = try await node.friends()
         let status = try await node.status()
         var view = FeedPageView(csrf: session.csrf, audiences: try await node.audiences(), friends: friends,
-                                page: page, older: before != nil, me: status.name, here: before.map { "/?before=\($0)" } ?? "/")
+                                page: page, older: before != nil, me: status.name,
+                                here: before.map { "/?before=\($0)" + filter.query } ?? filter.path, filter: filter)
         view.onboarding = friends.isEmpty ? Onboarding(status) : nil
         view.notice = notice
         return templates.response(view)
@@ -190,6 +195,13 @@ struct WebRoutes: Sendable {
     func signedIn(_ context: WebContext) throws -> WebSessions.Session {
         guard let session = context.session else { throw HTTPError(.forbidden, message: "Sign in first: run `kith open`.") }
         return session
+    }
+
+    /// A filter's name from the feed's query: none when empty (the form's "everyone").
+    func filterName(_ name: String?) throws -> String? {
+        guard let name, !name.isEmpty else { return nil }
+        guard name.utf8.count <= 256 else { throw HTTPError(.badRequest, message: "This name is too long to be a friend's or an audience's.") }
+        return name
     }
 
     /// A post's id as pages use it: 8 to 64 lower-case hex digits.

@@ -18,13 +18,17 @@ import Testing
 
         let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: file))) as! [String: Any]
         let cases = report["cases"] as! [[String: Any]]
-        #expect(cases.count == 10)
+        #expect(cases.count == 12)
         for c in cases {
             let ours = c["ours"] as! Double, floor = c["floor"] as! Double, ratio = c["ratio"] as! Double
             #expect(ours > 0 && floor > 0, "\(c["name"]!)")
             #expect(abs(ratio - ours / floor) < 1e-9)
             #expect(r.stdout.contains(c["name"] as! String))
         }
+        // The web case: the feed's first page, whole and by author, each timed against its 50 ms limit.
+        let web = cases.filter { ($0["name"] as! String).hasPrefix("web feed page") }
+        #expect(web.map { $0["name"] as! String } == ["web feed page, 300 posts", "web feed page, one author, 300 posts"])
+        for c in web { #expect((c["seconds"] as! Double) > 0 && c["seconds_limit"] as? Double == 0.05) }
         let bytes = report["bytes"] as! [[String: Any]]
         #expect(bytes.map { $0["recipients"] as! Int } == [10, 150, 1000])
         for b in bytes {

@@ -304,9 +304,9 @@ import Testing
         }
         #expect(holds(pages[0], "&lt;script&gt;alert(4)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt; "
                       + "\u{600}&lt;meta http-equiv=refresh content=0;url=/logout&gt;\u{301}"))
-        #expect(holds(pages[0], ">bob&quot;\u{301}\u{D4E}&lt;script&gt;alert(1)&lt;/script&gt; <"), "the author")
+        #expect(holds(pages[0], ">bob&quot;\u{301}\u{D4E}&lt;script&gt;alert(1)&lt;/script&gt;</a>"), "the author")
         #expect(holds(pages[0], "(&lt;svg onload=alert(2)&gt;\u{D4E}&lt;b\u{301}&gt;)</span>"), "the profile name")
-        #expect(holds(pages[0], "to &#39;\u{301}\u{111C2}&gt;&lt;img src=x onerror=alert(3)&gt;"), "the audience")
+        #expect(holds(pages[0], "\">&#39;\u{301}\u{111C2}&gt;&lt;img src=x onerror=alert(3)&gt;</a>"), "the audience, a link to its posts")
         #expect(holds(pages[0], "aria-pressed=\"false\" title=\"bob&quot;\u{301}\u{D4E}&lt;script&gt;alert(1)&lt;/script&gt;\">👍 <span"), "the reaction")
         #expect(holds(pages[1], "&quot;&gt;&lt;img src=x onerror=alert(5)&gt;&lt;a href=&quot;javascript:alert(6)&quot;&gt;x&lt;/a&gt; "
                       + "\u{600}&lt;form method=post action=/posts&gt;\u{301}\u{600}&lt;input type=hidden name=audience value=Family&gt;\u{301}"))
@@ -322,6 +322,25 @@ import Testing
         #expect(second.components(separatedBy: "<article class=\"post").count - 1 == 2)
         #expect(second.contains("the baby is here") && second.contains("alert(4)") && !second.contains("note 1<"))
         #expect(try browser.get("/?before=%3Cscript%3E").status == 400)
+
+        // Filters, as `kith feed --author/--audience`: kept by the paging links; an empty one (the form's "Everyone") is none.
+        let articles = { (page: String) in page.components(separatedBy: "<article class=\"post").count - 1 }
+        let mine = try browser.get("/?author=me").body
+        #expect(articles(mine) == 20 && !mine.contains("alert(4)") && mine.contains("<label for=\"filter-author\">From</label>"))
+        let olderMine = try #require(try Regex(#"href="(/\?before=[0-9a-f]+&amp;author=me)" rel="next""#).firstMatch(in: mine)).output[1].substring ?? ""
+        let secondMine = try browser.get(olderMine.replacingOccurrences(of: "&amp;", with: "&")).body
+        #expect(articles(secondMine) == 1 && secondMine.contains("the baby is here") && secondMine.contains("href=\"/?author=me\">Newest posts"))
+        let query = { (name: String) in WebBrowser.encode(name) }
+        let bobs = try browser.get("/?author=" + query(bobsName)).body
+        #expect(articles(bobs) == 1 && bobs.contains("alert(4)") && bobs.contains("Showing only posts from bob"))
+        #expect(articles(try browser.get("/?audience=" + query(bobsAudience)).body) == 1)
+        #expect(articles(try browser.get("/?author=me&audience=" + query(bobsAudience)).body) == 0)
+        #expect(articles(try browser.get("/?author=&audience=").body) == 20)
+        for bad in ["author=nobody", "audience=nobody"] {
+            let refused = try browser.get("/?" + bad)
+            #expect(refused.status == 400 && refused.body.contains("named &quot;nobody&quot;"), "\(refused.body)")
+        }
+        #expect(try browser.get("/?author=" + String(repeating: "x", count: 300)).status == 400)
         #expect(try browser.get("/posts/\(String(repeating: "0", count: 32))").status == 400)
     }
 }

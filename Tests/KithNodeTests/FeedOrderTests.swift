@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import KithCrypto
 @testable import KithNode
 import KithProtocol
@@ -109,6 +110,34 @@ import Testing
             }
             let unread = try await bob.status().unread
             #expect(unread == 1, "only the post shown counts as read")
+        }
+    }
+
+    /// A first page, whole or filtered by author or audience, walks an index
+    /// in the feed's order and stops at the page's end: no scan of the post
+    /// table, no sort of all the posts it selects.
+    @Test func aFilteredFirstPageWalksAnIndex() async throws {
+        try await withThreeFriends { alice, bob, _, _ in
+            try await alice.createAudience(name: "family")
+            try await alice.addMember(audience: "family", friend: "bob")
+            for text in ["one", "two", "three"] { _ = try await alice.post(to: "family", text: text) }
+            _ = try await alice.sync()
+            #expect(try await bob.sync().newPosts == 3)
+            let me = try bob.identity()
+            for query in [FeedQuery(), FeedQuery(author: "alice"), FeedQuery(audience: "family"), FeedQuery(author: "alice", audience: "family"),
+                          FeedQuery(author: FeedQuery.me), FeedQuery(direct: false)] {
+                #expect(try bob.feed(query).posts.count == (query.author == FeedQuery.me ? 0 : 3))
+                let plan = try await bob.db.writer.read { db in
+                    let (condition, arguments) = try bob.feedCondition(query, db, me: me)
+                    return try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + Node.pageSQL(condition), arguments: arguments + [21])
+                        .map { $0["detail"] as String }
+                }
+                #expect(plan.contains { $0.contains("USING INDEX post_") }, "\(query): \(plan)")
+                // A filter searches its own index: walking the whole feed's index would read every post of others.
+                if query.author != nil || query.audience != nil { #expect(plan.contains { $0.hasPrefix("SEARCH p USING INDEX") }, "\(query): \(plan)") }
+                #expect(!plan.contains { $0.hasPrefix("SCAN p") && !$0.contains("USING") }, "\(query): \(plan)")
+                #expect(!plan.contains { $0.contains("TEMP B-TREE") }, "\(query): \(plan)")
+            }
         }
     }
 }

@@ -3,19 +3,24 @@
 // when a friend's post, comment, reaction, edit, delete or message
 // arrives, fetches the page again and swaps in that part, keeping what is
 // being typed elsewhere on the page:
-// - the feed's first page, its list of posts, fetched as /?live=1, which
-//   leaves new posts unread (they count as read once the page is loaded by
-//   hand);
+// - the feed's first page (filtered or not), its list of posts, fetched
+//   with live=1, which leaves new posts unread (they count as read once the
+//   page is loaded by hand); an older page (?before=) is left alone, so the
+//   first page's posts never replace it;
 // - a post's page, the post with its reactions and comments;
 // - a conversation (/chat), its messages, with live=1 as well.
+// One fetch at a time: an event during a fetch is answered by one more
+// fetch after it, so that nothing that arrived meanwhile is missed and no
+// older answer replaces a newer one.
 (function () {
   "use strict";
   if (!window.EventSource || !window.fetch) { return; }
   function live(part, url) {
-    var refreshing = false;
+    var refreshing = false, again = false;
     function refresh() {
-      if (refreshing) { return; }
+      if (refreshing) { again = true; return; }
       refreshing = true;
+      again = false;
       fetch(url, { credentials: "same-origin", headers: { "Accept": "text/html" } })
         .then(function (response) { return response.ok ? response.text() : null; })
         .then(function (html) {
@@ -24,14 +29,18 @@
           if (fresh) { part.replaceChildren.apply(part, Array.prototype.slice.call(fresh.childNodes)); }
         })
         .catch(function () {})
-        .then(function () { refreshing = false; });
+        .then(function () {
+          refreshing = false;
+          if (again) { refresh(); }
+        });
     }
     new EventSource(part.getAttribute("data-live")).addEventListener("feed", refresh);
   }
+  var search = window.location.search;
   var posts = document.getElementById("posts");
-  if (posts && !new URLSearchParams(window.location.search).has("before")) { live(posts, "/?live=1"); }
+  if (posts && !new URLSearchParams(search).has("before")) { live(posts, "/" + (search ? search + "&" : "?") + "live=1"); }
   var thread = document.getElementById("thread");
   if (thread) { live(thread, window.location.pathname); }
   var messages = document.getElementById("messages");
-  if (messages) { live(messages, window.location.pathname + window.location.search + "&live=1"); }
+  if (messages) { live(messages, window.location.pathname + search + "&live=1"); }
 })();
