@@ -1,5 +1,6 @@
 import Foundation
 import KithNode
+import KithProtocol
 
 struct MessagePage: Page {
     static let template = "message"
@@ -26,6 +27,7 @@ struct FeedPageView: Page {
     let signedIn = true
     let audiences: [AudienceChoice]
     let hasAudiences: Bool
+    let maxPhotos = Attachment.maxCount
     let posts: [PostView]
     /// Whether this is a page past the first.
     let older: Bool
@@ -35,9 +37,9 @@ struct FeedPageView: Page {
     /// The first steps, for a node without friends yet.
     var onboarding: Onboarding?
 
-    init(csrf: String, audiences: [Audience], friends: [Friend], page: FeedPage, older: Bool) {
+    init(csrf: String, audiences: [Audience], friends: [Friend], page: FeedPage, older: Bool, avatars: [String: String] = [:]) {
         self.csrf = csrf
-        let profiles = Profiles(friends)
+        let profiles = Profiles(friends, avatars: avatars)
         self.audiences = audiences.enumerated().map { index, audience in
             AudienceChoice(number: index + 1, name: audience.name, first: index == 0,
                            readers: audience.members.isEmpty ? "(no one yet: only you)"
@@ -83,8 +85,13 @@ struct PostView {
     let text: String
     let reactions: [ReactionView]
     let hasReactions: Bool
-    let attachmentCount: Int
-    let hasAttachments: Bool
+    /// The author's avatar, as a path of this app.
+    let avatar: String?
+    let photos: [PhotoView]
+    let hasPhotos: Bool
+    /// Attachments that are not photos, for `kith photo get`.
+    let fileCount: Int
+    let hasFiles: Bool
     let comments: [CommentView]
     let commentCount: Int
     let commentWord: String
@@ -104,8 +111,13 @@ struct PostView {
         text = item.text
         reactions = item.reactions.map { ReactionView(emoji: $0.emoji, count: $0.count, by: $0.by.joined(separator: ", ")) }
         hasReactions = !item.reactions.isEmpty
-        attachmentCount = item.attachments.count
-        hasAttachments = !item.attachments.isEmpty
+        avatar = profiles.avatar(of: item.author)
+        photos = item.attachments.enumerated().compactMap { index, attachment in
+            attachment.kind == "photo" ? PhotoView(attachment, post: item.id, number: index + 1, author: item.author) : nil
+        }
+        hasPhotos = !photos.isEmpty
+        fileCount = item.attachments.count - photos.count
+        hasFiles = fileCount > 0
         comments = item.comments.map(CommentView.init)
         commentCount = item.comments.count + item.moreComments
         commentWord = commentCount == 1 ? "comment" : "comments"
@@ -140,15 +152,20 @@ struct ReactionView {
     let by: String
 }
 
-/// Friends' own names for themselves, by my name for them.
+/// Friends' own names for themselves, by my name for them, and the avatars of those who have one.
 struct Profiles {
     private let names: [String: String]
+    private let avatars: [String: String]
 
-    init(_ friends: [Friend]) {
+    init(_ friends: [Friend], avatars: [String: String] = [:]) {
         var names: [String: String] = [:]
         for friend in friends { if let profile = friend.profileName, profile != friend.name { names[friend.name] = profile } }
         self.names = names
+        self.avatars = avatars
     }
+
+    /// The path of an author's avatar (`me` for mine), if they have one.
+    func avatar(of author: String) -> String? { avatars[author] }
 
     func profileName(of friend: String) -> String? { names[friend] }
 

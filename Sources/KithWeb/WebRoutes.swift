@@ -26,6 +26,7 @@ struct WebRoutes: Sendable {
         addMessageRoutes(to: router)
         addAudienceRoutes(to: router)
         addStatusRoutes(to: router)
+        addPhotoRoutes(to: router)
         router.get("/events") { _, context in
             _ = try signedIn(context)
             return try events()
@@ -75,7 +76,7 @@ struct WebRoutes: Sendable {
         let page = try await node.feed(FeedQuery(limit: FeedQuery.defaultLimit, before: before.map { .post($0) }, keepUnread: live != nil))
         let friends = try await node.friends()
         var view = FeedPageView(csrf: session.csrf, audiences: try await node.audiences(), friends: friends,
-                                page: page, older: before != nil)
+                                page: page, older: before != nil, avatars: await avatars(of: page.posts.map(\.author), friends: friends))
         view.onboarding = friends.isEmpty ? Onboarding(try await node.status()) : nil
         return templates.response(view)
     }
@@ -85,12 +86,15 @@ struct WebRoutes: Sendable {
         let id = context.parameters.get("id") ?? ""
         try checkID(id)
         let item = try await node.show(post: id)
-        return templates.response(PostPageView(csrf: session.csrf, post: PostView(item, profiles: Profiles(try await node.friends()), inFeed: false)))
+        let friends = try await node.friends()
+        let profiles = Profiles(friends, avatars: await avatars(of: [item.author], friends: friends))
+        return templates.response(PostPageView(csrf: session.csrf, post: PostView(item, profiles: profiles, inFeed: false)))
     }
 
     // MARK: Acting
 
     func post(_ request: Request, _ context: WebContext) async throws -> Response {
+        if let boundary = MultipartUpload.boundary(of: request.headers[.contentType]) { return try await postWithPhotos(request, context, boundary: boundary) }
         let form = try await form(request, context)
         guard let audience = form.audience, !audience.isEmpty else { throw badInput("Choose who can read the post.", back: "/", context) }
         let text = try self.text(form, what: "post", back: "/", context)
