@@ -112,7 +112,7 @@ let package = Package(
             ],
             resources: ["top", "bottom", "item", "feed", "post", "message",
                         "friends", "friend", "friend-remove", "messages", "conversation",
-                        "audiences", "audience", "audience-remove", "status", "onboarding", "profile"].map { .embedInCode("Resources/\($0).mustache") }
+                        "audiences", "audience", "audience-remove", "status", "onboarding", "profile", "photos"].map { .embedInCode("Resources/\($0).mustache") }
                 + [.embedInCode("Resources/kith.css"), .embedInCode("Resources/kith.js")],
             swiftSettings: swiftSettings
         ),

@@ -59,9 +59,19 @@ struct DaemonWebNode: WebNode {
     func privateDirectory() throws -> String {
         let parent = (node.home as NSString).appendingPathComponent("web-files")
         guard mkdir(parent, 0o700) == 0 || errno == EEXIST else { throw NodeError("cannot create \(parent): \(String(cString: strerror(errno)))") }
-        var st = stat()
-        guard lstat(parent, &st) == 0, st.st_mode & S_IFMT == S_IFDIR, st.st_uid == geteuid(), st.st_mode & 0o077 == 0 else {
+        // Not followed if a link: attributesOfItem reads the entry itself.
+        let attributes = try? FileManager.default.attributesOfItem(atPath: parent)
+        guard attributes?[.type] as? FileAttributeType == .typeDirectory, (attributes?[.ownerAccountID] as? NSNumber)?.uint32Value == geteuid(),
+              let mode = attributes?[.posixPermissions] as? Int, mode & 0o077 == 0 else {
             throw NodeError("\(parent) is not a private directory of this user")
+        }
+        // What a daemon stopped halfway left behind (no upload or answer takes an hour) goes first.
+        let stale = Date().addingTimeInterval(-3600)
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? [] {
+            let old = (parent as NSString).appendingPathComponent(name)
+            if let modified = try? FileManager.default.attributesOfItem(atPath: old)[.modificationDate] as? Date, modified < stale {
+                try? FileManager.default.removeItem(atPath: old)
+            }
         }
         let path = (parent as NSString).appendingPathComponent(Hex.encode(randomBytes(8)))
         guard mkdir(path, 0o700) == 0 else { throw NodeError("cannot create \(path): \(String(cString: strerror(errno)))") }

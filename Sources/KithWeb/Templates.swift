@@ -29,6 +29,7 @@ struct Templates: Sendable {
             ("audiences", PackageResources.audiences_mustache), ("audience", PackageResources.audience_mustache),
             ("audience-remove", PackageResources.audience_remove_mustache), ("status", PackageResources.status_mustache),
             ("onboarding", PackageResources.onboarding_mustache), ("profile", PackageResources.profile_mustache),
+            ("photos", PackageResources.photos_mustache),
         ]
         for (name, bytes) in sources { try library.register(String(decoding: bytes, as: UTF8.self), named: name) }
         self.library = library

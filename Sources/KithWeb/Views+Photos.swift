@@ -17,9 +17,16 @@ struct PhotoView {
 
     static let thumbnailSide = 480
 
-    init(_ attachment: FeedAttachment, post: String, number: Int, author: String) {
+    /// The photos among a post's or comment's attachments, numbered as `kith photo get` numbers them.
+    static func list(_ attachments: [FeedAttachment], of id: String, by author: String) -> [PhotoView] {
+        attachments.enumerated().compactMap { index, attachment in
+            attachment.kind == "photo" ? PhotoView(attachment, item: id, number: index + 1, author: author) : nil
+        }
+    }
+
+    init(_ attachment: FeedAttachment, item: String, number: Int, author: String) {
         self.number = number
-        full = "/posts/\(post)/photos/\(number)"
+        full = "/posts/\(item)/photos/\(number)"
         thumbnail = full + "/thumbnail"
         let side = max(attachment.width, attachment.height, 1)
         let scale = min(1, Double(Self.thumbnailSide) / Double(side))

@@ -112,9 +112,7 @@ struct PostView {
         reactions = item.reactions.map { ReactionView(emoji: $0.emoji, count: $0.count, by: $0.by.joined(separator: ", ")) }
         hasReactions = !item.reactions.isEmpty
         avatar = profiles.avatar(of: item.author)
-        photos = item.attachments.enumerated().compactMap { index, attachment in
-            attachment.kind == "photo" ? PhotoView(attachment, post: item.id, number: index + 1, author: item.author) : nil
-        }
+        photos = PhotoView.list(item.attachments, of: item.id, by: item.author)
         hasPhotos = !photos.isEmpty
         fileCount = item.attachments.count - photos.count
         hasFiles = fileCount > 0
@@ -139,10 +137,14 @@ struct CommentView {
     let when: String
     let edited: Bool
     let text: String
+    let photos: [PhotoView]
+    let hasPhotos: Bool
 
     init(_ comment: FeedComment) {
         (id, author, verified, createdAt, edited, text) = (comment.id, comment.author, comment.verified, comment.createdAt, comment.edited, comment.text)
         when = PostView.when(comment.createdAt)
+        photos = PhotoView.list(comment.attachments, of: comment.id, by: comment.author)
+        hasPhotos = !photos.isEmpty
     }
 }
 
@@ -164,7 +166,7 @@ struct Profiles {
         self.avatars = avatars
     }
 
-    /// The path of an author's avatar (`me` for mine), if they have one.
+    /// The path of an author's avatar (the author as the feed names them), if they have one.
     func avatar(of author: String) -> String? { avatars[author] }
 
     func profileName(of friend: String) -> String? { names[friend] }

@@ -73,9 +73,10 @@ extension WebRoutes {
     /// A post's (or comment's) photo or thumbnail, decrypted, fetched first if need be.
     func photo(_ request: Request, _ context: WebContext, thumbnail: Bool) async throws -> Response {
         _ = try signedIn(context)
+        // A whole id (a post's or a comment's), never a prefix: what it names is then fixed for good.
         let id = context.parameters.get("id") ?? ""
         try checkID(id)
-        guard let number = context.parameters.get("number").flatMap({ Int($0) }), (1...Attachment.maxCount).contains(number) else {
+        guard id.utf8.count == Post.idLength * 2, let number = context.parameters.get("number").flatMap({ Int($0) }), (1...Attachment.maxCount).contains(number) else {
             throw HTTPError(.notFound)
         }
         // What an id and number name never changes: a post's photos are fixed when it is made.

@@ -93,6 +93,13 @@ import Testing
         // The post's page shows it too.
         #expect(try bobBrowser.get("/posts/\(mine.id)").body.contains(#"alt="Photo 1 by alice""#))
 
+        // bob's comment with a photo shows on alice's page of the post, served by the comment's id.
+        let commentID = try kithOK(["comment", "--home", bob, mine.id, "--photo", gpsPhoto, "a fine view"])
+        let commentThumbnail = #"<img src="/posts/\#(commentID)/photos/1/thumbnail" width="360" height="480" alt="Photo 1 by bob">"#
+        #expect(try eventually(60) { try browser.get("/posts/\(mine.id)").body.contains(commentThumbnail) })
+        Self.expectImageHeaders(try browser.get("/posts/\(commentID)/photos/1/thumbnail"), type: "image/jpeg")
+        #expect(try browser.get("/posts/\(commentID.prefix(8))/photos/1").status == 404, "a prefix does not name a photo")
+
         // A file that is not a photo is never served as one, whatever it holds.
         let page = dir + "/page.jpg"
         try Data("<script>alert(1)</script>".utf8).write(to: URL(fileURLWithPath: page))
