@@ -15,7 +15,7 @@ import NIOCore
 struct MultipartUpload {
     /// Every photo at its largest, with room for each part's headers, and the text fields.
     static let maxBody = Attachment.maxCount * (Int(Attachment.maxSize) + 4096) + (1 << 20)
-    /// The bytes a part's headers (or anything else read without a body byte coming out) may take.
+    /// The bytes a part's headers (or anything else read without the parser giving anything out) may take.
     static let maxHeaderBytes = 16 << 10
 
     var fields: [String: String] = [:]
@@ -47,15 +47,17 @@ struct MultipartUpload {
                      directory: @escaping () throws -> String) async throws -> MultipartUpload {
         let reader = Reader(boundary: boundary, fileField: fileField, checkCSRF: checkCSRF, directory: directory)
         defer { reader.closeFile() }
-        var total = 0
+        var total = 0, silent = 0
         for try await chunk in request.body {
             total += chunk.readableBytes
             guard total <= maxBody else { throw Refusal.tooLarge }
             do { try reader.parser.execute(chunk) } catch { throw Refusal.malformed }
             if let failure = reader.failure { throw failure }
-            // Only a part's headers (or a preamble) make the parser hold bytes without giving any out.
-            reader.sinceOutput += chunk.readableBytes
-            guard reader.sinceOutput <= maxHeaderBytes + chunk.readableBytes else { throw Refusal.malformed }
+            // Only a part's headers make the parser hold bytes without giving any out: chunks that
+            // give nothing out (headers, or a preamble or epilogue) may add up to maxHeaderBytes.
+            silent = reader.gaveOutput ? 0 : silent + chunk.readableBytes
+            reader.gaveOutput = false
+            guard silent <= maxHeaderBytes else { throw Refusal.malformed }
         }
         guard reader.csrfChecked else { throw Refusal.csrf }
         guard !reader.inPart else { throw Refusal.malformed }
@@ -86,8 +88,8 @@ struct MultipartUpload {
         var csrfChecked = false
         /// Whether a part's headers came and its end did not yet.
         var inPart = false
-        /// Bytes fed since the parser last gave out a header or body bytes.
-        var sinceOutput = 0
+        /// Whether the parser gave out a header, body bytes or a part's end since it was last cleared.
+        var gaveOutput = false
 
         private var made: String?
         private var name: String?
@@ -100,18 +102,18 @@ struct MultipartUpload {
             parser = MultipartParser(boundary: boundary)
             (self.fileField, self.checkCSRF, self.directory) = (fileField, checkCSRF, directory)
             parser.onHeader = { [unowned self] name, value in
-                (sinceOutput, inPart) = (0, true)
+                (gaveOutput, inPart) = (true, true)
                 guard name.lowercased() == "content-disposition" else { return }
                 self.name = MultipartUpload.parameter("name", in: Substring(value))
                 isFile = MultipartUpload.parameter("filename", in: Substring(value)) != nil
             }
             parser.onBody = { [unowned self] buffer in
-                sinceOutput = 0
+                gaveOutput = true
                 guard failure == nil else { return }
                 do { try body(buffer) } catch { failure = error }
             }
             parser.onPartComplete = { [unowned self] in
-                (sinceOutput, inPart) = (0, false)
+                (gaveOutput, inPart) = (true, false)
                 guard failure == nil else { return }
                 do { try complete() } catch { failure = error }
             }

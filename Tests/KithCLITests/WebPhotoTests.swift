@@ -61,6 +61,16 @@ import Testing
                 #expect(answer.status == refusal.status && answer.body.contains(refusal.says), "\(refusal.says): \(answer.status) \(answer.body)")
                 #expect(Self.leftovers(alice).isEmpty, "\(Self.leftovers(alice))")
             }
+            // A part's headers that never end, and a body cut off inside a photo: refused too.
+            let head = "--xyz\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n\(csrf)\r\n--xyz\r\nContent-Disposition: form-data; "
+            for body in [head + "name=\"audience\"\r\nX-Long: " + String(repeating: "a", count: 300_000) + "\r\n\r\nfamily\r\n--xyz--\r\n",
+                         head + "name=\"audience\"\r\n\r\nfamily\r\n--xyz\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"a.jpg\"\r\n\r\n"
+                            + String(decoding: jpeg.prefix(5000), as: UTF8.self)] {
+                let answer = try browser.send("POST", "/posts", host: nil, headers: ["Content-Type": "multipart/form-data; boundary=xyz"],
+                                              data: Data(body.utf8))
+                #expect(answer.status == 400 && answer.body.contains("The form could not be read"), "\(answer.status) \(answer.body.prefix(500))")
+                #expect(Self.leftovers(alice).isEmpty)
+            }
             #expect(try feed(alice).isEmpty, "nothing was posted")
 
             // Posted: the answer names what was removed, and the upload's files are gone.
