@@ -28,6 +28,8 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         // The web app's templates.
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        // The web app's photo uploads (multipart/form-data), parsed as they stream in.
+        .package(url: "https://github.com/vapor/multipart-kit.git", from: "4.7.1"),
     ],
     targets: [
         // libsodium from the system (Debian: libsodium-dev). Only KithCrypto imports it.
@@ -101,15 +103,16 @@ let package = Package(
         .target(
             name: "KithWeb",
             dependencies: [
-                "KithNode", "KithCrypto", "CQREncode",
+                "KithNode", "KithProtocol", "KithCrypto", "CQREncode",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "MultipartKit", package: "multipart-kit"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             resources: ["top", "bottom", "item", "feed", "post", "message",
                         "friends", "friend", "friend-remove", "messages", "conversation",
-                        "audiences", "audience", "audience-remove", "status", "onboarding", "edit", "delete"].map { .embedInCode("Resources/\($0).mustache") }
+                        "audiences", "audience", "audience-remove", "status", "onboarding", "edit", "delete", "profile", "photos"].map { .embedInCode("Resources/\($0).mustache") }
                 + [.embedInCode("Resources/kith.css"), .embedInCode("Resources/kith.js")],
             swiftSettings: swiftSettings
         ),

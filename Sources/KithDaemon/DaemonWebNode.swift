@@ -1,4 +1,5 @@
 import Foundation
+import KithCrypto
 import KithNode
 import KithWeb
 
@@ -57,4 +58,45 @@ struct DaemonWebNode: WebNode {
     }
     // People: the node's status, as the control socket's /v1/status reads it.
     func status() async throws -> NodeStatus { try await node.status() }
+    // Photos and profiles: files pass through HOME/web-files, which only the node's user can enter.
+    func privateDirectory() throws -> String {
+        let parent = (node.home as NSString).appendingPathComponent("web-files")
+        guard mkdir(parent, 0o700) == 0 || errno == EEXIST else { throw NodeError("cannot create \(parent): \(String(cString: strerror(errno)))") }
+        // Not followed if a link: attributesOfItem reads the entry itself.
+        let attributes = try? FileManager.default.attributesOfItem(atPath: parent)
+        guard attributes?[.type] as? FileAttributeType == .typeDirectory, (attributes?[.ownerAccountID] as? NSNumber)?.uint32Value == geteuid(),
+              let mode = attributes?[.posixPermissions] as? Int, mode & 0o077 == 0 else {
+            throw NodeError("\(parent) is not a private directory of this user")
+        }
+        // What a daemon stopped halfway left behind (no upload or answer takes an hour) goes first.
+        let stale = Date().addingTimeInterval(-3600)
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? [] {
+            let old = (parent as NSString).appendingPathComponent(name)
+            if let modified = try? FileManager.default.attributesOfItem(atPath: old)[.modificationDate] as? Date, modified < stale {
+                try? FileManager.default.removeItem(atPath: old)
+            }
+        }
+        let path = (parent as NSString).appendingPathComponent(Hex.encode(randomBytes(8)))
+        guard mkdir(path, 0o700) == 0 else { throw NodeError("cannot create \(path): \(String(cString: strerror(errno)))") }
+        return path
+    }
+    func post(to audience: String, text: String, photos: [String]) async throws -> Node.Posted {
+        try await run(PostRequest(to: audience, text: text, attachments: photos.map { AttachmentSource(kind: .photo, path: $0) }))
+    }
+    func savePhoto(of id: String, number: Int, thumbnail: Bool, to path: String) async throws {
+        _ = try await run(PhotoGetRequest(post: id, number: number, out: path, force: false, thumbnail: thumbnail))
+    }
+    func profile(of friend: String?) async throws -> ProfileView? {
+        // "None yet" is nil; the node says it with an error, as `kith profile show` does.
+        do { return try await run(ProfileShowRequest(friend: friend)) } catch let error as NodeError
+            where error.description == "you have no profile yet" || error.description.hasSuffix(" has not sent you a profile") {
+            return nil
+        }
+    }
+    func setProfile(name: String?, bio: String?, avatar: String?) async throws -> ProfileSent {
+        try await run(ProfileSetRequest(name: name, bio: bio, avatar: avatar))
+    }
+    func saveAvatar(of friend: String?, to path: String) async throws {
+        _ = try await run(ProfileAvatarRequest(friend: friend, out: path, force: false))
+    }
 }

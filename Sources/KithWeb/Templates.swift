@@ -30,6 +30,8 @@ struct Templates: Sendable {
             ("audience-remove", PackageResources.audience_remove_mustache), ("status", PackageResources.status_mustache),
             ("onboarding", PackageResources.onboarding_mustache),
             ("edit", PackageResources.edit_mustache), ("delete", PackageResources.delete_mustache),
+                        ("profile", PackageResources.profile_mustache),
+            ("photos", PackageResources.photos_mustache),
         ]
         for (name, bytes) in sources { try library.register(String(decoding: bytes, as: UTF8.self), named: name) }
         self.library = library

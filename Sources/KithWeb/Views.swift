@@ -1,5 +1,6 @@
 import Foundation
 import KithNode
+import KithProtocol
 
 struct MessagePage: Page {
     static let template = "message"
@@ -26,6 +27,7 @@ struct FeedPageView: Page {
     let signedIn = true
     let audiences: [AudienceChoice]
     let hasAudiences: Bool
+    let maxPhotos = Attachment.maxCount
     let posts: [PostView]
     /// Whether this is a page past the first.
     let older: Bool
@@ -43,9 +45,9 @@ struct FeedPageView: Page {
 
     /// `here` is this page's path, for the forms on its posts to come back to.
     init(csrf: String, audiences: [Audience], friends: [Friend], page: FeedPage, older: Bool, me: String, here: String,
-         filter: FeedFilter = FeedFilter()) {
+         filter: FeedFilter = FeedFilter(), avatars: [String: String] = [:]) {
         self.csrf = csrf
-        let profiles = Profiles(friends)
+        let profiles = Profiles(friends, avatars: avatars)
         self.audiences = audiences.enumerated().map { index, audience in
             AudienceChoice(number: index + 1, name: audience.name, first: index == 0,
                            readers: audience.members.isEmpty ? "(no one yet: only you)"
@@ -99,8 +101,13 @@ struct PostView {
     let reactions: [ReactionView]
     /// False for a direct message, which takes no reactions.
     let canReact: Bool
-    let attachmentCount: Int
-    let hasAttachments: Bool
+    /// The author's avatar, as a path of this app.
+    let avatar: String?
+    let photos: [PhotoView]
+    let hasPhotos: Bool
+    /// Attachments that are not photos, for `kith photo get`.
+    let fileCount: Int
+    let hasFiles: Bool
     let comments: [CommentView]
     let commentCount: Int
     let commentWord: String
@@ -127,8 +134,11 @@ struct PostView {
         text = item.text
         reactions = ReactionView.choices(item.reactions, me: me)
         canReact = !item.direct
-        attachmentCount = item.attachments.count
-        hasAttachments = !item.attachments.isEmpty
+        avatar = profiles.avatar(of: item.author)
+        photos = PhotoView.list(item.attachments, of: item.id, by: item.author)
+        hasPhotos = !photos.isEmpty
+        fileCount = item.attachments.count - photos.count
+        hasFiles = fileCount > 0
         let mine = [me].containsName(item.author)
         self.mine = mine
         comments = item.comments.map { CommentView($0, post: item.id, onMyPost: mine, me: me) }
@@ -158,6 +168,8 @@ struct CommentView {
     let mine: Bool
     /// Whether I may delete it: mine, or on my post.
     let deletable: Bool
+    let photos: [PhotoView]
+    let hasPhotos: Bool
 
     init(_ comment: FeedComment, post: String, onMyPost: Bool, me: String) {
         (id, author, verified, createdAt, edited, text) = (comment.id, comment.author, comment.verified, comment.createdAt, comment.edited, comment.text)
@@ -165,6 +177,8 @@ struct CommentView {
         when = PostView.when(comment.createdAt)
         mine = [me].containsName(comment.author)
         deletable = mine || onMyPost
+        photos = PhotoView.list(comment.attachments, of: comment.id, by: comment.author)
+        hasPhotos = !photos.isEmpty
     }
 }
 
@@ -191,20 +205,25 @@ struct ReactionView {
     }
 }
 
-/// Friends' own names for themselves, by my name for them.
+/// Friends' own names for themselves, by my name for them, and the avatars of those who have one.
 struct Profiles {
     private let names: [String: String]
     private let friends: [String]
+    private let avatars: [String: String]
 
-    init(_ friends: [Friend]) {
+    init(_ friends: [Friend], avatars: [String: String] = [:]) {
         var names: [String: String] = [:]
         for friend in friends { if let profile = friend.profileName, profile != friend.name { names[friend.name] = profile } }
         self.names = names
         self.friends = friends.map(\.name)
+        self.avatars = avatars
     }
 
     /// Whether a post's author is a friend (else it is me).
     func isFriend(_ name: String) -> Bool { friends.containsName(name) }
+
+    /// The path of an author's avatar (the author as the feed names them), if they have one.
+    func avatar(of author: String) -> String? { avatars[author] }
 
     func profileName(of friend: String) -> String? { names[friend] }
 

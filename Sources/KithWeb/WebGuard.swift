@@ -18,7 +18,8 @@ import Logging
 ///    session; without one a page is redirected to `/welcome`.
 ///
 /// Every answer carries a strict Content-Security-Policy (only this app's
-/// own script, style sheet and images, no inline script), `nosniff`, no
+/// own script, style sheet and images, and the composer's previews of
+/// photos not yet sent as blob: URLs; no inline script), `nosniff`, no
 /// referrer, and pages are not stored.
 struct WebGuard: RouterMiddleware {
     typealias Context = WebContext
@@ -26,7 +27,7 @@ struct WebGuard: RouterMiddleware {
     let listener: WebListener
     let templates: Templates
 
-    static let contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    static let contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
         + "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     static let cookieName = "kith_session"
     static let host = HTTPField.Name("Host")!

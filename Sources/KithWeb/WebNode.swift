@@ -35,4 +35,18 @@ public protocol WebNode: Sendable {
     func removeMember(audience: String, friend: String) async throws -> Node.MembershipChange?
     // People: the node's status.
     func status() async throws -> NodeStatus
+    // Photos and profiles.
+    /// A new private (0700) directory inside the node's home, for photos on
+    /// their way in (uploads) or out (decrypted for the browser); the caller removes it.
+    func privateDirectory() throws -> String
+    /// A post with photos (absolute paths), their metadata removed.
+    func post(to audience: String, text: String, photos: [String]) async throws -> Node.Posted
+    /// Decrypts photo `number` (from 1) of a post or comment, or its thumbnail, to `path`, fetching it first if need be.
+    func savePhoto(of id: String, number: Int, thumbnail: Bool, to path: String) async throws
+    /// My profile (friend nil) or a friend's; nil when there is none yet.
+    func profile(of friend: String?) async throws -> ProfileView?
+    /// nil keeps a field; an avatar is a photo by absolute path.
+    func setProfile(name: String?, bio: String?, avatar: String?) async throws -> ProfileSent
+    /// Decrypts my avatar (friend nil) or a friend's to `path`, fetching it first if need be.
+    func saveAvatar(of friend: String?, to path: String) async throws
 }

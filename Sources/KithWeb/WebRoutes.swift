@@ -27,6 +27,7 @@ struct WebRoutes: Sendable {
         addMessageRoutes(to: router)
         addAudienceRoutes(to: router)
         addStatusRoutes(to: router)
+        addPhotoRoutes(to: router)
         router.get("/events") { _, context in
             _ = try signedIn(context)
             return try events()
@@ -83,7 +84,8 @@ struct WebRoutes: Sendable {
         let status = try await node.status()
         var view = FeedPageView(csrf: session.csrf, audiences: try await node.audiences(), friends: friends,
                                 page: page, older: before != nil, me: status.name,
-                                here: before.map { "/?before=\($0)" + filter.query } ?? filter.path, filter: filter)
+                                here: before.map { "/?before=\($0)" + filter.query } ?? filter.path, filter: filter,
+                                avatars: await avatars(of: page.posts.map(\.author), friends: friends))
         view.onboarding = friends.isEmpty ? Onboarding(status) : nil
         view.notice = notice
         return templates.response(view)
@@ -95,14 +97,16 @@ struct WebRoutes: Sendable {
         try checkID(id)
         let notice = try deletedNotice(request)
         let item = try await node.show(post: id)
-        let post = PostView(item, profiles: Profiles(try await node.friends()), inFeed: false, me: try await node.status().name,
-                            here: "/posts/\(item.id)")
+        let friends = try await node.friends()
+        let profiles = Profiles(friends, avatars: await avatars(of: [item.author], friends: friends))
+        let post = PostView(item, profiles: profiles, inFeed: false, me: try await node.status().name, here: "/posts/\(item.id)")
         return templates.response(PostPageView(csrf: session.csrf, post: post, notice: notice))
     }
 
     // MARK: Acting
 
     func post(_ request: Request, _ context: WebContext) async throws -> Response {
+        if let boundary = MultipartUpload.boundary(of: request.headers[.contentType]) { return try await postWithPhotos(request, context, boundary: boundary) }
         let form = try await form(request, context)
         guard let audience = form.audience, !audience.isEmpty else { throw badInput("Choose who can read the post.", back: "/", context) }
         let text = try self.text(form, what: "post", back: "/", context)

@@ -138,7 +138,7 @@ import Testing
         // The owner's page, with the headers every answer has.
         let feed = try owner.get("/")
         #expect(feed.status == 200 && feed.body.contains("secret plans"))
-        #expect(feed.header("Content-Security-Policy") == "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        #expect(feed.header("Content-Security-Policy") == "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
                 + "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
         #expect(feed.header("X-Content-Type-Options") == "nosniff" && feed.header("Referrer-Policy") == "same-origin")
         #expect(feed.header("Cache-Control") == "no-store")

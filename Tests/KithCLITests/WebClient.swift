@@ -7,6 +7,8 @@ struct WebAnswer {
     let status: Int
     let headers: [(name: String, value: String)]
     let body: String
+    /// The body's bytes, as sent (a photo).
+    var bytes = Data()
 
     func header(_ name: String) -> String? { headers.first { $0.name.lowercased() == name.lowercased() }?.value }
     func headers(_ name: String) -> [String] { headers.filter { $0.name.lowercased() == name.lowercased() }.map(\.value) }
@@ -37,13 +39,39 @@ final class WebBrowser: @unchecked Sendable {
         return try send("POST", path, host: host, headers: headers, body: body)
     }
 
+    /// A part of a multipart/form-data form: a field, or a file when `filename` is given.
+    struct Part {
+        let name: String
+        var filename: String?
+        let data: Data
+        init(_ name: String, _ value: String) { (self.name, self.data) = (name, Data(value.utf8)) }
+        init(file name: String, filename: String, _ data: Data) { (self.name, self.filename, self.data) = (name, filename, data) }
+    }
+
+    /// A form with files, as a browser sends it (`enctype="multipart/form-data"`).
+    @discardableResult
+    func post(_ path: String, multipart parts: [Part]) throws -> WebAnswer {
+        let boundary = "----KithTestBoundary" + UUID().uuidString
+        var body = Data()
+        for part in parts {
+            var head = "--\(boundary)\r\nContent-Disposition: form-data; name=\"\(part.name)\""
+            if let filename = part.filename { head += "; filename=\"\(filename)\"\r\nContent-Type: application/octet-stream" }
+            body += Data((head + "\r\n\r\n").utf8) + part.data + Data("\r\n".utf8)
+        }
+        body += Data("--\(boundary)--\r\n".utf8)
+        return try send("POST", path, host: nil, headers: ["Content-Type": "multipart/form-data; boundary=\(boundary)"], data: body)
+    }
+
     func send(_ method: String, _ path: String, host: String?, headers: [String: String], body: String?) throws -> WebAnswer {
+        try send(method, path, host: host, headers: headers, data: body.map { Data($0.utf8) })
+    }
+
+    func send(_ method: String, _ path: String, host: String?, headers: [String: String], data body: Data?) throws -> WebAnswer {
         var request = "\(method) \(path) HTTP/1.1\r\nHost: \(host ?? self.host)\r\nConnection: close\r\n"
         if !cookies.isEmpty { request += "Cookie: " + cookies.map { "\($0.key)=\($0.value)" }.joined(separator: "; ") + "\r\n" }
         for (name, value) in headers { request += "\(name): \(value)\r\n" }
-        if let body { request += "Content-Length: \(body.utf8.count)\r\n" }
-        request += "\r\n" + (body ?? "")
-        let answer = try WebSocket(port: port).exchange(Data(request.utf8))
+        if let body { request += "Content-Length: \(body.count)\r\n" }
+        let answer = try WebSocket(port: port).exchange(Data((request + "\r\n").utf8) + (body ?? Data()))
         for cookie in answer.headers("Set-Cookie") {
             guard let pair = cookie.split(separator: ";").first, let eq = pair.firstIndex(of: "=") else { continue }
             let name = String(pair[..<eq]), value = String(pair[pair.index(after: eq)...])
@@ -70,6 +98,7 @@ struct WebSocket {
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         var timeout = timeval(tv_sec: 60, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
@@ -111,7 +140,13 @@ struct WebSocket {
 
     func exchange(_ request: Data) throws -> WebAnswer {
         defer { close(fd) }
-        try write(request)
+        // A server may answer (a refusal) and close before it read a large request whole: its answer counts.
+        var offset = 0
+        while offset < request.count {
+            let sent = request.withUnsafeBytes { send(fd, $0.baseAddress! + offset, request.count - offset, Int32(MSG_NOSIGNAL)) }
+            if sent <= 0 { break }
+            offset += sent
+        }
         return try Self.parse(read())
     }
 
@@ -127,7 +162,9 @@ struct WebSocket {
         }
         var body = String(text[end.upperBound...])
         if headers.contains(where: { $0.name.lowercased() == "transfer-encoding" && $0.value == "chunked" }) { body = dechunk(body) }
-        return WebAnswer(status: status, headers: headers, body: body)
+        var bytes = Data()
+        if let split = data.range(of: Data("\r\n\r\n".utf8)) { bytes = data[split.upperBound...] }
+        return WebAnswer(status: status, headers: headers, body: body, bytes: bytes)
     }
 
     /// A chunked body's text, without the chunk sizes.

@@ -168,7 +168,7 @@ def post_article(driver, text):
 
 def thread_link(article):
     """The link from a post in the feed to its page with the comments."""
-    return article.find_element(By.XPATH, ".//a[contains(@href, '/posts/')]")
+    return article.find_element(By.XPATH, ".//p[@class='thread']/a[contains(@href, '/posts/')]")
 
 
 def literal(text):

@@ -3,6 +3,7 @@ carol each on their own daemon's pages, with a real relay between them.
 alice's audience "family" holds bob and not carol; "neighbours" holds carol."""
 
 import http.client
+import os
 import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,6 +33,22 @@ def choose_audience(driver, name):
     return label.text
 
 
+PHOTO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "Tests", "KithImageTests", "Fixtures", "phone.jpg"))
+
+
+def all_loaded(driver, images):
+    """Whether there are images and each has loaded (a broken one has no natural width)."""
+    return bool(images) and all(driver.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0;", image)
+                                for image in images)
+
+
+def shows_a_photo(driver, text):
+    """Whether the post whose text contains text shows a photo that loaded, its thumbnail linking to the photo."""
+    article = post_article(driver, text)
+    images = article.find_elements(By.CSS_SELECTOR, ".photos a[href*='/photos/1'] img") if article is not None else []
+    return all_loaded(driver, images)
+
+
 def test_a_post_reaches_bob_live_and_not_carol(browsers, alice):
     alice, alice_app = alice
     post = "The baby is here! 3.4 kg, everyone is well."
@@ -49,15 +66,21 @@ def test_a_post_reaches_bob_live_and_not_carol(browsers, alice):
     # alice writes to "family" from her feed's form; the composer says who reads each audience.
     field(alice, "Text").send_keys(post)
     assert choose_audience(alice, "family") == "family (you and bob)"
-    # Photos (not built yet): attach a photo in the composer here, and check below
-    # that alice's post, bob's live page and the post's page each show it.
+    # alice attaches a photo (with GPS tags) in the composer; the page previews it before anything is sent.
+    field(alice, "Photos (JPEG, PNG or WebP; up to 10)").send_keys(PHOTO)
+    WebDriverWait(alice, 10, poll_frequency=0.2).until(
+        lambda d: all_loaded(d, d.find_elements(By.CSS_SELECTOR, "#photo-previews img")), "the composer never previewed the photo")
     network_events(alice)
     submit(field(alice, "Text"))
+    # The answer says what was removed from the photo before it left the machine.
+    assert heading(alice) == "Posted" and "GPS" in alice.find_element(By.TAG_NAME, "main").text
+    alice.find_element(By.LINK_TEXT, "Go back").click()
     assert_at(alice, alice_app + "/")
     wait_for_live_updates(alice, alice_app)
     mark_page(alice)
     article = post_article(alice, post)
     assert article is not None and "to family" in article.text
+    assert shows_a_photo(alice, post)
     post_id = thread_link(article).get_attribute("href").rsplit("/", 1)[1]
     assert re.fullmatch(r"[0-9a-f]{8,64}", post_id)
     screenshot(alice, "alice-feed")
@@ -69,11 +92,15 @@ def test_a_post_reaches_bob_live_and_not_carol(browsers, alice):
     assert page_was_not_reloaded(bob)
     assert_at(bob, bob_app + "/")
     assert "alice" in post_article(bob, post).text
+    WebDriverWait(bob, 30, poll_frequency=0.5, ignored_exceptions=[StaleElementReferenceException]).until(
+        lambda d: shows_a_photo(d, post), "bob's page never showed the photo")
+    assert page_was_not_reloaded(bob)
     screenshot(bob, "bob-live")
 
     # bob comments from the post's page.
     thread_link(post_article(bob, post)).click()
     assert_at(bob, f"{bob_app}/posts/{post_id}")
+    assert shows_a_photo(bob, post)
     field(bob, "Your comment").send_keys(comment)
     submit(field(bob, "Your comment"))
     assert_at(bob, f"{bob_app}/posts/{post_id}")

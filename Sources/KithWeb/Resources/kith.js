@@ -44,3 +44,27 @@
   var messages = document.getElementById("messages");
   if (messages) { live(messages, window.location.pathname + search + "&live=1"); }
 })();
+
+// The composer and the profile form: thumbnails of the photos chosen, before
+// anything is sent (blob: URLs of the files, which never leave the browser).
+(function () {
+  "use strict";
+  var previews = document.getElementById("photo-previews");
+  var input = document.getElementById("post-photos") || document.getElementById("profile-avatar");
+  if (!previews || !input || !window.URL || !URL.createObjectURL) { return; }
+  var shown = [];
+  input.addEventListener("change", function () {
+    shown.forEach(function (url) { URL.revokeObjectURL(url); });
+    shown = [];
+    previews.replaceChildren();
+    Array.prototype.forEach.call(input.files, function (file, index) {
+      var url = URL.createObjectURL(file);
+      shown.push(url);
+      var img = document.createElement("img");
+      img.src = url;
+      img.alt = "Photo " + (index + 1) + " to send: " + file.name;
+      img.className = "preview";
+      previews.appendChild(img);
+    });
+  });
+})();
