@@ -1,6 +1,7 @@
 import Foundation
 import KithCrypto
 import KithNode
+import KithProtocol
 import KithWeb
 
 /// The web app's view of the daemon's node: each call runs the
@@ -58,6 +59,7 @@ struct DaemonWebNode: WebNode {
     }
     // People: the node's status, as the control socket's /v1/status reads it.
     func status() async throws -> NodeStatus { try await node.status() }
+    func me() async throws -> WebMe { WebMe(name: try node.name(), fingerprint: Fingerprint.of(identity: try node.identity())) }
     // Photos and profiles: files pass through HOME/web-files, which only the node's user can enter.
     func privateDirectory() throws -> String {
         let parent = (node.home as NSString).appendingPathComponent("web-files")

@@ -35,6 +35,8 @@ public protocol WebNode: Sendable {
     func removeMember(audience: String, friend: String) async throws -> Node.MembershipChange?
     // People: the node's status.
     func status() async throws -> NodeStatus
+    /// My name and fingerprint, as my cards give them: cheaper than `status()`, for every page that tells my posts from friends'.
+    func me() async throws -> WebMe
     // Photos and profiles.
     /// A new private (0700) directory inside the node's home, for photos on
     /// their way in (uploads) or out (decrypted for the browser); the caller removes it.
@@ -49,4 +51,12 @@ public protocol WebNode: Sendable {
     func setProfile(name: String?, bio: String?, avatar: String?) async throws -> ProfileSent
     /// Decrypts my avatar (friend nil) or a friend's to `path`, fetching it first if need be.
     func saveAvatar(of friend: String?, to path: String) async throws
+}
+
+/// The node's owner, as pages name them.
+public struct WebMe: Sendable {
+    public let name: String
+    public let fingerprint: String
+
+    public init(name: String, fingerprint: String) { (self.name, self.fingerprint) = (name, fingerprint) }
 }

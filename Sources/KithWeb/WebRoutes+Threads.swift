@@ -69,7 +69,7 @@ extension WebRoutes {
         let id = context.parameters.get("id") ?? ""
         try checkID(id)
         let post = try await node.show(post: id)
-        let me = try await node.status()
+        let me = try await node.me()
         guard let commentID = context.parameters.get("comment") else { return ThreadTarget(post: post, comment: nil, me: me) }
         try checkID(commentID)
         guard let comment = post.comments.first(where: { $0.id == commentID }) else {
@@ -117,7 +117,7 @@ extension WebRoutes {
 struct ThreadTarget {
     let post: FeedItem
     let comment: FeedComment?
-    let me: NodeStatus
+    let me: WebMe
 
     var id: String { comment?.id ?? post.id }
     var author: String { comment?.author ?? post.author }

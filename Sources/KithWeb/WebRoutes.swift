@@ -81,12 +81,12 @@ struct WebRoutes: Sendable {
         let page = try await node.feed(FeedQuery(limit: FeedQuery.defaultLimit, before: before.map { .post($0) },
                                                  author: filter.author, audience: filter.audience, keepUnread: live != nil))
         let friends = try await node.friends()
-        let status = try await node.status()
+        let me = try await node.me()
         var view = FeedPageView(csrf: session.csrf, audiences: try await node.audiences(), friends: friends,
-                                page: page, older: before != nil, me: status.name,
+                                page: page, older: before != nil, me: me.name,
                                 here: before.map { "/?before=\($0)" + filter.query } ?? filter.path, filter: filter,
                                 avatars: await avatars(of: page.posts.map(\.author), friends: friends))
-        view.onboarding = friends.isEmpty ? Onboarding(status) : nil
+        view.onboarding = friends.isEmpty ? Onboarding(try await node.status()) : nil
         view.notice = notice
         return templates.response(view)
     }
@@ -99,7 +99,7 @@ struct WebRoutes: Sendable {
         let item = try await node.show(post: id)
         let friends = try await node.friends()
         let profiles = Profiles(friends, avatars: await avatars(of: [item.author], friends: friends))
-        let post = PostView(item, profiles: profiles, inFeed: false, me: try await node.status().name, here: "/posts/\(item.id)")
+        let post = PostView(item, profiles: profiles, inFeed: false, me: try await node.me().name, here: "/posts/\(item.id)")
         return templates.response(PostPageView(csrf: session.csrf, post: post, notice: notice))
     }
 
