@@ -74,13 +74,14 @@ import Testing
             ("/audience?name=family", [Self.bobsName]),
             ("/audience/remove?name=family&friend=" + bobs, [Self.bobsName]),
             ("/status", []),
+            ("/profile?friend=" + bobs, [Self.bobsName, Self.profileName, Self.bio]),
         ]
         for (path, shown) in pages {
             let page = try browser.get(path)
             #expect(page.status == 200, "\(path): \(page.body)")
             for field in shown { #expect(holds(page.body, escaped(field)), "\(path) shows \(field.debugDescription) escaped") }
             for piece in Self.raw { #expect(!holds(page.body, piece), "\(path) holds \(piece.debugDescription)") }
-            // The bio and the file's name are not on these pages; if one ever is, it is escaped.
+            // The file's name is not on these pages; if it ever is, it is escaped. Nor is the bio, but on bob's profile.
             for field in [Self.bio, Self.fileName] { #expect(!holds(page.body, field), "\(path)") }
         }
         // The filter form names bob as he is named, escaped, in its choice and its link.
