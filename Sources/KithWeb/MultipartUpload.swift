@@ -5,8 +5,9 @@ import MultipartKit
 import NIOCore
 
 /// A `multipart/form-data` form (the composer and the profile form with
-/// their photos), read as it streams in: text fields in memory, each at
-/// most `WebApp.maxForm` bytes; files written one by one into a private
+/// their photos), read as it streams in: text fields in memory, their
+/// names and values together at most `WebApp.maxForm` bytes (as a form
+/// without files); files written one by one into a private
 /// directory inside the node's home (`WebNode.privateDirectory`), each at
 /// most `Attachment.maxSize` bytes and at most `Attachment.maxCount` of
 /// them; the whole body at most `maxBody`. The form's CSRF token, the first
@@ -101,6 +102,8 @@ struct MultipartUpload {
         private var name: String?
         private var isFile = false
         private var text: [UInt8] = []
+        /// The text fields' names and values so far.
+        private var textBytes = 0
         private var fd: Int32 = -1
         private var written = 0
 
@@ -154,7 +157,8 @@ struct MultipartUpload {
 
         private func body(_ bytes: ByteBuffer) throws {
             guard isFile else {
-                guard text.count + bytes.readableBytes <= WebApp.maxForm else { throw Refusal.fieldTooLarge }
+                textBytes += bytes.readableBytes
+                guard textBytes <= WebApp.maxForm else { throw Refusal.fieldTooLarge }
                 text.append(contentsOf: bytes.readableBytesView)
                 return
             }
@@ -194,6 +198,8 @@ struct MultipartUpload {
                     csrfChecked = true
                 }
                 // The first of a field sent twice counts.
+                textBytes += name.utf8.count
+                guard textBytes <= WebApp.maxForm else { throw Refusal.fieldTooLarge }
                 if fields[name] == nil { fields[name] = value }
             }
             (name, isFile, text) = (nil, false, [])

@@ -150,6 +150,22 @@ import Testing
         }
     }
 
+    /// A form with files holds its text fields in memory: their names and values together at most what a form without files may send.
+    @Test func textFieldsTogetherAreBounded() throws {
+        try Self.withAliceAndBob { _, alice, _, browser in
+            typealias Part = WebBrowser.Part
+            let fields = [Part("csrf", try WebAppTests.csrf(try browser.get("/").body)), Part("audience", "family"), Part("text", "hello")]
+            let filler = String(repeating: "a", count: 150_000)
+            let names = (1...20_000).map { Part("field-\($0)-" + String(repeating: "n", count: 20), "") }
+            for extra in [[Part("a", filler), Part("b", filler)], names] {
+                let answer = try browser.post("/posts", multipart: fields + extra)
+                #expect(answer.status == 400 && answer.body.contains("The text is too long"), "\(answer.status) \(answer.body.prefix(500))")
+            }
+            #expect(try feed(alice).isEmpty, "nothing was posted")
+            #expect(try browser.post("/posts", multipart: fields + [Part("a", filler)]).status == 303, "one large field is taken")
+        }
+    }
+
     @Test func avatarsRoundTrip() throws {
         try Self.withAliceAndBob { dir, alice, bob, browser in
             let empty = try browser.get("/profile").body
