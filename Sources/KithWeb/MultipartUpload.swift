@@ -5,8 +5,9 @@ import MultipartKit
 import NIOCore
 
 /// A `multipart/form-data` form (the composer and the profile form with
-/// their photos), read as it streams in: text fields in memory, each at
-/// most `WebApp.maxForm` bytes; files written one by one into a private
+/// their photos), read as it streams in: text fields in memory, their
+/// names and values together at most `WebApp.maxForm` bytes (as a form
+/// without files); files written one by one into a private
 /// directory inside the node's home (`WebNode.privateDirectory`), each at
 /// most `Attachment.maxSize` bytes and at most `Attachment.maxCount` of
 /// them; the whole body at most `maxBody`. The form's CSRF token, the first
@@ -51,7 +52,7 @@ struct MultipartUpload {
         for try await chunk in request.body {
             total += chunk.readableBytes
             guard total <= maxBody else { throw Refusal.tooLarge }
-            do { try reader.parser.execute(chunk) } catch { throw Refusal.malformed }
+            try reader.execute(chunk)
             if let failure = reader.failure { throw failure }
             // Only a part's headers make the parser hold bytes without giving any out: chunks that
             // give nothing out (headers, or a preamble or epilogue) may add up to maxHeaderBytes.
@@ -90,11 +91,19 @@ struct MultipartUpload {
         var inPart = false
         /// Whether the parser gave out a header, body bytes or a part's end since it was last cleared.
         var gaveOutput = false
+        /// Whether the next bytes may be a part's header name (see `execute`): at first, and after a
+        /// line that ended in a header or a part's end.
+        private var nameNext = true
+        private var calledBack = false
+        private var calledBackInLine = false
+        private var lastWasHeaderOrEnd = false
 
         private var made: String?
         private var name: String?
         private var isFile = false
         private var text: [UInt8] = []
+        /// The text fields' names and values so far.
+        private var textBytes = 0
         private var fd: Int32 = -1
         private var written = 0
 
@@ -103,25 +112,53 @@ struct MultipartUpload {
             (self.fileField, self.checkCSRF, self.directory) = (fileField, checkCSRF, directory)
             parser.onHeader = { [unowned self] name, value in
                 (gaveOutput, inPart) = (true, true)
+                (calledBack, calledBackInLine, lastWasHeaderOrEnd) = (true, true, true)
                 guard name.lowercased() == "content-disposition" else { return }
                 self.name = MultipartUpload.parameter("name", in: Substring(value))
                 isFile = MultipartUpload.parameter("filename", in: Substring(value)) != nil
             }
             parser.onBody = { [unowned self] buffer in
                 gaveOutput = true
+                (calledBack, calledBackInLine, lastWasHeaderOrEnd) = (true, true, false)
                 guard failure == nil else { return }
                 do { try body(buffer) } catch { failure = error }
             }
             parser.onPartComplete = { [unowned self] in
                 (gaveOutput, inPart) = (true, false)
+                (calledBack, calledBackInLine, lastWasHeaderOrEnd) = (true, true, true)
                 guard failure == nil else { return }
                 do { try complete() } catch { failure = error }
             }
         }
 
+        /// Gives the parser `chunk` a line at a time. MultipartKit's parser looks each byte of a part's
+        /// header name up in a table of 128 entries, and traps on one past 0x7F: such a name is refused
+        /// before the parser reads it. A header name can begin only after a line that ended in a header
+        /// or a part's end, or before anything was given out (the preamble, the first part's headers).
+        func execute(_ chunk: ByteBuffer) throws {
+            let bytes = chunk.readableBytesView
+            var start = bytes.startIndex
+            while start < bytes.endIndex {
+                let end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? bytes.endIndex
+                if nameNext, let stop = bytes[start..<end].firstIndex(where: { $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: "\r") || $0 > 0x7F }) {
+                    guard bytes[stop] <= 0x7F else { throw Refusal.malformed }
+                    nameNext = false
+                }
+                guard let line = chunk.getSlice(at: start, length: end - start) else { throw Refusal.malformed }
+                do { try parser.execute(line) } catch { throw Refusal.malformed }
+                if failure != nil { return }
+                if bytes[end - 1] == UInt8(ascii: "\n") {
+                    nameNext = !calledBack || (calledBackInLine && lastWasHeaderOrEnd)
+                    calledBackInLine = false
+                }
+                start = end
+            }
+        }
+
         private func body(_ bytes: ByteBuffer) throws {
             guard isFile else {
-                guard text.count + bytes.readableBytes <= WebApp.maxForm else { throw Refusal.fieldTooLarge }
+                textBytes += bytes.readableBytes
+                guard textBytes <= WebApp.maxForm else { throw Refusal.fieldTooLarge }
                 text.append(contentsOf: bytes.readableBytesView)
                 return
             }
@@ -161,6 +198,8 @@ struct MultipartUpload {
                     csrfChecked = true
                 }
                 // The first of a field sent twice counts.
+                textBytes += name.utf8.count
+                guard textBytes <= WebApp.maxForm else { throw Refusal.fieldTooLarge }
                 if fields[name] == nil { fields[name] = value }
             }
             (name, isFile, text) = (nil, false, [])

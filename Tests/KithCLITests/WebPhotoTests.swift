@@ -128,6 +128,44 @@ import Testing
         }
     }
 
+    /// A byte past ASCII in a part's header name (the multipart parser looks each one up in a table of 128) is
+    /// refused, and the daemon goes on; a file's name past ASCII, in a header's value, is posted as ever.
+    @Test func aHeaderNamePastASCIIIsRefused() throws {
+        try Self.withAliceAndBob { _, alice, _, browser in
+            let csrf = try WebAppTests.csrf(try browser.get("/").body)
+            let token = "Content-Disposition: form-data; name=\"csrf\"\r\n\r\n\(csrf)\r\n--xyz\r\n"
+            let audience = "Content-Disposition: form-data; name=\"audience\"\r\n\r\nfamily\r\n--xyz--\r\n"
+            for body in ["--xyz\r\nCaf\u{E9}: 1\r\n" + token + audience, "--xyz\r\n" + token + "Content-Type: text/plain\r\n\u{FF}: 1\r\n" + audience] {
+                let answer = try browser.send("POST", "/posts", host: nil, headers: ["Content-Type": "multipart/form-data; boundary=xyz"],
+                                              data: Data(body.utf8))
+                #expect(answer.status == 400 && answer.body.contains("The form could not be read"), "\(answer.status) \(answer.body.prefix(500))")
+                #expect(try browser.get("/").status == 200, "the daemon still answers")
+            }
+            #expect(try feed(alice).isEmpty, "nothing was posted")
+            let jpeg = try Data(contentsOf: URL(fileURLWithPath: gpsPhoto))
+            let posted = try browser.post("/posts", multipart: [WebBrowser.Part("csrf", csrf), WebBrowser.Part("audience", "family"),
+                                                                WebBrowser.Part(file: "photo", filename: "Straße über Café.jpg", jpeg)])
+            #expect(posted.status == 200 && posted.body.contains("Posted"), "\(posted.status) \(posted.body)")
+            #expect(try feed(alice).count == 1)
+        }
+    }
+
+    /// A form with files holds its text fields in memory: their names and values together at most what a form without files may send.
+    @Test func textFieldsTogetherAreBounded() throws {
+        try Self.withAliceAndBob { _, alice, _, browser in
+            typealias Part = WebBrowser.Part
+            let fields = [Part("csrf", try WebAppTests.csrf(try browser.get("/").body)), Part("audience", "family"), Part("text", "hello")]
+            let filler = String(repeating: "a", count: 150_000)
+            let names = (1...20_000).map { Part("field-\($0)-" + String(repeating: "n", count: 20), "") }
+            for extra in [[Part("a", filler), Part("b", filler)], names] {
+                let answer = try browser.post("/posts", multipart: fields + extra)
+                #expect(answer.status == 400 && answer.body.contains("The text is too long"), "\(answer.status) \(answer.body.prefix(500))")
+            }
+            #expect(try feed(alice).isEmpty, "nothing was posted")
+            #expect(try browser.post("/posts", multipart: fields + [Part("a", filler)]).status == 303, "one large field is taken")
+        }
+    }
+
     @Test func avatarsRoundTrip() throws {
         try Self.withAliceAndBob { dir, alice, bob, browser in
             let empty = try browser.get("/profile").body
