@@ -1,6 +1,7 @@
 import Foundation
 import KithNode
 import KithProtocol
+import Mustache
 
 struct MessagePage: Page {
     static let template = "message"
@@ -236,4 +237,93 @@ extension Sequence<String> {
     /// matches names: Swift's `==` takes a composed and a decomposed accent
     /// as equal, which would make two friends' names one.
     func containsName(_ name: String) -> Bool { contains { $0.utf8.elementsEqual(name.utf8) } }
+}
+
+// The feed's items are looked up by name, not through `Mirror`: the
+// template engine otherwise reflects over every field of each item, and of
+// each item around it, for every value a template reads, which made most of
+// a feed page's time.
+extension PostView: MustacheParent {
+    func child(named name: String) -> Any? {
+        switch name {
+        case "id": id
+        case "author": author
+        case "profileName": profileName
+        case "verified": verified
+        case "audience": audience
+        case "authorPath": authorPath
+        case "audiencePath": audiencePath
+        case "audienceSize": audienceSize
+        case "createdAt": createdAt
+        case "when": when
+        case "edited": edited
+        case "unread": unread
+        case "text": text
+        case "reactions": reactions
+        case "canReact": canReact
+        case "avatar": avatar
+        case "photos": photos
+        case "hasPhotos": hasPhotos
+        case "fileCount": fileCount
+        case "hasFiles": hasFiles
+        case "comments": comments
+        case "commentCount": commentCount
+        case "commentWord": commentWord
+        case "inFeed": inFeed
+        case "here": here
+        case "mine": mine
+        default: nil
+        }
+    }
+}
+
+extension ReactionView: MustacheParent {
+    func child(named name: String) -> Any? {
+        switch name {
+        case "emoji": emoji
+        case "count": count
+        case "by": by
+        case "pressed": pressed
+        default: nil
+        }
+    }
+}
+
+extension FeedPageView: MustacheParent {
+    func child(named name: String) -> Any? {
+        switch name {
+        case "title": title
+        case "csrf": csrf
+        case "signedIn": signedIn
+        case "audiences": audiences
+        case "hasAudiences": hasAudiences
+        case "maxPhotos": maxPhotos
+        case "posts": posts
+        case "older": older
+        case "hasMore": hasMore
+        case "more": more
+        case "olderPath": olderPath
+        case "newestPath": newestPath
+        case "filters": filters
+        case "onboarding": onboarding
+        case "notice": notice
+        default: nil
+        }
+    }
+}
+
+extension PhotoView: MustacheParent {
+    func child(named name: String) -> Any? {
+        switch name {
+        case "number": number
+        case "full": full
+        case "thumbnail": thumbnail
+        case "width": width
+        case "height": height
+        case "alt": alt
+        case "here": here
+        case "damaged": damaged
+        default: nil
+        }
+    }
 }
