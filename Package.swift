@@ -103,7 +103,7 @@ let package = Package(
         .target(
             name: "KithWeb",
             dependencies: [
-                "KithNode", "KithProtocol", "KithCrypto", "CQREncode",
+                "KithNode", "KithProtocol", "KithCrypto", "KithImage", "CQREncode",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "MultipartKit", package: "multipart-kit"),

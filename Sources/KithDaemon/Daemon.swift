@@ -60,6 +60,7 @@ public struct Daemon: Sendable {
             services.append(.init(service: relay, serviceName: "relay"))
         }
         let node = self.node
+        if config.webEnabled { try DaemonWebNode.prepareFiles(home: node.home) }
         let web = config.webEnabled
             ? try WebApp(node: DaemonWebNode(node: node, queued: { if config.syncAfterPost { trigger.fire() } }),
                          hostName: WebHostName.load(home: node.home),

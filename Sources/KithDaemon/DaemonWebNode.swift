@@ -61,24 +61,29 @@ struct DaemonWebNode: WebNode {
     func status() async throws -> NodeStatus { try await node.status() }
     func me() async throws -> WebMe { WebMe(name: try node.name(), fingerprint: Fingerprint.of(identity: try node.identity())) }
     // Photos and profiles: files pass through HOME/web-files, which only the node's user can enter.
-    func privateDirectory() throws -> String {
-        let parent = (node.home as NSString).appendingPathComponent("web-files")
+    /// `HOME/web-files`, where each upload and each photo served gets a directory of its own.
+    static func filesDirectory(home: String) -> String { (home as NSString).appendingPathComponent("web-files") }
+
+    /// Makes `web-files` (0700), or checks it is a private directory of
+    /// this user, and empties it: what a daemon stopped halfway left behind.
+    /// Once, when the daemon starts (it holds the node, so no request of
+    /// another is under way), not on every request.
+    static func prepareFiles(home: String) throws {
+        let parent = filesDirectory(home: home)
         guard mkdir(parent, 0o700) == 0 || errno == EEXIST else { throw NodeError("cannot create \(parent): \(String(cString: strerror(errno)))") }
         // Not followed if a link: attributesOfItem reads the entry itself.
         let attributes = try? FileManager.default.attributesOfItem(atPath: parent)
         guard attributes?[.type] as? FileAttributeType == .typeDirectory, (attributes?[.ownerAccountID] as? NSNumber)?.uint32Value == geteuid(),
               let mode = attributes?[.posixPermissions] as? Int, mode & 0o077 == 0 else {
-            throw NodeError("\(parent) is not a private directory of this user")
+            throw NodeError("\(parent) is not a private directory of this user", hint: "remove it; the daemon makes it again")
         }
-        // What a daemon stopped halfway left behind (no upload or answer takes an hour) goes first.
-        let stale = Date().addingTimeInterval(-3600)
         for name in (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? [] {
-            let old = (parent as NSString).appendingPathComponent(name)
-            if let modified = try? FileManager.default.attributesOfItem(atPath: old)[.modificationDate] as? Date, modified < stale {
-                try? FileManager.default.removeItem(atPath: old)
-            }
+            try? FileManager.default.removeItem(atPath: (parent as NSString).appendingPathComponent(name))
         }
-        let path = (parent as NSString).appendingPathComponent(Hex.encode(randomBytes(8)))
+    }
+
+    func privateDirectory() throws -> String {
+        let path = (Self.filesDirectory(home: node.home) as NSString).appendingPathComponent(Hex.encode(randomBytes(8)))
         guard mkdir(path, 0o700) == 0 else { throw NodeError("cannot create \(path): \(String(cString: strerror(errno)))") }
         return path
     }

@@ -1,4 +1,5 @@
 import Foundation
+import KithImage
 import KithNode
 
 /// A photo of a post or comment, as its thumbnail linking to the whole photo.
@@ -15,8 +16,6 @@ struct PhotoView {
     /// Why the photo was refused, if it was.
     let damaged: String?
 
-    static let thumbnailSide = 480
-
     /// The photos among a post's or comment's attachments, numbered as `kith photo get` numbers them.
     static func list(_ attachments: [FeedAttachment], of id: String, by author: String) -> [PhotoView] {
         attachments.enumerated().compactMap { index, attachment in
@@ -29,7 +28,7 @@ struct PhotoView {
         full = "/posts/\(item)/photos/\(number)"
         thumbnail = full + "/thumbnail"
         let side = max(attachment.width, attachment.height, 1)
-        let scale = min(1, Double(Self.thumbnailSide) / Double(side))
+        let scale = min(1, Double(Photo.thumbnailSide) / Double(side))
         width = max(1, Int((Double(attachment.width) * scale).rounded()))
         height = max(1, Int((Double(attachment.height) * scale).rounded()))
         alt = "Photo \(number) by \(author)"
@@ -66,9 +65,7 @@ struct ProfilePageView: Page {
         hasProfile = profile != nil
         name = profile?.name ?? ""
         bio = profile?.bio ?? ""
-        avatar = profile.flatMap { profile in
-            profile.avatar.map { _ in "/avatars/\(friend == nil ? "me" : WebRoutes.avatarKey(profile.fingerprint))?v=\(profile.sequence)" }
-        }
+        avatar = profile.flatMap { WebRoutes.avatarPath($0, mine: friend == nil) }
         avatarWidth = profile?.avatar?.width ?? 0
         avatarHeight = profile?.avatar?.height ?? 0
     }
@@ -83,8 +80,8 @@ extension WebRoutes {
         var avatars: [String: String] = [:]
         for author in Set(authors) where !author.hasPrefix("unknown (") {
             let me = !friends.map(\.name).containsName(author)
-            guard let profile = try? await node.profile(of: me ? nil : author), profile.avatar != nil else { continue }
-            avatars[author] = "/avatars/\(me ? "me" : Self.avatarKey(profile.fingerprint))?v=\(profile.sequence)"
+            guard let profile = try? await node.profile(of: me ? nil : author) else { continue }
+            avatars[author] = Self.avatarPath(profile, mine: me)
         }
         return avatars
     }

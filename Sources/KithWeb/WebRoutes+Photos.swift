@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import KithCrypto
+import KithImage
 import KithNode
 import KithProtocol
 import Synchronization
@@ -18,8 +19,6 @@ extension WebRoutes {
         router.get("/profile") { request, context in try await profile(request, context) }
         router.post("/profile") { request, context in try await setProfile(request, context) }
     }
-
-    static let photoTypes: Set<String> = ["image/jpeg", "image/png", "image/webp"]
 
     // MARK: Uploading
 
@@ -99,6 +98,11 @@ extension WebRoutes {
 
     static func avatarKey(_ fingerprint: String) -> String { fingerprint.filter { $0 != " " }.lowercased() }
 
+    /// The address of a profile's avatar (mine or a friend's), nil if it has none; a new avatar has a new address.
+    static func avatarPath(_ profile: ProfileView, mine: Bool) -> String? {
+        profile.avatar.map { _ in "/avatars/\(mine ? "me" : avatarKey(profile.fingerprint))?v=\(profile.sequence)" }
+    }
+
     /// The image `save` writes, as the browser may keep it: only JPEG, PNG and WebP (by their bytes), never anything else.
     private func image(_ request: Request, etag: String?, save: (String) async throws -> Void) async throws -> Response {
         var headers: HTTPFields = [.cacheControl: "private, max-age=31536000, immutable", .contentDisposition: "inline"]
@@ -129,13 +133,8 @@ extension WebRoutes {
         return ifNoneMatch.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces) == tag || $0.trimmingCharacters(in: .whitespaces) == "*" }
     }
 
-    /// JPEG, PNG or WebP by the file's first bytes, or nil.
-    static func imageType(_ bytes: [UInt8]) -> String? {
-        if bytes.starts(with: [0xFF, 0xD8, 0xFF]) { return "image/jpeg" }
-        if bytes.starts(with: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) { return "image/png" }
-        if bytes.count >= 12, bytes.starts(with: Array("RIFF".utf8)), bytes[8..<12].elementsEqual("WEBP".utf8) { return "image/webp" }
-        return nil
-    }
+    /// JPEG, PNG or WebP by the file's first bytes (as KithImage reads them), or nil.
+    static func imageType(_ bytes: [UInt8]) -> String? { Photo.detect(bytes)?.mediaType }
 
     /// A file of at most `limit` bytes, read whole.
     static func read(_ path: String, atMost limit: Int) throws -> [UInt8] {
