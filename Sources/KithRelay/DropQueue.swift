@@ -28,8 +28,9 @@ final class DropQueue: Sendable {
 
     private struct State {
         var pending: [Pending] = []
-        /// True while a task is committing batches; it takes whatever is
-        /// pending when its transaction ends, and stops when nothing is.
+        /// True while batches are being committed; each commit takes
+        /// whatever is pending when its transaction ends, and the queue
+        /// stops when nothing is.
         var committing = false
         /// Batches taken so far, for tests.
         var batches = 0
@@ -50,37 +51,42 @@ final class DropQueue: Sendable {
                 defer { s.committing = true }
                 return !s.committing
             }
-            if start { Task { await self.commitPending() } }
+            if start, let batch = nextBatch() { commit(batch) }
         }
     }
 
     /// How many transactions have committed drops so far.
     var batches: Int { state.withLockedValue { $0.batches } }
 
-    /// Commits batches until none is waiting.
-    private func commitPending() async {
-        while let batch = nextBatch() {
-            let results: [Result<DropResult, any Error>]
-            do {
-                results = try await writer.write { db in
-                    var transaction = SQLiteRelayStore.Batch()
-                    let results = try batch.map { drop -> Result<DropResult, any Error> in
-                        do {
-                            return .success(try SQLiteRelayStore.drop(drop.drop, db, now: drop.now, ttl: drop.ttl, quota: drop.quota, batch: &transaction))
-                        } catch let full as MailboxFull {
-                            return .failure(full)
-                        }
-                    }
-                    try transaction.writeCounts(db)
-                    return results
+    /// Commits `batch` in one transaction on the database's writer queue,
+    /// answers its callers there, and then commits whatever arrived
+    /// meanwhile, until nothing is waiting. The loop stays on the writer's
+    /// own queue: it never waits for a turn on the shared task pool, which
+    /// is busy with the requests themselves, between one commit and the
+    /// next. Each batch is a separate job on that queue, so other writes
+    /// (acknowledgements, token changes) take their turns between batches.
+    private func commit(_ batch: [Pending]) {
+        writer.asyncWrite({ db in
+            var transaction = SQLiteRelayStore.Batch()
+            let results = try batch.map { drop -> Result<DropResult, any Error> in
+                do {
+                    return .success(try SQLiteRelayStore.drop(drop.drop, db, now: drop.now, ttl: drop.ttl, quota: drop.quota, batch: &transaction))
+                } catch let full as MailboxFull {
+                    return .failure(full)
                 }
-            } catch {
+            }
+            try transaction.writeCounts(db)
+            return results
+        }, completion: { _, outcome in
+            switch outcome {
+            case .success(let results):
+                for (drop, result) in zip(batch, results) { drop.continuation.resume(with: result) }
+            case .failure(let error):
                 // The transaction itself failed (its commit, or the disk): nothing of the batch is stored.
                 for drop in batch { drop.continuation.resume(throwing: error) }
-                continue
             }
-            for (drop, result) in zip(batch, results) { drop.continuation.resume(with: result) }
-        }
+            if let next = self.nextBatch() { self.commit(next) }
+        })
     }
 
     /// The drops waiting, oldest first, up to the batch's bounds; nil (and
