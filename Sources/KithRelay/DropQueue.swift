@@ -4,22 +4,26 @@ import NIOConcurrencyHelpers
 
 /// Group commit for drops. With `synchronous=FULL` each commit waits for the
 /// disk, so one transaction per drop would cap a relay at the disk's syncs
-/// per second. Instead, drops that arrive while a transaction is being
-/// committed wait in this queue, and the next transaction takes them all (at
-/// most `maxDrops` of them or `maxBytes` of envelopes): one commit and one
-/// sync for the lot; each token is looked up and each mailbox's counts
-/// written once per transaction (`SQLiteRelayStore.Batch`). A drop refused
-/// because its mailboxes are full has written nothing
-/// (`SQLiteRelayStore.drop` checks before it writes) and leaves the others
-/// in its batch stored; any other error fails the whole
-/// batch, whose transaction then stores nothing, and each of its callers is
-/// told. Each caller is answered only after the commit of its batch
+/// per second. Instead, the drops that arrive together share one transaction
+/// and one sync (at most `maxDrops` of them or `maxBytes` of envelopes); each
+/// token is looked up and each mailbox's counts written once per transaction
+/// (`SQLiteRelayStore.Batch`).
+///
+/// A transaction takes the drops waiting when it begins and, until it
+/// commits, those that arrive while it stores them: a drop that comes in
+/// during the statements goes into the commit about to be made, not the one
+/// after it. The next transaction begins as soon as one commits, if drops are
+/// waiting. A drop refused because its mailboxes are full has written
+/// nothing (`SQLiteRelayStore.drop` checks before it writes) and leaves the
+/// others in its transaction stored; any other error fails the whole
+/// transaction, which then stores nothing, and each of its callers is told.
+/// Each caller is answered only after the commit of its transaction
 /// returned, when its drop is on disk.
 final class DropQueue: Sendable {
     static let maxDrops = 256
     static let maxBytes = 8 << 20
 
-    private struct Pending {
+    private struct Pending: Sendable {
         let drop: SQLiteRelayStore.PreparedDrop
         let now: UInt64, ttl: UInt64
         let quota: MailboxQuota?
@@ -28,11 +32,10 @@ final class DropQueue: Sendable {
 
     private struct State {
         var pending: [Pending] = []
-        /// True while batches are being committed; each commit takes
-        /// whatever is pending when its transaction ends, and the queue
-        /// stops when nothing is.
+        /// True while a transaction of drops is open or queued on the
+        /// writer; the queue stops when one commits and nothing is waiting.
         var committing = false
-        /// Batches taken so far, for tests.
+        /// Transactions committed so far, for tests.
         var batches = 0
     }
 
@@ -51,62 +54,74 @@ final class DropQueue: Sendable {
                 defer { s.committing = true }
                 return !s.committing
             }
-            if start, let batch = nextBatch() { commit(batch) }
+            if start { commitNext() }
         }
     }
 
     /// How many transactions have committed drops so far.
     var batches: Int { state.withLockedValue { $0.batches } }
 
-    /// Commits `batch` in one transaction on the database's writer queue,
-    /// answers its callers there, and then commits whatever arrived
-    /// meanwhile, until nothing is waiting. The loop stays on the writer's
-    /// own queue: it never waits for a turn on the shared task pool, which
-    /// is busy with the requests themselves, between one commit and the
-    /// next. Each batch is a separate job on that queue, so other writes
-    /// (acknowledgements, token changes) take their turns between batches.
-    private func commit(_ batch: [Pending]) {
-        writer.asyncWrite({ db in
-            var transaction = SQLiteRelayStore.Batch()
-            let results = try batch.map { drop -> Result<DropResult, any Error> in
-                do {
-                    return .success(try SQLiteRelayStore.drop(drop.drop, db, now: drop.now, ttl: drop.ttl, quota: drop.quota, batch: &transaction))
-                } catch let full as MailboxFull {
-                    return .failure(full)
-                }
+    /// Queues one transaction on the writer's own queue (not in a task, which
+    /// would wait for a turn on the shared task pool between two commits).
+    /// Each is a job of its own, so other writes (acknowledgements, token
+    /// changes) take their turns between them.
+    private func commitNext() {
+        writer.asyncWriteWithoutTransaction { db in
+            self.commitTransaction(db)
+            let more = self.state.withLockedValue { s in
+                if s.pending.isEmpty { s.committing = false }
+                return s.committing
             }
-            try transaction.writeCounts(db)
-            return results
-        }, completion: { _, outcome in
-            switch outcome {
-            case .success(let results):
-                for (drop, result) in zip(batch, results) { drop.continuation.resume(with: result) }
-            case .failure(let error):
-                // The transaction itself failed (its commit, or the disk): nothing of the batch is stored.
-                for drop in batch { drop.continuation.resume(throwing: error) }
-            }
-            if let next = self.nextBatch() { self.commit(next) }
-        })
+            if more { self.commitNext() }
+        }
     }
 
-    /// The drops waiting, oldest first, up to the batch's bounds; nil (and
-    /// the queue idle) when none is.
-    private func nextBatch() -> [Pending]? {
+    private func commitTransaction(_ db: Database) {
+        guard var chunk = nextDrops(taken: 0, bytes: 0) else { return }
+        var taken = chunk, results: [Result<DropResult, any Error>] = []
+        do {
+            try db.beginTransaction(.immediate)
+            var transaction = SQLiteRelayStore.Batch()
+            var bytes = 0
+            while true {
+                for drop in chunk {
+                    bytes += drop.drop.envelope.count
+                    do {
+                        results.append(.success(try SQLiteRelayStore.drop(drop.drop, db, now: drop.now, ttl: drop.ttl, quota: drop.quota, batch: &transaction)))
+                    } catch let full as MailboxFull {
+                        results.append(.failure(full))
+                    }
+                }
+                guard let more = nextDrops(taken: taken.count, bytes: bytes) else { break }
+                chunk = more
+                taken += more
+            }
+            try transaction.writeCounts(db)
+            try db.commit()
+        } catch {
+            // The transaction itself failed (its start, a statement, its commit, or the disk): nothing of it is stored.
+            if db.isInsideTransaction { try? db.rollback() }
+            for drop in taken { drop.continuation.resume(throwing: error) }
+            return
+        }
+        state.withLockedValue { $0.batches += 1 }
+        for (drop, result) in zip(taken, results) { drop.continuation.resume(with: result) }
+    }
+
+    /// The drops waiting, oldest first, that a transaction which has taken
+    /// `taken` drops of `bytes` can still take; nil if none.
+    private func nextDrops(taken: Int, bytes: Int) -> [Pending]? {
         state.withLockedValue { s in
-            guard !s.pending.isEmpty else {
-                s.committing = false
-                return nil
-            }
-            var count = 0, bytes = 0
+            var count = 0, more = 0
             for drop in s.pending {
-                if count == Self.maxDrops || (count > 0 && bytes + drop.drop.envelope.count > Self.maxBytes) { break }
+                let size = drop.drop.envelope.count
+                if taken + count == Self.maxDrops || (taken + count > 0 && bytes + more + size > Self.maxBytes) { break }
                 count += 1
-                bytes += drop.drop.envelope.count
+                more += size
             }
-            let batch = Array(s.pending.prefix(count))
-            s.pending.removeFirst(count)
-            s.batches += 1
-            return batch
+            guard count > 0 else { return nil }
+            defer { s.pending.removeFirst(count) }
+            return Array(s.pending.prefix(count))
         }
     }
 }

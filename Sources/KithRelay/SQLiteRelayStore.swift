@@ -9,7 +9,8 @@ import KithProtocol
 /// the order they arrive, and one small reference per (mailbox, envelope).
 /// Nothing in it names a person. Every method runs on GRDB's own queue, never blocking the
 /// server's event loops on disk writes. Drops that arrive while one is being
-/// committed are committed together in the next transaction (`DropQueue`).
+/// committed are committed together in the next transaction, with those that
+/// arrive while it runs (`DropQueue`).
 public struct SQLiteRelayStore: RelayStorage {
     let writer: any DatabaseWriter
     let drops: DropQueue
