@@ -36,6 +36,9 @@ def test_a_filtered_feed_updates_live_with_its_filter(browsers):
 
     # A click on a post's audience shows that audience's posts only; the page stays open from here on.
     kith("post", "--home", home("alice"), "--to", "family", "Family news, to click on")
+    # Loaded once bob's node holds the post: a page made before that shows it only by a live update.
+    WebDriverWait(bob, DELIVERY, poll_frequency=1).until(
+        lambda _: "Family news, to click on" in kith("feed", "--home", home("bob")), "bob's node never got the family's post")
     bob.get(app + "/")
     shows(bob, "Family news, to click on")
     post_article(bob, "Family news, to click on").find_element(By.LINK_TEXT, "family").click()

@@ -9,8 +9,6 @@
 //   first page's posts never replace it;
 // - a post's page, the post with its reactions and comments;
 // - a conversation (/chat), its messages, with live=1 as well.
-// The part is fetched once more whenever the stream of events opens, for
-// what arrived while it was not open.
 // One fetch at a time: an event during a fetch is answered by one more
 // fetch after it, so that nothing that arrived meanwhile is missed and no
 // older answer replaces a newer one.
@@ -36,12 +34,7 @@
           if (again) { refresh(); }
         });
     }
-    var events = new EventSource(part.getAttribute("data-live"));
-    events.addEventListener("feed", refresh);
-    // What arrived after the page was made and before the stream opened (or
-    // while it was down, before the browser opened it again) had no event
-    // here: one fetch when it opens catches that up.
-    events.addEventListener("open", refresh);
+    new EventSource(part.getAttribute("data-live")).addEventListener("feed", refresh);
   }
   var search = window.location.search;
   var posts = document.getElementById("posts");
