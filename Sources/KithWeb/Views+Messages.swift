@@ -24,6 +24,8 @@ struct ConversationPageView: Page {
     let friend: String
     let messages: [MessageView]
     let path: String
+    /// Where the conversation hears of new messages (`WebRoutes.liveEvents`).
+    let liveEvents: String
 
     struct MessageView {
         let id: String
@@ -38,8 +40,8 @@ struct ConversationPageView: Page {
         let hasAttachments: Bool
     }
 
-    init(csrf: String, friend: String, messages: [ChatMessage]) {
-        (self.csrf, self.friend) = (csrf, friend)
+    init(csrf: String, liveEvents: String, friend: String, messages: [ChatMessage]) {
+        (self.csrf, self.liveEvents, self.friend) = (csrf, liveEvents, friend)
         title = "Messages with " + friend
         path = Self.path(friend)
         self.messages = messages.map {

@@ -38,6 +38,8 @@ struct FeedPageView: Page {
     let olderPath: String
     let newestPath: String
     let filters: FeedFilterView
+    /// Where the list of posts hears of new ones (`WebRoutes.liveEvents`).
+    let liveEvents: String
     /// The first steps, for a node without friends yet.
     var onboarding: Onboarding?
 
@@ -45,9 +47,9 @@ struct FeedPageView: Page {
     var notice: String?
 
     /// `here` is this page's path, for the forms on its posts to come back to.
-    init(csrf: String, audiences: [Audience], friends: [Friend], page: FeedPage, older: Bool, me: String, here: String,
+    init(csrf: String, liveEvents: String, audiences: [Audience], friends: [Friend], page: FeedPage, older: Bool, me: String, here: String,
          filter: FeedFilter = FeedFilter(), avatars: [String: String] = [:]) {
-        self.csrf = csrf
+        (self.csrf, self.liveEvents) = (csrf, liveEvents)
         let profiles = Profiles(friends, avatars: avatars)
         self.audiences = audiences.enumerated().map { index, audience in
             AudienceChoice(number: index + 1, name: audience.name, first: index == 0,
@@ -78,6 +80,8 @@ struct PostPageView: Page {
     let title = "Post"
     let csrf: String
     let signedIn = true
+    /// Where the post hears of new comments and reactions (`WebRoutes.liveEvents`).
+    let liveEvents: String
     let post: PostView
     var notice: String?
 }
@@ -305,6 +309,7 @@ extension FeedPageView: MustacheParent {
         case "olderPath": olderPath
         case "newestPath": newestPath
         case "filters": filters
+        case "liveEvents": liveEvents
         case "onboarding": onboarding
         case "notice": notice
         default: nil

@@ -28,9 +28,9 @@ struct WebRoutes: Sendable {
         addAudienceRoutes(to: router)
         addStatusRoutes(to: router)
         addPhotoRoutes(to: router)
-        router.get("/events") { _, context in
+        router.get("/events") { request, context in
             _ = try signedIn(context)
-            return try events()
+            return try events(request)
         }
     }
 
@@ -77,12 +77,13 @@ struct WebRoutes: Sendable {
         let live = query.get("live")
         guard live == nil || live == "1" else { throw HTTPError(.badRequest, message: "live= takes only 1.") }
         let notice = try deletedNotice(request)
+        let stream = liveEvents()
         let filter = FeedFilter(author: try filterName(query.get("author")), audience: try filterName(query.get("audience")))
         let page = try await node.feed(FeedQuery(limit: FeedQuery.defaultLimit, before: before.map { .post($0) },
                                                  author: filter.author, audience: filter.audience, keepUnread: live != nil))
         let friends = try await node.friends()
         let me = try await node.me()
-        var view = FeedPageView(csrf: session.csrf, audiences: try await node.audiences(), friends: friends,
+        var view = FeedPageView(csrf: session.csrf, liveEvents: stream, audiences: try await node.audiences(), friends: friends,
                                 page: page, older: before != nil, me: me.name,
                                 here: before.map { "/?before=\($0)" + filter.query } ?? filter.path, filter: filter,
                                 avatars: await avatars(of: page.posts.map(\.author), friends: friends))
@@ -96,11 +97,12 @@ struct WebRoutes: Sendable {
         let id = context.parameters.get("id") ?? ""
         try checkID(id)
         let notice = try deletedNotice(request)
+        let stream = liveEvents()
         let item = try await node.show(post: id)
         let friends = try await node.friends()
         let profiles = Profiles(friends, avatars: await avatars(of: [item.author], friends: friends))
         let post = PostView(item, profiles: profiles, inFeed: false, me: try await node.me().name, here: "/posts/\(item.id)")
-        return templates.response(PostPageView(csrf: session.csrf, post: post, notice: notice))
+        return templates.response(PostPageView(csrf: session.csrf, liveEvents: stream, post: post, notice: notice))
     }
 
     // MARK: Acting
@@ -127,9 +129,15 @@ struct WebRoutes: Sendable {
 
     /// Server-sent events: `event: feed` whenever a friend's post, comment,
     /// reaction, edit or delete arrives, and a comment line every 30 seconds to keep the
-    /// connection open. Ends when the daemon stops.
-    func events() throws -> Response {
-        guard let stream = app.events.subscribe() else { throw HTTPError(.serviceUnavailable, message: "Too many pages are open for live updates.") }
+    /// connection open. Ends when the daemon stops. `?since=MARK`, the mark
+    /// of the page that opens it (`liveEvents`): if the feed changed since,
+    /// the stream starts with an event.
+    func events(_ request: Request) throws -> Response {
+        let since = try request.uri.queryParameters.get("since").map { text in
+            guard let mark = Int(text), mark >= 0 else { throw HTTPError(.badRequest, message: "since= takes the number a page gave.") }
+            return mark
+        }
+        guard let stream = app.events.subscribe(since: since) else { throw HTTPError(.serviceUnavailable, message: "Too many pages are open for live updates.") }
         let body = ResponseBody { writer in
             let (lines, sink) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingNewest(4))
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -157,6 +165,11 @@ struct WebRoutes: Sendable {
     }
 
     // MARK: Helpers
+
+    /// The address of the live-update stream for a page about to read the
+    /// node: read first, so that a change made while the page is made
+    /// counts as new when its stream opens (`WebEvents`).
+    func liveEvents() -> String { "/events?since=\(app.events.mark)" }
 
     struct Form: WebForm {
         init() {}

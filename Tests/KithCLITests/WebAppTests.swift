@@ -28,6 +28,12 @@ import Testing
         return String(match.output[1].substring ?? "")
     }
 
+    /// Where a page's live part opens its stream of events (`data-live`).
+    static func liveEvents(_ page: String) throws -> String {
+        let match = try #require(try Regex(#"data-live="(/events\?since=[0-9]+)""#).firstMatch(in: page))
+        return String(match.output[1].substring ?? "")
+    }
+
     @Test func onlyTheOwnerCanReadOrAct() throws {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -244,6 +250,7 @@ import Testing
         let browser = try Self.signedIn(alice)
 
         // Live updates: a stream of events, told when bob's post arrives.
+        let pageBefore = try Self.liveEvents(try browser.get("/").body)
         let stream = try WebSocket(port: browser.port)
         defer { close(stream.fd) }
         try stream.write(Data("GET /events HTTP/1.1\r\nHost: \(browser.host)\r\nCookie: kith_session=\(browser.cookies["kith_session"] ?? "")\r\n\r\n".utf8))
@@ -253,6 +260,19 @@ import Testing
         _ = try kith(["sync", "--home", bob])
         let event = String(decoding: stream.read { String(decoding: $0, as: UTF8.self).contains("event: feed\n") }, as: UTF8.self)
         #expect(event.contains("event: feed\ndata: changed\n"), "\(event)")
+        // A page made before the post, whose stream opens only now, hears of it at once: its notice went out before.
+        let late = try WebSocket(port: browser.port)
+        defer { close(late.fd) }
+        try late.write(Data("GET \(pageBefore) HTTP/1.1\r\nHost: \(browser.host)\r\nCookie: kith_session=\(browser.cookies["kith_session"] ?? "")\r\n\r\n".utf8))
+        // (Without it, the first thing after the stream's start would be the comment that keeps it open, 30 seconds on.)
+        let lateEvent = String(decoding: late.read { ["event: feed\n", ": still here"].contains(where: String(decoding: $0, as: UTF8.self).contains) },
+                               as: UTF8.self)
+        #expect(lateEvent.hasPrefix("HTTP/1.1 200") && lateEvent.contains("event: feed\ndata: changed\n"), "\(lateEvent)")
+        let pageAfter = try Self.liveEvents(try browser.get("/?live=1").body)
+        #expect(pageAfter != pageBefore, "\(pageAfter)")
+        for since in ["x", "-1", "1e3", String(repeating: "9", count: 40)] {
+            #expect(try browser.get("/events?since=" + since).status == 400, "\(since)")
+        }
         // The script's fetch (?live=1) leaves the new post unread; loading the page marks it read.
         let unreadPost = "<article class=\"post unread\" id=\"post-\(bobPost)\""
         #expect(try browser.get("/?live=1").body.contains(unreadPost))
@@ -260,6 +280,7 @@ import Testing
         #expect(try browser.get("/?live=yes").status == 400)
         #expect(try browser.get("/").body.contains(unreadPost))
         #expect(try !browser.get("/?live=1").body.contains(unreadPost), "read once the page was loaded")
+        #expect(try Self.liveEvents(try browser.get("/posts/\(bobPost)").body).hasPrefix("/events?since="), "a post's page listens too")
         #expect(try WebBrowser(name: browser.name, port: browser.port).get("/events").status == 303)
 
         // The composer shows each audience with who reads it; a post from it reaches bob and carol.

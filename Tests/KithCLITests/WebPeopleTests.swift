@@ -237,6 +237,7 @@ import Testing
         #expect(try browser.get(bobsPath + "&live=1").body.contains("chat-message unread"), "still unread")
         let page = try browser.get(bobsPath).body
         #expect(page.contains("chat-message unread"))
+        #expect(try WebAppTests.liveEvents(page).hasPrefix("/events?since="), "the conversation listens for new messages")
         #expect(try !browser.get(bobsPath).body.contains("chat-message unread"), "read once shown")
         let mine = try #require(page.range(of: "hello bob,\nfrom the web"))
         let theirs = try #require(page.range(of: "&lt;img src=x onerror=alert(2)&gt; &amp; \u{600}&lt;b&gt;hi&lt;/b&gt;\u{301}"))

@@ -126,10 +126,15 @@ def answers(events):
             for method, params in events if method == "Network.responseReceived"]
 
 
+def is_events(url):
+    """Whether url is the stream of server-sent events (/events?since=N)."""
+    return urlsplit(url).path == "/events"
+
+
 def wait_for_live_updates(driver, base):
     """Waits until the page's script has opened its stream of server-sent events."""
     WebDriverWait(driver, 30, poll_frequency=0.2).until(
-        lambda d: (base + "/events", 200) in answers(network_events(d)),
+        lambda d: any(is_events(url) and status == 200 for url, status in answers(network_events(d))),
         "the page did not open /events")
 
 

@@ -7,7 +7,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.ui import WebDriverWait
 
-from conftest import (DELIVERY, answers, assert_at, field, home, kith, mark_page, network_events, page_was_not_reloaded,
+from conftest import (DELIVERY, answers, assert_at, field, home, is_events, kith, mark_page, network_events, page_was_not_reloaded,
                       post_article, sign_in, submit, wait_for_live_updates)
 
 
@@ -88,4 +88,4 @@ def test_an_older_page_is_left_alone_by_live_updates(browsers):
     assert page_was_not_reloaded(older)
     assert articles(older) == before, "the older page's posts are as loaded, none lost, none twice"
     # Its script never listens: no stream of events, no fetch of the first page.
-    assert not [url for url, _ in answers(network_events(older)) if url.endswith("/events") or "live=1" in url]
+    assert not [url for url, _ in answers(network_events(older)) if is_events(url) or "live=1" in url]
