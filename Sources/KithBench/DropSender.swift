@@ -4,11 +4,14 @@ import Glibc
 #endif
 
 /// The bench's drop client: real HTTP/1.1 to the relay on 127.0.0.1, one
-/// kept-alive connection per client, each on a thread of its own sending its
-/// drops one after another and reading each answer before the next. It is
-/// lean on purpose: the clients share the machine's cores with the relay they
-/// measure, and a heavy client (a connection pool, a task and a timer per
-/// request, JSON decoding) takes from the relay what it measures.
+/// kept-alive connection per client, each sending its drops one after
+/// another and reading each answer before the next. It is lean on purpose:
+/// the clients share the machine's cores with the relay they measure, and a
+/// heavy client takes from the relay what it measures. So one thread drives
+/// every connection (`poll`), where a thread per connection would be woken
+/// once per answer, and answers are read as bytes, not decoded: on a real
+/// network the clients are other machines, and their costs are not the
+/// relay's.
 enum DropSender {
     /// Sends `drops` (encoded drop requests) from `concurrency` connections
     /// at once, and returns the seconds from the start to the last answer.
@@ -27,37 +30,63 @@ enum DropSender {
             return port
         }
         guard !ports.isEmpty else { throw BenchError("no relay to send to") }
+        let requests = drops.map { drop in
+            Array("POST /v1/envelopes HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\nContent-Length: \(drop.count)\r\n\r\n".utf8) + drop
+        }
         var sockets: [Int32] = []
         defer { for fd in sockets { close(fd) } }
-        for lane in 0..<concurrency { sockets.append(try connect(port: ports[lane % ports.count])) }
-        let lanes = sockets, failure = FirstError()
+        for lane in 0..<min(concurrency, max(requests.count, 1)) { sockets.append(try connect(port: ports[lane % ports.count])) }
+        let lanes = sockets
         return try await withCheckedThrowingContinuation { continuation in
-            let group = DispatchGroup()
-            let start = ContinuousClock.now
-            for (lane, fd) in lanes.enumerated() {
-                group.enter()
-                Thread.detachNewThread {
-                    defer { group.leave() }
-                    do {
-                        for i in stride(from: lane, to: drops.count, by: concurrency) { try post(drops[i], on: fd) }
-                    } catch {
-                        failure.keep(error)
-                    }
-                }
-            }
-            group.notify(queue: .global()) {
-                let seconds = (ContinuousClock.now - start).seconds
-                if let error = failure.error { continuation.resume(throwing: error) } else { continuation.resume(returning: seconds) }
+            Thread.detachNewThread {
+                continuation.resume(with: Result { try drive(lanes, requests: requests) })
             }
         }
     }
 
-    /// The first error of any lane.
-    private final class FirstError: @unchecked Sendable {
-        private let lock = NSLock()
-        private var first: (any Error)?
-        var error: (any Error)? { lock.withLock { first } }
-        func keep(_ error: any Error) { lock.withLock { first = first ?? error } }
+    /// One connection's part: the requests `first`, `first + stride`, ...,
+    /// one at a time, and the bytes of the answer read so far.
+    private struct Lane {
+        let fd: Int32
+        var next: Int
+        var answer: [UInt8] = []
+    }
+
+    /// Sends each lane's requests in turn, reading each answer whole before
+    /// the lane's next; returns the seconds until the last answer.
+    private static func drive(_ fds: [Int32], requests: [[UInt8]]) throws -> Double {
+        var lanes = fds.enumerated().map { Lane(fd: $1, next: $0) }
+        var polled = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        let start = ContinuousClock.now
+        var open = 0
+        for lane in lanes where lane.next < requests.count {
+            try write(requests[lane.next], to: lane.fd)
+            open += 1
+        }
+        var buffer = [UInt8](repeating: 0, count: 16 << 10)
+        while open > 0 {
+            // A relay that stops answering fails the bench rather than hang it.
+            let ready = poll(&polled, nfds_t(polled.count), 60_000)
+            if ready < 0, errno == EINTR { continue }
+            guard ready > 0 else { throw BenchError(ready == 0 ? "the relay stopped answering" : "poll failed") }
+            for i in polled.indices where polled[i].revents != 0 {
+                polled[i].revents = 0
+                let n = buffer.withUnsafeMutableBytes { recv(lanes[i].fd, $0.baseAddress!, $0.count, 0) }
+                guard n > 0 else { throw BenchError("the relay closed the connection") }
+                lanes[i].answer += buffer[0..<n]
+                guard let (status, body) = try complete(lanes[i].answer) else { continue }
+                try check(status: status, body: body)
+                lanes[i].answer.removeAll(keepingCapacity: true)
+                lanes[i].next += lanes.count
+                if lanes[i].next < requests.count {
+                    try write(requests[lanes[i].next], to: lanes[i].fd)
+                } else {
+                    polled[i].fd = -1 // done: poll skips it
+                    open -= 1
+                }
+            }
+        }
+        return (ContinuousClock.now - start).seconds
     }
 
     private static func connect(port: UInt16) throws -> Int32 {
@@ -72,25 +101,13 @@ enum DropSender {
         }
         var one: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-        // A relay that stops answering fails the bench rather than hang it.
         var timeout = timeval(tv_sec: 60, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         guard connected == 0 else {
             close(fd)
             throw BenchError("cannot connect to the relay on port \(port)")
         }
         return fd
-    }
-
-    /// One drop, and its answer read whole.
-    private static func post(_ drop: [UInt8], on fd: Int32) throws {
-        let head = Array("POST /v1/envelopes HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\nContent-Length: \(drop.count)\r\n\r\n".utf8)
-        try write(head + drop, to: fd)
-        let (status, body) = try readAnswer(from: fd)
-        let text = String(decoding: body, as: UTF8.self)
-        guard status == 200, text.contains("\"refused\":[]"), !text.contains("\"full\":[") || text.contains("\"full\":[]") else {
-            throw BenchError("the relay answered a drop with \(status): \(text.prefix(200))")
-        }
     }
 
     private static func write(_ bytes: [UInt8], to fd: Int32) throws {
@@ -102,32 +119,45 @@ enum DropSender {
         }
     }
 
-    /// The status and body of one answer with a `Content-Length`.
-    private static func readAnswer(from fd: Int32) throws -> (Int, ArraySlice<UInt8>) {
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        var count = 0
-        var headEnd: Int?
-        var length = 0
-        while true {
-            if count == buffer.count { buffer += [UInt8](repeating: 0, count: buffer.count) }
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress! + count, $0.count - count, 0) }
-            guard n > 0 else { throw BenchError("the relay closed the connection") }
-            count += n
-            if headEnd == nil, let end = find([13, 10, 13, 10], in: buffer[..<count]) {
-                headEnd = end + 4
-                let head = String(decoding: buffer[..<end], as: UTF8.self).lowercased()
-                guard let line = head.split(separator: "\r\n").first(where: { $0.hasPrefix("content-length:") }),
-                      let value = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) else {
-                    throw BenchError("an answer without Content-Length")
+    /// The status and body of an answer with a `Content-Length`, if `bytes` holds it whole.
+    private static func complete(_ bytes: [UInt8]) throws -> (Int, ArraySlice<UInt8>)? {
+        guard let end = find(Array("\r\n\r\n".utf8), in: bytes[...]) else {
+            guard bytes.count < 16 << 10 else { throw BenchError("an answer the bench cannot read") }
+            return nil
+        }
+        // "HTTP/1.1 200 ...": the status is in bytes 9 to 11 of the first line.
+        guard end >= 12, let status = Int(String(decoding: bytes[9..<12], as: UTF8.self)) else { throw BenchError("an answer the bench cannot read") }
+        guard let length = contentLength(bytes[..<end]), (0...(1 << 20)).contains(length) else { throw BenchError("an answer without Content-Length") }
+        guard bytes.count >= end + 4 + length else { return nil }
+        return (status, bytes[(end + 4)..<(end + 4 + length)])
+    }
+
+    /// The value of the head's Content-Length line, its name matched without regard to case.
+    private static func contentLength(_ head: ArraySlice<UInt8>) -> Int? {
+        let name = Array("\r\ncontent-length:".utf8)
+        var i = head.startIndex
+        while i + name.count <= head.endIndex {
+            if zip(head[i..<i + name.count], name).allSatisfy({ ($0 | 0x20) == ($1 | 0x20) }) {
+                var value = 0, j = i + name.count, digits = 0
+                while j < head.endIndex, head[j] == 32 { j += 1 }
+                while j < head.endIndex, (48...57).contains(head[j]), digits < 9 {
+                    value = value * 10 + Int(head[j] - 48)
+                    j += 1
+                    digits += 1
                 }
-                // A drop's answer is a small JSON object; the status code is in the first line's bytes 9 to 11.
-                guard (0...(1 << 20)).contains(value), end >= 12 else { throw BenchError("an answer the bench cannot read") }
-                length = value
+                return digits > 0 ? value : nil
             }
-            if let headEnd, count >= headEnd + length {
-                let status = Int(String(decoding: buffer[9..<12], as: UTF8.self)) ?? 0
-                return (status, buffer[headEnd..<headEnd + length])
-            }
+            i += 1
+        }
+        return nil
+    }
+
+    /// A drop's answer must be 200, with no target refused or full.
+    private static func check(status: Int, body: ArraySlice<UInt8>) throws {
+        let refusedNone = find(Array("\"refused\":[]".utf8), in: body) != nil
+        let fullSome = find(Array("\"full\":[".utf8), in: body) != nil && find(Array("\"full\":[]".utf8), in: body) == nil
+        guard status == 200, refusedNone, !fullSome else {
+            throw BenchError("the relay answered a drop with \(status): \(String(decoding: body.prefix(200), as: UTF8.self))")
         }
     }
 

@@ -45,8 +45,6 @@ public struct Daemon: Sendable {
         if config.rotationDays != nil || config.graceDays != nil {
             _ = try await node.setRotationSchedule(everyDays: config.rotationDays, graceDays: config.graceDays)
         }
-        let runner = SyncRunner(node: node, maxAgeDays: config.outboxMaxAgeDays, fetchLimit: config.fetchLimit,
-                                relayTimeout: config.relayTimeout, logger: logger)
         let trigger = SyncTrigger()
         let startedAt = Node.now()
         let relayURL = RelayURL()
@@ -65,8 +63,10 @@ public struct Daemon: Sendable {
             ? try WebApp(node: DaemonWebNode(node: node, queued: { if config.syncAfterPost { trigger.fire() } }),
                          hostName: WebHostName.load(home: node.home),
                          loginPage: (node.home as NSString).appendingPathComponent(WebApp.loginPageName)) : nil
+        let runner = SyncRunner(node: node, maxAgeDays: config.outboxMaxAgeDays, fetchLimit: config.fetchLimit,
+                                relayTimeout: config.relayTimeout, logger: logger, events: web?.events)
         services.append(.init(service: SyncService(runner: runner, trigger: trigger, interval: config.syncInterval,
-                                                   signal: mailSignal, events: web?.events, logger: logger), serviceName: "sync"))
+                                                   signal: mailSignal, logger: logger), serviceName: "sync"))
         services.append(.init(service: RotationService(node: node, trigger: trigger, logger: logger), serviceName: "rotation"))
         if let web, let address = HostPort(config.webListen) {
             services.append(.init(service: web.service(host: address.host, port: address.port, logger: logger), serviceName: "web"))
@@ -134,13 +134,11 @@ final class RelayURL: Sendable {
 
 /// Syncs at `interval`, or at once when the trigger fires (a post, a
 /// rotated key, `kith sync`) or the mail signal says mail is waiting.
-/// When a sync brings something new, the web app's open pages are told.
 struct SyncService: Service {
     let runner: SyncRunner
     let trigger: SyncTrigger
     let interval: Int
     let signal: (any MailSignal)?
-    let events: WebEvents?
     let logger: Logger
 
     func run() async throws {
@@ -166,7 +164,7 @@ struct SyncService: Service {
                 group.addTask {
                     while !Task.isCancelled {
                         do {
-                            if try await runner.sync().fetched > 0 { events?.feedChanged() }
+                            _ = try await runner.sync()
                         } catch {
                             if Task.isCancelled { return }
                             logger.error("sync failed", metadata: ["error": "\(error)"])

@@ -1,11 +1,14 @@
 import Foundation
 import KithNode
+import KithWeb
 import Logging
 import NIOCore
 import Synchronization
 
 /// Runs the node's syncs one at a time, whoever asks (the schedule, a post,
-/// `kith sync`), and keeps what the last one did for `kith status`.
+/// `kith sync`), and keeps what the last one did for `kith status`. When a
+/// sync fetches something, whoever asked for it, the web app's open pages
+/// are told (`events`).
 ///
 /// Each round first gives up deliveries older than the outbox's age limit
 /// (logging them), then runs `Node.sync`: key rotation when due, due
@@ -17,6 +20,7 @@ public actor SyncRunner {
     let fetchLimit: Int
     let budget: RelayBudget
     let logger: Logger
+    let events: WebEvents?
     private var running: Task<SyncReport, any Error>?
     private(set) var last: LastSync?
 
@@ -32,8 +36,9 @@ public actor SyncRunner {
         }
     }
 
-    public init(node: Node, maxAgeDays: Int, fetchLimit: Int, relayTimeout: Int, logger: Logger) {
+    public init(node: Node, maxAgeDays: Int, fetchLimit: Int, relayTimeout: Int, logger: Logger, events: WebEvents? = nil) {
         self.node = node
+        self.events = events
         self.maxAge = UInt64(max(1, maxAgeDays)) * 86_400
         self.fetchLimit = fetchLimit
         self.budget = RelayBudget(time: .seconds(Int64(relayTimeout)))
@@ -54,6 +59,7 @@ public actor SyncRunner {
             // Cancelling the caller (shutdown) cancels the sync: what it did so far is committed.
             let report = try await withTaskCancellationHandler { try await task.value } onCancel: { task.cancel() }
             last = LastSync(finishedAt: Node.now(), report: report, error: nil)
+            if report.fetched > 0 { events?.feedChanged() }
             return report
         } catch {
             last = LastSync(finishedAt: Node.now(), report: nil, error: String(describing: error))

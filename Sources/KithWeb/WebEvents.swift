@@ -6,9 +6,10 @@ import Synchronization
 /// open at once.
 ///
 /// A page says which change it shows (`mark`, read before the page reads
-/// the node) when it opens its stream, and when the stream reconnects: a
-/// change made before it listened would otherwise go unnoticed until the
-/// next one, as its notice went out to no one.
+/// the node) when it opens its stream, and a stream that reconnects says
+/// which change its last notice told of: a change made while nobody
+/// listened would otherwise go unnoticed until the next one, as its notice
+/// went out to no one.
 public final class WebEvents: Sendable {
     public static let maxStreams = 16
 

@@ -22,9 +22,9 @@ extension WebRoutes {
         let friend = try friendName(request.uri.queryParameters.get("friend"), context)
         // `live=1`: the page's script refreshing it while it is open, maybe unseen: nothing is marked read.
         let live = request.uri.queryParameters.get("live") == "1"
-        let stream = liveEvents()
+        let eventsPath = liveEvents()
         let messages = try await node.chat(with: friend, limit: Self.chatLimit, markRead: !live)
-        return templates.response(ConversationPageView(csrf: session.csrf, liveEvents: stream, friend: friend, messages: messages))
+        return templates.response(ConversationPageView(csrf: session.csrf, liveEvents: eventsPath, friend: friend, messages: messages))
     }
 
     func sendDirect(_ request: Request, _ context: WebContext) async throws -> Response {

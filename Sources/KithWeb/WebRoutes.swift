@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HTTPTypes
 import KithNode
 import ServiceLifecycle
 
@@ -77,13 +78,13 @@ struct WebRoutes: Sendable {
         let live = query.get("live")
         guard live == nil || live == "1" else { throw HTTPError(.badRequest, message: "live= takes only 1.") }
         let notice = try deletedNotice(request)
-        let stream = liveEvents()
+        let eventsPath = liveEvents()
         let filter = FeedFilter(author: try filterName(query.get("author")), audience: try filterName(query.get("audience")))
         let page = try await node.feed(FeedQuery(limit: FeedQuery.defaultLimit, before: before.map { .post($0) },
                                                  author: filter.author, audience: filter.audience, keepUnread: live != nil))
         let friends = try await node.friends()
         let me = try await node.me()
-        var view = FeedPageView(csrf: session.csrf, liveEvents: stream, audiences: try await node.audiences(), friends: friends,
+        var view = FeedPageView(csrf: session.csrf, liveEvents: eventsPath, audiences: try await node.audiences(), friends: friends,
                                 page: page, older: before != nil, me: me.name,
                                 here: before.map { "/?before=\($0)" + filter.query } ?? filter.path, filter: filter,
                                 avatars: await avatars(of: page.posts.map(\.author), friends: friends))
@@ -97,12 +98,12 @@ struct WebRoutes: Sendable {
         let id = context.parameters.get("id") ?? ""
         try checkID(id)
         let notice = try deletedNotice(request)
-        let stream = liveEvents()
+        let eventsPath = liveEvents()
         let item = try await node.show(post: id)
         let friends = try await node.friends()
         let profiles = Profiles(friends, avatars: await avatars(of: [item.author], friends: friends))
         let post = PostView(item, profiles: profiles, inFeed: false, me: try await node.me().name, here: "/posts/\(item.id)")
-        return templates.response(PostPageView(csrf: session.csrf, liveEvents: stream, post: post, notice: notice))
+        return templates.response(PostPageView(csrf: session.csrf, liveEvents: eventsPath, post: post, notice: notice))
     }
 
     // MARK: Acting
@@ -129,12 +130,15 @@ struct WebRoutes: Sendable {
 
     /// Server-sent events: `event: feed` whenever a friend's post, comment,
     /// reaction, edit or delete arrives, and a comment line every 30 seconds to keep the
-    /// connection open. Ends when the daemon stops. `?since=MARK`, the mark
-    /// of the page that opens it (`liveEvents`): if the feed changed since,
-    /// the stream starts with an event.
+    /// connection open. Ends when the daemon stops. Each event's id is the
+    /// count of changes it tells of (`WebEvents.mark`). The stream starts
+    /// with an event if the feed changed since the count it is given: the
+    /// id of the last event it had (`Last-Event-ID`, sent by a browser
+    /// reconnecting) or else the page's (`?since=N`, `liveEvents`).
     func events(_ request: Request) throws -> Response {
-        let since = try request.uri.queryParameters.get("since").map { text in
-            guard let mark = Int(text), mark >= 0 else { throw HTTPError(.badRequest, message: "since= takes the number a page gave.") }
+        let given = request.headers[Self.lastEventID] ?? request.uri.queryParameters.get("since")
+        let since = try given.map { text in
+            guard let mark = Int(text), mark >= 0 else { throw HTTPError(.badRequest, message: "since= and Last-Event-ID take the number a page gave.") }
             return mark
         }
         guard let stream = app.events.subscribe(since: since) else { throw HTTPError(.serviceUnavailable, message: "Too many pages are open for live updates.") }
@@ -142,7 +146,7 @@ struct WebRoutes: Sendable {
             let (lines, sink) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingNewest(4))
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    for await _ in stream { sink.yield("event: feed\ndata: changed\n\n") }
+                    for await _ in stream { sink.yield("id: \(app.events.mark)\nevent: feed\ndata: changed\n\n") }
                     sink.finish()
                 }
                 group.addTask {
@@ -163,6 +167,8 @@ struct WebRoutes: Sendable {
         }
         return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"], body: body)
     }
+
+    static let lastEventID = HTTPField.Name("Last-Event-ID")!
 
     // MARK: Helpers
 

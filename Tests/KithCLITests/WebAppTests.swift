@@ -249,8 +249,17 @@ import Testing
         defer { daemon.stop() }
         let browser = try Self.signedIn(alice)
 
-        // Live updates: a stream of events, told when bob's post arrives.
+        // Live updates: a stream of events, told when bob's post arrives; each event's id is the count of changes.
         let pageBefore = try Self.liveEvents(try browser.get("/").body)
+        /// A stream of events opened at `path`, read until its first event or the comment that keeps it open (30 s on).
+        func firstOf(_ path: String, lastEventID: String? = nil) throws -> String {
+            let socket = try WebSocket(port: browser.port)
+            defer { close(socket.fd) }
+            try socket.write(Data(("GET \(path) HTTP/1.1\r\nHost: \(browser.host)\r\nCookie: kith_session=\(browser.cookies["kith_session"] ?? "")\r\n"
+                                   + (lastEventID.map { "Last-Event-ID: \($0)\r\n" } ?? "") + "\r\n").utf8))
+            return String(decoding: socket.read { ["event: feed\n", ": still here", "HTTP/1.1 4"].contains(where: String(decoding: $0, as: UTF8.self).contains) },
+                          as: UTF8.self)
+        }
         let stream = try WebSocket(port: browser.port)
         defer { close(stream.fd) }
         try stream.write(Data("GET /events HTTP/1.1\r\nHost: \(browser.host)\r\nCookie: kith_session=\(browser.cookies["kith_session"] ?? "")\r\n\r\n".utf8))
@@ -259,19 +268,19 @@ import Testing
         let bobPost = try kithOK(["post", "--home", bob, "--to", bobsAudience, bobsPost])
         _ = try kith(["sync", "--home", bob])
         let event = String(decoding: stream.read { String(decoding: $0, as: UTF8.self).contains("event: feed\n") }, as: UTF8.self)
-        #expect(event.contains("event: feed\ndata: changed\n"), "\(event)")
+        #expect(try Regex(#"id: [1-9][0-9]*\nevent: feed\ndata: changed\n"#).firstMatch(in: event) != nil, "\(event)")
         // A page made before the post, whose stream opens only now, hears of it at once: its notice went out before.
-        let late = try WebSocket(port: browser.port)
-        defer { close(late.fd) }
-        try late.write(Data("GET \(pageBefore) HTTP/1.1\r\nHost: \(browser.host)\r\nCookie: kith_session=\(browser.cookies["kith_session"] ?? "")\r\n\r\n".utf8))
-        // (Without it, the first thing after the stream's start would be the comment that keeps it open, 30 seconds on.)
-        let lateEvent = String(decoding: late.read { ["event: feed\n", ": still here"].contains(where: String(decoding: $0, as: UTF8.self).contains) },
-                               as: UTF8.self)
-        #expect(lateEvent.hasPrefix("HTTP/1.1 200") && lateEvent.contains("event: feed\ndata: changed\n"), "\(lateEvent)")
+        let late = try firstOf(pageBefore)
+        #expect(late.hasPrefix("HTTP/1.1 200") && late.contains("event: feed\ndata: changed\n"), "\(late)")
         let pageAfter = try Self.liveEvents(try browser.get("/?live=1").body)
         #expect(pageAfter != pageBefore, "\(pageAfter)")
+        // A browser reconnecting gives the id of the last event it had, which counts before the page's count.
+        let before = String(pageBefore.split(separator: "=").last ?? "")
+        let reconnected = try firstOf(pageAfter, lastEventID: before)
+        #expect(reconnected.hasPrefix("HTTP/1.1 200") && reconnected.contains("event: feed\ndata: changed\n"), "\(reconnected)")
         for since in ["x", "-1", "1e3", String(repeating: "9", count: 40)] {
             #expect(try browser.get("/events?since=" + since).status == 400, "\(since)")
+            #expect(try firstOf("/events", lastEventID: since).hasPrefix("HTTP/1.1 400"), "\(since)")
         }
         // The script's fetch (?live=1) leaves the new post unread; loading the page marks it read.
         let unreadPost = "<article class=\"post unread\" id=\"post-\(bobPost)\""

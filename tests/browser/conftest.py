@@ -134,7 +134,7 @@ def is_events(url):
 def wait_for_live_updates(driver, base):
     """Waits until the page's script has opened its stream of server-sent events."""
     WebDriverWait(driver, 30, poll_frequency=0.2).until(
-        lambda d: any(is_events(url) and status == 200 for url, status in answers(network_events(d))),
+        lambda d: any(is_events(url) and url.startswith(base + "/") and status == 200 for url, status in answers(network_events(d))),
         "the page did not open /events")
 
 

@@ -13,8 +13,9 @@
 // fetch after it, so that nothing that arrived meanwhile is missed and no
 // older answer replaces a newer one.
 // The stream's address (data-live) carries the count of changes the page
-// was made at: if more came before the stream opened or while it was cut,
-// the daemon's first event says so at once (WebEvents).
+// was made at, and a reconnecting stream sends its last event's id, the
+// count it told of: if more came before the stream opened or while it was
+// cut, the daemon's first event says so at once (WebEvents).
 (function () {
   "use strict";
   if (!window.EventSource || !window.fetch) { return; }
