@@ -119,44 +119,43 @@ enum DropSender {
         }
     }
 
-    /// The status and body of an answer with a `Content-Length`, if `bytes` holds it whole.
+    private static let headEnd = Array("\r\n\r\n".utf8)
+    private static let lengthLine = Array("\r\ncontent-length:".utf8)
+    private static let noneRefused = Array("\"refused\":[]".utf8)
+    private static let fullList = Array("\"full\":[".utf8)
+    private static let noneFull = Array("\"full\":[]".utf8)
+
+    /// The status and body of an answer with a `Content-Length`, if `bytes`
+    /// holds it whole. With one drop in flight, nothing may follow it.
     private static func complete(_ bytes: [UInt8]) throws -> (Int, ArraySlice<UInt8>)? {
-        guard let end = find(Array("\r\n\r\n".utf8), in: bytes[...]) else {
+        guard let end = find(headEnd, in: bytes[...]) else {
             guard bytes.count < 16 << 10 else { throw BenchError("an answer the bench cannot read") }
             return nil
         }
         // "HTTP/1.1 200 ...": the status is in bytes 9 to 11 of the first line.
         guard end >= 12, let status = Int(String(decoding: bytes[9..<12], as: UTF8.self)) else { throw BenchError("an answer the bench cannot read") }
         guard let length = contentLength(bytes[..<end]), (0...(1 << 20)).contains(length) else { throw BenchError("an answer without Content-Length") }
-        guard bytes.count >= end + 4 + length else { return nil }
-        return (status, bytes[(end + 4)..<(end + 4 + length)])
+        let bodyEnd = end + 4 + length
+        guard bytes.count >= bodyEnd else { return nil }
+        guard bytes.count == bodyEnd else { throw BenchError("the relay sent more than one answer to one drop") }
+        return (status, bytes[(end + 4)..<bodyEnd])
     }
 
-    /// The value of the head's Content-Length line, its name matched without regard to case.
+    /// The value of the head's Content-Length line (its name in any case,
+    /// blanks around the value), nil if it has none or no number.
     private static func contentLength(_ head: ArraySlice<UInt8>) -> Int? {
-        let name = Array("\r\ncontent-length:".utf8)
-        var i = head.startIndex
-        while i + name.count <= head.endIndex {
-            if zip(head[i..<i + name.count], name).allSatisfy({ ($0 | 0x20) == ($1 | 0x20) }) {
-                var value = 0, j = i + name.count, digits = 0
-                while j < head.endIndex, head[j] == 32 { j += 1 }
-                while j < head.endIndex, (48...57).contains(head[j]), digits < 9 {
-                    value = value * 10 + Int(head[j] - 48)
-                    j += 1
-                    digits += 1
-                }
-                return digits > 0 ? value : nil
-            }
-            i += 1
-        }
-        return nil
+        let lower = head.map { (65...90).contains($0) ? $0 + 32 : $0 }
+        guard let line = find(lengthLine, in: lower[...]) else { return nil }
+        let rest = lower[(line + lengthLine.count)...]
+        let value = rest.prefix { $0 != 13 }.drop { $0 == 32 || $0 == 9 }.reversed().drop { $0 == 32 || $0 == 9 }.reversed()
+        guard (1...9).contains(value.count), value.allSatisfy({ (48...57).contains($0) }) else { return nil }
+        return value.reduce(0) { $0 * 10 + Int($1 - 48) }
     }
 
     /// A drop's answer must be 200, with no target refused or full.
     private static func check(status: Int, body: ArraySlice<UInt8>) throws {
-        let refusedNone = find(Array("\"refused\":[]".utf8), in: body) != nil
-        let fullSome = find(Array("\"full\":[".utf8), in: body) != nil && find(Array("\"full\":[]".utf8), in: body) == nil
-        guard status == 200, refusedNone, !fullSome else {
+        let fullSome = find(fullList, in: body) != nil && find(noneFull, in: body) == nil
+        guard status == 200, find(noneRefused, in: body) != nil, !fullSome else {
             throw BenchError("the relay answered a drop with \(status): \(String(decoding: body.prefix(200), as: UTF8.self))")
         }
     }
