@@ -44,8 +44,9 @@ enum DropSender {
         }
     }
 
-    /// One connection's part: the requests `first`, `first + stride`, ...,
-    /// one at a time, and the bytes of the answer read so far.
+    /// One connection's part: its next request (lane `i` of `n` sends
+    /// requests `i`, `i + n`, `i + 2n`, ...), one at a time, and the bytes of
+    /// the answer read so far.
     private struct Lane {
         let fd: Int32
         var next: Int
